@@ -1,0 +1,59 @@
+"""AIME: a self-hosted record collection and listening history service."""
+from __future__ import annotations
+
+from typing import Mapping
+
+from flask import Flask
+
+from .config import Config
+
+__version__ = "0.1.0"
+
+
+def create_app(config: Config | Mapping[str, str] | None = None) -> Flask:
+    """Build the Flask app. Only wiring: no connection, file or thread is opened here."""
+    from . import api, auth, cli, database, errors, observability
+    from .extensions import cors, db, migrate
+
+    config = _resolve_config(config)
+    app = Flask(__name__)
+    app.extensions["aime.config"] = config
+    _apply_flask_settings(app, config)
+
+    observability.init_logging(app, config)
+    database.init_database(app, config)
+    migrate.init_app(app, db, directory=_migrations_dir(), render_as_batch=True)
+    cors.init_app(app, origins=config.cors_origins or [], supports_credentials=False)
+    auth.init_auth(app)
+    observability.init_request_tracking(app)
+    errors.register_error_handlers(app)
+    api.register_api(app)
+    cli.register_commands(app)
+    return app
+
+
+def _resolve_config(config: Config | Mapping[str, str] | None) -> Config:
+    if isinstance(config, Config):
+        return config
+    return Config.from_env(config)
+
+
+def _apply_flask_settings(app: Flask, config: Config) -> None:
+    app.config.update(
+        SECRET_KEY=config.secret_key,
+        MAX_CONTENT_LENGTH=config.max_upload_mb * 1024 * 1024,
+        MAX_FORM_MEMORY_SIZE=config.max_body_mb * 1024 * 1024,
+        JSON_SORT_KEYS=False,
+        API_TITLE="AIME",
+        API_VERSION=__version__,
+        OPENAPI_VERSION="3.0.3",
+        OPENAPI_URL_PREFIX="/api/v1",
+        OPENAPI_JSON_PATH="openapi.json",
+        AIME_VERSION=__version__,
+    )
+
+
+def _migrations_dir() -> str:
+    from pathlib import Path
+
+    return str(Path(__file__).resolve().parent.parent / "migrations")

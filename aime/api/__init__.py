@@ -1,0 +1,33 @@
+"""HTTP API: one blueprint module per resource under /api/v1 (ListenBrainz compatibility under /1)."""
+from __future__ import annotations
+
+from flask import Flask, request
+
+from flask_smorest import Api
+
+from ..auth import protect_api
+
+# Endpoints that accept file uploads get AIME_MAX_UPLOAD_MB; every other body gets AIME_MAX_BODY_MB.
+UPLOAD_ENDPOINTS = {"imports.ImportList"}
+
+
+def register_api(app: Flask) -> None:
+    """Mount every API blueprint and the body-size limits."""
+    from . import collection, exports, history, search
+
+    # One Api per app: flask-smorest keeps the OpenAPI spec on the Api object.
+    api = Api(app)
+    app.extensions["aime.api"] = api
+    protect_api(app, "/api/v1")
+    for module in (collection, history, exports, search):
+        api.register_blueprint(module.blp, url_prefix="/api/v1")
+    _limit_body_sizes(app)
+
+
+def _limit_body_sizes(app: Flask) -> None:
+    config = app.extensions["aime.config"]
+
+    @app.before_request
+    def _apply_limit():
+        if request.endpoint not in UPLOAD_ENDPOINTS:
+            request.max_content_length = config.max_body_mb * 1024 * 1024

@@ -1,0 +1,63 @@
+"""History: the journal, recording plays, loving tracks, timeline and statistics."""
+from flask import current_app
+from flask.views import MethodView
+from flask_smorest import Blueprint
+
+from ..schemas.history import (AlbumListenResultSchema, AlbumListenSchema, HistoryStatsSchema, JournalPageSchema,
+                               JournalQuerySchema, ListenCreateSchema, ListenSchema, LoveResultSchema, LoveSchema,
+                               StatsQuerySchema, TimelineQuerySchema, TimelineSchema)
+from ..services import history as service
+from ..services import stats
+
+blp = Blueprint("history", __name__, description="Listening history")
+
+
+def _config():
+    return current_app.extensions["aime.config"]
+
+
+@blp.route("/history/tracks")
+class Journal(MethodView):
+    @blp.arguments(JournalQuerySchema, location="query")
+    @blp.response(200, JournalPageSchema)
+    def get(self, query):
+        """The journal: plays newest first."""
+        return service.journal(_config(), **query)
+
+    @blp.arguments(ListenCreateSchema)
+    @blp.response(201, ListenSchema)
+    def post(self, data):
+        """Record a play (now or back-dated)."""
+        return service.record_listen(_config(), data)
+
+
+@blp.route("/history/albums/<int:album_id>/listen", methods=["POST"])
+@blp.arguments(AlbumListenSchema(), required=False)
+@blp.response(201, AlbumListenResultSchema)
+def listen_to_album(data, album_id):
+    """Record a whole record (or some tracks of it) played."""
+    return service.listen_to_album(_config(), album_id, data or {})
+
+
+@blp.route("/history/tracks/<int:track_id>/love", methods=["POST"])
+@blp.arguments(LoveSchema, required=False)
+@blp.response(200, LoveResultSchema)
+def love_track(data, track_id):
+    """Love or unlove a track; no body (or no `loved`) toggles."""
+    return service.set_loved(track_id, (data or {}).get("loved"))
+
+
+@blp.route("/history/timeline")
+@blp.arguments(TimelineQuerySchema, location="query")
+@blp.response(200, TimelineSchema)
+def timeline(query):
+    """One local day of plays by hour."""
+    return service.timeline(_config(), query.get("date"), query.get("tz"))
+
+
+@blp.route("/history/stats")
+@blp.arguments(StatsQuerySchema, location="query")
+@blp.response(200, HistoryStatsSchema)
+def history_stats(query):
+    """Totals and top lists of a period."""
+    return stats.history_stats(_config(), **query)

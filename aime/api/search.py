@@ -1,0 +1,15 @@
+"""Search."""
+from flask_smorest import Blueprint
+
+from ..schemas.collection import SearchQuerySchema, SearchResultSchema
+from ..services.search import search as run_search
+
+blp = Blueprint("search", __name__, description="Search albums, artists and tracks")
+
+
+@blp.route("/search")
+@blp.arguments(SearchQuerySchema, location="query")
+@blp.response(200, SearchResultSchema)
+def search(query):
+    """Find albums, artists and tracks by name."""
+    return run_search(query["q"], query.get("type"), query["limit"])

@@ -1,0 +1,240 @@
+"""Configuration read from the environment (12-factor), typed and validated."""
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field, fields
+from pathlib import Path
+from typing import Any, Mapping
+from urllib.parse import urlsplit
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from sqlalchemy.engine import make_url
+from sqlalchemy.exc import ArgumentError
+
+
+class ConfigError(ValueError):
+    """A configuration value is unusable; the message names the variable."""
+
+
+def _text(env: Mapping[str, str], name: str, default: str | None = None) -> str | None:
+    value = env.get(name)
+    if value is None or value.strip() == "":
+        return default
+    return value.strip()
+
+
+def _int(env: Mapping[str, str], name: str, default: int, minimum: int | None = None) -> int:
+    raw = _text(env, name)
+    if raw is None:
+        return default
+    try:
+        value = int(raw)
+    except ValueError:
+        raise ConfigError(f"{name}={raw!r} is not a whole number") from None
+    if minimum is not None and value < minimum:
+        raise ConfigError(f"{name}={raw!r} must be at least {minimum}")
+    return value
+
+
+def _float(env: Mapping[str, str], name: str, default: float, minimum: float = 0.0) -> float:
+    raw = _text(env, name)
+    if raw is None:
+        return default
+    try:
+        value = float(raw)
+    except ValueError:
+        raise ConfigError(f"{name}={raw!r} is not a number") from None
+    if value < minimum:
+        raise ConfigError(f"{name}={raw!r} must be at least {minimum}")
+    return value
+
+
+def _bool(env: Mapping[str, str], name: str, default: bool = False) -> bool:
+    raw = _text(env, name)
+    if raw is None:
+        return default
+    lowered = raw.lower()
+    if lowered in ("1", "true", "yes", "on"):
+        return True
+    if lowered in ("0", "false", "no", "off"):
+        return False
+    raise ConfigError(f"{name}={raw!r} is not a boolean (use 1/0, true/false)")
+
+
+def _choice(env: Mapping[str, str], name: str, default: str, choices: tuple[str, ...]) -> str:
+    raw = (_text(env, name) or default).lower()
+    if raw not in choices:
+        raise ConfigError(f"{name}={raw!r} must be one of {', '.join(choices)}")
+    return raw
+
+
+def _timezone(env: Mapping[str, str], name: str) -> str:
+    raw = _text(env, name, "UTC")
+    try:
+        ZoneInfo(raw)
+    except (ZoneInfoNotFoundError, ValueError):
+        raise ConfigError(f"{name}={raw!r} is not a known IANA time zone (e.g. Europe/Zurich)") from None
+    return raw
+
+
+def _database_url(env: Mapping[str, str], data_dir: Path) -> str:
+    raw = _text(env, "DATABASE_URL")
+    if raw is None:
+        return f"sqlite:///{(data_dir / 'musique.db').resolve()}"
+    try:
+        url = make_url(raw)
+    except ArgumentError:
+        raise ConfigError("DATABASE_URL is not a valid database URL (e.g. postgresql+psycopg://user@host/db)") from None
+    if url.get_backend_name() not in ("sqlite", "postgresql"):
+        raise ConfigError(f"DATABASE_URL uses {url.get_backend_name()!r}; AIME supports sqlite and postgresql")
+    if url.get_backend_name() == "postgresql" and url.drivername == "postgresql":
+        # psycopg 3 is the driver we ship; plain postgresql:// would ask for psycopg2.
+        raw = url.set(drivername="postgresql+psycopg").render_as_string(hide_password=False)
+    return raw
+
+
+def _url(env: Mapping[str, str], name: str, default: str | None = None) -> str | None:
+    raw = _text(env, name, default)
+    if raw is None:
+        return None
+    parts = urlsplit(raw)
+    if parts.scheme not in ("http", "https") or not parts.netloc:
+        raise ConfigError(f"{name} must be an http(s) URL")
+    return raw.rstrip("/")
+
+
+def _origins(env: Mapping[str, str], name: str) -> list[str]:
+    raw = _text(env, name, "")
+    origins = [item.strip() for item in raw.split(",") if item.strip()]
+    for origin in origins:
+        parts = urlsplit(origin)
+        if origin != "*" and (parts.scheme not in ("http", "https") or not parts.netloc or parts.path not in ("", "/")):
+            raise ConfigError(f"{name} contains {origin!r}, which is not an origin like https://example.org")
+    return origins
+
+
+def _sentry_dsn(env: Mapping[str, str], name: str) -> str | None:
+    raw = _text(env, name)
+    if raw is None:
+        return None
+    parts = urlsplit(raw)
+    if parts.scheme not in ("http", "https") or not parts.username or not parts.hostname:
+        raise ConfigError(f"{name} is not a valid Sentry DSN (https://<key>@<host>/<project>)")
+    return raw
+
+
+@dataclass(frozen=True)
+class Config:
+    """Every setting AIME reads, already parsed and validated."""
+
+    data_dir: Path
+    database_url: str
+    timezone: str = "UTC"
+    api_token: str | None = None
+    secret_key: str | None = None
+    private: bool = False
+    max_body_mb: int = 1
+    max_upload_mb: int = 1024
+    bind: str = "127.0.0.1:8000"
+    workers: int = 2
+    threads: int = 4
+    timeout: int = 75
+    graceful_timeout: int = 30
+    keepalive: int = 75
+    cors_origins: list[str] = field(default_factory=list)
+    sentry_dsn: str | None = None
+    sentry_environment: str = "production"
+    sentry_traces_sample_rate: float = 0.0
+    log_level: str = "INFO"
+    health_check_timeout: float = 2.0
+    health_interval: float = 30.0
+    health_success_ttl: float = 10.0
+    health_failure_ttl: float = 3.0
+    health_details: str = "token"
+    disk_min_free_mb: int = 500
+    error_rate_warn: float = 5.0
+    dedup_window_seconds: int = 60
+    lastfm_api_key: str | None = None
+    lastfm_user: str | None = None
+    lastfm_base_url: str = "https://ws.audioscrobbler.com/2.0"
+    discogs_token: str | None = None
+    discogs_user: str | None = None
+    discogs_base_url: str = "https://api.discogs.com"
+    spotify_client_id: str | None = None
+    spotify_client_secret: str | None = None
+    ai_base_url: str | None = None
+    ai_api_key: str | None = None
+    ai_model: str = "gpt-4o-mini"
+    music_library_path: str | None = None
+    sqlite_busy_timeout_ms: int = 5000
+    write_retry_seconds: float = 10.0
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str] | None = None) -> "Config":
+        """Parse and validate the environment (or a mapping given by tests)."""
+        env = os.environ if env is None else env
+        data_dir = Path(_text(env, "AIME_DATA_DIR", "./data")).expanduser().resolve()
+        bind = _text(env, "AIME_BIND", "127.0.0.1:8000")
+        _check_bind(bind)
+        return cls(
+            data_dir=data_dir,
+            database_url=_database_url(env, data_dir),
+            timezone=_timezone(env, "AIME_TIMEZONE"),
+            api_token=_text(env, "AIME_API_TOKEN"),
+            secret_key=_text(env, "SECRET_KEY"),
+            private=_bool(env, "AIME_PRIVATE"),
+            max_body_mb=_int(env, "AIME_MAX_BODY_MB", 1, minimum=1),
+            max_upload_mb=_int(env, "AIME_MAX_UPLOAD_MB", 1024, minimum=1),
+            bind=bind,
+            workers=_int(env, "AIME_WORKERS", 2, minimum=1),
+            threads=_int(env, "AIME_THREADS", 4, minimum=1),
+            timeout=_int(env, "AIME_TIMEOUT", 75, minimum=1),
+            graceful_timeout=_int(env, "AIME_GRACEFUL_TIMEOUT", 30, minimum=1),
+            keepalive=_int(env, "AIME_KEEPALIVE", 75, minimum=0),
+            cors_origins=_origins(env, "AIME_CORS_ORIGINS"),
+            sentry_dsn=_sentry_dsn(env, "SENTRY_DSN"),
+            sentry_environment=_text(env, "SENTRY_ENVIRONMENT", "production"),
+            sentry_traces_sample_rate=_float(env, "SENTRY_TRACES_SAMPLE_RATE", 0.0),
+            log_level=_choice(env, "AIME_LOG_LEVEL", "info", ("debug", "info", "warning", "error")).upper(),
+            health_check_timeout=_float(env, "AIME_HEALTH_CHECK_TIMEOUT", 2.0, minimum=0.01),
+            health_interval=_float(env, "AIME_HEALTH_INTERVAL", 30.0, minimum=0.1),
+            health_success_ttl=_float(env, "AIME_HEALTH_SUCCESS_TTL", 10.0),
+            health_failure_ttl=_float(env, "AIME_HEALTH_FAILURE_TTL", 3.0),
+            health_details=_choice(env, "AIME_HEALTH_DETAILS", "token", ("token", "always", "never")),
+            disk_min_free_mb=_int(env, "AIME_DISK_MIN_FREE_MB", 500, minimum=0),
+            error_rate_warn=_float(env, "AIME_ERROR_RATE_WARN", 5.0),
+            dedup_window_seconds=_int(env, "AIME_DEDUP_WINDOW_SECONDS", 60, minimum=0),
+            lastfm_api_key=_text(env, "AIME_LASTFM_API_KEY"),
+            lastfm_user=_text(env, "AIME_LASTFM_USER"),
+            lastfm_base_url=_url(env, "AIME_LASTFM_BASE_URL", "https://ws.audioscrobbler.com/2.0"),
+            discogs_token=_text(env, "AIME_DISCOGS_TOKEN"),
+            discogs_user=_text(env, "AIME_DISCOGS_USER"),
+            discogs_base_url=_url(env, "AIME_DISCOGS_BASE_URL", "https://api.discogs.com"),
+            spotify_client_id=_text(env, "AIME_SPOTIFY_CLIENT_ID"),
+            spotify_client_secret=_text(env, "AIME_SPOTIFY_CLIENT_SECRET"),
+            ai_base_url=_url(env, "AIME_AI_BASE_URL"),
+            ai_api_key=_text(env, "AIME_AI_API_KEY"),
+            ai_model=_text(env, "AIME_AI_MODEL", "gpt-4o-mini"),
+            music_library_path=_text(env, "AIME_MUSIC_LIBRARY_PATH"),
+            sqlite_busy_timeout_ms=_int(env, "AIME_SQLITE_BUSY_TIMEOUT_MS", 5000, minimum=0),
+            write_retry_seconds=_float(env, "AIME_WRITE_RETRY_SECONDS", 10.0),
+        )
+
+    @property
+    def is_sqlite(self) -> bool:
+        """True when the database is the embedded SQLite file."""
+        return self.database_url.startswith("sqlite")
+
+    def replace(self, **changes: Any) -> "Config":
+        """A copy with some settings changed (tests use this)."""
+        values = {f.name: getattr(self, f.name) for f in fields(self)}
+        values.update(changes)
+        return Config(**values)
+
+
+def _check_bind(bind: str) -> None:
+    if bind.startswith("unix:"):
+        return
+    host, sep, port = bind.rpartition(":")
+    if not sep or not port.isdigit() or not 0 < int(port) < 65536:
+        raise ConfigError(f"AIME_BIND={bind!r} must be host:port with a numeric port (e.g. 127.0.0.1:8000)")

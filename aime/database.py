@@ -1,0 +1,112 @@
+"""Engine options, SQLite pragmas, and the retried write transaction every service uses."""
+from __future__ import annotations
+
+import logging
+import sqlite3
+from contextvars import ContextVar
+from typing import Callable, TypeVar
+
+from flask import Flask, current_app
+from sqlalchemy import event
+from sqlalchemy.engine import Engine
+from sqlalchemy.exc import OperationalError
+from tenacity import Retrying, before_sleep_log, retry_if_exception, stop_after_delay, wait_exponential_jitter
+
+from .config import Config
+from .errors import DatabaseUnavailable
+from .extensions import db
+
+log = logging.getLogger(__name__)
+T = TypeVar("T")
+
+# How the next SQLite transaction in this thread/context begins: writes ask for IMMEDIATE so that
+# the write lock is taken up front (and waited for) instead of failing half-way with SQLITE_BUSY.
+_begin_mode: ContextVar[str] = ContextVar("aime_sqlite_begin_mode", default="DEFERRED")
+
+
+def engine_options(config: Config) -> dict:
+    """SQLAlchemy engine options for the configured database."""
+    if config.is_sqlite:
+        return {"connect_args": {"timeout": config.sqlite_busy_timeout_ms / 1000, "check_same_thread": False}}
+    return {"pool_pre_ping": True, "pool_recycle": 3600, "pool_size": 10, "max_overflow": 10,
+            "connect_args": {"connect_timeout": 5}}
+
+
+def init_database(app: Flask, config: Config) -> None:
+    """Bind Flask-SQLAlchemy and register the SQLite pragmas on every new connection."""
+    app.config["SQLALCHEMY_DATABASE_URI"] = config.database_url
+    app.config["SQLALCHEMY_ENGINE_OPTIONS"] = engine_options(config)
+    app.config["SQLALCHEMY_TRACK_MODIFICATIONS"] = False
+    db.init_app(app)
+    if config.is_sqlite:
+        with app.app_context():
+            install_sqlite_hooks(db.engine, config.sqlite_busy_timeout_ms)
+
+
+def install_sqlite_hooks(engine: Engine, busy_timeout_ms: int) -> None:
+    """Set the pragmas on each connection and let us choose how transactions begin."""
+
+    @event.listens_for(engine, "connect")
+    def _on_connect(dbapi_connection, _record):
+        dbapi_connection.isolation_level = None  # we emit BEGIN ourselves (see _on_begin)
+        cursor = dbapi_connection.cursor()
+        cursor.execute(f"PRAGMA busy_timeout={int(busy_timeout_ms)}")
+        cursor.execute("PRAGMA journal_mode=WAL")
+        cursor.execute("PRAGMA foreign_keys=ON")
+        cursor.execute("PRAGMA synchronous=NORMAL")
+        cursor.close()
+
+    @event.listens_for(engine, "begin")
+    def _on_begin(connection):
+        connection.exec_driver_sql(f"BEGIN {_begin_mode.get()}")
+
+
+def is_busy_error(error: BaseException) -> bool:
+    """True for SQLITE_BUSY/locked and PostgreSQL serialization failures: worth retrying."""
+    if not isinstance(error, OperationalError):
+        return False
+    orig = error.orig
+    if isinstance(orig, sqlite3.OperationalError):
+        text = str(orig).lower()
+        return "locked" in text or "busy" in text
+    return getattr(orig, "sqlstate", None) in ("40001", "40P01")
+
+
+def run_write(fn: Callable[..., T], *args, **kwargs) -> T:
+    """Run fn in one write transaction (BEGIN IMMEDIATE on SQLite) and commit.
+
+    Retried with bounded, jittered exponential backoff while the database is busy; after the
+    budget (AIME_WRITE_RETRY_SECONDS) the caller gets DatabaseUnavailable (503), never a 500.
+    """
+    config: Config = current_app.extensions["aime.config"]
+    retrying = Retrying(
+        retry=retry_if_exception(is_busy_error),
+        stop=stop_after_delay(config.write_retry_seconds),
+        wait=wait_exponential_jitter(multiplier=0.05, max=1.0),
+        before_sleep=before_sleep_log(log, logging.WARNING),
+        reraise=True,
+    )
+    try:
+        for attempt in retrying:
+            with attempt:
+                return _attempt(fn, *args, **kwargs)
+    except OperationalError as error:
+        if is_busy_error(error):
+            raise DatabaseUnavailable("The database stayed busy; nothing was written. Try again.") from error
+        raise
+    raise AssertionError("unreachable")  # pragma: no cover
+
+
+def _attempt(fn: Callable[..., T], *args, **kwargs) -> T:
+    session = db.session
+    session.rollback()  # end any read transaction so the write begins fresh (and IMMEDIATE)
+    token = _begin_mode.set("IMMEDIATE")
+    try:
+        result = fn(*args, **kwargs)
+        session.commit()
+        return result
+    except BaseException:
+        session.rollback()
+        raise
+    finally:
+        _begin_mode.reset(token)

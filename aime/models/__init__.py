@@ -1,0 +1,7 @@
+"""SQLAlchemy models, one aggregate per module. Importing this registers every table."""
+from .listening import Listen
+from .music import Album, AlbumArtist, Artist, Track
+from .ops import ImportJob, Playlist, PlaylistTrack, ScheduledTask, ServiceState, Setting, TaskRun
+
+__all__ = ["Album", "AlbumArtist", "Artist", "ImportJob", "Listen", "Playlist", "PlaylistTrack",
+           "ScheduledTask", "ServiceState", "Setting", "TaskRun", "Track"]

@@ -1,0 +1,63 @@
+"""Fields and schemas shared by resources: instants, pages, time zones."""
+from __future__ import annotations
+
+from datetime import datetime, timezone
+
+from marshmallow import Schema, ValidationError, fields, validate
+
+from ..timeutil import iso, to_epoch
+
+
+class Instant(fields.Field):
+    """An instant stored as UTC epoch seconds, exchanged as ISO 8601 (naive input is taken as UTC)."""
+
+    default_error_messages = {"invalid": "Not a valid ISO 8601 date-time (e.g. 2024-05-01T21:30:00Z)."}
+
+    def _serialize(self, value, attr, obj, **kwargs):
+        return iso(value)
+
+    def _deserialize(self, value, attr, data, **kwargs):
+        if not isinstance(value, str):
+            raise self.make_error("invalid")
+        try:
+            moment = datetime.fromisoformat(value.strip().replace("Z", "+00:00").replace("z", "+00:00"))
+        except ValueError:
+            raise self.make_error("invalid") from None
+        if moment.tzinfo is None:
+            moment = moment.replace(tzinfo=timezone.utc)
+        if not 1900 <= moment.year <= 2200:
+            raise ValidationError("Year must be between 1900 and 2200.")
+        return to_epoch(moment)
+
+
+class TimeZoneField(fields.String):
+    """An IANA zone name; checked by the service so the error names the value."""
+
+    def __init__(self, **kwargs):
+        super().__init__(validate=validate.Length(min=1, max=64), **kwargs)
+
+
+class PageQuerySchema(Schema):
+    """page/page_size query parameters."""
+
+    page = fields.Integer(load_default=1, validate=validate.Range(min=1, max=1_000_000))
+    page_size = fields.Integer(load_default=30, validate=validate.Range(min=1, max=100))
+
+
+class PeriodQuerySchema(Schema):
+    """start_date/end_date (inclusive local days) and tz."""
+
+    start_date = fields.Date()
+    end_date = fields.Date()
+    tz = TimeZoneField()
+
+
+def page_schema(item_schema: type[Schema], name: str) -> type[Schema]:
+    """A `{items, total, page, page_size, pages}` schema around item_schema."""
+    return Schema.from_dict({
+        "items": fields.List(fields.Nested(item_schema)),
+        "total": fields.Integer(),
+        "page": fields.Integer(),
+        "page_size": fields.Integer(),
+        "pages": fields.Integer(),
+    }, name=name)

@@ -1,0 +1,135 @@
+"""Shapes of listens, the journal, the timeline and listening statistics."""
+from __future__ import annotations
+
+from marshmallow import Schema, fields, validate
+
+from .common import Instant, PeriodQuerySchema, TimeZoneField, page_schema
+
+_NAME = validate.Length(min=1, max=500)
+
+
+class ListenSchema(Schema):
+    """One play in the journal."""
+
+    id = fields.Integer()
+    played_at = Instant()
+    artist = fields.String()
+    title = fields.String()
+    album = fields.String(allow_none=True)
+    album_id = fields.Integer(allow_none=True)
+    track_id = fields.Integer()
+    year = fields.Integer(allow_none=True)
+    loved = fields.Boolean()
+    source = fields.String()
+    album_image = fields.String(allow_none=True)
+
+
+class JournalQuerySchema(PeriodQuerySchema):
+    """Filters of the journal."""
+
+    page = fields.Integer(load_default=1, validate=validate.Range(min=1, max=1_000_000))
+    page_size = fields.Integer(load_default=50, validate=validate.Range(min=1, max=1000))
+    source = fields.String(validate=validate.Length(min=1, max=50))
+    loved = fields.Boolean()
+    artist = fields.String(validate=_NAME)
+    album = fields.String(validate=_NAME)
+
+
+class ListenCreateSchema(Schema):
+    """Body of POST /history/tracks: a manual, possibly back-dated play."""
+
+    artist = fields.String(required=True, validate=_NAME)
+    title = fields.String(required=True, validate=_NAME)
+    album = fields.String(allow_none=True, validate=_NAME)
+    played_at = Instant()
+    duration_seconds = fields.Integer(allow_none=True, validate=validate.Range(min=0, max=86_400))
+
+
+class AlbumListenSchema(Schema):
+    """Body of POST /history/albums/<id>/listen: a record played from started_at."""
+
+    started_at = Instant()
+    track_numbers = fields.List(fields.Integer(validate=validate.Range(min=0)), validate=validate.Length(min=1))
+
+
+class LoveSchema(Schema):
+    """Body of POST /history/tracks/<id>/love; without `loved` it toggles."""
+
+    loved = fields.Boolean()
+
+
+class LoveResultSchema(Schema):
+    """The track's love state after the change."""
+
+    track_id = fields.Integer()
+    loved = fields.Boolean()
+
+
+class AlbumListenResultSchema(Schema):
+    """What playing a record created."""
+
+    album_id = fields.Integer()
+    created = fields.Integer()
+    duplicates = fields.Integer()
+    listens = fields.List(fields.Nested(ListenSchema))
+
+
+class TimelineQuerySchema(Schema):
+    """GET /history/timeline parameters."""
+
+    date = fields.Date()
+    tz = TimeZoneField()
+
+
+class TimelineStatsSchema(Schema):
+    """Totals of a timeline day."""
+
+    total_tracks = fields.Integer()
+    unique_artists = fields.Integer()
+    unique_albums = fields.Integer()
+    peak_hour = fields.Integer(allow_none=True)
+
+
+class TimelineSchema(Schema):
+    """A local day of plays, by hour."""
+
+    date = fields.Date()
+    tz = fields.String()
+    hours = fields.Dict(keys=fields.String(), values=fields.List(fields.Nested(ListenSchema)))
+    stats = fields.Nested(TimelineStatsSchema)
+
+
+class StatsQuerySchema(PeriodQuerySchema):
+    """GET /history/stats parameters."""
+
+    limit = fields.Integer(load_default=10, validate=validate.Range(min=1, max=100))
+
+
+class RankedSchema(Schema):
+    """One entry of a top list."""
+
+    id = fields.Integer(allow_none=True)
+    name = fields.String()
+    artist = fields.String(allow_none=True)
+    plays = fields.Integer()
+    duration_seconds = fields.Integer()
+
+
+class HistoryStatsSchema(Schema):
+    """Listening totals and top lists of a period."""
+
+    start_date = fields.Date(allow_none=True)
+    end_date = fields.Date(allow_none=True)
+    tz = fields.String()
+    total_tracks = fields.Integer()
+    unique_artists = fields.Integer()
+    unique_albums = fields.Integer()
+    unique_tracks = fields.Integer()
+    peak_hour = fields.Integer(allow_none=True)
+    total_duration_seconds = fields.Integer()
+    top_artists = fields.List(fields.Nested(RankedSchema))
+    top_albums = fields.List(fields.Nested(RankedSchema))
+    top_tracks = fields.List(fields.Nested(RankedSchema))
+
+
+JournalPageSchema = page_schema(ListenSchema, "JournalPage")

@@ -1,0 +1,14 @@
+"""Text normalisation used to match names across sources."""
+import re
+import unicodedata
+
+_SPACES = re.compile(r"\s+")
+
+
+def normalise(text: str | None) -> str:
+    """Case-, accent- and spacing-insensitive key for a name ("Björk " -> "bjork")."""
+    if not text:
+        return ""
+    decomposed = unicodedata.normalize("NFKD", text)
+    stripped = "".join(ch for ch in decomposed if not unicodedata.combining(ch))
+    return _SPACES.sub(" ", stripped.casefold()).strip()

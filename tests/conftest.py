@@ -1,0 +1,147 @@
+"""Fixtures: app (migrated database, SQLite or PostgreSQL), db, client, runner, auth headers."""
+from __future__ import annotations
+
+import os
+import uuid
+
+import pytest
+import sqlalchemy as sa
+
+from aime import create_app
+from aime.config import Config
+
+TEST_TOKEN = "test-token-0123456789abcdef"
+POSTGRES_URL = os.environ.get("AIME_TEST_POSTGRES_URL", "")
+
+
+def _backends():
+    backends = ["sqlite"]
+    if POSTGRES_URL:
+        backends.append("postgresql")
+    return backends
+
+
+def pytest_addoption(parser):
+    parser.addoption("--backend", action="append", default=None,
+                     help="database backend(s) to run DB tests on: sqlite, postgresql (default: all available)")
+
+
+def pytest_generate_tests(metafunc):
+    if "backend" in metafunc.fixturenames:
+        chosen = metafunc.config.getoption("backend") or _backends()
+        metafunc.parametrize("backend", chosen, scope="session")
+
+
+@pytest.fixture(scope="session")
+def postgres_admin_url():
+    """The PostgreSQL server URL, or skip with a clear reason when it is absent."""
+    if not POSTGRES_URL:
+        pytest.skip("PostgreSQL not configured (AIME_TEST_POSTGRES_URL unset)")
+    return POSTGRES_URL
+
+
+def make_postgres_database(admin_url: str) -> str:
+    """Create a fresh, uniquely named database and return its URL."""
+    name = f"aime_test_{uuid.uuid4().hex[:10]}"
+    engine = sa.create_engine(admin_url, isolation_level="AUTOCOMMIT")
+    with engine.connect() as conn:
+        conn.exec_driver_sql(f'CREATE DATABASE "{name}"')
+    engine.dispose()
+    return sa.engine.make_url(admin_url).set(database=name).render_as_string(hide_password=False)
+
+
+def drop_postgres_database(admin_url: str, url: str) -> None:
+    """Drop a database made by make_postgres_database."""
+    name = sa.engine.make_url(url).database
+    engine = sa.create_engine(admin_url, isolation_level="AUTOCOMMIT")
+    with engine.connect() as conn:
+        conn.exec_driver_sql(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+    engine.dispose()
+
+
+def make_config(tmp_path, database_url: str | None = None, **overrides) -> Config:
+    """A Config for tests: its own data dir, a known token, quiet retries."""
+    env = {"AIME_DATA_DIR": str(tmp_path / "data"), "AIME_API_TOKEN": TEST_TOKEN, "AIME_LOG_LEVEL": "warning"}
+    if database_url:
+        env["DATABASE_URL"] = database_url
+    return Config.from_env(env).replace(write_retry_seconds=2.0, **overrides)
+
+
+def upgrade(app) -> None:
+    """Build the schema the way production does: Alembic migrations to head."""
+    from flask_migrate import upgrade as alembic_upgrade
+
+    with app.app_context():
+        alembic_upgrade()
+
+
+@pytest.fixture(scope="session")
+def _postgres_template(request):
+    """One migrated PostgreSQL database per session; tests truncate between runs."""
+    if not POSTGRES_URL:
+        return None
+    url = make_postgres_database(POSTGRES_URL)
+    request.addfinalizer(lambda: drop_postgres_database(POSTGRES_URL, url))
+    return {"url": url, "migrated": False}
+
+
+@pytest.fixture
+def app(tmp_path, backend, _postgres_template):
+    """A migrated app on the backend under test (SQLite file in tmp_path, or the shared PostgreSQL db)."""
+    if backend == "postgresql":
+        if _postgres_template is None:
+            pytest.skip("PostgreSQL not configured (AIME_TEST_POSTGRES_URL unset)")
+        config = make_config(tmp_path, _postgres_template["url"])
+    else:
+        config = make_config(tmp_path)
+    config.data_dir.mkdir(parents=True, exist_ok=True)
+    application = create_app(config)
+    application.config["TESTING"] = True
+    if backend == "postgresql" and _postgres_template["migrated"]:
+        _truncate_all(application)
+    else:
+        upgrade(application)
+        if backend == "postgresql":
+            _postgres_template["migrated"] = True
+    yield application
+    from aime.extensions import db as database
+
+    with application.app_context():
+        database.session.remove()
+        database.engine.dispose()
+
+
+def _truncate_all(application) -> None:
+    from aime.extensions import db as database
+
+    with application.app_context():
+        tables = ", ".join(f'"{t.name}"' for t in database.metadata.sorted_tables)
+        database.session.execute(sa.text(f"TRUNCATE {tables} RESTART IDENTITY CASCADE"))
+        database.session.commit()
+
+
+@pytest.fixture
+def db(app):
+    """The database extension inside an app context."""
+    from aime.extensions import db as database
+
+    with app.app_context():
+        yield database
+
+
+@pytest.fixture
+def client(app):
+    """A test client."""
+    return app.test_client()
+
+
+@pytest.fixture
+def runner(app):
+    """A CLI runner."""
+    return app.test_cli_runner()
+
+
+@pytest.fixture
+def auth():
+    """Headers carrying the test API token."""
+    return {"Authorization": f"Bearer {TEST_TOKEN}"}

@@ -1,0 +1,4 @@
+"""WSGI entry point: `gunicorn -c gunicorn.conf.py wsgi:app`."""
+from aime import create_app
+
+app = create_app()
