@@ -1,0 +1,105 @@
+"""Start the real thing for integration tests: gunicorn with the shipped config, on a free port."""
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Iterator
+
+import requests
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def free_port() -> int:
+    """A TCP port on 127.0.0.1 that nothing listens on right now."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def wait_for(url: str, timeout: float = 30.0, status: int | None = 200, proc: subprocess.Popen | None = None) -> None:
+    """Poll url until it answers (with `status`, if given); fail with the server's output otherwise."""
+    deadline = time.monotonic() + timeout
+    last = None
+    while time.monotonic() < deadline:
+        if proc is not None and proc.poll() is not None:
+            raise RuntimeError(f"server exited with {proc.returncode} before {url} answered")
+        try:
+            response = requests.get(url, timeout=2)
+            if status is None or response.status_code == status:
+                return
+            last = response.status_code
+        except requests.RequestException as error:
+            last = error
+        time.sleep(0.1)
+    raise TimeoutError(f"{url} did not answer {status} within {timeout}s (last: {last})")
+
+
+class Gunicorn:
+    """A running gunicorn master started from the repository's gunicorn.conf.py."""
+
+    def __init__(self, env: dict[str, str], log_path: Path):
+        self.port = free_port()
+        self.base_url = f"http://127.0.0.1:{self.port}"
+        self.log_path = log_path
+        self.env = {**os.environ, **env, "AIME_BIND": f"127.0.0.1:{self.port}"}
+        self.proc: subprocess.Popen | None = None
+
+    def start(self, wait_path: str = "/live", timeout: float = 60.0) -> "Gunicorn":
+        """Start the master and wait until wait_path answers 200."""
+        self._log = open(self.log_path, "ab")
+        self.proc = subprocess.Popen(
+            [sys.executable, "-m", "gunicorn", "-c", str(ROOT / "gunicorn.conf.py"), "wsgi:app"],
+            cwd=ROOT, env=self.env, stdout=self._log, stderr=subprocess.STDOUT, start_new_session=True)
+        wait_for(self.base_url + wait_path, timeout=timeout, proc=self.proc)
+        return self
+
+    def url(self, path: str) -> str:
+        """Absolute URL of a path on this server."""
+        return self.base_url + path
+
+    def signal(self, sig: int) -> None:
+        """Send a signal to the master."""
+        assert self.proc is not None
+        self.proc.send_signal(sig)
+
+    def stop(self, timeout: float = 60.0) -> int:
+        """SIGTERM the master and wait for it; returns its exit code."""
+        if self.proc is None:
+            return 0
+        if self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGTERM)
+            try:
+                self.proc.wait(timeout=timeout)
+            except subprocess.TimeoutExpired:
+                os.killpg(self.proc.pid, signal.SIGKILL)
+                self.proc.wait()
+        self._log.close()
+        return self.proc.returncode
+
+    def log_text(self) -> str:
+        """Everything the server wrote so far."""
+        return self.log_path.read_text(errors="replace")
+
+
+def migrate(env: dict[str, str]) -> None:
+    """Run `flask --app aime db upgrade` with env, as the operator would."""
+    subprocess.run([sys.executable, "-m", "flask", "--app", "aime", "db", "upgrade"], cwd=ROOT,
+                   env={**os.environ, **env}, check=True, capture_output=True)
+
+
+@contextmanager
+def gunicorn(env: dict[str, str], log_path: Path, wait_path: str = "/live") -> Iterator[Gunicorn]:
+    """A migrated database and a running gunicorn for the duration of the block."""
+    migrate(env)
+    server = Gunicorn(env, log_path).start(wait_path=wait_path)
+    try:
+        yield server
+    finally:
+        server.stop()
