@@ -10,6 +10,7 @@ from ..database import run_write
 from ..extensions import db
 from ..models import Album, Listen
 from ..text import normalise
+from . import rollups
 from .catalog import get_or_create_artist
 from .collection import _create_album
 from .history import is_duplicate
@@ -60,6 +61,8 @@ def _load(config: Config, days: int, seed: int) -> dict:
             for track in album.tracks:
                 if moment < now and not is_duplicate(track.id, moment, config.dedup_window_seconds):
                     db.session.add(Listen(track_id=track.id, played_at=moment, source="demo"))
+                    db.session.flush()
+                    rollups.listens_added(db.session, [(track.id, moment)])
                     listens += 1
                 moment += track.duration_seconds or 180
             moment += rng.randint(600, 7200)

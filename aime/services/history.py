@@ -13,6 +13,7 @@ from ..extensions import db
 from ..models import Album, Artist, Listen, Track
 from ..timeutil import day_bounds, range_bounds, utcnow, zone, to_epoch
 from .catalog import contains, get_or_create_album, get_or_create_artist, get_or_create_track
+from . import rollups
 from .collection import Page
 
 DEFAULT_TRACK_SECONDS = 180  # used to space a record's plays when a track has no duration
@@ -100,6 +101,7 @@ def _record_listen(config: Config, data: dict, source: str) -> int:
     listen = Listen(track_id=track.id, played_at=played_at, source=source)
     db.session.add(listen)
     db.session.flush()
+    rollups.listens_added(db.session, [(track.id, played_at)])
     return listen.id
 
 
@@ -134,6 +136,7 @@ def _listen_to_album(config: Config, album_id: int, data: dict) -> tuple[list[in
             listen = Listen(track_id=track.id, played_at=moment, source="manual")
             db.session.add(listen)
             db.session.flush()
+            rollups.listens_added(db.session, [(track.id, moment)])
             ids.append(listen.id)
         moment += length
     return ids, duplicates
