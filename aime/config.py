@@ -168,6 +168,7 @@ class Config:
     music_library_path: str | None = None
     sqlite_busy_timeout_ms: int = 5000
     write_retry_seconds: float = 10.0
+    service_lease_seconds: float = 15.0
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> "Config":
@@ -218,6 +219,7 @@ class Config:
             music_library_path=_text(env, "AIME_MUSIC_LIBRARY_PATH"),
             sqlite_busy_timeout_ms=_int(env, "AIME_SQLITE_BUSY_TIMEOUT_MS", 5000, minimum=0),
             write_retry_seconds=_float(env, "AIME_WRITE_RETRY_SECONDS", 10.0),
+            service_lease_seconds=_float(env, "AIME_SERVICE_LEASE_SECONDS", 15.0, minimum=0.3),
         )
 
     @property
