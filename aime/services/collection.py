@@ -65,8 +65,8 @@ _SORTS = {
 def list_albums(page: int = 1, page_size: int = 30, sort: str = "title", **filters: Any) -> Page:
     """Albums of the collection matching the filters, one page, sorted."""
     clauses = _album_filters(**filters)
-    total = db.session.scalar(select(func.count()).select_from(Album).where(and_(*clauses)))
-    query = select(Album).where(and_(*clauses))
+    total = db.session.scalar(select(func.count()).select_from(Album).where(*clauses))
+    query = select(Album).where(*clauses)
     if sort.lstrip("-") == "artist":
         query = query.join(Artist, Artist.id == Album.primary_artist_id)
         direction = Artist.name_key.desc() if sort.startswith("-") else Artist.name_key.asc()

@@ -4,7 +4,7 @@ from __future__ import annotations
 from collections import defaultdict
 from datetime import date, datetime
 
-from sqlalchemy import Select, and_, func, select
+from sqlalchemy import Select, func, select
 
 from ..config import Config
 from ..database import run_write
@@ -53,7 +53,7 @@ def journal(config: Config, page: int = 1, page_size: int = 50, source: str | No
         clauses.append(Artist.name_key.like(contains(artist), escape="\\"))
     if album:
         clauses.append(Album.title_key.like(contains(album), escape="\\"))
-    query = _journal_select().where(and_(*clauses))
+    query = _journal_select().where(*clauses)
     count_query = select(func.count(Listen.id))
     if loved is not None or artist:
         count_query = count_query.join(Track, Track.id == Listen.track_id).join(Artist, Artist.id == Track.artist_id)
@@ -61,7 +61,7 @@ def journal(config: Config, page: int = 1, page_size: int = 50, source: str | No
         if loved is None and not artist:
             count_query = count_query.join(Track, Track.id == Listen.track_id)
         count_query = count_query.join(Album, Album.id == Track.album_id)
-    total = db.session.scalar(count_query.where(and_(*clauses)))
+    total = db.session.scalar(count_query.where(*clauses))
     # (played_at, track_id) is unique, so this order is total and served by ix_listens_played_at_track.
     rows = db.session.execute(query.order_by(Listen.played_at.desc(), Listen.track_id.desc())
                               .limit(page_size).offset((page - 1) * page_size)).all()

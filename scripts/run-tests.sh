@@ -1,0 +1,63 @@
+#!/usr/bin/env bash
+# Install everything the tests need (from nothing) and run them.
+#   ./scripts/run-tests.sh                 the whole suite, SQLite and (when reachable) PostgreSQL
+#   ./scripts/run-tests.sh tests/api -x    any pytest arguments pass through
+# Environment: AIME_TEST_POSTGRES_URL (default postgresql+psycopg://postgres@127.0.0.1:5432/test),
+#              AIME_SKIP_POSTGRES=1 to run on SQLite only, PYTHON (default python3.11 or python3).
+set -euo pipefail
+
+ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+cd "$ROOT"
+VENV="$ROOT/.venv"
+PY="${PYTHON:-$(command -v python3.11 || command -v python3)}"
+
+say() { printf '[run-tests] %s\n' "$*"; }
+
+"$PY" - <<'PYCHECK' || { say "Python >= 3.11 is required (found $("$PY" --version 2>&1)). Set PYTHON=/path/to/python3.11."; exit 2; }
+import sys
+sys.exit(0 if sys.version_info >= (3, 11) else 1)
+PYCHECK
+
+# 1. A virtualenv with the package and its test extras, reinstalled when the dependency files change.
+deps_hash="$(cat setup.cfg pyproject.toml constraints.txt 2>/dev/null | sha256sum | cut -d' ' -f1)"
+if [[ ! -x "$VENV/bin/python" ]]; then
+    say "creating $VENV"
+    "$PY" -m venv "$VENV"
+fi
+if [[ "$(cat "$VENV/.aime-test-deps" 2>/dev/null)" != "$deps_hash" ]]; then
+    say "installing the package and test dependencies (pinned by constraints.txt)"
+    "$VENV/bin/python" -m pip install --quiet --upgrade pip
+    "$VENV/bin/python" -m pip install --quiet -c constraints.txt -e ".[test]"
+    echo "$deps_hash" > "$VENV/.aime-test-deps"
+fi
+
+# 2. System packages some tests drive for real (a browser for the web pages), when we may install them.
+if [[ -x "$ROOT/scripts/install-test-system-deps.sh" ]]; then
+    "$ROOT/scripts/install-test-system-deps.sh" || say "warning: system test dependencies could not be installed; those tests will skip"
+fi
+
+# 3. PostgreSQL: use it when it answers, say clearly when it does not.
+export AIME_TEST_POSTGRES_URL="${AIME_TEST_POSTGRES_URL:-postgresql+psycopg://postgres@127.0.0.1:5432/test}"
+if [[ "${AIME_SKIP_POSTGRES:-0}" == "1" ]]; then
+    say "AIME_SKIP_POSTGRES=1: running on SQLite only"
+    export AIME_TEST_POSTGRES_URL=""
+elif "$VENV/bin/python" - "$AIME_TEST_POSTGRES_URL" <<'PGCHECK'; then
+import sys
+import sqlalchemy as sa
+try:
+    engine = sa.create_engine(sys.argv[1], connect_args={"connect_timeout": 3})
+    with engine.connect() as conn:
+        conn.exec_driver_sql("select 1")
+except Exception as error:  # noqa: BLE001
+    print(f"[run-tests] PostgreSQL is NOT reachable at {sys.argv[1]} ({type(error).__name__}); "
+          "PostgreSQL tests will be SKIPPED. Start it, or set AIME_TEST_POSTGRES_URL.")
+    sys.exit(1)
+PGCHECK
+    say "PostgreSQL found at $AIME_TEST_POSTGRES_URL: the suite runs on SQLite and PostgreSQL"
+else
+    export AIME_TEST_POSTGRES_URL=""
+fi
+
+# 4. The tests. Exit 5 (no tests collected) is a failure too.
+say "running pytest $*"
+exec "$VENV/bin/python" -m pytest "$@"
