@@ -26,8 +26,8 @@ def create_app(config: Config | Mapping[str, str] | None = None) -> Flask:
     cors.init_app(app, origins=config.cors_origins or [], supports_credentials=False)
     auth.init_auth(app)
     observability.init_request_tracking(app)
-    errors.register_error_handlers(app)
     api.register_api(app)
+    errors.register_error_handlers(app)  # after the Api, which installs its own HTTPException handler
     cli.register_commands(app)
     return app
 
