@@ -145,3 +145,22 @@ def runner(app):
 def auth():
     """Headers carrying the test API token."""
     return {"Authorization": f"Bearer {TEST_TOKEN}"}
+
+
+@pytest.fixture
+def app_factory():
+    """Build extra apps (e.g. another 'process' on the same database); their engines are disposed after the test."""
+    from aime.extensions import db as database
+
+    made = []
+
+    def build(config):
+        application = create_app(config)
+        made.append(application)
+        return application
+
+    yield build
+    for application in made:
+        with application.app_context():
+            database.session.remove()
+            database.engine.dispose()

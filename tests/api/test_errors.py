@@ -73,12 +73,11 @@ def test_token_scheme_is_accepted(client):
     assert response.status_code == 201
 
 
-def test_reads_are_public_unless_private(app, tmp_path):
-    from aime import create_app
+def test_reads_are_public_unless_private(app, app_factory):
     from tests.conftest import TEST_TOKEN
 
     assert app.test_client().get("/api/v1/collection/albums").status_code == 200
-    private = create_app(app.extensions["aime.config"].replace(private=True))
+    private = app_factory(app.extensions["aime.config"].replace(private=True))
     client = private.test_client()
     assert_problem(client.get("/api/v1/collection/albums"), 401)
     assert client.get("/api/v1/collection/albums", headers={"Authorization": f"Bearer {TEST_TOKEN}"}).status_code == 200
