@@ -12,7 +12,7 @@ __version__ = "0.1.0"
 
 def create_app(config: Config | Mapping[str, str] | None = None) -> Flask:
     """Build the Flask app. Only wiring: no connection, file or thread is opened here."""
-    from . import api, auth, cli, database, errors, observability
+    from . import api, auth, cli, database, errors, health, observability
     from .extensions import cors, db, migrate
 
     config = _resolve_config(config)
@@ -26,6 +26,7 @@ def create_app(config: Config | Mapping[str, str] | None = None) -> Flask:
     cors.init_app(app, origins=config.cors_origins or [], supports_credentials=False)
     auth.init_auth(app)
     observability.init_request_tracking(app)
+    health.init_health(app)
     api.register_api(app)
     errors.register_error_handlers(app)  # after the Api, which installs its own HTTPException handler
     cli.register_commands(app)

@@ -153,6 +153,9 @@ class Config:
     health_details: str = "token"
     disk_min_free_mb: int = 500
     error_rate_warn: float = 5.0
+    drain_seconds: float = 0.0
+    startup_db_wait_seconds: float = 30.0
+    sentry_release: str | None = None
     dedup_window_seconds: int = 60
     lastfm_api_key: str | None = None
     lastfm_user: str | None = None
@@ -160,11 +163,18 @@ class Config:
     discogs_token: str | None = None
     discogs_user: str | None = None
     discogs_base_url: str = "https://api.discogs.com"
+    lastfm_poll_seconds: float = 60.0
+    discogs_sync_seconds: float = 86400.0
+    http_timeout_seconds: float = 10.0
     spotify_client_id: str | None = None
     spotify_client_secret: str | None = None
     ai_base_url: str | None = None
     ai_api_key: str | None = None
     ai_model: str = "gpt-4o-mini"
+    ai_timeout: float = 30.0
+    ai_attempts: int = 3
+    ai_circuit_failures: int = 3
+    ai_circuit_reset_seconds: float = 120.0
     music_library_path: str | None = None
     sqlite_busy_timeout_ms: int = 5000
     write_retry_seconds: float = 10.0
@@ -204,6 +214,9 @@ class Config:
             health_details=_choice(env, "AIME_HEALTH_DETAILS", "token", ("token", "always", "never")),
             disk_min_free_mb=_int(env, "AIME_DISK_MIN_FREE_MB", 500, minimum=0),
             error_rate_warn=_float(env, "AIME_ERROR_RATE_WARN", 5.0),
+            drain_seconds=_float(env, "AIME_DRAIN_SECONDS", 0.0),
+            startup_db_wait_seconds=_float(env, "AIME_STARTUP_DB_WAIT_SECONDS", 30.0),
+            sentry_release=_text(env, "SENTRY_RELEASE"),
             dedup_window_seconds=_int(env, "AIME_DEDUP_WINDOW_SECONDS", 60, minimum=0),
             lastfm_api_key=_text(env, "AIME_LASTFM_API_KEY"),
             lastfm_user=_text(env, "AIME_LASTFM_USER"),
@@ -211,11 +224,22 @@ class Config:
             discogs_token=_text(env, "AIME_DISCOGS_TOKEN"),
             discogs_user=_text(env, "AIME_DISCOGS_USER"),
             discogs_base_url=_url(env, "AIME_DISCOGS_BASE_URL", "https://api.discogs.com"),
+            # Background sync: seconds between Last.fm polls and between Discogs collection syncs, and the
+            # per-request timeout of the Last.fm/Discogs HTTP clients.
+            lastfm_poll_seconds=_float(env, "AIME_LASTFM_POLL_SECONDS", 60.0, minimum=0.1),
+            discogs_sync_seconds=_float(env, "AIME_DISCOGS_SYNC_SECONDS", 86400.0, minimum=1.0),
+            http_timeout_seconds=_float(env, "AIME_HTTP_TIMEOUT_SECONDS", 10.0, minimum=0.05),
             spotify_client_id=_text(env, "AIME_SPOTIFY_CLIENT_ID"),
             spotify_client_secret=_text(env, "AIME_SPOTIFY_CLIENT_SECRET"),
             ai_base_url=_url(env, "AIME_AI_BASE_URL"),
             ai_api_key=_text(env, "AIME_AI_API_KEY"),
             ai_model=_text(env, "AIME_AI_MODEL", "gpt-4o-mini"),
+            # AI calls: per-request timeout, attempts per call (retried with backoff), and the circuit breaker:
+            # after ai_circuit_failures failed calls in a row the endpoint is left alone for the reset period.
+            ai_timeout=_float(env, "AIME_AI_TIMEOUT", 30.0, minimum=0.05),
+            ai_attempts=_int(env, "AIME_AI_ATTEMPTS", 3, minimum=1),
+            ai_circuit_failures=_int(env, "AIME_AI_CIRCUIT_FAILURES", 3, minimum=1),
+            ai_circuit_reset_seconds=_float(env, "AIME_AI_CIRCUIT_RESET_SECONDS", 120.0),
             music_library_path=_text(env, "AIME_MUSIC_LIBRARY_PATH"),
             sqlite_busy_timeout_ms=_int(env, "AIME_SQLITE_BUSY_TIMEOUT_MS", 5000, minimum=0),
             write_retry_seconds=_float(env, "AIME_WRITE_RETRY_SECONDS", 10.0),

@@ -1,4 +1,4 @@
-"""Request ids (honoured or generated, echoed back) and one access line per request."""
+"""Request ids (honoured or generated, echoed back), one access line and the counters per request."""
 from __future__ import annotations
 
 import logging
@@ -7,6 +7,8 @@ import time
 import uuid
 
 from flask import Flask, g, request
+
+from .metrics import PROBE_PATHS, init_metrics, observe_request
 
 log = logging.getLogger("aime.access")
 _VALID_ID = re.compile(r"^[A-Za-z0-9._:-]{1,128}$")
@@ -17,8 +19,15 @@ def _incoming_request_id() -> str:
     return given if _VALID_ID.match(given) else uuid.uuid4().hex
 
 
+def _endpoint_label() -> str:
+    # The route template, not the raw path: /albums/<int:album_id> is one label, not one per album.
+    rule = request.url_rule
+    return rule.rule if rule is not None else "<unmatched>"
+
+
 def init_request_tracking(app: Flask) -> None:
-    """Give every request an id and time it."""
+    """Give every request an id, time it, count it (probes apart) and log one access line."""
+    init_metrics(app)
 
     @app.before_request
     def _start():
@@ -29,4 +38,10 @@ def init_request_tracking(app: Flask) -> None:
     @app.after_request
     def _finish(response):
         response.headers["X-Request-ID"] = getattr(g, "request_id", "")
+        elapsed = time.perf_counter() - getattr(g, "started", time.perf_counter())
+        endpoint = _endpoint_label()
+        observe_request(app, request.method, endpoint, response.status_code, elapsed)
+        level = logging.DEBUG if endpoint in PROBE_PATHS else logging.INFO
+        log.log(level, "%s %s %s", request.method, request.path, response.status_code,
+                extra={"status": response.status_code, "duration_ms": round(elapsed * 1000, 2)})
         return response

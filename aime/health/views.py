@@ -1,0 +1,60 @@
+"""Probe endpoints outside /api/v1: /live, /ready, /health, /metrics. No auth for the summary."""
+from __future__ import annotations
+
+from flask import Blueprint, Response, current_app, jsonify, request
+from prometheus_client import CONTENT_TYPE_LATEST
+
+from .. import auth
+from ..observability.metrics import exposition
+from .readiness import readiness
+from .report import health_inadarei, health_summary, http_status, max_age
+
+blp = Blueprint("health", __name__)
+HEALTH_JSON = "application/health+json"
+
+
+def _show_details() -> bool:
+    mode = current_app.extensions["aime.config"].health_details
+    return mode == "always" or (mode == "token" and auth.is_authenticated())
+
+
+def _no_store(response: Response) -> Response:
+    response.headers["Cache-Control"] = "no-store"
+    return response
+
+
+@blp.get("/live")
+def live():
+    """The process answers; no dependency is consulted."""
+    return _no_store(jsonify(alive=True))
+
+
+@blp.get("/ready")
+def ready():
+    """200 when this instance may take traffic, else 503 with the reasons."""
+    ok, reasons = readiness(current_app._get_current_object())
+    body = {"ready": True} if ok else {"ready": False, "reasons": reasons}
+    return _no_store(jsonify(body)), 200 if ok else 503
+
+
+@blp.get("/health")
+def health():
+    """The full picture; application/health+json when asked for it."""
+    app = current_app._get_current_object()
+    wants_inadarei = request.accept_mimetypes.best_match([HEALTH_JSON, "application/json"]) == HEALTH_JSON
+    builder = health_inadarei if wants_inadarei else health_summary
+    status, body = builder(app, _show_details())
+    response = jsonify(body)
+    if wants_inadarei:
+        response.mimetype = HEALTH_JSON
+    response.status_code = http_status(status)
+    response.headers["Cache-Control"] = f"max-age={max_age(app, status)}"
+    response.vary.add("Accept")
+    response.vary.add("Authorization")
+    return response
+
+
+@blp.get("/metrics")
+def metrics():
+    """Prometheus text exposition, summed over every worker."""
+    return Response(exposition(current_app._get_current_object()), mimetype=CONTENT_TYPE_LATEST)
