@@ -1,0 +1,1 @@
+"""HTTP clients for external services (Last.fm, Discogs); base URLs come from configuration."""
