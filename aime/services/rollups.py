@@ -1,17 +1,92 @@
 """Pre-aggregated listening counts kept in step with every write of listens.
 
 Every code path that inserts or deletes listens calls listens_added/listens_removed inside the same
-transaction, with (track_id, played_at) pairs of the rows it really wrote.
-(Interface only for now: the statistics work fills it in.)
+transaction, with (track_id, played_at) pairs of the rows it really wrote (removed: after the DELETE).
+Two rollups are kept (aime.models.rollup): plays per 15-minute UTC bucket, and per-track totals.
 """
 from __future__ import annotations
 
+from collections import Counter
 from typing import Iterable
+
+from sqlalchemy import text
+
+from ..database import run_write
+from ..extensions import db
+from ..models.rollup import BUCKET_SECONDS, ListenBucket, TrackPlayTotal  # noqa: F401  (registers the tables)
+
+# ON CONFLICT ... DO UPDATE is understood by SQLite (>= 3.24) and PostgreSQL alike.
+_ADD_BUCKETS = text(
+    "INSERT INTO listen_buckets (bucket, plays) VALUES (:bucket, :plays) "
+    "ON CONFLICT (bucket) DO UPDATE SET plays = listen_buckets.plays + excluded.plays")
+_ADD_TOTALS = text(
+    "INSERT INTO track_play_totals (track_id, plays, first_played_at, last_played_at) "
+    "VALUES (:track_id, :plays, :first, :last) "
+    "ON CONFLICT (track_id) DO UPDATE SET plays = track_play_totals.plays + excluded.plays, "
+    "first_played_at = CASE WHEN excluded.first_played_at < track_play_totals.first_played_at "
+    "THEN excluded.first_played_at ELSE track_play_totals.first_played_at END, "
+    "last_played_at = CASE WHEN excluded.last_played_at > track_play_totals.last_played_at "
+    "THEN excluded.last_played_at ELSE track_play_totals.last_played_at END")
+# Removal recounts from the listens that remain, so it is exact whatever was removed and how often.
+_RECOUNT_BUCKET = text(
+    "UPDATE listen_buckets SET plays = (SELECT COUNT(*) FROM listens "
+    "WHERE listens.played_at >= listen_buckets.bucket * 900 AND listens.played_at < listen_buckets.bucket * 900 + 900) "
+    "WHERE bucket = :bucket")
+_RECOUNT_TRACK = text(
+    "UPDATE track_play_totals SET "
+    "plays = (SELECT COUNT(*) FROM listens WHERE listens.track_id = track_play_totals.track_id), "
+    "first_played_at = COALESCE((SELECT MIN(played_at) FROM listens WHERE listens.track_id = track_play_totals.track_id), 0), "
+    "last_played_at = COALESCE((SELECT MAX(played_at) FROM listens WHERE listens.track_id = track_play_totals.track_id), 0) "
+    "WHERE track_id = :track_id")
 
 
 def listens_added(session, pairs: Iterable[tuple[int, int]]) -> None:
-    """Account for newly inserted listens (track_id, played_at epoch seconds)."""
+    """Account for newly inserted listens (track_id, played_at epoch seconds): one upsert per rollup."""
+    pairs = list(pairs)
+    if not pairs:
+        return
+    # Aggregate first: one row per key, as PostgreSQL refuses to update the same row twice in one statement.
+    buckets = Counter(played_at // BUCKET_SECONDS for _, played_at in pairs)
+    totals: dict[int, list[int]] = {}
+    for track_id, played_at in pairs:
+        entry = totals.get(track_id)
+        if entry is None:
+            totals[track_id] = [1, played_at, played_at]
+        else:
+            entry[0] += 1
+            entry[1] = min(entry[1], played_at)
+            entry[2] = max(entry[2], played_at)
+    session.execute(_ADD_BUCKETS, [{"bucket": b, "plays": n} for b, n in sorted(buckets.items())])
+    session.execute(_ADD_TOTALS, [{"track_id": t, "plays": v[0], "first": v[1], "last": v[2]}
+                                  for t, v in sorted(totals.items())])
 
 
 def listens_removed(session, pairs: Iterable[tuple[int, int]]) -> None:
-    """Account for deleted listens (track_id, played_at epoch seconds)."""
+    """Account for deleted listens (track_id, played_at epoch seconds); call after the DELETE."""
+    pairs = list(pairs)
+    if not pairs:
+        return
+    buckets = sorted({played_at // BUCKET_SECONDS for _, played_at in pairs})
+    tracks = sorted({track_id for track_id, _ in pairs})
+    session.execute(_RECOUNT_BUCKET, [{"bucket": b} for b in buckets])
+    session.execute(_RECOUNT_TRACK, [{"track_id": t} for t in tracks])
+    session.execute(text("DELETE FROM listen_buckets WHERE plays <= 0"))
+    session.execute(text("DELETE FROM track_play_totals WHERE plays <= 0"))
+
+
+def rebuild() -> dict:
+    """Recompute both rollups from the listens (after bulk SQL that bypassed the hooks)."""
+    return run_write(_rebuild)
+
+
+def _rebuild() -> dict:
+    session = db.session
+    session.execute(text("DELETE FROM listen_buckets"))
+    session.execute(text("DELETE FROM track_play_totals"))
+    session.execute(text("INSERT INTO listen_buckets (bucket, plays) "
+                         "SELECT played_at / 900, COUNT(*) FROM listens GROUP BY played_at / 900"))
+    session.execute(text("INSERT INTO track_play_totals (track_id, plays, first_played_at, last_played_at) "
+                         "SELECT track_id, COUNT(*), MIN(played_at), MAX(played_at) FROM listens GROUP BY track_id"))
+    buckets = session.scalar(text("SELECT COUNT(*) FROM listen_buckets"))
+    tracks = session.scalar(text("SELECT COUNT(*) FROM track_play_totals"))
+    return {"buckets": buckets, "tracks": tracks}

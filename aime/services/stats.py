@@ -1,15 +1,60 @@
-"""Listening statistics of a period: totals, peak hour, top artists/albums/tracks."""
+"""Listening statistics of a period: totals, peak hour, top artists/albums/tracks by plays or time.
+
+All-time figures read the per-track rollup (track_play_totals); periods read the listens through the
+(played_at, track_id) index; anything by time of day reads the 15-minute buckets (listen_buckets).
+"""
 from __future__ import annotations
 
-from datetime import date
+from dataclasses import dataclass
+from datetime import date, datetime
+from zoneinfo import ZoneInfo
 
-from sqlalchemy import and_, func, select
+from sqlalchemy import func, select, true
 
 from ..config import Config
 from ..extensions import db
 from ..models import Album, Artist, Listen, Track
+from ..models.rollup import BUCKET_SECONDS, ListenBucket, TrackPlayTotal
 from ..timeutil import range_bounds, zone
-from .history import plays_by_hour
+
+ORDERINGS = ("plays", "duration")
+
+
+@dataclass(frozen=True)
+class Period:
+    """Inclusive local days [start_date, end_date] in tz, as epoch bounds [lo, hi) (None where open)."""
+
+    start_date: date | None
+    end_date: date | None
+    tz: ZoneInfo
+    lo: int | None
+    hi: int | None
+
+    @property
+    def all_time(self) -> bool:
+        """True when neither end is bounded."""
+        return self.lo is None and self.hi is None
+
+    def listen_clauses(self) -> list:
+        """WHERE clauses on Listen.played_at."""
+        return period_clauses(self.lo, self.hi)
+
+    def bucket_clauses(self) -> list:
+        """WHERE clauses on ListenBucket.bucket (bounds rounded up to whole buckets)."""
+        clauses = []
+        if self.lo is not None:
+            clauses.append(ListenBucket.bucket >= -(-self.lo // BUCKET_SECONDS))
+        if self.hi is not None:
+            clauses.append(ListenBucket.bucket < -(-self.hi // BUCKET_SECONDS))
+        return clauses
+
+
+def period(config: Config, start_date: date | None = None, end_date: date | None = None,
+           tz: str | None = None) -> Period:
+    """Validate tz and the dates (422) and build the Period."""
+    zone_info = zone(tz, config.timezone)
+    lo, hi = range_bounds(start_date, end_date, zone_info)
+    return Period(start_date, end_date, zone_info, lo, hi)
 
 
 def period_clauses(lo: int | None, hi: int | None) -> list:
@@ -22,70 +67,105 @@ def period_clauses(lo: int | None, hi: int | None) -> list:
     return clauses
 
 
+def bucket_rows(p: Period) -> list[tuple[int, int]]:
+    """(bucket, plays) rows of the period, oldest first."""
+    return db.session.execute(select(ListenBucket.bucket, ListenBucket.plays).where(*p.bucket_clauses())
+                              .order_by(ListenBucket.bucket)).all()
+
+
+def local_plays(p: Period) -> list[tuple[datetime, int]]:
+    """(local start of the bucket in p.tz, plays) for every non-empty bucket of the period."""
+    tz = p.tz
+    return [(datetime.fromtimestamp(bucket * BUCKET_SECONDS, tz), plays) for bucket, plays in bucket_rows(p)]
+
+
+def per_track(p: Period):
+    """Subquery (track_id, plays) of the period: the rollup for all time, else the listens."""
+    if p.all_time:
+        return select(TrackPlayTotal.track_id.label("track_id"), TrackPlayTotal.plays.label("plays")).subquery()
+    return (select(Listen.track_id.label("track_id"), func.count().label("plays"))
+            .where(*p.listen_clauses()).group_by(Listen.track_id).subquery())
+
+
+def totals(p: Period) -> dict:
+    """Plays, distinct artists/albums/tracks and listening seconds of the period."""
+    pt = per_track(p)
+    row = db.session.execute(
+        select(func.coalesce(func.sum(pt.c.plays), 0), func.count(func.distinct(Track.artist_id)),
+               func.count(func.distinct(Track.album_id)), func.count(pt.c.track_id),
+               func.coalesce(func.sum(pt.c.plays * func.coalesce(Track.duration_seconds, 0)), 0))
+        .select_from(pt).join(Track, Track.id == pt.c.track_id)).one()
+    return {"total_tracks": int(row[0]), "unique_artists": row[1], "unique_albums": row[2],
+            "unique_tracks": row[3], "total_duration_seconds": int(row[4])}
+
+
+def peak_hour(local: list[tuple[datetime, int]]) -> int | None:
+    """The local hour with most plays (earliest hour on ties), None without plays."""
+    hours = [0] * 24
+    for moment, plays in local:
+        hours[moment.hour] += plays
+    return max(range(24), key=lambda h: (hours[h], -h)) if any(hours) else None
+
+
 def history_stats(config: Config, start_date: date | None = None, end_date: date | None = None,
                   tz: str | None = None, limit: int = 10) -> dict:
     """Totals and top lists of the plays between start_date and end_date (local days, inclusive)."""
-    zone_info = zone(tz, config.timezone)
-    lo, hi = range_bounds(start_date, end_date, zone_info)
-    where = and_(*period_clauses(lo, hi))
-    duration = func.coalesce(func.sum(Track.duration_seconds), 0)
-    totals = db.session.execute(
-        select(func.count(Listen.id), func.count(func.distinct(Track.artist_id)),
-               func.count(func.distinct(Track.album_id)), func.count(func.distinct(Listen.track_id)), duration)
-        .join(Track, Track.id == Listen.track_id).where(where)).one()
-    buckets = db.session.execute(select((Listen.played_at / 900).label("bucket"), func.count())
-                                 .where(where).group_by("bucket")).all()
-    hours = plays_by_hour(buckets, zone_info)
-    return {
-        "start_date": start_date, "end_date": end_date, "tz": zone_info.key,
-        "total_tracks": totals[0], "unique_artists": totals[1], "unique_albums": totals[2],
-        "unique_tracks": totals[3], "total_duration_seconds": int(totals[4] or 0),
-        "peak_hour": max(hours, key=lambda h: (hours[h], -h)) if hours else None,
-        "top_artists": top_artists(where, limit),
-        "top_albums": top_albums(where, limit),
-        "top_tracks": top_tracks(where, limit),
-    }
+    p = period(config, start_date, end_date, tz)
+    return {"start_date": start_date, "end_date": end_date, "tz": p.tz.key, **totals(p),
+            "peak_hour": peak_hour(local_plays(p)),
+            "top_artists": top_artists(p, limit), "top_albums": top_albums(p, limit),
+            "top_tracks": top_tracks(p, limit)}
+
+
+def top_list(config: Config, kind: str, start_date: date | None = None, end_date: date | None = None,
+             tz: str | None = None, limit: int = 10, by: str = "plays") -> dict:
+    """Top artists, albums or tracks of a period, by play count or by listening time."""
+    p = period(config, start_date, end_date, tz)
+    rank = {"artists": top_artists, "albums": top_albums, "tracks": top_tracks}[kind]
+    return {"kind": kind, "by": by, "start_date": start_date, "end_date": end_date, "tz": p.tz.key,
+            "items": rank(p, limit, by)}
 
 
 def _ranked(rows) -> list[dict]:
-    return [{"id": r.id, "name": r.name, "artist": getattr(r, "artist", None), "plays": r.plays,
+    return [{"id": r.id, "name": r.name, "artist": getattr(r, "artist", None), "plays": int(r.plays),
              "duration_seconds": int(r.duration or 0)} for r in rows]
 
 
-def top_artists(where, limit: int) -> list[dict]:
-    """Artists by play count in the period."""
-    per_track = (select(Listen.track_id, func.count().label("plays")).where(where)
-                 .group_by(Listen.track_id).subquery())
-    plays = func.sum(per_track.c.plays).label("plays")
-    query = (select(Artist.id, Artist.name, plays,
-                    func.sum(per_track.c.plays * func.coalesce(Track.duration_seconds, 0)).label("duration"))
-             .select_from(per_track).join(Track, Track.id == per_track.c.track_id)
-             .join(Artist, Artist.id == Track.artist_id)
-             .group_by(Artist.id, Artist.name).order_by(plays.desc(), Artist.name).limit(limit))
+def _order(plays, duration, by: str, name) -> tuple:
+    first, second = (duration, plays) if by == "duration" else (plays, duration)
+    return first.desc(), second.desc(), name
+
+
+def top_artists(p: Period, limit: int, by: str = "plays") -> list[dict]:
+    """Artists of the period ranked by plays (or listening time)."""
+    pt = per_track(p)
+    plays = func.sum(pt.c.plays).label("plays")
+    duration = func.sum(pt.c.plays * func.coalesce(Track.duration_seconds, 0)).label("duration")
+    query = (select(Artist.id, Artist.name, plays, duration)
+             .select_from(pt).join(Track, Track.id == pt.c.track_id).join(Artist, Artist.id == Track.artist_id)
+             .group_by(Artist.id, Artist.name).order_by(*_order(plays, duration, by, Artist.name)).limit(limit))
     return _ranked(db.session.execute(query).all())
 
 
-def top_albums(where, limit: int) -> list[dict]:
-    """Albums by play count in the period."""
-    per_track = (select(Listen.track_id, func.count().label("plays")).where(where)
-                 .group_by(Listen.track_id).subquery())
-    plays = func.sum(per_track.c.plays).label("plays")
-    query = (select(Album.id, Album.title.label("name"), Artist.name.label("artist"), plays,
-                    func.sum(per_track.c.plays * func.coalesce(Track.duration_seconds, 0)).label("duration"))
-             .select_from(per_track).join(Track, Track.id == per_track.c.track_id)
+def top_albums(p: Period, limit: int, by: str = "plays") -> list[dict]:
+    """Albums of the period ranked by plays (or listening time)."""
+    pt = per_track(p)
+    plays = func.sum(pt.c.plays).label("plays")
+    duration = func.sum(pt.c.plays * func.coalesce(Track.duration_seconds, 0)).label("duration")
+    query = (select(Album.id, Album.title.label("name"), Artist.name.label("artist"), plays, duration)
+             .select_from(pt).join(Track, Track.id == pt.c.track_id)
              .join(Album, Album.id == Track.album_id).join(Artist, Artist.id == Album.primary_artist_id)
-             .group_by(Album.id, Album.title, Artist.name).order_by(plays.desc(), Album.title).limit(limit))
+             .group_by(Album.id, Album.title, Artist.name)
+             .order_by(*_order(plays, duration, by, Album.title)).limit(limit))
     return _ranked(db.session.execute(query).all())
 
 
-def top_tracks(where, limit: int) -> list[dict]:
-    """Tracks by play count in the period."""
-    plays = func.count(Listen.id).label("plays")
-    per_track = (select(Listen.track_id, plays).where(where).group_by(Listen.track_id)
-                 .order_by(plays.desc(), Listen.track_id).limit(limit).subquery())
-    query = (select(Track.id, Track.title.label("name"), Artist.name.label("artist"), per_track.c.plays,
-                    (per_track.c.plays * func.coalesce(Track.duration_seconds, 0)).label("duration"))
-             .select_from(per_track).join(Track, Track.id == per_track.c.track_id)
-             .join(Artist, Artist.id == Track.artist_id)
-             .order_by(per_track.c.plays.desc(), Track.title))
+def top_tracks(p: Period, limit: int, by: str = "plays") -> list[dict]:
+    """Tracks of the period ranked by plays (or listening time)."""
+    pt = per_track(p)
+    duration = (pt.c.plays * func.coalesce(Track.duration_seconds, 0)).label("duration")
+    query = (select(Track.id, Track.title.label("name"), Artist.name.label("artist"), pt.c.plays, duration)
+             .select_from(pt).join(Track, Track.id == pt.c.track_id).join(Artist, Artist.id == Track.artist_id)
+             .order_by(*_order(pt.c.plays, duration, by, Track.title), Track.id).limit(limit))
     return _ranked(db.session.execute(query).all())
+

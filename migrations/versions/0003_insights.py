@@ -1,10 +1,10 @@
-"""insights (reserved: schema changes of the insights work go here)
+"""insights: rollup tables for fast statistics (15-minute play buckets, per-track totals), back-filled
 
 Revision ID: 0003
 Revises: 0002
 """
-from alembic import op  # noqa: F401
-import sqlalchemy as sa  # noqa: F401
+from alembic import op
+import sqlalchemy as sa
 
 revision = "0003"
 down_revision = "0002"
@@ -13,8 +13,33 @@ depends_on = None
 
 
 def upgrade():
-    pass
+    # listen_buckets: plays per 15-minute UTC bucket. Hour-of-day, weekday, heatmap, streaks and daily
+    # averages fold these into any IANA zone (all UTC offsets are multiples of 15 minutes).
+    op.create_table(
+        "listen_buckets",
+        sa.Column("bucket", sa.BigInteger(), autoincrement=False, nullable=False),
+        sa.Column("plays", sa.Integer(), nullable=False),
+        sa.PrimaryKeyConstraint("bucket", name="pk_listen_buckets"),
+    )
+    # track_play_totals: all-time charts and first plays (discovery) without scanning every listen.
+    op.create_table(
+        "track_play_totals",
+        sa.Column("track_id", sa.Integer(), autoincrement=False, nullable=False),
+        sa.Column("plays", sa.Integer(), nullable=False),
+        sa.Column("first_played_at", sa.BigInteger(), nullable=False),
+        sa.Column("last_played_at", sa.BigInteger(), nullable=False),
+        sa.ForeignKeyConstraint(["track_id"], ["tracks.id"], name="fk_track_play_totals_track", ondelete="CASCADE"),
+        sa.PrimaryKeyConstraint("track_id", name="pk_track_play_totals"),
+    )
+    op.create_index("ix_track_play_totals_plays", "track_play_totals", ["plays"])
+    # Listens written before this revision are counted once here.
+    op.execute("INSERT INTO listen_buckets (bucket, plays) "
+               "SELECT played_at / 900, COUNT(*) FROM listens GROUP BY played_at / 900")
+    op.execute("INSERT INTO track_play_totals (track_id, plays, first_played_at, last_played_at) "
+               "SELECT track_id, COUNT(*), MIN(played_at), MAX(played_at) FROM listens GROUP BY track_id")
 
 
 def downgrade():
-    pass
+    op.drop_index("ix_track_play_totals_plays", table_name="track_play_totals")
+    op.drop_table("track_play_totals")
+    op.drop_table("listen_buckets")

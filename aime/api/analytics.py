@@ -1,0 +1,74 @@
+"""Listening statistics: top lists, sessions, patterns (under /history) and analytics views."""
+from flask import current_app
+from flask_smorest import Blueprint
+
+from ..errors import NotFound
+from ..schemas.analytics import (CompareQuerySchema, ComparisonSchema, DiscoverySchema, HeatmapSchema,
+                                 PatternQuerySchema, PatternsSchema, SessionPageSchema, SessionQuerySchema,
+                                 StreaksSchema, TopListSchema, TopQuerySchema)
+from ..schemas.common import PeriodQuerySchema
+from ..services import analytics, sessions, stats
+
+blp = Blueprint("analytics", __name__, description="Listening statistics and analytics")
+
+
+def _config():
+    return current_app.extensions["aime.config"]
+
+
+@blp.route("/history/top/<kind>")
+@blp.arguments(TopQuerySchema, location="query")
+@blp.response(200, TopListSchema)
+def top(query, kind):
+    """Top artists, albums or tracks of a period, by plays or by listening time."""
+    if kind not in ("artists", "albums", "tracks"):
+        raise NotFound("Top lists exist for artists, albums and tracks.")
+    return stats.top_list(_config(), kind, **query)
+
+
+@blp.route("/history/sessions")
+@blp.arguments(SessionQuerySchema, location="query")
+@blp.response(200, SessionPageSchema)
+def list_sessions(query):
+    """Listening sessions (plays separated by less than min_gap seconds of silence), newest first."""
+    return sessions.list_sessions(_config(), **query)
+
+
+@blp.route("/history/patterns")
+@blp.arguments(PatternQuerySchema, location="query")
+@blp.response(200, PatternsSchema)
+def patterns(query):
+    """Plays by hour and weekday, daily average, artists played in the same sessions."""
+    return analytics.patterns(_config(), **query)
+
+
+@blp.route("/analytics/listening-heatmap")
+@blp.arguments(PeriodQuerySchema, location="query")
+@blp.response(200, HeatmapSchema)
+def heatmap(query):
+    """Weekday × hour matrix of plays."""
+    return analytics.heatmap(_config(), **query)
+
+
+@blp.route("/analytics/streaks")
+@blp.arguments(PeriodQuerySchema, location="query")
+@blp.response(200, StreaksSchema)
+def streaks(query):
+    """Longest and current runs of days with plays."""
+    return analytics.streaks(_config(), **query)
+
+
+@blp.route("/analytics/discovery")
+@blp.arguments(PeriodQuerySchema, location="query")
+@blp.response(200, DiscoverySchema)
+def discovery(query):
+    """Artists and albums first played, per month."""
+    return analytics.discovery(_config(), **query)
+
+
+@blp.route("/analytics/compare")
+@blp.arguments(CompareQuerySchema, location="query")
+@blp.response(200, ComparisonSchema)
+def compare(query):
+    """A period compared with a baseline period."""
+    return analytics.compare(_config(), **query)

@@ -1,0 +1,30 @@
+"""Pre-aggregated listening counts (kept in step with listens by aime.services.rollups)."""
+from __future__ import annotations
+
+from sqlalchemy import BigInteger, ForeignKey, Index, Integer
+from sqlalchemy.orm import Mapped, mapped_column
+
+from ..extensions import db
+
+BUCKET_SECONDS = 900  # 15 minutes: every real UTC offset is a multiple, so a bucket never straddles a local hour
+
+
+class ListenBucket(db.Model):
+    """Number of plays that started in one 15-minute UTC bucket (bucket = played_at // 900)."""
+
+    __tablename__ = "listen_buckets"
+    bucket: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=False)
+    plays: Mapped[int] = mapped_column(Integer, nullable=False)
+
+
+class TrackPlayTotal(db.Model):
+    """All-time plays of one track, with its first and last play (UTC epoch seconds)."""
+
+    __tablename__ = "track_play_totals"
+    track_id: Mapped[int] = mapped_column(ForeignKey("tracks.id", ondelete="CASCADE"), primary_key=True,
+                                          autoincrement=False)
+    plays: Mapped[int] = mapped_column(Integer, nullable=False)
+    first_played_at: Mapped[int] = mapped_column(BigInteger, nullable=False)
+    last_played_at: Mapped[int] = mapped_column(BigInteger, nullable=False)
+
+    __table_args__ = (Index("ix_track_play_totals_plays", "plays"),)
