@@ -1,0 +1,214 @@
+"""Playlist generators: a registry of name -> function(ctx) -> track ids, each deterministic for a seed."""
+from __future__ import annotations
+
+import random
+import time
+from collections import Counter, defaultdict
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Callable
+from zoneinfo import ZoneInfo
+
+from sqlalchemy import func, or_, select
+
+from ..config import Config
+from ..errors import NotConfigured
+from ..extensions import db
+from ..models import Album, Artist, Track
+from ..models.rollup import TrackPlayTotal
+from .sessions import artist_pairs, play_rows, split_sessions
+from .stats import Period, local_plays, peak_hour, per_track
+
+SESSION_GAP = 1800
+MUCH_PLAYED = 3  # plays that make a track "much played" for rediscovery
+AI_CANDIDATES = 200
+
+
+@dataclass
+class Context:
+    """What a generator may use: settings, zone, seeded random source and the request's knobs."""
+
+    config: Config
+    tz: ZoneInfo
+    rng: random.Random
+    max_tracks: int
+    days: int = 30
+    window_days: int = 365
+    prompt: str | None = None
+
+
+Generator = Callable[[Context], list[int]]
+REGISTRY: dict[str, Generator] = {}
+
+
+def algorithm(name: str) -> Callable[[Generator], Generator]:
+    """Register a generator under `name`."""
+    def register(fn: Generator) -> Generator:
+        REGISTRY[name] = fn
+        return fn
+    return register
+
+
+def _window(ctx: Context) -> Period | None:
+    """The last window_days of history, ending at the latest play (None without plays)."""
+    latest = db.session.scalar(select(func.max(TrackPlayTotal.last_played_at)))
+    if latest is None:
+        return None
+    return Period(None, None, ctx.tz, latest - ctx.window_days * 86400 + 1, latest + 1)
+
+
+def _tracks_by_plays(p: Period) -> list:
+    """(track_id, artist_id, plays) of the window, most played first."""
+    pt = per_track(p)
+    return db.session.execute(select(pt.c.track_id, Track.artist_id, pt.c.plays)
+                              .join(Track, Track.id == pt.c.track_id)
+                              .order_by(pt.c.plays.desc(), pt.c.track_id)).all()
+
+
+def _artist_tracks(rows) -> tuple[list[int], dict[int, list[int]]]:
+    """Artists by plays (ties by id) and each artist's tracks by plays."""
+    plays: Counter = Counter()
+    tracks: dict[int, list[int]] = defaultdict(list)
+    for track_id, artist_id, count in rows:
+        plays[artist_id] += count
+        tracks[artist_id].append(track_id)
+    return sorted(plays, key=lambda a: (-plays[a], a)), tracks
+
+
+def _unique(ids, limit: int) -> list[int]:
+    seen, out = set(), []
+    for track_id in ids:
+        if track_id not in seen:
+            seen.add(track_id)
+            out.append(track_id)
+            if len(out) == limit:
+                break
+    return out
+
+
+def _sample_in_order(pool: list, k: int, rng: random.Random) -> list:
+    """k items of pool chosen at random, kept in pool order."""
+    return [pool[i] for i in sorted(rng.sample(range(len(pool)), min(k, len(pool))))]
+
+
+@algorithm("top_sessions")
+def top_sessions(ctx: Context) -> list[int]:
+    """Tracks of the longest recent sessions (ten longest, in a seeded order), as they were played."""
+    p = _window(ctx)
+    if p is None:
+        return []
+    sessions = sorted(split_sessions(play_rows(p), SESSION_GAP), key=lambda s: (-len(s.track_ids), -s.start))[:10]
+    ctx.rng.shuffle(sessions)
+    return _unique((t for s in sessions for t in s.track_ids), ctx.max_tracks)
+
+
+@algorithm("artist_correlations")
+def artist_correlations(ctx: Context) -> list[int]:
+    """A top artist (seeded pick) and the artists most often heard in the same sessions, round-robin."""
+    p = _window(ctx)
+    if p is None:
+        return []
+    artists, tracks = _artist_tracks(_tracks_by_plays(p))
+    anchor = ctx.rng.choice(artists[:5])
+    pairs = artist_pairs(split_sessions(play_rows(p), SESSION_GAP))
+    related = sorted(((b if a == anchor else a, n) for (a, b), n in pairs.items() if anchor in (a, b)),
+                     key=lambda item: (-item[1], item[0]))
+    order = [anchor] + [artist for artist, _ in related]
+    rounds = (tracks[a][i] for i in range(max(len(tracks[a]) for a in order)) for a in order if i < len(tracks[a]))
+    return _unique(rounds, ctx.max_tracks)
+
+
+@algorithm("artist_flow")
+def artist_flow(ctx: Context) -> list[int]:
+    """Walk from a top artist to the artist most often played next, two tracks each."""
+    p = _window(ctx)
+    if p is None:
+        return []
+    artists, tracks = _artist_tracks(_tracks_by_plays(p))
+    following: dict[int, Counter] = defaultdict(Counter)
+    for session in split_sessions(play_rows(p), SESSION_GAP):
+        for a, b in zip(session.artist_ids, session.artist_ids[1:]):
+            if a != b:
+                following[a][b] += 1
+    rank = {a: i for i, a in enumerate(artists)}
+    current, visited, out = ctx.rng.choice(artists[:5]), set(), []
+    while current is not None and len(out) < ctx.max_tracks:
+        visited.add(current)
+        out += _sample_in_order(tracks[current][:3], 2, ctx.rng)
+        nexts = [b for b in sorted(following[current], key=lambda b: (-following[current][b], rank[b]))
+                 if b not in visited]
+        current = nexts[0] if nexts else next((a for a in artists if a not in visited), None)
+    return _unique(out, ctx.max_tracks)
+
+
+@algorithm("time_based")
+def time_based(ctx: Context) -> list[int]:
+    """Tracks most played at your peak local hour (a seeded pick among the top ones)."""
+    p = _window(ctx)
+    if p is None:
+        return []
+    hour = peak_hour(local_plays(p))
+    counts: Counter = Counter()
+    for played_at, track_id, _, _ in play_rows(p):
+        if datetime.fromtimestamp(played_at, ctx.tz).hour == hour:
+            counts[track_id] += 1
+    pool = sorted(counts, key=lambda t: (-counts[t], t))[:ctx.max_tracks * 2]
+    return _sample_in_order(pool, ctx.max_tracks, ctx.rng)
+
+
+@algorithm("complete_albums")
+def complete_albums(ctx: Context) -> list[int]:
+    """Whole albums in track order, from those played most completely and most often."""
+    rows = db.session.execute(
+        select(Track.album_id, Track.id, func.coalesce(TrackPlayTotal.plays, 0))
+        .outerjoin(TrackPlayTotal, TrackPlayTotal.track_id == Track.id)
+        .where(Track.album_id.is_not(None), Track.track_number.is_not(None))
+        .order_by(Track.album_id, Track.track_number, Track.id)).all()
+    albums: dict[int, list[tuple[int, int]]] = defaultdict(list)
+    for album_id, track_id, plays in rows:
+        albums[album_id].append((track_id, plays))
+    scored = [(sum(1 for _, n in t if n) / len(t), sum(n for _, n in t), a) for a, t in albums.items()
+              if len(t) >= 3 and any(n for _, n in t)]
+    pool = [a for _, _, a in sorted(scored, key=lambda s: (-s[0], -s[1], s[2]))[:10]]
+    ctx.rng.shuffle(pool)
+    out: list[int] = []
+    for album_id in pool:
+        ids = [t for t, _ in albums[album_id]]
+        if out and len(out) + len(ids) > ctx.max_tracks:
+            continue
+        out += ids
+    return out[:ctx.max_tracks]
+
+
+@algorithm("rediscovery")
+def rediscovery(ctx: Context) -> list[int]:
+    """Loved or much-played tracks not heard for `days` days, loved first then by plays."""
+    cutoff = int(time.time()) - ctx.days * 86400
+    rows = db.session.execute(
+        select(Track.id).outerjoin(TrackPlayTotal, TrackPlayTotal.track_id == Track.id)
+        .where(or_(TrackPlayTotal.last_played_at.is_(None), TrackPlayTotal.last_played_at < cutoff),
+               or_(Track.loved.is_(True), TrackPlayTotal.plays >= MUCH_PLAYED))
+        .order_by(Track.loved.desc(), func.coalesce(TrackPlayTotal.plays, 0).desc(), Track.id)
+        .limit(ctx.max_tracks * 2)).scalars().all()
+    return _sample_in_order(list(rows), ctx.max_tracks, ctx.rng)
+
+
+@algorithm("ai_generated")
+def ai_generated(ctx: Context) -> list[int]:
+    """Ask the configured AI endpoint to choose among the most played tracks (503 when not configured)."""
+    try:
+        from .ai_playlist import generate_ai_playlist
+    except ModuleNotFoundError as error:
+        if error.name != f"{__package__}.ai_playlist":
+            raise
+        raise NotConfigured("AI is not configured: AI playlists are not available.") from None
+    rows = db.session.execute(
+        select(Track.id, Track.title, Artist.name, Album.title, TrackPlayTotal.plays, Track.loved)
+        .join(Track, Track.id == TrackPlayTotal.track_id).join(Artist, Artist.id == Track.artist_id)
+        .outerjoin(Album, Album.id == Track.album_id)
+        .order_by(TrackPlayTotal.plays.desc(), Track.id).limit(AI_CANDIDATES)).all()
+    candidates = [{"track_id": r[0], "title": r[1], "artist": r[2], "album": r[3], "plays": r[4], "loved": r[5]}
+                  for r in rows]
+    chosen = generate_ai_playlist(ctx.config, ctx.prompt, candidates, ctx.max_tracks, ctx.rng)
+    known = {c["track_id"] for c in candidates}
+    return _unique((t for t in chosen if t in known), ctx.max_tracks)
