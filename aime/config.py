@@ -166,9 +166,6 @@ class Config:
     lastfm_poll_seconds: float = 60.0
     discogs_sync_seconds: float = 86400.0
     http_timeout_seconds: float = 10.0
-    lastfm_poll_seconds: float = 60.0
-    discogs_sync_seconds: float = 86400.0
-    http_timeout_seconds: float = 10.0
     spotify_client_id: str | None = None
     spotify_client_secret: str | None = None
     ai_base_url: str | None = None
@@ -227,11 +224,6 @@ class Config:
             discogs_token=_text(env, "AIME_DISCOGS_TOKEN"),
             discogs_user=_text(env, "AIME_DISCOGS_USER"),
             discogs_base_url=_url(env, "AIME_DISCOGS_BASE_URL", "https://api.discogs.com"),
-            # Background sync: seconds between Last.fm polls and between Discogs collection syncs, and the
-            # per-request timeout of the Last.fm/Discogs HTTP clients.
-            lastfm_poll_seconds=_float(env, "AIME_LASTFM_POLL_SECONDS", 60.0, minimum=0.1),
-            discogs_sync_seconds=_float(env, "AIME_DISCOGS_SYNC_SECONDS", 86400.0, minimum=1.0),
-            http_timeout_seconds=_float(env, "AIME_HTTP_TIMEOUT_SECONDS", 10.0, minimum=0.05),
             # Background sync: seconds between Last.fm polls and between Discogs collection syncs, and the
             # per-request timeout of the Last.fm/Discogs HTTP clients.
             lastfm_poll_seconds=_float(env, "AIME_LASTFM_POLL_SECONDS", 60.0, minimum=0.1),
