@@ -14,6 +14,7 @@ def create_app(config: Config | Mapping[str, str] | None = None) -> Flask:
     """Build the Flask app. Only wiring: no connection, file or thread is opened here."""
     from . import api, auth, cli, database, errors, health, observability
     from .extensions import cors, db, migrate
+    from .services import services_setup
 
     config = _resolve_config(config)
     app = Flask(__name__)
@@ -27,6 +28,7 @@ def create_app(config: Config | Mapping[str, str] | None = None) -> Flask:
     auth.init_auth(app)
     observability.init_request_tracking(app)
     health.init_health(app)
+    services_setup.init_services(app)
     api.register_api(app)
     errors.register_error_handlers(app)  # after the Api, which installs its own HTTPException handler
     cli.register_commands(app)

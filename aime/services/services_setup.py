@@ -1,0 +1,102 @@
+"""Wiring of the Last.fm tracker and the Discogs sync, and the use cases behind /api/v1/services."""
+from __future__ import annotations
+
+import logging
+import threading
+from typing import Callable
+
+from flask import Flask, current_app
+
+from ..config import Config
+from ..errors import Conflict
+from ..timeutil import to_epoch, utcnow
+from . import runtime
+from .discogs_sync import DiscogsSync
+from .tracker import LastfmTracker
+
+log = logging.getLogger(__name__)
+JOB_STALE_SECONDS = 300  # a "running" job without a heartbeat for this long died with its process
+_jobs_lock = threading.Lock()
+
+
+def init_services(app: Flask) -> None:
+    """Register the tracker and Discogs services on the app (no I/O; nothing starts here)."""
+    config: Config = app.extensions["aime.config"]
+    runtime.register_service(app, LastfmTracker(interval=config.lastfm_poll_seconds))
+    runtime.register_service(app, DiscogsSync(interval=config.discogs_sync_seconds))
+
+
+def _service(app: Flask, name: str) -> runtime.BackgroundService | None:
+    slot = app.extensions[runtime.KEY].slots.get(name) if runtime.KEY in app.extensions else None
+    return slot.service if slot else None
+
+
+def _check_config(app: Flask, name: str) -> None:
+    service = _service(app, name)
+    check = getattr(service, "require_config", None)
+    if check is not None:
+        check(app.extensions["aime.config"])
+
+
+def _configured(app: Flask, name: str) -> bool:
+    try:
+        _check_config(app, name)
+    except Exception:  # noqa: BLE001 - NotConfigured: reported as configured=False
+        return False
+    return True
+
+
+def service_status(name: str) -> dict:
+    """One service's status: active, running, holder, state, and whether it is configured."""
+    app = current_app._get_current_object()
+    return {**runtime.status(app, name), "configured": _configured(app, name)}
+
+
+def all_service_statuses() -> list[dict]:
+    """The status of every registered service (tracker, discogs, scheduler...)."""
+    return [service_status(name) for name in runtime.service_names(current_app._get_current_object())]
+
+
+def start_service(name: str) -> dict:
+    """Mark a service active (persisted); NotConfigured (503) when its credentials are missing."""
+    app = current_app._get_current_object()
+    runtime.status(app, name)  # 404 for an unknown name before anything else
+    _check_config(app, name)
+    runtime.set_active(app, name, True)
+    return service_status(name)
+
+
+def stop_service(name: str) -> dict:
+    """Mark a service inactive (persisted); its holder stops within a lease period."""
+    app = current_app._get_current_object()
+    runtime.set_active(app, name, False)
+    return service_status(name)
+
+
+def run_job(state_name: str, job: Callable[[Config], dict], check: Callable[[Config], None]) -> dict:
+    """Start job(config) in a background thread unless one is running; returns its state at start."""
+    app = current_app._get_current_object()
+    config: Config = app.extensions["aime.config"]
+    check(config)
+    with _jobs_lock:
+        state = runtime.read_state(state_name)
+        alive = to_epoch(utcnow()) - int(state.get("heartbeat") or 0) < JOB_STALE_SECONDS
+        if state.get("status") == "running" and alive:
+            raise Conflict(f"A {state_name} run is already in progress; follow its progress.")
+        runtime.update_state(state_name, status="running", heartbeat=to_epoch(utcnow()), error=None)
+    thread = threading.Thread(target=_run_job, args=(app, state_name, job), name=f"aime-job-{state_name}",
+                              daemon=True)
+    thread.start()
+    return runtime.read_state(state_name)
+
+
+def _run_job(app: Flask, state_name: str, job: Callable[[Config], dict]) -> None:
+    from ..extensions import db
+
+    with app.app_context():
+        try:
+            job(app.extensions["aime.config"])
+        except Exception:  # noqa: BLE001 - the job recorded its failure in its state; log the rest
+            log.warning("%s run failed", state_name, exc_info=True)
+        finally:
+            db.session.remove()
