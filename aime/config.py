@@ -175,10 +175,6 @@ class Config:
     ai_attempts: int = 3
     ai_circuit_failures: int = 3
     ai_circuit_reset_seconds: float = 120.0
-    ai_timeout: float = 30.0
-    ai_attempts: int = 3
-    ai_circuit_failures: int = 3
-    ai_circuit_reset_seconds: float = 120.0
     music_library_path: str | None = None
     sqlite_busy_timeout_ms: int = 5000
     write_retry_seconds: float = 10.0
@@ -238,12 +234,6 @@ class Config:
             ai_base_url=_url(env, "AIME_AI_BASE_URL"),
             ai_api_key=_text(env, "AIME_AI_API_KEY"),
             ai_model=_text(env, "AIME_AI_MODEL", "gpt-4o-mini"),
-            # AI calls: per-request timeout, attempts per call (retried with backoff), and the circuit breaker:
-            # after ai_circuit_failures failed calls in a row the endpoint is left alone for the reset period.
-            ai_timeout=_float(env, "AIME_AI_TIMEOUT", 30.0, minimum=0.05),
-            ai_attempts=_int(env, "AIME_AI_ATTEMPTS", 3, minimum=1),
-            ai_circuit_failures=_int(env, "AIME_AI_CIRCUIT_FAILURES", 3, minimum=1),
-            ai_circuit_reset_seconds=_float(env, "AIME_AI_CIRCUIT_RESET_SECONDS", 120.0),
             # AI calls: per-request timeout, attempts per call (retried with backoff), and the circuit breaker:
             # after ai_circuit_failures failed calls in a row the endpoint is left alone for the reset period.
             ai_timeout=_float(env, "AIME_AI_TIMEOUT", 30.0, minimum=0.05),
