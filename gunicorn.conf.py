@@ -15,7 +15,10 @@ threads = _config.threads
 timeout = _config.timeout
 graceful_timeout = _config.graceful_timeout
 keepalive = _config.keepalive
-accesslog = "-"
+# The app writes one JSON access line per request itself (aime.access: ISO time, request id,
+# duration, scrubbed); gunicorn's own access log would only duplicate it. AIME_GUNICORN_ACCESS_LOG=-
+# turns it back on.
+accesslog = os.environ.get("AIME_GUNICORN_ACCESS_LOG") or None
 errorlog = "-"
 loglevel = os.environ.get("AIME_LOG_LEVEL", "info").lower()
 access_log_format = (
@@ -23,3 +26,60 @@ access_log_format = (
     '"method": "%(m)s", "path": "%(U)s", "status": %(s)s, "bytes": "%(B)s", "duration_ms": %(M)s, '
     '"request_id": "%({x-request-id}o)s", "user_agent": "%(a)s"}'
 )
+
+# Hooks (the work itself lives in aime/observability/gunicorn_hooks.py). Imports happen inside the
+# hooks so that prometheus_client is first imported after PROMETHEUS_MULTIPROC_DIR is set.
+_metrics_dir_created = None
+
+
+def on_starting(server):
+    """Master, before anything else: an empty shared metrics directory and the service start time."""
+    global _metrics_dir_created
+    from aime.observability.gunicorn_hooks import prepare_metrics_dir
+
+    path, created = prepare_metrics_dir()
+    _metrics_dir_created = path if created else None
+    server.log.info("metrics directory: %s", path)
+
+
+def when_ready(server):
+    """Master, before forking workers: validate startup, or stop with a clear message."""
+    from aime.observability.gunicorn_hooks import FAILURE_REASON, validate_before_serving
+
+    if not validate_before_serving(_config, server.log):
+        server.halt(reason=FAILURE_REASON, exit_status=1)
+
+
+def post_worker_init(worker):
+    """Worker, app loaded: start its background parts; SIGTERM flips /ready to 503 at once."""
+    from aime.observability.gunicorn_hooks import worker_started
+
+    worker_started(worker, _config.drain_seconds)
+
+
+def worker_exit(server, worker):
+    """Worker, on its way out: stop its background parts."""
+    from aime.observability.gunicorn_hooks import worker_stopping
+
+    worker_stopping(worker)
+
+
+def child_exit(server, worker):
+    """Master, a worker died: drop its live gauges (its counters still count)."""
+    from aime.observability.gunicorn_hooks import worker_exited
+
+    worker_exited(worker.pid)
+
+
+def worker_abort(worker):
+    """Worker, SIGABRT on timeout: log the stuck request's stack and report it to Sentry."""
+    from aime.observability.gunicorn_hooks import report_stuck_worker
+
+    report_stuck_worker(worker)
+
+
+def on_exit(server):
+    """Master, last thing: remove the metrics directory if we made it."""
+    from aime.observability.gunicorn_hooks import remove_metrics_dir
+
+    remove_metrics_dir(_metrics_dir_created)

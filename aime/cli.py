@@ -25,7 +25,23 @@ def demo_data_command():
     click.echo(f"demo data: {result['albums']} albums, {result['listens']} listens added")
 
 
+@click.command("validate")
+@click.option("--json", "as_json", is_flag=True, help="One JSON document instead of lines.")
+@click.option("--wait", "wait_seconds", type=float, default=0.0, show_default=True,
+              help="Seconds to keep retrying an unreachable database.")
+@with_appcontext
+def validate_command(as_json: bool, wait_seconds: float):
+    """Check that this instance can start: config, imports, data dir, database, migrations."""
+    import sys
+
+    from .health.validation import passed_all, render, validate_app
+
+    steps = validate_app(current_app._get_current_object(), wait_seconds=wait_seconds)
+    click.echo(render(steps, as_json=as_json, tty=sys.stdout.isatty()))
+    raise SystemExit(0 if passed_all(steps) else 1)
+
+
 def register_commands(app: Flask) -> None:
     """Attach every command to the app's CLI."""
-    for command in (token_command, demo_data_command):
+    for command in (token_command, demo_data_command, validate_command):
         app.cli.add_command(command)

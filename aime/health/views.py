@@ -41,7 +41,7 @@ def ready():
 def health():
     """The full picture; application/health+json when asked for it."""
     app = current_app._get_current_object()
-    wants_inadarei = request.accept_mimetypes.best_match([HEALTH_JSON, "application/json"]) == HEALTH_JSON
+    wants_inadarei = request.accept_mimetypes.best_match(["application/json", HEALTH_JSON]) == HEALTH_JSON
     builder = health_inadarei if wants_inadarei else health_summary
     status, body = builder(app, _show_details())
     response = jsonify(body)

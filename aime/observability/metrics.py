@@ -16,10 +16,11 @@ from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, gene
 from prometheus_client.core import GaugeMetricFamily
 from prometheus_client.multiprocess import MultiProcessCollector
 
+from .gunicorn_hooks import STARTED_AT_ENV
+
 KEY = "aime.metrics"
 # Probes are polled every few seconds by orchestrators; counting them would drown the real traffic.
 PROBE_PATHS = frozenset({"/live", "/ready", "/health", "/metrics"})
-STARTED_AT_ENV = "AIME_STARTED_AT"
 
 
 def multiprocess_dir() -> str | None:

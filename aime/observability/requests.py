@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import logging
 import re
+import threading
 import time
 import uuid
 
@@ -11,6 +12,7 @@ from flask import Flask, g, request
 from .metrics import PROBE_PATHS, init_metrics, observe_request
 
 log = logging.getLogger("aime.access")
+INFLIGHT_KEY = "aime.inflight"
 _VALID_ID = re.compile(r"^[A-Za-z0-9._:-]{1,128}$")
 
 
@@ -25,15 +27,27 @@ def _endpoint_label() -> str:
     return rule.rule if rule is not None else "<unmatched>"
 
 
+def inflight_requests(app: Flask) -> dict[int, dict]:
+    """Requests being served right now, by thread id (worker_abort logs their stacks)."""
+    return dict(app.extensions.get(INFLIGHT_KEY, {}))
+
+
 def init_request_tracking(app: Flask) -> None:
     """Give every request an id, time it, count it (probes apart) and log one access line."""
     init_metrics(app)
+    inflight: dict[int, dict] = app.extensions.setdefault(INFLIGHT_KEY, {})
 
     @app.before_request
     def _start():
         g.request_id = _incoming_request_id()
         request.request_id = g.request_id
         g.started = time.perf_counter()
+        inflight[threading.get_ident()] = {"method": request.method, "path": request.path,
+                                           "request_id": g.request_id, "started": time.monotonic()}
+
+    @app.teardown_request
+    def _done(_error=None):
+        inflight.pop(threading.get_ident(), None)
 
     @app.after_request
     def _finish(response):

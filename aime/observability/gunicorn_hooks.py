@@ -1,0 +1,139 @@
+"""What gunicorn.conf.py's hooks do: metrics directory, startup validation, draining, stuck workers."""
+from __future__ import annotations
+
+import glob
+import logging
+import os
+import shutil
+import signal
+import sys
+import tempfile
+import threading
+import time
+import traceback
+
+log = logging.getLogger("aime.server")
+METRICS_DIR_ENV = "PROMETHEUS_MULTIPROC_DIR"
+STARTED_AT_ENV = "AIME_STARTED_AT"
+# Nothing here imports prometheus_client at module level: it must first be imported after
+# prepare_metrics_dir() has set PROMETHEUS_MULTIPROC_DIR, or it silently stays single-process.
+
+
+def prepare_metrics_dir() -> tuple[str, bool]:
+    """Point PROMETHEUS_MULTIPROC_DIR at an empty directory (before any worker exists); (path, created_here)."""
+    path = os.environ.get(METRICS_DIR_ENV, "").strip()
+    created = not path
+    if created:
+        path = tempfile.mkdtemp(prefix="aime-metrics-")
+    os.makedirs(path, exist_ok=True)
+    # Counters count "since the service started": files of a previous run must not be added in.
+    for stale in glob.glob(os.path.join(path, "*.db")):
+        os.remove(stale)
+    os.environ[METRICS_DIR_ENV] = path
+    os.environ[STARTED_AT_ENV] = repr(time.time())
+    return path, created
+
+
+def remove_metrics_dir(path: str | None) -> None:
+    """Remove a metrics directory this process created."""
+    if path:
+        shutil.rmtree(path, ignore_errors=True)
+
+
+def worker_exited(pid: int) -> None:
+    """Drop a dead worker's live gauges; its counters stay (they are part of the service's totals)."""
+    from prometheus_client import multiprocess
+
+    if os.environ.get(METRICS_DIR_ENV):
+        multiprocess.mark_process_dead(pid)
+
+
+def validate_before_serving(config, server_log) -> bool:
+    """Run the startup validation in the master; log every line; True when the server may start."""
+    from ..health.readiness import VALIDATED_ENV
+    from ..health.validation import passed_all, render, validate_environment
+
+    steps = validate_environment(wait_seconds=config.startup_db_wait_seconds)
+    for line in render(steps).splitlines():
+        (server_log.info if not line.startswith("FAIL") else server_log.error)("aime validate: %s", line)
+    if passed_all(steps):
+        os.environ[VALIDATED_ENV] = "1"  # inherited by every worker forked from now on
+        return True
+    return False
+
+
+FAILURE_REASON = (
+    "AIME startup validation failed (see the FAIL lines above); fix them, or run "
+    "`flask --app aime validate` for details. Not serving errors instead."
+)
+
+
+def flask_app(worker):
+    """The Flask app a worker serves, or None when it is wrapped in something else."""
+    app = getattr(worker, "wsgi", None)
+    return app if hasattr(app, "extensions") else None
+
+
+def worker_started(worker, drain_seconds: float) -> None:
+    """Start the app's background parts and make SIGTERM flip readiness before the worker stops."""
+    from .. import background
+
+    app = flask_app(worker)
+    if app is None:
+        return
+    background.start(app)
+    _install_drain_handler(worker, app, drain_seconds)
+
+
+def _install_drain_handler(worker, app, drain_seconds: float) -> None:
+    from ..health.readiness import start_draining
+
+    stop_taking_requests = worker.handle_exit
+
+    def on_sigterm(sig, frame):
+        start_draining(app)  # /ready answers 503 from this instant
+        if drain_seconds > 0:
+            # Keep serving while load balancers notice /ready; then the normal graceful stop.
+            timer = threading.Timer(drain_seconds, stop_taking_requests, args=(sig, frame))
+            timer.daemon = True
+            timer.start()
+        else:
+            stop_taking_requests(sig, frame)
+
+    signal.signal(signal.SIGTERM, on_sigterm)
+    signal.siginterrupt(signal.SIGTERM, False)  # as gunicorn does: do not break in-flight system calls
+
+
+def worker_stopping(worker) -> None:
+    """Stop the app's background parts."""
+    from .. import background
+
+    app = flask_app(worker)
+    if app is not None:
+        background.stop(app)
+
+
+def report_stuck_worker(worker) -> None:
+    """On SIGABRT (worker timeout): log each in-flight request with its stack, report it to Sentry."""
+    import sentry_sdk
+
+    from .requests import inflight_requests
+
+    app = flask_app(worker)
+    inflight = inflight_requests(app) if app is not None else {}
+    frames = sys._current_frames()
+    stuck = []
+    for ident, info in inflight.items():
+        frame = frames.get(ident)
+        stack = "".join(traceback.format_stack(frame)) if frame is not None else "(no stack)"
+        stuck.append({**info, "stack": stack})
+        log.error("worker %s aborted while serving %s %s (request %s, %.1fs)\n%s", worker.pid, info["method"],
+                  info["path"], info["request_id"], time.monotonic() - info["started"], stack,
+                  extra={"request_id": info["request_id"], "method": info["method"], "path": info["path"]})
+    if not stuck:
+        log.error("worker %s aborted with no request in flight", worker.pid)
+    with sentry_sdk.new_scope() as scope:
+        scope.set_extra("stuck_requests", [{k: v for k, v in item.items() if k != "started"} for item in stuck])
+        paths = ", ".join(f"{item['method']} {item['path']}" for item in stuck) or "no request in flight"
+        sentry_sdk.capture_message(f"gunicorn worker timeout: {paths}", level="error")
+    sentry_sdk.flush(timeout=2)
