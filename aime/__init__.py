@@ -12,7 +12,7 @@ __version__ = "0.1.0"
 
 def create_app(config: Config | Mapping[str, str] | None = None) -> Flask:
     """Build the Flask app. Only wiring: no connection, file or thread is opened here."""
-    from . import api, auth, cli, database, errors, health, observability
+    from . import api, auth, cli, database, errors, health, observability, web
     from .extensions import cors, db, migrate
     from .services import services_setup
 
@@ -30,6 +30,7 @@ def create_app(config: Config | Mapping[str, str] | None = None) -> Flask:
     health.init_health(app)
     services_setup.init_services(app)
     api.register_api(app)
+    web.init_web(app)
     errors.register_error_handlers(app)  # after the Api, which installs its own HTTPException handler
     cli.register_commands(app)
     return app

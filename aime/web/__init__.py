@@ -1,0 +1,55 @@
+"""Server-rendered pages (Jinja2, a little JavaScript, server-drawn SVG charts) on the same services as the API."""
+from __future__ import annotations
+
+from flask import Blueprint, Flask, redirect, render_template, request, url_for
+from werkzeug.exceptions import HTTPException
+
+from ..errors import AimeError
+from . import security
+from .helpers import register_template_helpers
+
+bp = Blueprint("web", __name__, template_folder="templates", static_folder="static", static_url_path="/static/web")
+
+# Pages that stay reachable without signing in, even when AIME_PRIVATE=1.
+PUBLIC_ENDPOINTS = frozenset({"web.login", "web.static"})
+
+
+@bp.before_request
+def _guard():
+    """CSRF on every POST; with AIME_PRIVATE=1, every page but /login needs sign-in."""
+    security.check_csrf()
+    if security.is_private() and request.endpoint not in PUBLIC_ENDPOINTS and not security.signed_in():
+        return redirect(url_for("web.login", next=request.full_path.rstrip("?")))
+    return None
+
+
+@bp.after_request
+def _headers(response):
+    # Pages are per-session (CSRF token, sign-in state): never cached by shared caches; no framing.
+    response.headers.setdefault("Cache-Control", "private, no-store" if request.endpoint != "web.static" else "public, max-age=3600")
+    response.headers.setdefault("X-Frame-Options", "DENY")
+    response.headers.setdefault("X-Content-Type-Options", "nosniff")
+    response.headers.setdefault("Referrer-Policy", "same-origin")
+    response.headers.setdefault("Content-Security-Policy",
+                                "default-src 'self'; img-src 'self' https: data:; style-src 'self'; "
+                                "script-src 'self'; frame-ancestors 'none'; form-action 'self'")
+    return response
+
+
+@bp.errorhandler(AimeError)
+def _aime_error(error: AimeError):
+    return render_template("error.html", status=error.status, title=error.title, detail=error.detail), error.status
+
+
+@bp.errorhandler(HTTPException)
+def _http_error(error: HTTPException):
+    return render_template("error.html", status=error.code, title=error.name, detail=error.description), error.code
+
+
+def init_web(app: Flask) -> None:
+    """Register the pages, the session (secret derived lazily from the API token) and template helpers."""
+    from . import account, collection_views, history_views, insight_views, ops_views  # noqa: F401  (routes)
+
+    security.init_security(app)
+    register_template_helpers(app)
+    app.register_blueprint(bp)

@@ -1,0 +1,120 @@
+"""Web fixtures: a demo-data app served by werkzeug in a thread, and Playwright driving Debian's Chromium."""
+from __future__ import annotations
+
+import threading
+from pathlib import Path
+
+import pytest
+from werkzeug.serving import make_server
+
+from aime import background, create_app
+from tests.conftest import TEST_TOKEN, make_config, upgrade
+
+CHROMIUM = Path("/usr/bin/chromium")
+CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
+                 "--disable-component-update", "--disable-sync", "--no-first-run"]
+ARTIFACTS = Path(__file__).resolve().parents[1] / "artifacts" / "web"
+DESKTOP = {"width": 1280, "height": 900}
+PHONE = {"width": 390, "height": 844}
+
+
+class LiveServer:
+    """A real HTTP server (werkzeug, threaded) around an app, on a free port of 127.0.0.1."""
+
+    def __init__(self, app):
+        self.app = app
+        self.server = make_server("127.0.0.1", 0, app, threaded=True)
+        self.base_url = f"http://127.0.0.1:{self.server.server_port}"
+        self.thread = threading.Thread(target=self.server.serve_forever, name="web-test-server", daemon=True)
+
+    def url(self, path: str) -> str:
+        """Absolute URL of a path."""
+        return self.base_url + path
+
+
+@pytest.fixture(scope="module")
+def live_app(tmp_path_factory):
+    """A migrated SQLite app with the demo data and its background services started."""
+    from aime.services.demo import load_demo_data
+
+    config = make_config(tmp_path_factory.mktemp("web"), service_lease_seconds=0.6)
+    config.data_dir.mkdir(parents=True, exist_ok=True)
+    app = create_app(config)
+    upgrade(app)
+    with app.app_context():
+        load_demo_data(config)
+    background.start(app)
+    yield app
+    background.stop(app)
+    from aime.extensions import db
+
+    with app.app_context():
+        db.session.remove()
+        db.engine.dispose()
+
+
+@pytest.fixture(scope="module")
+def live_server(live_app):
+    """The demo app served over real HTTP for the browser."""
+    server = LiveServer(live_app)
+    server.thread.start()
+    yield server
+    server.server.shutdown()
+    server.thread.join(10)
+
+
+@pytest.fixture(scope="session")
+def browser():
+    """Debian's Chromium under Playwright; skipped (with the reason) when either is missing."""
+    if not CHROMIUM.exists():
+        pytest.skip("/usr/bin/chromium is absent: install it with `apt-get install -y chromium`")
+    sync_api = pytest.importorskip("playwright.sync_api", reason="playwright is not installed (pip extra [test])")
+    playwright = sync_api.sync_playwright().start()
+    chromium = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
+    yield chromium
+    chromium.close()
+    playwright.stop()
+
+
+class PageProblems:
+    """Console errors, page errors and failed requests seen by a page."""
+
+    def __init__(self, page):
+        self.items: list[str] = []
+        page.on("console", lambda msg: msg.type == "error" and self.items.append(f"console: {msg.text}"))
+        page.on("pageerror", lambda error: self.items.append(f"page error: {error}"))
+        page.on("requestfailed", lambda req: self.items.append(f"failed: {req.method} {req.url} {req.failure}"))
+        page.on("response", lambda res: res.status >= 400 and not getattr(page, "_expect_error", False)
+                and self.items.append(f"HTTP {res.status}: {res.request.method} {res.url}"))
+
+
+@pytest.fixture
+def context(browser):
+    """A fresh browser context (own cookies) at desktop size, in the Zurich time zone."""
+    ctx = browser.new_context(viewport=DESKTOP, timezone_id="Europe/Zurich", locale="en-GB")
+    ctx.set_default_timeout(10_000)
+    yield ctx
+    ctx.close()
+
+
+@pytest.fixture
+def page(context):
+    """A page whose console errors and failed requests fail the test."""
+    pg = context.new_page()
+    pg.problems = PageProblems(pg)
+    yield pg
+    assert pg.problems.items == [], "\n".join(pg.problems.items)
+
+
+def sign_in(page, server: LiveServer) -> None:
+    """Sign in through the form with the test API token."""
+    page.goto(server.url("/login"))
+    page.fill("#token", TEST_TOKEN)
+    page.click("form.stack button[type=submit]")
+    page.wait_for_selector("text=Signed in.")
+
+
+def screenshot(page, name: str) -> None:
+    """Save a full-page screenshot under tests/artifacts/web/."""
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    page.screenshot(path=str(ARTIFACTS / f"{name}.png"), full_page=True)

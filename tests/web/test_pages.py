@@ -1,0 +1,195 @@
+"""The pages through Flask's test client: rendering, sign-in, CSRF, private mode, the forms' effects."""
+from __future__ import annotations
+
+import re
+
+import pytest
+
+from aime import create_app
+from aime.web.security import derived_secret
+from tests.conftest import TEST_TOKEN, make_config, upgrade
+
+READ_PAGES = ["/", "/collection", "/journal", "/timeline", "/timeline?date=2024-03-31", "/stats", "/playlists",
+              "/imports", "/services", "/status", "/login"]
+
+
+def csrf_of(client, path="/login") -> str:
+    """The CSRF token a page carries."""
+    html = client.get(path).get_data(as_text=True)
+    return re.search(r'name="csrf-token" content="([^"]+)"', html).group(1)
+
+
+def signed_in_client(app):
+    """A test client signed in with the API token; returns (client, csrf token)."""
+    client = app.test_client()
+    token = csrf_of(client)
+    response = client.post("/login", data={"token": TEST_TOKEN, "csrf_token": token})
+    assert response.status_code == 302
+    return client, csrf_of(client, "/")
+
+
+def add_album(client, csrf, **fields):
+    data = {"title": "Blue Train", "artists": "John Coltrane", "year": "1957", "support": "Vinyle",
+            "tracks": "Blue Train | 10:43\nMoment's Notice | 9:10\n\nLocomotion", "csrf_token": csrf}
+    data.update(fields)
+    return client.post("/collection/new", data=data)
+
+
+@pytest.mark.parametrize("path", READ_PAGES)
+def test_read_pages_render_on_an_empty_database(client, path):
+    response = client.get(path)
+    assert response.status_code == 200
+    assert response.mimetype == "text/html"
+    assert "<h1>" in response.get_data(as_text=True) or "<h1" in response.get_data(as_text=True)
+
+
+def test_unknown_album_is_a_404_page(client):
+    response = client.get("/collection/4242")
+    assert response.status_code == 404
+    assert "Album 4242 does not exist." in response.get_data(as_text=True)
+
+
+def test_bad_query_is_a_422_page_naming_the_field(client):
+    response = client.get("/journal?page=zero")
+    assert response.status_code == 422
+    assert "page" in response.get_data(as_text=True)
+
+
+def test_sign_in_sets_a_secure_httponly_cookie_and_wrong_token_is_refused(app):
+    client = app.test_client()
+    token = csrf_of(client)
+    wrong = client.post("/login", data={"token": "nope", "csrf_token": token})
+    assert wrong.status_code == 401
+    assert "That is not the API token." in wrong.get_data(as_text=True)
+    right = client.post("/login", data={"token": TEST_TOKEN, "csrf_token": token, "next": "/journal"})
+    assert right.status_code == 302 and right.headers["Location"] == "/journal"
+    cookie = right.headers["Set-Cookie"]
+    assert cookie.startswith("aime_session=")
+    for flag in ("Secure", "HttpOnly", "SameSite=Lax"):
+        assert flag in cookie
+    assert TEST_TOKEN not in cookie
+
+
+def test_sign_in_never_redirects_off_site(app):
+    client = app.test_client()
+    token = csrf_of(client)
+    response = client.post("/login", data={"token": TEST_TOKEN, "csrf_token": token, "next": "//evil.example/x"})
+    assert response.headers["Location"] == "/"
+
+
+def test_post_without_csrf_token_is_refused_and_changes_nothing(app):
+    client, _csrf = signed_in_client(app)
+    response = add_album(client, "forged")
+    assert response.status_code == 400
+    assert "did not come from this site" in response.get_data(as_text=True)
+    assert "Blue Train" not in client.get("/collection").get_data(as_text=True)
+
+
+def test_writes_need_sign_in(app):
+    client = app.test_client()
+    csrf = csrf_of(client)
+    response = add_album(client, csrf)
+    assert response.status_code == 302 and response.headers["Location"].startswith("/login")
+    assert "Blue Train" not in client.get("/collection").get_data(as_text=True)
+
+
+def test_add_album_form_creates_the_album_with_its_tracks(app):
+    client, csrf = signed_in_client(app)
+    response = add_album(client, csrf, labels="Blue Note, Blue Note Records")
+    assert response.status_code == 302
+    page = client.get(response.headers["Location"]).get_data(as_text=True)
+    assert "Added “Blue Train” to the collection." in page
+    # 10:43 = 643 s, 9:10 = 550 s; the blank line is skipped; Locomotion has no length.
+    assert re.findall(r'<li value="(\d)"><span>([^<]+)</span><span class="muted">([^<]+)</span>', page) == [
+        ("1", "Blue Train", "10:43"), ("2", "Moment&#39;s Notice", "9:10"), ("3", "Locomotion", "—")]
+    assert "Blue Note, Blue Note Records" in page
+
+
+def test_add_album_with_bad_year_shows_the_error_and_keeps_the_input(app):
+    client, csrf = signed_in_client(app)
+    response = add_album(client, csrf, year="nineteen")
+    assert response.status_code == 422
+    html = response.get_data(as_text=True)
+    assert "year: Not a valid integer." in html
+    assert 'value="Blue Train"' in html
+    assert "Blue Train" not in client.get("/collection").get_data(as_text=True)
+
+
+def test_same_album_twice_is_a_conflict_message(app):
+    client, csrf = signed_in_client(app)
+    add_album(client, csrf)
+    again = add_album(client, csrf, title="blue train")
+    assert again.status_code == 409
+    assert "is already in the collection" in again.get_data(as_text=True)
+
+
+def test_played_this_record_adds_one_play_per_track_then_love_toggles(app):
+    client, csrf = signed_in_client(app)
+    location = add_album(client, csrf).headers["Location"]
+    album_id = int(location.rsplit("/", 1)[1])
+    played = client.post(f"/collection/{album_id}/play", data={"csrf_token": csrf})
+    assert played.status_code == 302
+    page = client.get(location).get_data(as_text=True)
+    assert "Recorded 3 plays of this record." in page
+    assert re.search(r"data-play-count>3<", page)
+    journal = client.get("/journal").get_data(as_text=True)
+    track_id = int(re.search(r'action="/tracks/(\d+)/love"', journal).group(1))
+    loved = client.post(f"/tracks/{track_id}/love", headers={"X-CSRF-Token": csrf, "Accept": "application/json"})
+    assert loved.get_json() == {"track_id": track_id, "loved": True}
+    unloved = client.post(f"/tracks/{track_id}/love", data={"csrf_token": csrf})
+    assert unloved.status_code == 302
+    assert client.post("/tracks/999999/love", headers={"X-CSRF-Token": csrf, "Accept": "application/json"}
+                       ).status_code == 404
+
+
+def test_sign_out_ends_the_session(app):
+    client, csrf = signed_in_client(app)
+    client.post("/logout", data={"csrf_token": csrf})
+    assert add_album(client, csrf_of(client)).status_code == 302
+
+
+@pytest.fixture
+def private_app(tmp_path):
+    config = make_config(tmp_path, private=True)
+    config.data_dir.mkdir(parents=True, exist_ok=True)
+    application = create_app(config)
+    upgrade(application)
+    yield application
+    from aime.extensions import db
+
+    with application.app_context():
+        db.engine.dispose()
+
+
+def test_private_mode_sends_readers_to_sign_in(private_app):
+    client = private_app.test_client()
+    response = client.get("/journal?artist=x")
+    assert response.status_code == 302
+    assert response.headers["Location"] == "/login?next=/journal?artist%3Dx"
+    assert client.get("/login").status_code == 200
+    with client.get("/static/web/aime.css") as css:
+        assert css.status_code == 200
+    signed, _ = signed_in_client(private_app)
+    assert signed.get("/journal").status_code == 200
+
+
+def test_secret_key_is_derived_from_the_token_lazily(tmp_path):
+    config = make_config(tmp_path)
+    application = create_app(config)
+    assert not application.secret_key  # create_app reads no token file
+    client = application.test_client()
+    client.get("/static/web/aime.css").close()
+    assert not application.secret_key  # a cookie-less request needs no secret
+    with application.test_request_context("/login"):
+        from flask import session
+
+        session["x"] = 1
+        application.session_interface.get_signing_serializer(application)
+    assert application.secret_key == derived_secret(TEST_TOKEN)
+
+
+def test_explicit_secret_key_is_kept(tmp_path):
+    config = make_config(tmp_path, secret_key="s3cret-from-env")
+    application = create_app(config)
+    application.session_interface.get_signing_serializer(application)
+    assert application.secret_key == "s3cret-from-env"
