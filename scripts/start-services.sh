@@ -77,14 +77,20 @@ export PROMETHEUS_MULTIPROC_DIR="$(abspath "${PROMETHEUS_MULTIPROC_DIR:-$AIME_DA
 VENV="$(abspath "${AIME_VENV:-$ROOT/.venv}")"
 LOG_MAX_MB="${AIME_LOG_MAX_MB:-10}"
 LOG_BACKUPS="${AIME_LOG_BACKUPS:-3}"
-INTERVAL="${AIME_MONITOR_INTERVAL:-30}"
+MONITOR_INTERVAL="${AIME_MONITOR_INTERVAL:-30}"
 HEALTH_FAILURES="${AIME_HEALTH_FAILURES:-3}"
 MAX_RESTARTS="${AIME_MAX_RESTARTS:-3}"
-BACKOFF="${AIME_RESTART_BACKOFF:-2}"
+RESTART_BACKOFF="${AIME_RESTART_BACKOFF:-2}"
 READY_TIMEOUT="${AIME_READY_TIMEOUT:-60}"
 PORT_WAIT="${AIME_PORT_WAIT:-10}"
-GRACEFUL="${AIME_GRACEFUL_TIMEOUT:-30}"
-DISK_MIN_MB="${AIME_DISK_MIN_FREE_MB:-500}"
+GRACEFUL_TIMEOUT="${AIME_GRACEFUL_TIMEOUT:-30}"
+DISK_MIN_FREE_MB="${AIME_DISK_MIN_FREE_MB:-500}"
+for var in LOG_MAX_MB LOG_BACKUPS HEALTH_FAILURES MAX_RESTARTS READY_TIMEOUT GRACEFUL_TIMEOUT DISK_MIN_FREE_MB; do
+  [[ "${!var}" =~ ^[0-9]+$ ]] || { echo "start-services.sh: AIME_${var} must be a whole number, got '${!var}' (see --help)" >&2; exit 2; }
+done
+for var in MONITOR_INTERVAL RESTART_BACKOFF PORT_WAIT; do
+  [[ "${!var}" =~ ^[0-9]+([.][0-9]+)?$ ]] || { echo "start-services.sh: AIME_${var} must be a number of seconds, got '${!var}' (see --help)" >&2; exit 2; }
+done
 LOCK_FILE="$AIME_DATA_DIR/aime.lock"
 PID_FILE="$AIME_DATA_DIR/aime.pid"
 GUNICORN_PID_FILE="$AIME_DATA_DIR/gunicorn.pid"
@@ -144,12 +150,12 @@ stop_instance() {
     if [[ -n "$pid" ]] && is_gunicorn "$pid"; then target="$pid"; fi
   fi
   if [[ -z "$target" ]]; then info "AIME is not running (data directory $AIME_DATA_DIR)"; return 0; fi
-  info "stopping AIME (pid $target), waiting up to $((GRACEFUL + 10))s"
+  info "stopping AIME (pid $target), waiting up to $((GRACEFUL_TIMEOUT + 10))s"
   kill -TERM "$target" 2>/dev/null
-  if wait_gone "$target" $((GRACEFUL + 10)); then
+  if wait_gone "$target" $((GRACEFUL_TIMEOUT + 10)); then
     rm -f "$PID_FILE" "$GUNICORN_PID_FILE"; ok "stopped"; return 0
   fi
-  err "pid $target did not stop within $((GRACEFUL + 10))s"; return 1
+  err "pid $target did not stop within $((GRACEFUL_TIMEOUT + 10))s"; return 1
 }
 
 if [[ "$MODE" == stop ]]; then stop_instance; exit $?; fi
@@ -176,7 +182,7 @@ fi
 rm -f "$probe"
 
 free_mb=$(( $(df -Pk "$AIME_DATA_DIR" | awk 'NR==2 {print $4}') / 1024 ))
-((free_mb >= DISK_MIN_MB)) || die "only ${free_mb} MB free in $AIME_DATA_DIR (needs ${DISK_MIN_MB} MB)" \
+((free_mb >= DISK_MIN_FREE_MB)) || die "only ${free_mb} MB free in $AIME_DATA_DIR (needs ${DISK_MIN_FREE_MB} MB)" \
   "free some space, point AIME_DATA_DIR at a larger disk, or lower AIME_DISK_MIN_FREE_MB"
 
 # One instance per data directory: the lock is held for the supervisor's whole life and released
@@ -197,9 +203,10 @@ fi
 port_in_use() { (exec 3<>"/dev/tcp/$PROBE_HOST/$PORT") 2>/dev/null; }
 
 wait_port_free() {  # the port of a crashed master may be held a moment by its exiting workers
-  local deadline=$((SECONDS + PORT_WAIT))
+  local ticks
+  ticks="$(awk -v s="$PORT_WAIT" 'BEGIN { printf "%d", s * 5 + 0.999 }')"
   while port_in_use; do
-    ((SECONDS >= deadline)) && return 1
+    ((ticks-- <= 0)) && return 1
     sleep 0.2
   done
 }
@@ -318,10 +325,10 @@ start_gunicorn() {
 stop_gunicorn() {
   [[ -z "$GPID" ]] && return 0
   if alive "$GPID"; then
-    info "stopping gunicorn (pid $GPID) gracefully, up to ${GRACEFUL}s"
+    info "stopping gunicorn (pid $GPID) gracefully, up to ${GRACEFUL_TIMEOUT}s"
     kill -TERM "$GPID" 2>/dev/null
-    if ! wait_gone "$GPID" $((GRACEFUL + 5)); then
-      err "gunicorn did not stop within $((GRACEFUL + 5))s: killing its process group"
+    if ! wait_gone "$GPID" $((GRACEFUL_TIMEOUT + 5)); then
+      err "gunicorn did not stop within $((GRACEFUL_TIMEOUT + 5))s: killing its process group"
       kill -KILL -- "-$GPID" 2>/dev/null
     fi
   fi
@@ -329,7 +336,7 @@ stop_gunicorn() {
   # Workers orphaned by a master that was killed outright: ask them to finish (same session/group).
   if kill -0 -- "-$GPID" 2>/dev/null; then
     kill -TERM -- "-$GPID" 2>/dev/null
-    local deadline=$((SECONDS + GRACEFUL))
+    local deadline=$((SECONDS + GRACEFUL_TIMEOUT))
     while kill -0 -- "-$GPID" 2>/dev/null && ((SECONDS < deadline)); do sleep 0.2; done
   fi
   rm -f "$GUNICORN_PID_FILE"
@@ -370,7 +377,7 @@ pause() { sleep "$1" & SLEEP_PID=$!; wait "$SLEEP_PID" 2>/dev/null; SLEEP_PID=""
 restart_with_backoff() {  # returns 0 once gunicorn is ready again, 1 after MAX_RESTARTS failures
   local attempt delay
   for ((attempt = 1; attempt <= MAX_RESTARTS; attempt++)); do
-    delay="$(awk -v b="$BACKOFF" -v n="$attempt" 'BEGIN { print b * 2 ^ (n - 1) }')"
+    delay="$(awk -v b="$RESTART_BACKOFF" -v n="$attempt" 'BEGIN { print b * 2 ^ (n - 1) }')"
     warn "restarting gunicorn in ${delay}s (attempt $attempt of $MAX_RESTARTS)"
     pause "$delay"
     stop_gunicorn
@@ -393,11 +400,11 @@ if ! start_gunicorn; then
   die "AIME did not start" "read the log lines above ($AIME_LOG_FILE), fix the cause and start again"
 fi
 print_ready
-info "watching $URL/health every ${INTERVAL}s; Ctrl+C stops"
+info "watching $URL/health every ${MONITOR_INTERVAL}s; Ctrl+C stops"
 
 failures=0
 while true; do
-  pause "$INTERVAL"
+  pause "$MONITOR_INTERVAL"
   rotate_log
   if ! alive "$GPID"; then
     wait "$GPID" 2>/dev/null; rc=$?

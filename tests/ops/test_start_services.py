@@ -1,0 +1,172 @@
+"""scripts/start-services.sh for real: start, refuse a second start, restart after a crash, give up, stop."""
+from __future__ import annotations
+
+import json
+import os
+import signal
+import socket
+import subprocess
+
+import pytest
+
+from .conftest import alive, pid_in, poll, status_of
+
+pytestmark = [pytest.mark.integration, pytest.mark.slow]
+
+
+def test_supervised_start_refuses_a_second_start_and_stops_cleanly_on_sigterm(start_script):
+    script = start_script()
+    proc = script.spawn()
+    script.wait_output("AIME is ready at " + script.url)
+    out = script.output()
+    assert "API token: AIME_API_TOKEN is set" in out
+    assert f"log file:  {script.log_file}" in out
+    assert status_of(script.url + "/ready") == 200
+    assert pid_in(script.data / "aime.pid") == proc.pid
+    master = script.gunicorn_pid()
+    assert alive(master)
+    for name in ("metrics",):
+        assert (script.data / name).is_dir()
+
+    second = script.run()
+    assert second.returncode == 2, second.stdout + second.stderr
+    assert f"AIME is already running for {script.data} (supervisor pid {proc.pid})" in second.stderr
+    assert "scripts/start-services.sh --stop" in second.stderr
+    assert alive(master)  # the refused start touched nothing
+
+    proc.send_signal(signal.SIGTERM)
+    assert proc.wait(timeout=30) == 0
+    assert not alive(master)
+    assert not (script.data / "aime.pid").exists() and not (script.data / "gunicorn.pid").exists()
+    assert "AIME stopped" in script.output()
+    # Our own lines in the log file are JSON like everyone else's.
+    ours = [json.loads(line) for line in script.log_file.read_text().splitlines() if '"aime.supervisor"' in line]
+    assert any(line["message"] == "AIME stopped" for line in ours)
+
+
+def _listen_on(port: int) -> socket.socket | None:
+    """A socket listening on port, or None while something else still holds it."""
+    sock = socket.socket()
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    try:
+        sock.bind(("127.0.0.1", port))
+    except OSError:
+        sock.close()
+        return None
+    sock.listen(16)
+    return sock
+
+
+def _dead_pid() -> int:
+    """The pid of a process that has already exited (as a crash leaves in a pid file)."""
+    proc = subprocess.Popen(["true"])
+    proc.wait()
+    assert not alive(proc.pid)
+    return proc.pid
+
+
+def test_once_ignores_stale_pid_files_refuses_a_second_start_and_stops(start_script):
+    script = start_script()
+    script.data.mkdir(parents=True)
+    dead = _dead_pid()
+    (script.data / "aime.pid").write_text(f"{dead}\n")
+    (script.data / "gunicorn.pid").write_text(f"{dead}\n")
+
+    first = script.run("--once")
+    assert first.returncode == 0, first.stdout + first.stderr
+    assert "removing stale pid files left by an earlier run" in first.stdout
+    assert "AIME is ready at " + script.url in first.stdout
+    master = pid_in(script.data / "gunicorn.pid")
+    assert alive(master) and status_of(script.url + "/ready") == 200
+
+    again = script.run("--once")
+    assert again.returncode == 2
+    assert f"already running for {script.data} (gunicorn pid {master}, started with --once)" in again.stderr
+
+    stop = script.run("--stop")
+    assert stop.returncode == 0, stop.stdout + stop.stderr
+    assert not alive(master)
+    assert status_of(script.url + "/live") is None
+    assert script.run("--stop").stdout.strip().endswith(f"AIME is not running (data directory {script.data})")
+
+
+def test_restarts_gunicorn_after_the_master_is_killed(start_script):
+    script = start_script()
+    proc = script.spawn()
+    script.wait_output("AIME is ready at")
+    master = script.gunicorn_pid()
+
+    os.kill(master, signal.SIGKILL)  # a crash: no chance to clean up; its workers are orphaned
+    script.wait_output("gunicorn restarted and ready")
+    new_master = script.gunicorn_pid()
+    assert new_master != master and alive(new_master)
+    assert status_of(script.url + "/ready") == 200
+    assert f"gunicorn (pid {master}) died" in script.output()
+    assert "restarting gunicorn in 0.2s (attempt 1 of 3)" in script.output()
+    assert proc.poll() is None
+
+    proc.send_signal(signal.SIGINT)  # Ctrl+C
+    assert proc.wait(timeout=30) == 0
+    assert not alive(new_master)
+
+
+def test_gives_up_after_three_failed_restarts_with_the_last_log_lines(start_script):
+    script = start_script(AIME_PORT_WAIT="0.5")
+    proc = script.spawn()
+    script.wait_output("AIME is ready at")
+    master = script.gunicorn_pid()
+
+    # The whole gunicorn group dies at once and another program takes the port: every restart must fail.
+    os.killpg(master, signal.SIGKILL)
+    squatter = poll(lambda: _listen_on(script.port), 10, "port released by the killed workers")
+    try:
+        assert proc.wait(timeout=60) == 1
+    finally:
+        squatter.close()
+    out = script.output()
+    assert out.count(f"✘ port {script.port} is still in use: cannot start gunicorn") == 3
+    for attempt, delay in ((1, "0.2"), (2, "0.4"), (3, "0.8")):
+        assert f"restarting gunicorn in {delay}s (attempt {attempt} of 3)" in out
+        assert f"restart attempt {attempt} failed" in out
+    assert "gave up after 3 failed restarts in a row" in out
+    assert f"--- last lines of {script.log_file} ---" in out
+    assert not (script.data / "aime.pid").exists()
+
+
+def test_prerequisite_failures_say_what_to_fix(start_script, tmp_path):
+    busy = start_script()
+    holder = _listen_on(busy.port)
+    try:
+        result = busy.run()
+    finally:
+        holder.close()
+    assert result.returncode == 1
+    assert f"port {busy.port} on 127.0.0.1 is already in use by another process" in result.stderr
+    assert "fix: stop what listens there" in result.stderr
+
+    blocked = tmp_path / "not-a-dir"
+    blocked.write_text("a file where the data directory should be")
+    result = start_script(AIME_DATA_DIR=str(blocked / "data")).run()
+    assert result.returncode == 1
+    assert f"cannot create the data directory {blocked / 'data'}" in result.stderr
+
+    result = start_script(AIME_DISK_MIN_FREE_MB=str(10**9)).run()
+    assert result.returncode == 1 and "MB free in" in result.stderr and "AIME_DISK_MIN_FREE_MB" in result.stderr
+
+    result = start_script(AIME_BIND="127.0.0.1:http").run()
+    assert result.returncode == 1 and "AIME_BIND=127.0.0.1:http has no valid port" in result.stderr
+
+    usage = start_script().run("--bogus")
+    assert usage.returncode == 2 and "unknown option '--bogus'" in usage.stderr
+
+
+def test_help_documents_every_option_and_variable(start_script):
+    text = start_script().run("--help").stdout
+    source = (__import__("pathlib").Path(__file__).resolve().parents[2] / "scripts" / "start-services.sh").read_text()
+    import re
+
+    options = set(re.findall(r"^\s+(--[a-z-]+)\)", source, re.M))
+    variables = set(re.findall(r"\$\{((?:AIME|PROMETHEUS)_[A-Z_]+):-", source))
+    assert options == {"--once", "--foreground", "--stop", "--no-install"}
+    for name in options | variables | {"NO_COLOR"}:
+        assert name in text, name
