@@ -3,6 +3,8 @@
 Writes, into --out (default bench/data):
   recenttracks-bench-<rows>.csv   Last.fm export in the lastfm.ghan.nl format (newest first)
   listenbrainz-bench-<rows>.jsonl ListenBrainz listens, one JSON object per line
+  listenbrainz-bench-<rows>.zip   the same listens as a ListenBrainz export (listens/YYYY/M.jsonl)
+  collection-bench.csv            a Discogs collection export of 1,000 of the albums
   dataset-<rows>.json             what was generated (counts the importers must reproduce)
 
 The same --seed and --rows always give byte-identical files. Shape of the history:
@@ -24,6 +26,7 @@ import json
 import random
 import time
 import uuid
+import zipfile
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -46,7 +49,7 @@ _WORD = ("love night light day heart time rain fire home road sky dream blue gol
          "city star sun moon water ocean memory shadow glass paper silver morning evening stranger tomorrow "
          "yesterday echo wire signal garden window mirror harbour island lantern thunder velvet").split()
 _ACCENTS = str.maketrans({"o": "ö", "e": "é", "a": "á", "u": "ü"})
-_FORMATS = ("Vinyl", "CD", "Cassette", "Digital")
+_FORMATS = ("LP, Album", "CD, Album", "Cassette, Album", "2xLP, Album, RE")
 
 
 @dataclass
@@ -177,6 +180,7 @@ def write(rows: int, out: Path, seed: int = 42) -> dict:
     cat = build_catalogue(random.Random(seed))
     plays = list(generate(rows, seed))
     paths = {"csv": out / f"recenttracks-bench-{rows}.csv", "jsonl": out / f"listenbrainz-bench-{rows}.jsonl",
+             "zip": out / f"listenbrainz-bench-{rows}.zip", "collection": out / "collection-bench.csv",
              "meta": out / f"dataset-{rows}.json"}
     import csv
 
@@ -199,9 +203,41 @@ def write(rows: int, out: Path, seed: int = 42) -> dict:
                 metadata["release_name"] = album
             handle.write(json.dumps({"listened_at": played_at, "track_metadata": metadata}, ensure_ascii=False))
             handle.write("\n")
+    _write_listenbrainz_zip(paths["jsonl"], paths["zip"])
+    _write_collection(paths["collection"], seed)
     meta = {"rows": rows, "seed": seed, **_meta(cat, plays), "files": {k: v.name for k, v in paths.items()}}
     paths["meta"].write_text(json.dumps(meta, indent=2) + "\n")
     return meta
+
+
+def _write_listenbrainz_zip(jsonl: Path, target: Path) -> None:
+    """The JSONL split into the export's listens/YYYY/M.jsonl members (fixed dates: byte-identical zips)."""
+    months: dict[tuple[int, int], list[str]] = {}
+    with open(jsonl, encoding="utf-8") as handle:
+        for line in handle:
+            moment = time.gmtime(int(line[15:line.index(",")]))  # '{"listened_at": N, ...'
+            months.setdefault((moment.tm_year, moment.tm_mon), []).append(line)
+    stamp = (2026, 1, 1, 0, 0, 0)
+    with zipfile.ZipFile(target, "w", compression=zipfile.ZIP_DEFLATED, compresslevel=1) as archive:
+        archive.writestr(zipfile.ZipInfo("user.json", stamp), json.dumps({"user_name": "bench"}))
+        for (year, month), lines in sorted(months.items()):
+            archive.writestr(zipfile.ZipInfo(f"listens/{year}/{month}.jsonl", stamp), "".join(lines),
+                             compress_type=zipfile.ZIP_DEFLATED, compresslevel=1)
+        archive.writestr(zipfile.ZipInfo("feedback.jsonl", stamp), "")
+
+
+def _write_collection(target: Path, seed: int) -> None:
+    """A Discogs collection export (same columns as the real one) of the owned records."""
+    import csv
+
+    with open(target, "w", newline="", encoding="utf-8") as handle:
+        writer = csv.writer(handle, lineterminator="\n")
+        writer.writerow(["Catalog#", "Artist", "Title", "Label", "Format", "Rating", "Released", "release_id",
+                         "CollectionFolder", "Date Added", "Collection Media Condition",
+                         "Collection Sleeve Condition", "Collection Notes"])
+        for index, (artist, title, year, fmt) in enumerate(collection_albums(seed)):
+            writer.writerow([f"BENCH {index:04d}", artist, title, "Bench Records", fmt, "", year,
+                             9_000_000 + index, "Uncategorized", "2024-01-01 12:00:00", "", "", ""])
 
 
 def collection_albums(seed: int = 42, count: int = 1_000) -> list[tuple[str, str, int, str]]:

@@ -1,0 +1,1 @@
+"""AIME benchmark suite (see docs/benchmarks.md)."""

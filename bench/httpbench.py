@@ -1,0 +1,249 @@
+"""HTTP measurements under the real gunicorn (shipped gunicorn.conf.py), and /health with the database blocked."""
+from __future__ import annotations
+
+import socket
+import subprocess
+import sys
+import threading
+from contextlib import contextmanager
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Iterator
+
+import requests
+
+from bench import loadgen
+from bench.make_dataset import collection_albums
+from tests.support.servers import Gunicorn
+
+TOP_ARTISTS_PATHS = ("/api/v1/history/top/artists?limit=10", "/api/v1/history/stats?limit=10")
+
+
+def server_env(database_url: str, data_dir: Path, **extra: str) -> dict[str, str]:
+    """Environment of a benchmark gunicorn: 2 workers x 4 threads, as shipped."""
+    return {"DATABASE_URL": database_url, "AIME_DATA_DIR": str(data_dir), "AIME_WORKERS": "2",
+            "AIME_THREADS": "4", "AIME_LOG_LEVEL": "warning", "AIME_API_TOKEN": "bench-token-0123456789abcdef",
+            **extra}
+
+
+@contextmanager
+def running(env: dict[str, str], log_path: Path, wait_path: str = "/live") -> Iterator[Gunicorn]:
+    """A gunicorn master from gunicorn.conf.py for the block (the database is already migrated)."""
+    server = Gunicorn(env, log_path).start(wait_path=wait_path, timeout=90)
+    try:
+        yield server
+    finally:
+        server.stop()
+
+
+def own_collection(database_url: str, seed: int, count: int = 1_000) -> int:
+    """Mark the dataset's collection records as owned (with year and format); returns how many matched.
+
+    Setup, not measured: the history import only creates albums known from listening.
+    """
+    from sqlalchemy import create_engine, text
+
+    from aime.text import normalise
+
+    params = [{"title": normalise(title), "artist": normalise(artist), "year": year, "support": support}
+              for artist, title, year, support in collection_albums(seed, count)]
+    engine = create_engine(database_url)
+    try:
+        with engine.begin() as conn:
+            result = conn.execute(text(
+                "UPDATE albums SET in_collection = :yes, year = :year, support = :support "
+                "WHERE title_key = :title AND primary_artist_id = (SELECT id FROM artists WHERE name_key = :artist)"),
+                [{**p, "yes": True} for p in params])
+            conn.execute(text("UPDATE albums SET in_collection = :no WHERE in_collection IS NULL"), {"no": False})
+            return int(conn.scalar(text("SELECT count(*) FROM albums WHERE in_collection = :yes"), {"yes": True}))
+    finally:
+        engine.dispose()
+
+
+def pick_targets(database_url: str) -> dict:
+    """The album, day and year the endpoint set asks for: the busiest ones (worst realistic case)."""
+    from sqlalchemy import create_engine, text
+
+    engine = create_engine(database_url)
+    try:
+        with engine.connect() as conn:
+            album = conn.execute(text(
+                "SELECT t.album_id FROM listens l JOIN tracks t ON t.id = l.track_id "
+                "JOIN albums a ON a.id = t.album_id WHERE a.in_collection = :yes "
+                "GROUP BY t.album_id ORDER BY count(*) DESC, t.album_id LIMIT 1"), {"yes": True}).scalar()
+            if album is None:
+                album = conn.execute(text("SELECT min(id) FROM albums")).scalar()
+            day = conn.execute(text("SELECT played_at / 86400 AS d FROM listens GROUP BY played_at / 86400 "
+                                    "ORDER BY count(*) DESC, 1 LIMIT 1")).scalar()
+            last = conn.execute(text("SELECT max(played_at) FROM listens")).scalar()
+    finally:
+        engine.dispose()
+    last_year = datetime.fromtimestamp(last, timezone.utc).year - 1
+    return {"album_id": int(album), "day": datetime.fromtimestamp(int(day) * 86400, timezone.utc).date().isoformat(),
+            "year": last_year}
+
+
+def endpoint_set(targets: dict, top_artists_path: str) -> list[tuple[str, str]]:
+    """(name, path) of every measured endpoint, /live first."""
+    year = targets["year"]
+    return [
+        ("live", "/live"),
+        ("health", "/health"),
+        ("ready", "/ready"),
+        ("album list", "/api/v1/collection/albums"),
+        ("album detail", f"/api/v1/collection/albums/{targets['album_id']}"),
+        ("journal p1", "/api/v1/history/tracks?page=1&page_size=50"),
+        ("journal p500", "/api/v1/history/tracks?page=500&page_size=50"),
+        ("timeline day", f"/api/v1/history/timeline?date={targets['day']}"),
+        ("stats year", f"/api/v1/history/stats?start_date={year}-01-01&end_date={year}-12-31"),
+        ("top artists all-time", top_artists_path),
+        ("search", "/api/v1/search?q=velvet"),
+    ]
+
+
+def choose_top_artists(base_url: str) -> str:
+    """The all-time top-artists endpoint: the analytics one when it exists, else stats without dates."""
+    for path in TOP_ARTISTS_PATHS:
+        if requests.get(base_url + path, timeout=120).status_code == 200:
+            return path
+    return TOP_ARTISTS_PATHS[-1]
+
+
+def measure_set(server: Gunicorn, endpoints: list[tuple[str, str]], connections: int, duration: float,
+                tool: str) -> list[dict]:
+    """Warm each endpoint up once, then load it; ratios are to /live of this same run."""
+    results = []
+    for name, path in endpoints:
+        status = requests.get(server.url(path), timeout=120).status_code  # warm caches and check it exists
+        row = {"name": name, "path": path, "status": status}
+        if status == 404:
+            row.update(missing=True)
+        else:
+            row.update(loadgen.measure(server.url(path), connections, duration, tool))
+        results.append(row)
+    live = next((r["rps"] for r in results if r["name"] == "live" and r.get("rps")), None)
+    for row in results:
+        row["ratio_to_live"] = round(row["rps"] / live, 3) if live and row.get("rps") is not None else None
+    return results
+
+
+_HOLDER = """
+import sqlite3, sys
+conn = sqlite3.connect(sys.argv[1], isolation_level=None, timeout=30)
+conn.execute("BEGIN IMMEDIATE")  # takes SQLite's write lock and keeps it until stdin closes
+conn.execute("CREATE TABLE IF NOT EXISTS bench_lock_holder (x INTEGER)")
+conn.execute("INSERT INTO bench_lock_holder VALUES (1)")
+print("locked", flush=True)
+sys.stdin.read()
+conn.execute("ROLLBACK")
+"""
+
+
+@contextmanager
+def sqlite_write_lock(db_path: Path) -> Iterator[None]:
+    """Another process holds the SQLite write lock (BEGIN IMMEDIATE + an insert) for the block."""
+    proc = subprocess.Popen([sys.executable, "-c", _HOLDER, str(db_path)], stdin=subprocess.PIPE,
+                            stdout=subprocess.PIPE, text=True)
+    try:
+        if proc.stdout.readline().strip() != "locked":
+            raise RuntimeError("the lock holder did not take the write lock")
+        yield
+    finally:
+        proc.stdin.close()
+        proc.wait(timeout=30)
+
+
+# While blocked, checks must really run: short cache TTLs so the load hits fresh checks, not a cached answer.
+BLOCKED_ENV = {"AIME_HEALTH_SUCCESS_TTL": "0.5", "AIME_HEALTH_FAILURE_TTL": "0.5", "AIME_HEALTH_INTERVAL": "1",
+               "AIME_STARTUP_DB_WAIT_SECONDS": "1"}
+
+
+def health_while_blocked(server: Gunicorn, duration: float, tool: str) -> dict:
+    """/health under light load (2 connections) for `duration` seconds; statuses seen are reported."""
+    statuses = sorted({requests.get(server.url("/health"), timeout=30).status_code for _ in range(3)})
+    result = loadgen.measure(server.url("/health"), 2, duration, tool)
+    return {**result, "statuses": statuses}
+
+
+def unreachable_postgres(database_url: str, data_dir: Path, log_path: Path, duration: float, tool: str) -> list[dict]:
+    """/health of a running server after its PostgreSQL stops answering, then starts refusing connections.
+
+    AIME refuses to start without its database (startup validation), so the outage comes later: the
+    server reaches PostgreSQL through a local proxy that we first freeze (a hung server), then close.
+    """
+    from sqlalchemy.engine import make_url
+
+    real = make_url(database_url)
+    results = []
+    with TcpProxy("127.0.0.1", real.port or 5432) as proxy:
+        url = real.set(host="127.0.0.1", port=proxy.port).render_as_string(hide_password=False)
+        with running(server_env(url, data_dir, **BLOCKED_ENV), log_path) as server:
+            requests.get(server.url("/health"), timeout=30)
+            proxy.mode = "hang"
+            results.append({"name": "postgres hanging", **health_while_blocked(server, duration, tool)})
+            proxy.refuse()
+            results.append({"name": "postgres refusing", **health_while_blocked(server, duration, tool)})
+    return results
+
+
+class TcpProxy:
+    """A 127.0.0.1 TCP forwarder we can freeze (hang: bytes are swallowed) or shut (refuse: port closed)."""
+
+    def __init__(self, host: str, port: int):
+        self.upstream = (host, port)
+        self.mode = "forward"
+        self.listener = socket.create_server(("127.0.0.1", 0))
+        self.port = self.listener.getsockname()[1]
+        self.sockets: list[socket.socket] = []
+        self.lock = threading.Lock()
+
+    def __enter__(self) -> "TcpProxy":
+        threading.Thread(target=self._accept, daemon=True).start()
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.refuse()
+
+    def refuse(self) -> None:
+        """Close the port and every open connection: new connections are refused."""
+        self.mode = "refuse"
+        self.listener.close()
+        with self.lock:
+            for sock in self.sockets:
+                try:
+                    sock.shutdown(socket.SHUT_RDWR)
+                except OSError:
+                    pass
+                sock.close()
+            self.sockets.clear()
+
+    def _accept(self) -> None:
+        while True:
+            try:
+                client, _ = self.listener.accept()
+            except OSError:
+                return
+            with self.lock:
+                self.sockets.append(client)
+            if self.mode != "forward":
+                continue  # hung: accepted, never answered
+            upstream = socket.create_connection(self.upstream, timeout=5)
+            upstream.settimeout(None)
+            with self.lock:
+                self.sockets.append(upstream)
+            threading.Thread(target=self._pump, args=(client, upstream), daemon=True).start()
+            threading.Thread(target=self._pump, args=(upstream, client), daemon=True).start()
+
+    def _pump(self, source: socket.socket, target: socket.socket) -> None:
+        while True:
+            try:
+                data = source.recv(65536)
+            except OSError:
+                return
+            if not data:
+                return
+            if self.mode == "forward":
+                try:
+                    target.sendall(data)
+                except OSError:
+                    return

@@ -1,0 +1,211 @@
+"""AIME benchmark suite: one command, one machine, one report.
+
+    .venv/bin/python bench/run.py                 # 1,000,000 listens, SQLite + PostgreSQL (~10 min)
+    .venv/bin/python bench/run.py --rows 100000 --quick --skip-postgres
+
+Measures (see docs/benchmarks.md): 1. import through `flask --app aime import` into an empty SQLite
+database (time, rows/s, peak RSS), the all-duplicates re-import, and the plain-sqlite3 floor;
+2. HTTP under the real gunicorn; 3. /health while the database is blocked; 4. the HTTP set on
+PostgreSQL. Prints a table and writes bench/results/<date>.json. Load only ever targets 127.0.0.1.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import shutil
+import sqlite3
+import sys
+import tempfile
+import time
+from datetime import datetime, timezone
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+if str(ROOT) not in sys.path:
+    sys.path.insert(0, str(ROOT))
+
+from bench import httpbench, importbench, make_dataset  # noqa: E402
+from bench.report import evaluate, render  # noqa: E402
+from tests.support.servers import migrate  # noqa: E402
+
+DEFAULT_PG = "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"
+
+
+def machine() -> dict:
+    """What the numbers were measured on."""
+    cpu = next((line.split(":", 1)[1].strip() for line in Path("/proc/cpuinfo").read_text().splitlines()
+                if line.startswith("model name")), platform.processor()) if Path("/proc/cpuinfo").exists() else ""
+    mem = next((int(line.split()[1]) // 1024 for line in Path("/proc/meminfo").read_text().splitlines()
+                if line.startswith("MemTotal")), None) if Path("/proc/meminfo").exists() else None
+    return {"cpu": cpu, "cores": os.cpu_count(), "memory_mb": mem, "os": platform.platform(),
+            "python": platform.python_version(), "sqlite": sqlite3.sqlite_version,
+            "wrk": bool(shutil.which("wrk"))}
+
+
+def ensure_dataset(rows: int, seed: int, data_dir: Path) -> dict:
+    """Generate the dataset once per (rows, seed); later runs reuse the files."""
+    meta_path = data_dir / f"dataset-{rows}.json"
+    if meta_path.exists():
+        meta = json.loads(meta_path.read_text())
+        if meta.get("seed") == seed and all((data_dir / name).exists() for name in meta["files"].values()):
+            return meta
+    started = time.perf_counter()
+    meta = make_dataset.write(rows, data_dir, seed)
+    meta["generated_in_s"] = round(time.perf_counter() - started, 1)
+    return meta
+
+
+def base_env(database_url: str, data_dir: Path) -> dict[str, str]:
+    """Environment for the importer and migrations: this database, quiet logs."""
+    return {**os.environ, "DATABASE_URL": database_url, "AIME_DATA_DIR": str(data_dir), "AIME_LOG_LEVEL": "warning"}
+
+
+def import_phase(csv_path: Path, work: Path, meta: dict, timeout: float) -> tuple[dict, str]:
+    """Import into an empty SQLite database, re-import, and the floor."""
+    db_path = work / "aime.db"
+    url = f"sqlite:///{db_path}"
+    env = base_env(url, work)
+    migrate(env)
+    log = work / "import.log"
+    first = importbench.measure_import(csv_path, env, log, timeout)
+    again = importbench.measure_import(csv_path, env, log, timeout)
+    floor = importbench.measure_floor(csv_path, work / "floor.db", log, timeout)
+    first["ratio_to_floor"] = round(first["seconds"] / floor["seconds"], 2) if floor["seconds"] else None
+    return {"expected_rows": meta["listens"], "first": first, "reimport": again, "floor": floor,
+            "artists": importbench.count_rows(url, "artists"), "albums": importbench.count_rows(url, "albums"),
+            "tracks": importbench.count_rows(url, "tracks"), "log": str(log)}, url
+
+
+def load_collection(url: str, work: Path, meta: dict, args) -> dict:
+    """Import the Discogs collection CSV through the importer (setup, timed but not a target).
+
+    Falls back to marking the same albums owned with SQL if the importer cannot take the file.
+    """
+    env = base_env(url, work)
+    result = importbench.run_child(importbench.flask_command("import", str(args.data_dir / meta["files"]["collection"])),
+                                   env, work / "import-collection.log", args.import_timeout)
+    if result["exit_code"] != 0:
+        result["method"] = "sql (importer failed, see import-collection.log)"
+        result["owned"] = httpbench.own_collection(url, args.seed)
+    else:
+        result["method"] = "importer"
+        result["owned"] = importbench.count_owned(url)
+    return result
+
+
+def http_phase(url: str, work: Path, seed: int, args, label: str) -> dict:
+    """Pick targets, start gunicorn and load every endpoint."""
+    owned = importbench.count_owned(url)
+    targets = httpbench.pick_targets(url)
+    env = httpbench.server_env(url, work)
+    with httpbench.running(env, work / f"gunicorn-{label}.log") as server:
+        top = httpbench.choose_top_artists(server.base_url)
+        endpoints = httpbench.endpoint_set(targets, top)
+        rows = httpbench.measure_set(server, endpoints, args.connections, args.duration, args.loadgen)
+    return {"collection_albums": owned, "targets": targets, "endpoints": rows}
+
+
+def blocked_phase(sqlite_url: str, work: Path, args) -> list[dict]:
+    """/health while SQLite's write lock is held by another process."""
+    db_path = Path(sqlite_url.removeprefix("sqlite:///"))
+    env = httpbench.server_env(sqlite_url, work, **httpbench.BLOCKED_ENV)
+    results = []
+    with httpbench.running(env, work / "gunicorn-blocked.log") as server:
+        with httpbench.sqlite_write_lock(db_path):
+            results.append({"name": "sqlite write lock held",
+                            **httpbench.health_while_blocked(server, args.blocked_duration, args.loadgen)})
+    return results
+
+
+def postgres_phase(csv_path: Path, work: Path, meta: dict, args) -> dict:
+    """A scratch PostgreSQL database loaded by the real importer, then the HTTP set against it."""
+    from sqlalchemy import create_engine, text
+    from sqlalchemy.engine import make_url
+
+    admin_url = make_url(args.postgres_url)
+    scratch = args.postgres_db
+    admin = create_engine(admin_url, isolation_level="AUTOCOMMIT")
+    try:
+        with admin.connect() as conn:
+            conn.execute(text(f'DROP DATABASE IF EXISTS "{scratch}" WITH (FORCE)'))
+            conn.execute(text(f'CREATE DATABASE "{scratch}"'))
+            version = conn.scalar(text("SHOW server_version"))
+    finally:
+        admin.dispose()
+    url = admin_url.set(database=scratch).render_as_string(hide_password=False)
+    env = base_env(url, work)
+    migrate(env)
+    loaded = importbench.measure_import(csv_path, env, work / "import-pg.log", args.import_timeout)
+    result = {"server_version": version, "database": scratch, "import": loaded, "expected_rows": meta["listens"],
+              "collection": load_collection(url, work, meta, args)}
+    result.update(http_phase(url, work, args.seed, args, "postgres"))
+    if not args.skip_blocked:
+        result["blocked"] = httpbench.unreachable_postgres(url, work, work / "gunicorn-pg-down.log",
+                                                           args.blocked_duration, args.loadgen)
+    return result
+
+
+def parse_args(argv: list[str] | None) -> argparse.Namespace:
+    """Command-line options (defaults are the documented full run)."""
+    parser = argparse.ArgumentParser(description="AIME benchmark suite")
+    parser.add_argument("--rows", type=int, default=1_000_000)
+    parser.add_argument("--seed", type=int, default=42)
+    parser.add_argument("--quick", action="store_true",
+                        help="short loads (1 s per endpoint, Python load generator): a sanity run, not numbers")
+    parser.add_argument("--duration", type=float, default=None, help="seconds of load per endpoint (default 5)")
+    parser.add_argument("--blocked-duration", type=float, default=None, help="seconds of /health load while blocked")
+    parser.add_argument("--connections", type=int, default=8, help="concurrent connections (default 8 = 2x4 threads)")
+    parser.add_argument("--loadgen", choices=("auto", "wrk", "python"), default=None)
+    parser.add_argument("--skip-postgres", action="store_true")
+    parser.add_argument("--skip-blocked", action="store_true")
+    parser.add_argument("--postgres-url", default=os.environ.get("AIME_BENCH_POSTGRES_URL", DEFAULT_PG),
+                        help="an existing database to connect to for creating the scratch database")
+    parser.add_argument("--postgres-db", default="aime_bench", help="scratch database (dropped and re-created)")
+    parser.add_argument("--data-dir", type=Path, default=make_dataset.DEFAULT_OUT)
+    parser.add_argument("--results-dir", type=Path, default=ROOT / "bench" / "results")
+    parser.add_argument("--work-dir", type=Path, default=None, help="keep databases and logs here (default: temp)")
+    parser.add_argument("--import-timeout", type=float, default=600)
+    args = parser.parse_args(argv)
+    args.duration = args.duration or (1.0 if args.quick else 5.0)
+    args.blocked_duration = args.blocked_duration or (1.0 if args.quick else 4.0)
+    args.loadgen = args.loadgen or ("python" if args.quick else "auto")
+    return args
+
+
+def main(argv: list[str] | None = None) -> dict:
+    """Run the whole suite; print the table and write the JSON report. Returns the report."""
+    args = parse_args(argv)
+    started = time.perf_counter()
+    report = {"started_at": datetime.now(timezone.utc).isoformat(timespec="seconds"), "rows": args.rows,
+              "seed": args.seed, "quick": args.quick, "machine": machine(),
+              "settings": {"duration_s": args.duration, "blocked_duration_s": args.blocked_duration,
+                           "connections": args.connections, "loadgen": args.loadgen, "workers": 2, "threads": 4}}
+    meta = ensure_dataset(args.rows, args.seed, args.data_dir)
+    report["dataset"] = meta
+    csv_path = args.data_dir / meta["files"]["csv"]
+    with tempfile.TemporaryDirectory(prefix="aime-bench-") as tmp:
+        work = args.work_dir or Path(tmp)
+        work.mkdir(parents=True, exist_ok=True)
+        report["import"], sqlite_url = import_phase(csv_path, work, meta, args.import_timeout)
+        report["import"]["collection"] = load_collection(sqlite_url, work, meta, args)
+        report["http_sqlite"] = http_phase(sqlite_url, work, args.seed, args, "sqlite")
+        if not args.skip_blocked:
+            report["blocked"] = blocked_phase(sqlite_url, work, args)
+        if not args.skip_postgres:
+            report["http_postgres"] = postgres_phase(csv_path, work, meta, args)
+    report["total_seconds"] = round(time.perf_counter() - started, 1)
+    report["targets"] = evaluate(report)
+    args.results_dir.mkdir(parents=True, exist_ok=True)
+    suffix = "" if args.rows == 1_000_000 and not args.quick else f"-{args.rows}{'-quick' if args.quick else ''}"
+    out = args.results_dir / f"{datetime.now(timezone.utc).date().isoformat()}{suffix}.json"
+    out.write_text(json.dumps(report, indent=2, default=str) + "\n")
+    report["written_to"] = str(out)
+    print(render(report))
+    print(f"\nreport: {out}")
+    return report
+
+
+if __name__ == "__main__":
+    main()
