@@ -14,7 +14,7 @@ def create_app(config: Config | Mapping[str, str] | None = None) -> Flask:
     """Build the Flask app. Only wiring: no connection, file or thread is opened here."""
     from . import api, auth, cli, database, errors, health, observability, web
     from .extensions import cors, db, migrate
-    from .services import services_setup
+    from .services import scheduler, services_setup
 
     config = _resolve_config(config)
     app = Flask(__name__)
@@ -29,6 +29,7 @@ def create_app(config: Config | Mapping[str, str] | None = None) -> Flask:
     observability.init_request_tracking(app)
     health.init_health(app)
     services_setup.init_services(app)
+    scheduler.init_scheduler(app)
     api.register_api(app)
     web.init_web(app)
     errors.register_error_handlers(app)  # after the Api, which installs its own HTTPException handler

@@ -2,6 +2,7 @@
 import pytest
 
 from aime import create_app
+from tests.conftest import make_config
 
 CHAT = "/v1/chat/completions"
 
@@ -13,13 +14,29 @@ def completion(text: str) -> dict:
             "usage": {"prompt_tokens": 1, "completion_tokens": 1, "total_tokens": 2}}
 
 
-@pytest.fixture
-def ai_app(app, httpserver):
-    """The migrated app's database, with AI pointed at the local server (short timeout, breaker after 2)."""
-    config = app.extensions["aime.config"].replace(
+def with_ai(config, httpserver):
+    """config with AI pointed at the local server (short timeout, 3 attempts, breaker after 2 failed calls)."""
+    return config.replace(
         ai_base_url=httpserver.url_for("/v1").rstrip("/"), ai_api_key="sk-test", ai_model="test-model",
         ai_timeout=0.3, ai_attempts=3, ai_circuit_failures=2, ai_circuit_reset_seconds=60.0)
-    application = create_app(config)
+
+
+@pytest.fixture
+def bare_ai_app(tmp_path, httpserver):
+    """An AI-enabled app that never touches its (unmigrated) database: for client-only tests, one backend."""
+    return create_app(with_ai(make_config(tmp_path), httpserver))
+
+
+@pytest.fixture
+def bare_app(tmp_path):
+    """An app without AI that never touches its database."""
+    return create_app(make_config(tmp_path))
+
+
+@pytest.fixture
+def ai_app(app, httpserver):
+    """The migrated app's database, with AI pointed at the local server."""
+    application = create_app(with_ai(app.extensions["aime.config"], httpserver))
     application.config["TESTING"] = True
     yield application
     from aime.extensions import db

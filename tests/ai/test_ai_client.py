@@ -11,10 +11,10 @@ from .conftest import CHAT, completion
 MESSAGES = [{"role": "user", "content": "Say hi"}]
 
 
-def test_success_sends_model_key_and_messages(ai_app, httpserver):
+def test_success_sends_model_key_and_messages(bare_ai_app, httpserver):
     httpserver.expect_ordered_request(CHAT, method="POST").respond_with_json(completion("Hello there"))
-    with ai_app.app_context():
-        answer = ai.chat(ai_app.extensions["aime.config"], MESSAGES, max_tokens=50)
+    with bare_ai_app.app_context():
+        answer = ai.chat(bare_ai_app.extensions["aime.config"], MESSAGES, max_tokens=50)
     assert answer == "Hello there"
     request, _response = httpserver.log[0]
     assert request.headers["Authorization"] == "Bearer sk-test"
@@ -22,16 +22,16 @@ def test_success_sends_model_key_and_messages(ai_app, httpserver):
     assert body["model"] == "test-model" and body["messages"] == MESSAGES and body["max_tokens"] == 50
 
 
-def test_server_error_then_success_is_retried(ai_app, httpserver):
+def test_server_error_then_success_is_retried(bare_ai_app, httpserver):
     httpserver.expect_ordered_request(CHAT, method="POST").respond_with_json({"error": "boom"}, status=500)
     httpserver.expect_ordered_request(CHAT, method="POST").respond_with_json(completion("Second time lucky"))
-    with ai_app.app_context():
-        assert ai.chat(ai_app.extensions["aime.config"], MESSAGES) == "Second time lucky"
-        assert ai.breaker(ai_app.extensions["aime.config"]).consecutive == 0
+    with bare_ai_app.app_context():
+        assert ai.chat(bare_ai_app.extensions["aime.config"], MESSAGES) == "Second time lucky"
+        assert ai.breaker(bare_ai_app.extensions["aime.config"]).consecutive == 0
     assert len(httpserver.log) == 2
 
 
-def test_timeout_then_success(ai_app, httpserver):
+def test_timeout_then_success(bare_ai_app, httpserver):
     def slow(_request):
         time.sleep(0.8)  # longer than the client's 0.3 s read timeout: the client gives up and retries
         from werkzeug import Response
@@ -39,38 +39,38 @@ def test_timeout_then_success(ai_app, httpserver):
 
     httpserver.expect_ordered_request(CHAT, method="POST").respond_with_handler(slow)
     httpserver.expect_ordered_request(CHAT, method="POST").respond_with_json(completion("Patience"))
-    with ai_app.app_context():
-        assert ai.chat(ai_app.extensions["aime.config"], MESSAGES) == "Patience"
+    with bare_ai_app.app_context():
+        assert ai.chat(bare_ai_app.extensions["aime.config"], MESSAGES) == "Patience"
 
 
-def test_gives_up_after_the_attempts(ai_app, httpserver):
+def test_gives_up_after_the_attempts(bare_ai_app, httpserver):
     httpserver.expect_request(CHAT, method="POST").respond_with_json({"error": "down"}, status=503)
-    with ai_app.app_context(), pytest.raises(ai.AIUnavailable) as caught:
-        ai.chat(ai_app.extensions["aime.config"], MESSAGES)
+    with bare_ai_app.app_context(), pytest.raises(ai.AIUnavailable) as caught:
+        ai.chat(bare_ai_app.extensions["aime.config"], MESSAGES)
     assert "after 3 attempts" in caught.value.detail and "HTTP 503" in caught.value.detail
     assert caught.value.status == 503
     assert len(httpserver.log) == 3
 
 
-def test_refusal_is_not_retried(ai_app, httpserver):
+def test_refusal_is_not_retried(bare_ai_app, httpserver):
     httpserver.expect_request(CHAT, method="POST").respond_with_json({"error": "bad key"}, status=401)
-    with ai_app.app_context(), pytest.raises(ai.AIUnavailable) as caught:
-        ai.chat(ai_app.extensions["aime.config"], MESSAGES)
+    with bare_ai_app.app_context(), pytest.raises(ai.AIUnavailable) as caught:
+        ai.chat(bare_ai_app.extensions["aime.config"], MESSAGES)
     assert "HTTP 401" in caught.value.detail and "sk-test" not in caught.value.detail
     assert len(httpserver.log) == 1
 
 
-def test_not_a_completion(ai_app, httpserver):
+def test_not_a_completion(bare_ai_app, httpserver):
     httpserver.expect_request(CHAT, method="POST").respond_with_json({"unexpected": True})
-    with ai_app.app_context(), pytest.raises(ai.AIUnavailable, match="not a chat completion"):
-        ai.chat(ai_app.extensions["aime.config"], MESSAGES)
+    with bare_ai_app.app_context(), pytest.raises(ai.AIUnavailable, match="not a chat completion"):
+        ai.chat(bare_ai_app.extensions["aime.config"], MESSAGES)
 
 
-def test_circuit_opens_after_repeated_failures_and_closes_after_a_good_trial(ai_app, httpserver):
-    config = ai_app.extensions["aime.config"]
+def test_circuit_opens_after_repeated_failures_and_closes_after_a_good_trial(bare_ai_app, httpserver):
+    config = bare_ai_app.extensions["aime.config"]
     httpserver.expect_ordered_request(CHAT, method="POST").respond_with_json({}, status=500)
     httpserver.expect_ordered_request(CHAT, method="POST").respond_with_json({}, status=500)
-    with ai_app.app_context():
+    with bare_ai_app.app_context():
         config = config.replace(ai_attempts=1)
         for _ in range(2):  # two failed calls: the breaker (threshold 2) opens
             with pytest.raises(ai.AIUnavailable):
@@ -90,10 +90,10 @@ def test_circuit_opens_after_repeated_failures_and_closes_after_a_good_trial(ai_
                                      "consecutive_failures": 0, "last_error": None}
 
 
-def test_failed_trial_reopens_at_once(ai_app, httpserver):
+def test_failed_trial_reopens_at_once(bare_ai_app, httpserver):
     httpserver.expect_request(CHAT, method="POST").respond_with_json({}, status=500)
-    with ai_app.app_context():
-        config = ai_app.extensions["aime.config"].replace(ai_attempts=1)
+    with bare_ai_app.app_context():
+        config = bare_ai_app.extensions["aime.config"].replace(ai_attempts=1)
         for _ in range(2):
             with pytest.raises(ai.AIUnavailable):
                 ai.chat(config, MESSAGES)
@@ -105,9 +105,9 @@ def test_failed_trial_reopens_at_once(ai_app, httpserver):
         assert len(httpserver.log) == 3
 
 
-def test_not_configured(app):
-    with app.app_context():
-        config = app.extensions["aime.config"]
+def test_not_configured(bare_app):
+    with bare_app.app_context():
+        config = bare_app.extensions["aime.config"]
         assert ai.health(config) == {"configured": False, "status": "not_configured"}
         with pytest.raises(ai.NotConfigured, match="AI is not configured"):
             ai.chat(config, MESSAGES)

@@ -1,0 +1,35 @@
+"""AI writing: album descriptions and haikus (503 "AI is not configured" without an endpoint)."""
+from flask import current_app
+from flask_smorest import Blueprint
+
+from ..schemas.ai import AlbumDescriptionSchema, EnrichAllSchema, EnrichResultSchema, HaikuQuerySchema, HaikuSchema
+from ..services import ai_writing
+
+blp = Blueprint("ai", __name__, description="AI writing (any OpenAI-compatible chat endpoint)")
+
+
+def _config():
+    return current_app.extensions["aime.config"]
+
+
+@blp.route("/services/ai/enrich-album/<int:album_id>", methods=["POST"])
+@blp.response(200, AlbumDescriptionSchema)
+def enrich_album(album_id):
+    """Write (or rewrite) an album's AI description."""
+    return ai_writing.describe_album(_config(), album_id)
+
+
+@blp.route("/services/ai/enrich-all", methods=["POST"])
+@blp.arguments(EnrichAllSchema, required=False)
+@blp.response(200, EnrichResultSchema)
+def enrich_all(data):
+    """Describe up to `limit` owned albums that have no description yet."""
+    return ai_writing.enrich_all(_config(), (data or {}).get("limit", 25))
+
+
+@blp.route("/history/haiku")
+@blp.arguments(HaikuQuerySchema, location="query")
+@blp.response(200, HaikuSchema)
+def haiku(query):
+    """A haiku about the last `days` days of listening."""
+    return ai_writing.listening_haiku(_config(), query["days"])

@@ -1,0 +1,266 @@
+"""Scheduled task implementations, and run_task: one recorded TaskRun per execution, one output file per success.
+
+Output files go to <AIME_DATA_DIR>/scheduled-output/{task}-YYYYMMDD-HHMMSS.{ext} (UTC), written to a temporary file
+and renamed into place, so a reader never sees half a file; only the newest `max_files_per_type` are kept per task.
+"""
+from __future__ import annotations
+
+import importlib
+import json
+import logging
+import os
+import re
+import tempfile
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Callable
+
+from flask import Flask
+from sqlalchemy import func, select, update
+
+from ..config import Config
+from ..database import run_write
+from ..errors import Conflict, NotConfigured, NotFound
+from ..extensions import db
+from ..models import ScheduledTask, Setting, TaskRun
+from . import ai_writing, exports
+
+log = logging.getLogger(__name__)
+OUTPUT_DIR = "scheduled-output"
+MAX_FILES_KEY = "scheduler.max_files_per_type"
+DEFAULT_MAX_FILES = 5
+# A run still "running" after this long was abandoned (its process died); it no longer blocks new runs.
+STALE_RUN_SECONDS = 6 * 3600
+ERROR_MAX_CHARS = 2000
+
+
+class Skipped(Exception):
+    """The task cannot run here (e.g. its integration is not configured); the run is recorded as skipped."""
+
+
+@dataclass(frozen=True)
+class Output:
+    """What a task produced: text for its output file, with the file's extension."""
+
+    text: str
+    ext: str
+
+
+def _json_text(document) -> str:
+    return json.dumps(document, ensure_ascii=False, indent=2) + "\n"
+
+
+def task_export_markdown(config: Config) -> Output:
+    """The collection as Markdown."""
+    return Output(exports.export_markdown(), "md")
+
+
+def task_export_json(config: Config) -> Output:
+    """The collection as JSON."""
+    return Output(_json_text(exports.export_json()), "json")
+
+
+def _md_escape(text: str) -> str:
+    return re.sub(r"([\\`*_\[\]<>|#])", r"\\\1", text)
+
+
+def task_haiku(config: Config) -> Output:
+    """A haiku for each of five random albums, as Markdown."""
+    items = ai_writing.album_haikus(config, 5)
+    lines = [f"# Haikus · {time.strftime('%Y-%m-%d', time.gmtime())}", ""]
+    if not items:
+        lines += ["_The collection is empty: no album to write about._", ""]
+    for item in items:
+        heading = f"{item['title']} — {', '.join(item['artists'])}"
+        lines += [f"## {_md_escape(heading)}", ""]
+        # Two trailing spaces make a Markdown line break: a haiku keeps its three lines.
+        lines += [f"{_md_escape(line)}  " for line in item["haiku"].split("\n") if line.strip()]
+        lines.append("")
+    return Output("\n".join(lines).rstrip() + "\n", "md")
+
+
+def task_ai_enrichment(config: Config) -> Output:
+    """Descriptions for owned albums that have none yet; the file is the run's summary."""
+    return Output(_json_text(ai_writing.enrich_all(config, limit=50)), "json")
+
+
+def task_discogs_sync(config: Config) -> Output:
+    """Sync the Discogs collection through aime.services.discogs_sync (owned by the Discogs integration)."""
+    try:
+        module = importlib.import_module("aime.services.discogs_sync")
+    except ModuleNotFoundError as error:
+        if error.name != "aime.services.discogs_sync":
+            raise
+        raise Skipped("Discogs sync is not available in this build (aime.services.discogs_sync is missing).") from None
+    sync = next((getattr(module, name) for name in ("sync_collection", "run_sync", "sync") if hasattr(module, name)),
+                None)
+    if sync is None:
+        raise Skipped("aime.services.discogs_sync has no sync function (sync_collection).")
+    return Output(_json_text(sync(config)), "json")
+
+
+TASKS: dict[str, Callable[[Config], Output]] = {
+    "export_markdown": task_export_markdown,
+    "export_json": task_export_json,
+    "haiku": task_haiku,
+    "discogs_sync": task_discogs_sync,
+    "ai_enrichment": task_ai_enrichment,
+}
+
+
+def max_files_per_type() -> int:
+    """How many output files to keep per task (Setting, default 5)."""
+    row = db.session.get(Setting, MAX_FILES_KEY)
+    return int(row.value) if row is not None and isinstance(row.value, int) else DEFAULT_MAX_FILES
+
+
+# --- runs ----------------------------------------------------------------------------------------------
+
+def start_run(name: str, trigger: str) -> int:
+    """Record a new running TaskRun for `name`; 404 if unknown, 409 if one is already running (any process)."""
+    if name not in TASKS:
+        raise NotFound(f"No scheduled task called {name!r}; tasks: {', '.join(TASKS)}.")
+    return run_write(_start_run, name, trigger)
+
+
+def _start_run(name: str, trigger: str) -> int:
+    # Lock the task's row (PostgreSQL; SQLite's BEGIN IMMEDIATE already serialises writers) so two workers
+    # cannot both see "nothing running" and both start.
+    from .scheduler import ensure_default_tasks
+
+    ensure_default_tasks()
+    db.session.execute(select(ScheduledTask).where(ScheduledTask.name == name).with_for_update()).first()
+    now = int(time.time())
+    db.session.execute(update(TaskRun).where(TaskRun.task == name, TaskRun.status == "running",
+                                             TaskRun.started_at < now - STALE_RUN_SECONDS)
+                       .values(status="failed", finished_at=now, error="Abandoned: its process stopped mid-run.")
+                       .execution_options(synchronize_session=False))
+    running = db.session.scalar(select(TaskRun.id).where(TaskRun.task == name, TaskRun.status == "running"))
+    if running is not None:
+        raise Conflict(f"Task {name!r} is already running (run {running}).")
+    run = TaskRun(task=name, trigger=trigger, status="running", started_at=now)
+    db.session.add(run)
+    db.session.flush()
+    return run.id
+
+
+def execute_run(app: Flask, run_id: int) -> dict:
+    """Execute a started run in this thread and record how it ended (never raises for a task failure)."""
+    with app.app_context():
+        config: Config = app.extensions["aime.config"]
+        run = db.session.get(TaskRun, run_id)
+        name = run.task
+        status, output_file, error = "success", None, None
+        try:
+            output = TASKS[name](config)
+            db.session.rollback()  # end the read transaction before writing files and rows
+            output_file = write_output(config, name, output, max_files_per_type())
+        except (Skipped, NotConfigured) as reason:
+            status, error = "skipped", str(reason)
+        except Exception as failure:  # noqa: BLE001 - a task failure is recorded on its run, not raised
+            log.exception("scheduled task %s (run %s) failed", name, run_id)
+            status, error = "failed", (getattr(failure, "detail", None) or f"{type(failure).__name__}: {failure}")
+        finish_run(run_id, status, output_file, error)
+        log.info("task %s run %s finished: %s", name, run_id, status)
+        result = run_dict(db.session.get(TaskRun, run_id))
+        db.session.remove()
+        return result
+
+
+def finish_run(run_id: int, status: str, output_file: str | None, error: str | None) -> None:
+    """Record a run's end and the task's last_run."""
+
+    def _finish():
+        run = db.session.get(TaskRun, run_id)
+        run.status, run.finished_at, run.output_file = status, int(time.time()), output_file
+        run.error = error[:ERROR_MAX_CHARS] if error else None
+        task = db.session.get(ScheduledTask, run.task)
+        if task is not None:
+            task.last_run = run.started_at
+
+    run_write(_finish)
+
+
+def run_task(app: Flask, name: str, trigger: str = "schedule") -> dict:
+    """Run a task now in this thread, recording a TaskRun; returns the finished run."""
+    with app.app_context():
+        run_id = start_run(name, trigger)
+    return execute_run(app, run_id)
+
+
+def run_dict(run: TaskRun) -> dict:
+    """A TaskRun as plain data."""
+    return {"id": run.id, "task": run.task, "trigger": run.trigger, "status": run.status,
+            "started_at": run.started_at, "finished_at": run.finished_at,
+            "output_file": run.output_file, "error": run.error}
+
+
+def get_run(run_id: int) -> dict:
+    """One run, or 404."""
+    run = db.session.get(TaskRun, run_id)
+    if run is None:
+        raise NotFound(f"Task run {run_id} does not exist.")
+    return run_dict(run)
+
+
+def list_runs(task: str | None = None, status: str | None = None, page: int = 1, page_size: int = 30) -> dict:
+    """Runs, newest first, optionally of one task and/or status."""
+    where = [c for c in (TaskRun.task == task if task else None, TaskRun.status == status if status else None)
+             if c is not None]
+    total = db.session.scalar(select(func.count(TaskRun.id)).where(*where)) or 0
+    rows = db.session.scalars(select(TaskRun).where(*where).order_by(TaskRun.id.desc())
+                              .offset((page - 1) * page_size).limit(page_size))
+    return {"items": [run_dict(r) for r in rows], "total": total, "page": page, "page_size": page_size,
+            "pages": (total + page_size - 1) // page_size}
+
+
+# --- output files ----------------------------------------------------------------------------------------
+
+def output_dir(config: Config) -> Path:
+    """Where scheduled tasks write their files."""
+    return config.data_dir / OUTPUT_DIR
+
+
+def _pattern(name: str, ext: str) -> re.Pattern:
+    return re.compile(rf"^{re.escape(name)}-(\d{{8}}-\d{{6}})(?:-(\d+))?\.{re.escape(ext)}$")
+
+
+def write_output(config: Config, name: str, output: Output, keep: int) -> str:
+    """Write a task's file atomically (temp file + os.replace), prune to the newest `keep`; returns its name."""
+    folder = output_dir(config)
+    folder.mkdir(parents=True, exist_ok=True)
+    stamp = time.strftime("%Y%m%d-%H%M%S", time.gmtime())
+    target = folder / f"{name}-{stamp}.{output.ext}"
+    counter = 1
+    while target.exists():  # two runs in the same second: keep both (runs of one task never overlap)
+        target = folder / f"{name}-{stamp}-{counter}.{output.ext}"
+        counter += 1
+    fd, temp = tempfile.mkstemp(prefix=f".{name}-", suffix=".tmp", dir=folder)
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8", newline="\n") as handle:
+            handle.write(output.text)
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.replace(temp, target)
+    except BaseException:
+        Path(temp).unlink(missing_ok=True)
+        raise
+    prune(folder, name, output.ext, keep)
+    return target.name
+
+
+def prune(folder: Path, name: str, ext: str, keep: int) -> list[str]:
+    """Delete all but the newest `keep` output files of a task; returns the deleted names."""
+    pattern = _pattern(name, ext)
+    found = []
+    for path in folder.iterdir():
+        match = pattern.match(path.name)
+        if match:
+            found.append(((match.group(1), int(match.group(2) or 0)), path))
+    found.sort(reverse=True)
+    removed = []
+    for _key, path in found[keep:]:
+        path.unlink(missing_ok=True)
+        removed.append(path.name)
+    return removed
