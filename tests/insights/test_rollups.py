@@ -1,0 +1,71 @@
+"""The rollups stay equal to a recount from the listens, through additions, removals and rebuilds."""
+from __future__ import annotations
+
+from sqlalchemy import delete, select, text
+
+from aime.database import run_write
+from aime.models import Listen
+from aime.services import rollups
+
+from .conftest import PLAYS, post_plays
+
+
+def _state(db):
+    buckets = db.session.execute(text("SELECT bucket, plays FROM listen_buckets ORDER BY bucket")).all()
+    totals = db.session.execute(text("SELECT track_id, plays, first_played_at, last_played_at "
+                                     "FROM track_play_totals ORDER BY track_id")).all()
+    return [tuple(r) for r in buckets], [tuple(r) for r in totals]
+
+
+def _recount(db):
+    buckets = db.session.execute(text("SELECT played_at / 900, COUNT(*) FROM listens GROUP BY played_at / 900 "
+                                      "ORDER BY 1")).all()
+    totals = db.session.execute(text("SELECT track_id, COUNT(*), MIN(played_at), MAX(played_at) FROM listens "
+                                     "GROUP BY track_id ORDER BY track_id")).all()
+    return [tuple(r) for r in buckets], [tuple(r) for r in totals]
+
+
+def test_hand_checked_rollups(client, auth, db):
+    ids = post_plays(client, auth)
+    buckets, totals = _state(db)
+    # The closest plays, p1 (22:40) and p2 (22:45), fall in 22:30-22:45 and 22:45-23:00: 11 buckets of 1.
+    assert len(buckets) == 11 and all(plays == 1 for _, plays in buckets)
+    a1 = next(t for t in totals if t[0] == ids["A1"])
+    assert a1[1:] == (3, 1704494400, 1704620400)  # 2024-01-05T22:40Z .. 2024-01-07T09:40Z
+    assert (buckets, totals) == _recount(db)
+
+
+def test_batch_and_removal_stay_exact(app, db, client, auth):
+    ids = post_plays(client, auth, PLAYS[:4])
+    # A batch writer: two plays in one bucket (1704499200..1704500100) and a repeated track, in one call.
+    pairs = [(ids["A1"], 1704500000), (ids["A2"], 1704500050), (ids["A1"], 1704600000)]
+
+    def add():
+        for track_id, played_at in pairs:
+            db.session.add(Listen(track_id=track_id, played_at=played_at, source="test"))
+        db.session.flush()
+        rollups.listens_added(db.session, pairs)
+
+    run_write(add)
+    assert _state(db) == _recount(db)
+    bucket = dict(_state(db)[0])[1704500000 // 900]
+    assert bucket == 2
+
+    def remove():
+        gone = db.session.execute(select(Listen.track_id, Listen.played_at).where(Listen.track_id == ids["A1"])).all()
+        db.session.execute(delete(Listen).where(Listen.track_id == ids["A1"]))
+        rollups.listens_removed(db.session, [tuple(r) for r in gone])
+
+    run_write(remove)
+    state = _state(db)
+    assert state == _recount(db)
+    assert ids["A1"] not in [t[0] for t in state[1]]
+
+
+def test_rebuild_matches_recount(db, client, auth):
+    post_plays(client, auth)
+    db.session.execute(text("DELETE FROM listen_buckets"))
+    db.session.commit()
+    result = rollups.rebuild()
+    assert result == {"buckets": 11, "tracks": 5}
+    assert _state(db) == _recount(db)
