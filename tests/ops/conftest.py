@@ -181,6 +181,7 @@ def slow_server(tmp_path):
     def make(**overrides: str) -> AppGunicorn:
         env = {**base_env(tmp_path, 0), **overrides}
         env.pop("AIME_BIND")
+        Path(env["AIME_DATA_DIR"]).mkdir(exist_ok=True)
         migrate(env)
         server = AppGunicorn(env, tmp_path / "gunicorn.log", "tests.support.slow_app:app")
         servers.append(server)
