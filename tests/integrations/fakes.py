@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import json
 import threading
+import time
 
 from werkzeug import Request, Response
 
@@ -15,6 +16,7 @@ class FakeLastfm:
         self.scrobbles: list[dict] = []  # {"artist", "title", "album", "uts"}
         self.now_playing = now_playing
         self.requests: list[dict] = []
+        self.times: list[float] = []  # monotonic arrival time of each request
         self.lock = threading.Lock()
         server.expect_request("/2.0/").respond_with_handler(self.handle)
 
@@ -32,7 +34,9 @@ class FakeLastfm:
         """Answer one getRecentTracks call."""
         args = request.args
         with self.lock:
-            self.requests.append(dict(args))
+            if args.get("method") == "user.getrecenttracks":  # not a health probe of the base URL
+                self.requests.append(dict(args))
+                self.times.append(time.monotonic())
             if args.get("api_key") != self.api_key:
                 return _json({"error": 10, "message": "Invalid API key - You must be granted a valid key by last.fm"},
                              403)
