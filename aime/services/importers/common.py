@@ -1,0 +1,101 @@
+"""Helpers shared by the parsers: dates, text fields, turning a dict into a Play."""
+from __future__ import annotations
+
+import calendar
+from datetime import datetime, timezone
+from typing import Any
+
+from .records import Malformed, Play
+
+MONTHS = {name: number for number, name in enumerate(calendar.month_abbr) if name}
+MIN_EPOCH = 0
+MAX_EPOCH = 7258118400  # 2200-01-01: anything later is a broken date, not a play
+_day_cache: dict[str, int] = {}
+
+
+class RowError(ValueError):
+    """A field of a row is missing or unreadable; the message says which."""
+
+
+def text(value: Any, what: str, *, required: bool = True, limit: int = 500) -> str | None:
+    """A trimmed text field (None when empty and optional); too long or wrong type is an error."""
+    if value is None or value == "":
+        if required:
+            raise RowError(f"{what} is missing")
+        return None
+    if not isinstance(value, str):
+        raise RowError(f"{what} is not text")
+    value = value.strip()
+    if not value:
+        if required:
+            raise RowError(f"{what} is missing")
+        return None
+    if len(value) > limit:
+        raise RowError(f"{what} is longer than {limit} characters")
+    return value
+
+
+def epoch(value: Any, what: str = "time") -> int:
+    """A plausible UTC epoch-seconds instant from an int or numeric string."""
+    try:
+        moment = int(float(value)) if isinstance(value, (str, float)) else int(value)
+    except (TypeError, ValueError, OverflowError):
+        raise RowError(f"{what} {str(value)[:40]!r} is not a timestamp") from None
+    if isinstance(value, bool) or not MIN_EPOCH < moment < MAX_EPOCH:
+        raise RowError(f"{what} {str(value)[:40]!r} is out of range")
+    return moment
+
+
+def lastfm_date(value: str) -> int:
+    """'14 Nov 2023 12:05' or '14 Nov 2023, 12:05' (UTC) to epoch seconds; days are cached (hot path)."""
+    day, _, clock = value.strip().rpartition(" ")
+    base = _day_cache.get(day)
+    if base is None:
+        try:
+            d, m, y = day.replace(",", "").split()
+            base = int(datetime(int(y), MONTHS[m.title()], int(d), tzinfo=timezone.utc).timestamp())
+        except (ValueError, KeyError):
+            raise RowError(f"date {value[:40]!r} is not like '14 Nov 2023 12:05'") from None
+        if len(_day_cache) > 100_000:
+            _day_cache.clear()
+        _day_cache[day] = base
+    hours, _, minutes = clock.partition(":")
+    if not (hours.isdigit() and minutes.isdigit() and int(hours) < 24 and int(minutes) < 60):
+        raise RowError(f"date {value[:40]!r} is not like '14 Nov 2023 12:05'")
+    return base + int(hours) * 3600 + int(minutes) * 60
+
+
+def iso_instant(value: Any, what: str) -> int:
+    """An ISO 8601 instant ('2023-11-10T21:07:31Z', or naive '2023-11-10 21:04' taken as UTC)."""
+    if not isinstance(value, str):
+        raise RowError(f"{what} is missing")
+    try:
+        moment = datetime.fromisoformat(value.strip().replace("Z", "+00:00"))
+    except ValueError:
+        raise RowError(f"{what} {value[:40]!r} is not an ISO 8601 time") from None
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=timezone.utc)
+    return epoch(moment.timestamp(), what)
+
+
+def play(line: int, artist: Any, title: Any, album: Any, played_at: int, **extra) -> Play:
+    """A validated Play (RowError names the bad field)."""
+    # Hot path (a million rows): plain short strings skip the full checks.
+    if type(artist) is str and type(title) is str and 0 < len(artist) < 200 and 0 < len(title) < 200 \
+            and artist[0] > " " < artist[-1] and title[0] > " " < title[-1]:
+        if album is None or album == "":
+            return Play(line, artist, title, None, played_at, **extra)
+        if type(album) is str and len(album) < 200 and album[0] > " " < album[-1]:
+            return Play(line, artist, title, album, played_at, **extra)
+    return Play(line, text(artist, "artist"), text(title, "title"), text(album, "album", required=False),
+                played_at, **extra)
+
+
+def guarded(line: int, build, *args) -> Play | Malformed:
+    """build(*args), or a Malformed naming why the row is unusable."""
+    try:
+        return build(*args)
+    except RowError as error:
+        return Malformed(line, str(error))
+    except (AttributeError, TypeError, KeyError, IndexError) as error:
+        return Malformed(line, f"unexpected structure ({type(error).__name__}: {str(error)[:80]})")

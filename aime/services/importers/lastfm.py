@@ -1,0 +1,81 @@
+"""Last.fm exports: lastfm-to-csv (no header), lastfm.ghan.nl CSV and JSON pages."""
+from __future__ import annotations
+
+from typing import BinaryIO, Iterator
+
+from .common import RowError, epoch, guarded, lastfm_date, play
+from .jsonstream import top_level_items
+from .records import Malformed, Play, Skipped
+from .textio import csv_rows
+
+GHAN_COLUMNS = ("uts", "artist", "track")
+
+
+def parse_lastfm_csv(stream: BinaryIO) -> Iterator:
+    """lastfm-to-csv: `artist,album,track,date` rows, minute precision, newest first."""
+    for line, row, problem in csv_rows(stream):
+        if problem is not None:
+            yield problem
+        elif len(row) != 4:
+            yield Malformed(line, f"expected 4 fields (artist,album,track,date), found {len(row)}")
+        elif not row[3].strip():
+            yield Skipped(line, "no date (a now-playing entry)")
+        else:
+            yield guarded(line, _csv_play, line, row)
+
+
+def _csv_play(line: int, row: list[str]) -> Play:
+    return play(line, row[0], row[2], row[1], lastfm_date(row[3]))
+
+
+def parse_ghan_csv(stream: BinaryIO) -> Iterator:
+    """lastfm.ghan.nl CSV: header `uts,utc_time,artist,artist_mbid,album,album_mbid,track,track_mbid`."""
+    columns: dict[str, int] | None = None
+    for line, row, problem in csv_rows(stream):
+        if problem is not None:
+            yield problem
+        elif columns is None:
+            columns = {name.strip().lower(): i for i, name in enumerate(row)}
+            missing = [name for name in GHAN_COLUMNS if name not in columns]
+            if missing:
+                yield Malformed(line, f"header lacks column(s) {', '.join(missing)}")
+                return
+        else:
+            yield guarded(line, _ghan_play, line, row, columns)
+
+
+def _ghan_play(line: int, row: list[str], columns: dict[str, int]) -> Play:
+    if len(row) < len(columns):
+        raise RowError(f"expected {len(columns)} fields, found {len(row)}")
+    album = row[columns["album"]] if "album" in columns else None
+    return play(line, row[columns["artist"]], row[columns["track"]], album, epoch(row[columns["uts"]], "uts"))
+
+
+def parse_ghan_json(stream: BinaryIO) -> Iterator:
+    """lastfm.ghan.nl JSON: an array of recenttracks pages `{"track": [...]}`."""
+    for line, page in top_level_items(stream):
+        if isinstance(page, dict) and isinstance(page.get("recenttracks"), dict):
+            page = page["recenttracks"]
+        tracks = page.get("track") if isinstance(page, dict) else None
+        if not isinstance(tracks, list):
+            yield Malformed(line, "page has no track list")
+            continue
+        for index, item in enumerate(tracks, 1):
+            if isinstance(item, dict) and (item.get("@attr") or {}).get("nowplaying") and not item.get("date"):
+                yield Skipped(line, f"track {index} of the page is now playing (no date)")
+            else:
+                yield guarded(line, _json_play, line, index, item)
+
+
+def _name(value) -> str | None:
+    if isinstance(value, dict):
+        return value.get("#text") or value.get("name")
+    return value
+
+
+def _json_play(line: int, index: int, item: dict) -> Play:
+    try:
+        return play(line, _name(item.get("artist")), item.get("name"), _name(item.get("album")),
+                    epoch((item.get("date") or {}).get("uts"), "date.uts"))
+    except RowError as error:
+        raise RowError(f"track {index} of the page: {error}") from None

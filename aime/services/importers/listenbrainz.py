@@ -1,0 +1,88 @@
+"""ListenBrainz exports: the zip (`listens/YYYY/M.jsonl`, `feedback.jsonl`) and the older JSON array."""
+from __future__ import annotations
+
+import re
+import zipfile
+from typing import BinaryIO, Iterator
+
+from .common import RowError, epoch, guarded, play
+from .jsonstream import top_level_items
+from .records import FatalFormatError, Malformed, Play
+
+MAX_RATIO = 200  # compressed JSON Lines reach ~20x; far beyond that is a zip bomb
+MAX_TOTAL_BYTES = 16 * 1024 ** 3
+_LISTENS_MEMBER = re.compile(r"^(?:[^/]+/)?listens/(\d{4})/(\d{1,2})\.jsonl$")
+
+
+def listen_play(line: int, item: dict, loved_ids: frozenset = frozenset()) -> Play:
+    """A ListenBrainz listen object as a Play (loved when its recording has feedback score 1)."""
+    meta = item.get("track_metadata")
+    if not isinstance(meta, dict):
+        raise RowError("track_metadata is missing")
+    info = meta.get("additional_info") if isinstance(meta.get("additional_info"), dict) else {}
+    ids = {meta.get("recording_msid"), info.get("recording_msid"), info.get("recording_mbid"),
+           (item.get("recording_msid"))}
+    client = info.get("submission_client") or info.get("media_player")
+    return play(line, meta.get("artist_name"), meta.get("track_name"), meta.get("release_name"),
+                epoch(item.get("listened_at"), "listened_at"), loved=bool(ids & loved_ids),
+                client=client[:200] if isinstance(client, str) else None)
+
+
+def parse_json(stream: BinaryIO) -> Iterator:
+    """The older export: one JSON array of listens (JSON Lines accepted too)."""
+    for line, item in top_level_items(stream):
+        if not isinstance(item, dict):
+            yield Malformed(line, "listen is not an object")
+        else:
+            yield guarded(line, listen_play, line, item)
+
+
+def check_archive(archive: zipfile.ZipFile) -> None:
+    """Refuse path traversal, absolute names and zip bombs before reading anything."""
+    total = 0
+    for info in archive.infolist():
+        parts = info.filename.replace("\\", "/").split("/")
+        if info.filename.startswith(("/", "\\")) or ".." in parts or re.match(r"^[A-Za-z]:", info.filename):
+            raise FatalFormatError(0, f"zip refused: unsafe member name {info.filename[:100]!r}")
+        total += info.file_size
+        if info.file_size > 1024 * 1024 and info.file_size > MAX_RATIO * max(info.compress_size, 1):
+            raise FatalFormatError(0, f"zip refused: {info.filename[:100]!r} expands {MAX_RATIO}x+ (zip bomb?)")
+    if total > MAX_TOTAL_BYTES:
+        raise FatalFormatError(0, "zip refused: it expands to more than 16 GB")
+
+
+def _member_order(name: str) -> tuple[int, int]:
+    match = _LISTENS_MEMBER.match(name)
+    return (int(match.group(1)), int(match.group(2))) if match else (0, 0)
+
+
+def parse_zip(stream: BinaryIO) -> Iterator:
+    """The zip export, read member by member without extracting anything to disk."""
+    try:
+        archive = zipfile.ZipFile(stream)
+    except (zipfile.BadZipFile, OSError) as error:
+        raise FatalFormatError(0, f"not a readable zip: {error}") from None
+    with archive:
+        check_archive(archive)
+        names = archive.namelist()
+        loved = _loved_ids(archive, [n for n in names if n.rsplit("/", 1)[-1] == "feedback.jsonl"])
+        for name in sorted((n for n in names if _LISTENS_MEMBER.match(n)), key=_member_order):
+            with archive.open(name) as member:
+                for line, item in top_level_items(member):
+                    if not isinstance(item, dict):
+                        yield Malformed(line, f"{name}: listen is not an object")
+                        continue
+                    result = guarded(line, listen_play, line, item, loved)
+                    if isinstance(result, Malformed):
+                        result.error = f"{name}: {result.error}"
+                    yield result
+
+
+def _loved_ids(archive: zipfile.ZipFile, names: list[str]) -> frozenset:
+    loved = set()
+    for name in names:
+        with archive.open(name) as member:
+            for _line, item in top_level_items(member):
+                if isinstance(item, dict) and item.get("score") == 1:
+                    loved.update(v for v in (item.get("recording_msid"), item.get("recording_mbid")) if v)
+    return frozenset(loved)

@@ -1,0 +1,56 @@
+"""What a parser yields: plays, collection entries, and rows it could not use (with their line)."""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+
+@dataclass(slots=True)
+class Play:
+    """One listen read from a file; played_at is the START of the play, UTC epoch seconds."""
+
+    line: int
+    artist: str
+    title: str
+    album: str | None
+    played_at: int
+    loved: bool = False
+    client: str | None = None
+
+
+@dataclass(slots=True)
+class CollectionEntry:
+    """One owned record read from a collection export."""
+
+    line: int
+    artists: list[str]
+    title: str
+    year: int | None = None
+    support: str | None = None
+    labels: list[str] = field(default_factory=list)
+    catalog_number: str | None = None
+    discogs_id: int | None = None
+
+
+@dataclass(slots=True)
+class Skipped:
+    """A well-formed row that is deliberately not imported (podcast, too short, ...)."""
+
+    line: int
+    reason: str
+
+
+@dataclass(slots=True)
+class Malformed:
+    """A row that could not be read; reported with its line and skipped."""
+
+    line: int
+    error: str
+
+
+class FatalFormatError(Exception):
+    """The rest of the file cannot be read (broken JSON structure, huge value); carries the line."""
+
+    def __init__(self, line: int, message: str):
+        super().__init__(message)
+        self.line = line
+        self.message = message

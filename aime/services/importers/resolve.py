@@ -1,0 +1,157 @@
+"""Artist/album/track ids for a whole batch at once: in-memory caches plus set-based SQL for the misses.
+
+The identities are the ones of services/catalog.py (normalised artist name; album = normalised title +
+primary artist; track = artist + album-or-none + normalised title), done per batch instead of per row.
+"""
+from __future__ import annotations
+
+from typing import Iterable, Sequence
+
+from sqlalchemy import select
+from sqlalchemy.dialects import postgresql, sqlite
+
+from ...models import Album, AlbumArtist, Artist, Track
+from ...text import normalise
+from .records import Play
+
+CHUNK = 5000  # IN-list size: well under SQLite's 32766 bound variables
+MEMO_LIMIT = 500_000
+
+
+def chunks(items: Sequence, size: int = CHUNK) -> Iterable[Sequence]:
+    """Slices of at most `size` items."""
+    for start in range(0, len(items), size):
+        yield items[start:start + size]
+
+
+def insert_ignore(session, table):
+    """INSERT ... ON CONFLICT DO NOTHING for the session's dialect."""
+    dialect = session.get_bind().dialect.name
+    return (postgresql.insert if dialect == "postgresql" else sqlite.insert)(table).on_conflict_do_nothing()
+
+
+class CatalogCache:
+    """Ids of artists, albums and tracks seen during one import (valid while its transactions commit)."""
+
+    def __init__(self, source: str):
+        self.source = source
+        self.clear()
+
+    def clear(self) -> None:
+        """Forget everything (after a rolled-back batch the cached ids may not exist)."""
+        self.memo: dict[str, str] = {}
+        self.artists: dict[str, int] = {}
+        self.albums: dict[tuple[str, int], int] = {}
+        self.tracks: dict[tuple[int, int, str], int] = {}
+        self.siblings: dict[tuple[int, str], set[int]] = {}  # same artist+title on any album: one song
+        self.song_of: dict[int, tuple[int, str]] = {}
+        # Artists whose albums / tracks are all in the cache: a miss there means "does not exist yet".
+        self.album_artists_loaded: set[int] = set()
+        self.track_artists_loaded: set[int] = set()
+
+    def key(self, name: str) -> str:
+        """normalise(name), memoised: names repeat a lot in listening histories."""
+        found = self.memo.get(name)
+        if found is None:
+            if len(self.memo) > MEMO_LIMIT:
+                self.memo.clear()
+            found = self.memo[name] = normalise(name)
+        return found
+
+    def resolve(self, session, plays: list[Play]) -> list[tuple[int, tuple[int, str]]]:
+        """(track id, song key) for each play, creating what is missing (keys computed once per play)."""
+        memo, key = self.memo, self.key
+        artist_keys = [memo.get(p.artist) or key(p.artist) for p in plays]
+        self._artists(session, {k: p.artist for k, p in zip(artist_keys, plays) if k not in self.artists})
+        artists = self.artists
+        artist_ids = [artists[k] for k in artist_keys]
+        album_keys = [((memo.get(p.album) or key(p.album)), a) if p.album else None for p, a in zip(plays, artist_ids)]
+        self._albums(session, {k: p.album for k, p in zip(album_keys, plays) if k is not None and k not in self.albums})
+        albums = self.albums
+        track_keys = [(a, albums[k] if k is not None else 0, memo.get(p.title) or key(p.title))
+                      for p, a, k in zip(plays, artist_ids, album_keys)]
+        self._tracks(session, {k: p.title for k, p in zip(track_keys, plays) if k not in self.tracks})
+        tracks, song_of = self.tracks, self.song_of
+        return [(tracks[k], song_of[tracks[k]]) for k in track_keys]
+
+    def _artists(self, session, names: dict[str, str]) -> None:
+        if not names:
+            return
+        self._load_artists(session, list(names))
+        new = [{"name": names[k].strip()[:500], "name_key": k} for k in names if k not in self.artists]
+        if new:
+            statement = insert_ignore(session, Artist.__table__).returning(Artist.id, Artist.name_key)
+            for row in session.execute(statement, new):
+                self.artists[row.name_key] = row.id
+            self._load_artists(session, [row["name_key"] for row in new if row["name_key"] not in self.artists])
+
+    def _load_artists(self, session, keys: list[str]) -> None:
+        for part in chunks(keys):
+            for row in session.execute(select(Artist.id, Artist.name_key).where(Artist.name_key.in_(part))):
+                self.artists[row.name_key] = row.id
+
+    def _albums(self, session, titles: dict[tuple[str, int], str]) -> None:
+        if not titles:
+            return
+        self._load_albums(session, list(titles))
+        new = [k for k in titles if k not in self.albums]
+        if not new:
+            return
+        statement = insert_ignore(session, Album.__table__).returning(
+            Album.id, Album.title_key, Album.primary_artist_id)
+        created = []
+        for row in session.execute(statement, [
+                {"title": titles[k].strip()[:500], "title_key": k[0], "primary_artist_id": k[1],
+                 "source": self.source, "in_collection": False, "labels": []} for k in new]):
+            self.albums[(row.title_key, row.primary_artist_id)] = row.id
+            created.append({"album_id": row.id, "artist_id": row.primary_artist_id, "position": 0})
+        if created:
+            session.execute(insert_ignore(session, AlbumArtist.__table__), created)
+        lost = [k for k in new if k not in self.albums]  # created meanwhile by another writer
+        if lost:
+            self.album_artists_loaded.difference_update(k[1] for k in lost)
+            self._load_albums(session, lost)
+
+    def _load_albums(self, session, keys: list[tuple[str, int]]) -> None:
+        # By artist only (index on primary_artist_id): IN on both columns makes SQLite scan.
+        artists = sorted({k[1] for k in keys} - self.album_artists_loaded)
+        for part in chunks(artists):
+            query = select(Album.id, Album.title_key, Album.primary_artist_id).where(
+                Album.primary_artist_id.in_(part))
+            for row in session.execute(query):
+                self.albums[(row.title_key, row.primary_artist_id)] = row.id
+        self.album_artists_loaded.update(artists)
+
+    def _tracks(self, session, titles: dict[tuple[int, int, str], str]) -> None:
+        if not titles:
+            return
+        self._load_tracks(session, list(titles))
+        new = [k for k in titles if k not in self.tracks]
+        if not new:
+            return
+        statement = insert_ignore(session, Track.__table__).returning(
+            Track.id, Track.artist_id, Track.album_id, Track.title_key)
+        for row in session.execute(statement, [
+                {"title": titles[k].strip()[:500], "title_key": k[2], "artist_id": k[0], "album_id": k[1] or None,
+                 "loved": False} for k in new]):
+            self._add_track(row.id, row.artist_id, row.album_id, row.title_key)
+        lost = [k for k in new if k not in self.tracks]
+        if lost:
+            self.track_artists_loaded.difference_update(k[0] for k in lost)
+            self._load_tracks(session, lost)
+
+    def _load_tracks(self, session, keys: list[tuple[int, int, str]]) -> None:
+        # Every track of these artists, whatever the album: the dedup needs all siblings of a song.
+        artists = sorted({k[0] for k in keys} - self.track_artists_loaded)
+        for part in chunks(artists):
+            query = select(Track.id, Track.artist_id, Track.album_id, Track.title_key).where(
+                Track.artist_id.in_(part))
+            for row in session.execute(query):
+                self._add_track(row.id, row.artist_id, row.album_id, row.title_key)
+        self.track_artists_loaded.update(artists)
+
+    def _add_track(self, track_id: int, artist_id: int, album_id: int | None, title_key: str) -> None:
+        song = (artist_id, title_key)
+        self.tracks[(artist_id, album_id or 0, title_key)] = track_id
+        self.siblings.setdefault(song, set()).add(track_id)
+        self.song_of[track_id] = song

@@ -1,0 +1,107 @@
+"""Running one import job over its file: batches committed with the job's counters, resumable by row count."""
+from __future__ import annotations
+
+import logging
+import time
+from typing import BinaryIO, Callable
+
+from ...database import run_write
+from ...extensions import db
+from ...models import ImportJob, ServiceState
+from . import FORMATS, Format
+from .collection import write_entries
+from .pipeline import Batch, batches, write_plays
+from .records import CollectionEntry, FatalFormatError, Play
+from .resolve import CatalogCache
+
+log = logging.getLogger(__name__)
+MAX_REPORTED = 10_000  # rows listed per job in skipped/errors; beyond that only the counts grow
+COLLECTION_BATCH = 500
+
+
+class LeaseLost(RuntimeError):
+    """Another process took over this job (our lease expired): stop without writing."""
+
+
+def source_of(fmt: Format) -> str:
+    """Listen.source for a format: lastfm, spotify, listenbrainz, maloja."""
+    return fmt.name.split("-")[0]
+
+
+def execute(job_id: int, stream: BinaryIO, *, window: int, lease: tuple[str, str] | None,
+            on_batch: Callable[[int], None] | None = None) -> None:
+    """Import the job's remaining rows from stream (the first job.processed rows are already committed)."""
+    job = db.session.get(ImportJob, job_id)
+    fmt = FORMATS[job.format]
+    skip_first = job.processed
+    db.session.rollback()
+    cache = CatalogCache(source_of(fmt))
+    kind = Play if fmt.kind == "listens" else CollectionEntry
+    size = None if fmt.kind == "listens" else COLLECTION_BATCH
+    for batch in batches(fmt.parse(stream), skip_first=skip_first, entry_type=kind,
+                         **({"size": size} if size else {})):
+        run_write(_commit, job_id, batch, cache, fmt, window, lease)
+        if on_batch is not None:
+            on_batch(batch.records)
+
+
+def _commit(job_id: int, batch: Batch, cache: CatalogCache, fmt: Format, window: int,
+            lease: tuple[str, str] | None) -> None:
+    session = db.session
+    try:
+        if lease is not None:
+            _renew(session, *lease)
+        if fmt.kind == "listens":
+            result = write_plays(session, cache, batch.plays, window=window, source=source_of(fmt),
+                                 import_id=job_id)
+            imported, duplicates = len(result.inserted), result.duplicates
+        else:
+            imported, duplicates = write_entries(session, batch.plays)
+        job = session.get(ImportJob, job_id)
+        job.processed += batch.records
+        job.imported += imported
+        job.duplicates += duplicates
+        if batch.skipped and len(job.skipped) < MAX_REPORTED:
+            job.skipped = job.skipped + batch.skipped[:MAX_REPORTED - len(job.skipped)]
+        if batch.errors and len(job.errors) < MAX_REPORTED:
+            job.errors = job.errors + batch.errors[:MAX_REPORTED - len(job.errors)]
+    except BaseException:
+        cache.clear()  # ids learnt in a rolled-back transaction may not exist
+        raise
+
+
+def _renew(session, name: str, owner: str) -> None:
+    from .. import imports
+
+    state = session.get(ServiceState, name)
+    if state is None or state.lease_owner != owner:
+        raise LeaseLost(f"{name} is now run by {state.lease_owner if state else 'nobody'}")
+    state.lease_expires_at = time.time() + imports.LEASE_SECONDS
+
+
+def dry_run(fmt: Format, stream: BinaryIO, *, window: int, on_batch: Callable[[int], None] | None = None) -> dict:
+    """What an import would do, writing nothing: each batch runs in a transaction that is rolled back."""
+    report = {"format": fmt.name, "processed": 0, "imported": 0, "duplicates": 0, "skipped": [], "errors": []}
+    cache = CatalogCache(source_of(fmt))
+    kind = Play if fmt.kind == "listens" else CollectionEntry
+    try:
+        for batch in batches(fmt.parse(stream), entry_type=kind):
+            try:
+                if fmt.kind == "listens":
+                    result = write_plays(db.session, cache, batch.plays, window=window, source=source_of(fmt))
+                    imported, duplicates = len(result.inserted), result.duplicates
+                else:
+                    imported, duplicates = write_entries(db.session, batch.plays)
+            finally:
+                db.session.rollback()
+                cache.clear()
+            report["processed"] += batch.records
+            report["imported"] += imported
+            report["duplicates"] += duplicates
+            report["skipped"] += batch.skipped
+            report["errors"] += batch.errors
+            if on_batch is not None:
+                on_batch(batch.records)
+    except FatalFormatError as error:
+        report["errors"].append({"line": error.line, "error": error.message})
+    return report

@@ -1,0 +1,213 @@
+"""Import jobs: create (upload or CLI file), run (in a background thread or in the CLI), resume, list.
+
+Resumption: each job is run under a lease (service_states row "import:<id>", renewed by every batch).
+Every batch commits the listens AND the job's `processed` count together, so after a crash the job
+restarts after its last committed row. A job still "queued"/"running" whose lease has expired (its
+process died) is restarted by the next upload or list request (`resume_stale_jobs`), or by
+`flask import --resume ID` / re-running `flask import` on the same file.
+"""
+from __future__ import annotations
+
+import logging
+import os
+import socket
+import threading
+import time
+import uuid
+from pathlib import Path
+from typing import Callable
+
+from flask import Flask, current_app
+from sqlalchemy import select
+
+from ..config import Config
+from ..database import run_write
+from ..errors import InvalidInput, NotFound
+from ..extensions import db
+from ..models import ImportJob, ServiceState
+from .collection import Page
+from .importers import FORMATS, resolve_format
+from .importers.records import FatalFormatError
+from .importers.runner import LeaseLost, execute
+
+log = logging.getLogger(__name__)
+LEASE_SECONDS = 60
+OWNER = f"{socket.gethostname()}:{os.getpid()}"
+UNFINISHED = ("queued", "running")
+
+
+def upload_dir(config: Config) -> Path:
+    """Where uploaded files wait for their job (inside the data dir, names chosen by us)."""
+    return config.data_dir / "imports"
+
+
+def lease_name(job_id: int) -> str:
+    """The service_states row holding a job's lease."""
+    return f"import:{job_id}"
+
+
+def create_upload_job(app: Flask, upload) -> dict:
+    """Store an uploaded file (streamed to disk), check its format, queue it and start its thread."""
+    config: Config = app.extensions["aime.config"]
+    directory = upload_dir(config)
+    directory.mkdir(parents=True, exist_ok=True)
+    path = directory / f"{uuid.uuid4().hex}.upload"  # never a client-chosen path
+    upload.save(str(path))
+    try:
+        with open(path, "rb") as stream:
+            fmt = resolve_format(stream, None)
+    except BaseException:
+        path.unlink(missing_ok=True)
+        raise
+    name = os.path.basename((upload.filename or "upload").replace("\\", "/"))[:200] or "upload"
+    job_id = run_write(_create_job, name, str(path), fmt.name)
+    start_thread(app, job_id)
+    resume_stale_jobs(app)
+    return job_dict(db.session.get(ImportJob, job_id))
+
+
+def create_file_job(path: Path, requested_format: str | None) -> int:
+    """A job for a local file (CLI); an unfinished job for the same file is resumed instead."""
+    path = path.resolve()
+    with open(path, "rb") as stream:
+        fmt = resolve_format(stream, requested_format)
+    stale = db.session.scalars(select(ImportJob).where(
+        ImportJob.stored_path == str(path), ImportJob.status.in_(UNFINISHED), ImportJob.format == fmt.name)
+        .order_by(ImportJob.id.desc())).first()
+    if stale is not None and not _lease_alive(stale.id):
+        return stale.id
+    return run_write(_create_job, path.name, str(path), fmt.name)
+
+
+def _create_job(filename: str, stored_path: str, fmt: str) -> int:
+    job = ImportJob(filename=filename, stored_path=stored_path, format=fmt, status="queued",
+                    skipped=[], errors=[])
+    db.session.add(job)
+    db.session.flush()
+    # The creator holds the lease from the start so no other worker "resumes" a job about to start.
+    db.session.add(ServiceState(name=lease_name(job.id), active=True, state={"job": job.id},
+                                lease_owner=OWNER, lease_expires_at=time.time() + LEASE_SECONDS))
+    return job.id
+
+
+def run_job(job_id: int, on_batch: Callable[[int], None] | None = None) -> dict:
+    """Run (or resume) a job to the end in this thread, unless another live process holds it."""
+    config: Config = current_app.extensions["aime.config"]
+    if not run_write(_claim, job_id):
+        return job_dict(db.session.get(ImportJob, job_id))
+    job = db.session.get(ImportJob, job_id)
+    try:
+        with open(job.stored_path, "rb") as stream:
+            execute(job_id, stream, window=config.dedup_window_seconds, lease=(lease_name(job_id), OWNER),
+                    on_batch=on_batch)
+        run_write(_finish, job_id, "done", None, None)
+    except LeaseLost as error:
+        log.warning("import %s: %s; stopping here", job_id, error)
+        db.session.rollback()
+        return job_dict(db.session.get(ImportJob, job_id))
+    except FatalFormatError as error:
+        run_write(_finish, job_id, "failed", error.message, {"line": error.line, "error": error.message})
+    except OSError as error:
+        run_write(_finish, job_id, "failed", f"the file cannot be read: {error.strerror}", None)
+    except Exception:  # noqa: BLE001 - a job must end in a state, never stay "running" silently
+        log.exception("import %s failed", job_id)
+        db.session.rollback()
+        run_write(_finish, job_id, "failed", "internal error while importing (see the server log)", None)
+    return job_dict(db.session.get(ImportJob, job_id))
+
+
+def _claim(job_id: int) -> bool:
+    job = db.session.get(ImportJob, job_id)
+    if job is None:
+        raise NotFound(f"Import {job_id} does not exist.")
+    if job.status not in UNFINISHED:
+        return False
+    state = db.session.get(ServiceState, lease_name(job_id), with_for_update=True)
+    now = time.time()
+    if state is None:
+        state = ServiceState(name=lease_name(job_id), active=True, state={"job": job_id})
+        db.session.add(state)
+    elif state.lease_owner != OWNER and (state.lease_expires_at or 0) > now:
+        return False
+    state.lease_owner, state.lease_expires_at = OWNER, now + LEASE_SECONDS
+    job.status = "running"
+    job.started_at = job.started_at or int(now)
+    return True
+
+
+def _finish(job_id: int, status: str, message: str | None, error: dict | None) -> None:
+    job = db.session.get(ImportJob, job_id)
+    job.status, job.finished_at = status, int(time.time())
+    if message:
+        job.message = message
+    if error:
+        job.errors = job.errors + [error]
+    state = db.session.get(ServiceState, lease_name(job_id))
+    if state is not None:
+        db.session.delete(state)
+    if job.stored_path and Path(job.stored_path).parent == upload_dir(current_app.extensions["aime.config"]):
+        Path(job.stored_path).unlink(missing_ok=True)  # only our own upload copies, never a user's file
+
+
+def _lease_alive(job_id: int) -> bool:
+    state = db.session.get(ServiceState, lease_name(job_id))
+    return state is not None and (state.lease_expires_at or 0) > time.time()
+
+
+def start_thread(app: Flask, job_id: int) -> threading.Thread:
+    """Run a job in a daemon thread of this worker (a dead process leaves it resumable, see above)."""
+
+    def main():
+        with app.app_context():
+            try:
+                run_job(job_id)
+            finally:
+                db.session.remove()
+
+    thread = threading.Thread(target=main, name=f"aime-import-{job_id}", daemon=True)
+    thread.start()
+    return thread
+
+
+def resume_stale_jobs(app: Flask) -> list[int]:
+    """Restart unfinished jobs whose process died (lease expired); returns their ids."""
+    ids = db.session.scalars(select(ImportJob.id).where(ImportJob.status.in_(UNFINISHED))).all()
+    stale = [job_id for job_id in ids if not _lease_alive(job_id)
+             and Path(db.session.get(ImportJob, job_id).stored_path or "").is_file()]
+    for job_id in stale:
+        start_thread(app, job_id)
+    return stale
+
+
+def list_jobs(app: Flask, page: int = 1, page_size: int = 30) -> Page:
+    """Import jobs, newest first (stale ones are restarted on the way)."""
+    resume_stale_jobs(app)
+    total = db.session.scalar(select(db.func.count(ImportJob.id)))
+    jobs = db.session.scalars(select(ImportJob).order_by(ImportJob.id.desc())
+                              .limit(page_size).offset((page - 1) * page_size)).all()
+    return Page(items=[job_dict(j) for j in jobs], total=total, page=page, page_size=page_size)
+
+
+def get_job(job_id: int) -> dict:
+    """One job's progress and report, or 404."""
+    job = db.session.get(ImportJob, job_id)
+    if job is None:
+        raise NotFound(f"Import {job_id} does not exist.")
+    return job_dict(job)
+
+
+def job_dict(job: ImportJob) -> dict:
+    """A job as the API and the CLI report it."""
+    return {"id": job.id, "format": job.format, "filename": job.filename, "status": job.status,
+            "processed": job.processed, "imported": job.imported, "duplicates": job.duplicates,
+            "skipped": list(job.skipped or []), "errors": list(job.errors or []),
+            "skipped_count": len(job.skipped or []), "error_count": len(job.errors or []),
+            "message": job.message, "created_at": job.created_at, "started_at": job.started_at,
+            "finished_at": job.finished_at}
+
+
+def known_format(name: str | None) -> str | None:
+    """Validate a --format value early (InvalidInput listing the formats)."""
+    if name and name not in FORMATS:
+        raise InvalidInput(f"Unknown format {name!r}. Known: {', '.join(FORMATS)}.")
+    return name
