@@ -1,7 +1,7 @@
 """Server-rendered pages (Jinja2, a little JavaScript, server-drawn SVG charts) on the same services as the API."""
 from __future__ import annotations
 
-from flask import Blueprint, Flask, redirect, render_template, request, url_for
+from flask import Blueprint, Flask, current_app, redirect, render_template, request, url_for
 from werkzeug.exceptions import HTTPException
 
 from ..errors import AimeError
@@ -17,6 +17,9 @@ PUBLIC_ENDPOINTS = frozenset({"web.login", "web.static"})
 @bp.before_request
 def _guard():
     """CSRF on every POST; with AIME_PRIVATE=1, every page but /login needs sign-in."""
+    if request.endpoint == "web.upload_import":
+        # Uploads get AIME_MAX_UPLOAD_MB like the API's upload endpoint (set before the form is parsed).
+        request.max_content_length = current_app.extensions["aime.config"].max_upload_mb * 1024 * 1024
     security.check_csrf()
     if security.is_private() and request.endpoint not in PUBLIC_ENDPOINTS and not security.signed_in():
         return redirect(url_for("web.login", next=request.full_path.rstrip("?")))

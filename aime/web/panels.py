@@ -8,7 +8,7 @@ from datetime import date
 
 from flask import Flask, url_for
 
-from ..services import runtime
+from ..services import services_setup
 from ..services import stats as stats_service
 from . import charts
 from .helpers import config
@@ -24,34 +24,30 @@ def optional(module: str):
         return None
 
 
-def service_summaries(app: Flask) -> list[dict]:
-    """status() of every registered background service (none when no service is registered)."""
-    if not app.extensions.get(runtime.KEY):
-        return []
-    return runtime.all_statuses(app)
+def service_summaries() -> list[dict]:
+    """Status of every registered background service (tracker, discogs, scheduler ...)."""
+    return services_setup.all_service_statuses()
 
 
-def last_import() -> dict | None:
+def last_import(app: Flask) -> dict | None:
     """The newest import job, when the imports service exists."""
     imports = optional("aime.services.imports")
-    if imports is None or not hasattr(imports, "list_imports"):
+    if imports is None:
         return None
-    page = imports.list_imports(page=1, page_size=1)
-    items = page.items if hasattr(page, "items") else page.get("items", [])
-    return items[0] if items else None
+    page = imports.list_jobs(app, page=1, page_size=1)
+    return page.items[0] if page.items else None
 
 
-def health_summary(app: Flask) -> dict | None:
-    """The overall health (status and each check), when the health registry exists."""
-    health = optional("aime.health")
-    status = getattr(health, "status", None) if health is not None else None
-    if status is None:
-        return None
+def health_summary(app: Flask) -> dict:
+    """The overall health status (the same evaluation as /health, without details)."""
+    from ..health.report import health_summary as summary
+
     try:
-        return status(app)
+        status, _body = summary(app, False)
     except Exception:  # noqa: BLE001 - the dashboard must render even when health itself fails
         log.warning("health summary failed", exc_info=True)
-        return {"status": "unknown", "checks": {}}
+        status = "unknown"
+    return {"status": status}
 
 
 def day_counts(first: date, last: date, tz: str) -> Counter:

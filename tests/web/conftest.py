@@ -33,11 +33,27 @@ class LiveServer:
 
 
 @pytest.fixture(scope="module")
-def live_app(tmp_path_factory):
-    """A migrated SQLite app with the demo data and its background services started."""
+def fake_lastfm():
+    """A local HTTP server standing in for Last.fm: no new scrobbles, ever."""
+    from pytest_httpserver import HTTPServer
+
+    server = HTTPServer(host="127.0.0.1", port=0)
+    server.expect_request("/2.0/").respond_with_json(
+        {"recenttracks": {"track": [], "@attr": {"page": "1", "totalPages": "0", "total": "0"}}})
+    server.start()
+    yield server
+    server.clear()
+    server.stop()
+
+
+@pytest.fixture(scope="module")
+def live_app(tmp_path_factory, fake_lastfm):
+    """A migrated SQLite app with the demo data, a (fake) Last.fm account, its background services started."""
     from aime.services.demo import load_demo_data
 
-    config = make_config(tmp_path_factory.mktemp("web"), service_lease_seconds=0.6)
+    config = make_config(tmp_path_factory.mktemp("web"), service_lease_seconds=0.6,
+                         lastfm_api_key="k" * 32, lastfm_user="alice",
+                         lastfm_base_url=fake_lastfm.url_for("/2.0").rstrip("/"))
     config.data_dir.mkdir(parents=True, exist_ok=True)
     app = create_app(config)
     upgrade(app)
@@ -118,3 +134,15 @@ def screenshot(page, name: str) -> None:
     """Save a full-page screenshot under tests/artifacts/web/."""
     ARTIFACTS.mkdir(parents=True, exist_ok=True)
     page.screenshot(path=str(ARTIFACTS / f"{name}.png"), full_page=True)
+
+
+def samples_dir() -> Path | None:
+    """The shared import samples (AIME_SAMPLES_DIR, ../shared/samples beside the checkout, /work/shared/samples)."""
+    import os
+
+    root = Path(__file__).resolve().parents[2]
+    for candidate in (os.environ.get("AIME_SAMPLES_DIR"), root.parent / "shared" / "samples",
+                      root / "shared" / "samples", "/work/shared/samples"):
+        if candidate and Path(candidate, "README.md").exists():
+            return Path(candidate)
+    return None

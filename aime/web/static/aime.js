@@ -48,7 +48,48 @@
     }
     setTimeout(tick, every);
   }
-  window.AIME_RENDER = window.AIME_RENDER || {};
+  function setField(root, name, value) {
+    var node = root.querySelector('[data-field="' + name + '"]');
+    if (node && value !== undefined && value !== null) { node.textContent = String(value); }
+    return node;
+  }
+
+  window.AIME_RENDER = {
+    // An import's counters; once it has finished, reload to show the full report.
+    "import": function (root, job) {
+      ["status", "processed", "imported", "duplicates", "skipped_count", "error_count", "message"].forEach(
+        function (name) { setField(root, name, job[name]); });
+      if (job.status !== "queued" && job.status !== "running") { window.location.reload(); return false; }
+      return true;
+    },
+    // Every health check, rebuilt from the JSON (text only: nothing from the server becomes markup).
+    "health": function (root, body) {
+      var status = setField(root, "status", body.status);
+      if (status) { status.className = "status-" + body.status; }
+      setField(root, "uptime", body.uptime_seconds);
+      setField(root, "requests", body.requests);
+      setField(root, "error_rate", body.error_rate);
+      setField(root, "timestamp", body.timestamp);
+      var tbody = root.querySelector("[data-checks]");
+      if (!tbody) { return true; }
+      var rows = document.createDocumentFragment();
+      Object.keys(body.checks || {}).forEach(function (name) {
+        var check = body.checks[name], tr = document.createElement("tr");
+        tr.setAttribute("data-check", name);
+        [[name + (check.output ? " \u2014 " + check.output : ""), ""], [check.status, "status-" + check.status],
+         [check.response_time_ms + " ms", ""], [check.observed_at, "wide"], [check.critical ? "yes" : "no", "wide"]
+        ].forEach(function (cell) {
+          var td = document.createElement("td");
+          td.textContent = cell[0];
+          if (cell[1]) { td.className = cell[1]; }
+          tr.appendChild(td);
+        });
+        rows.appendChild(tr);
+      });
+      tbody.replaceChildren(rows);
+      return true;
+    }
+  };
   document.addEventListener("DOMContentLoaded", function () {
     document.querySelectorAll("[data-poll]").forEach(poll);
   });
