@@ -207,7 +207,10 @@ class HealthRegistry:
         if previous == status:
             return
         failing = sorted(n for n, e in entries.items() if e.result.status != "pass")
-        level = {"healthy": logging.INFO, "degraded": logging.WARNING}.get(status, logging.ERROR)
+        # Recoveries are news too (WARNING); only the very first observation of a healthy service is routine.
+        level = logging.ERROR if status == "unhealthy" else logging.WARNING
+        if previous is None and status == "healthy":
+            level = logging.INFO
         log.log(level, "health status changed: %s -> %s", previous or "unknown", status,
                 extra={"health_from": previous, "health_to": status, "failing_checks": failing})
         if status == "unhealthy":

@@ -89,3 +89,6 @@ def init_logging(app: Flask, config: Config) -> None:
             logger.removeHandler(existing)
     logger.addHandler(build_handler(config))
     logger.propagate = False
+    # py-healthcheck logs every failing run at ERROR through the root logger (unscrubbed, plain text);
+    # AIME's registry logs each change of status itself, so only its critical lines are let through.
+    logging.getLogger("healthcheck").setLevel(logging.CRITICAL)

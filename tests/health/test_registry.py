@@ -1,0 +1,171 @@
+"""The registry: concurrent checks, per-check deadlines without SIGALRM, TTL caching, single flight, statuses."""
+from __future__ import annotations
+
+import threading
+
+import pytest
+
+from aime.health.checkers import Checker, failed, passed, warned
+from aime.health.registry import HealthRegistry, overall_status
+
+
+class Probe(Checker):
+    """A checker whose behaviour the test scripts."""
+
+    def __init__(self, name, behaviour, critical=False):
+        self.name, self.behaviour, self.critical = name, behaviour, critical
+        self.calls = 0
+        self._lock = threading.Lock()
+
+    def check(self):
+        with self._lock:
+            self.calls += 1
+        return self.behaviour()
+
+
+def registry_with(app, *checkers):
+    registry = HealthRegistry(app, discover=False)
+    for checker in checkers:
+        registry.add(checker)
+    return registry
+
+
+def test_checks_run_concurrently(make_app):
+    # Each check can only finish if all five are running at the same time: proof without a stopwatch.
+    app = make_app(migrate=False, health_check_timeout=10.0)
+    barrier = threading.Barrier(5, timeout=8)
+
+    def meet():
+        barrier.wait()
+        return passed("met")
+
+    registry = registry_with(app, *(Probe(f"c{i}", meet) for i in range(5)))
+    results = registry.results()
+    assert {name: e.result.status for name, e in results.items()} == {f"c{i}": "pass" for i in range(5)}
+
+
+@pytest.mark.parametrize("caller", ["main-thread", "other-thread"])
+def test_a_hung_check_fails_at_its_deadline_in_any_thread(make_app, caller):
+    app = make_app(migrate=False, health_check_timeout=0.2)
+    release = threading.Event()
+    hung = Probe("hung", lambda: release.wait(30) and passed(), critical=True)
+    fine = Probe("fine", lambda: passed("ok"))
+    registry = registry_with(app, hung, fine)
+    out = {}
+    try:
+        if caller == "main-thread":
+            out.update(registry.results())
+        else:  # a gthread/gevent-style request thread: no signals there
+            thread = threading.Thread(target=lambda: out.update(registry.results()))
+            thread.start()
+            thread.join(20)
+        assert not release.is_set()  # we got the answer while the check was still blocked
+        assert out["hung"].result.status == "fail"
+        assert out["hung"].result.output == "timed out after 0.2s"
+        assert out["fine"].result.status == "pass"
+        assert overall_status(out.values()) == "unhealthy"
+    finally:
+        release.set()
+
+
+def test_a_hung_check_is_not_started_again_while_it_hangs(make_app):
+    app = make_app(migrate=False, health_check_timeout=0.1, health_failure_ttl=0.0)
+    release = threading.Event()
+    hung = Probe("hung", lambda: release.wait(30) and passed())
+    registry = registry_with(app, hung)
+    try:
+        for _ in range(3):
+            assert registry.results()["hung"].result.output == "timed out after 0.1s"
+        assert hung.calls == 1
+    finally:
+        release.set()
+
+
+def test_fifty_cold_requests_run_each_check_once(make_app):
+    app = make_app(migrate=False, health_check_timeout=10.0)
+    gate = threading.Event()
+    slow = Probe("slow", lambda: gate.wait(10) and passed("done"))
+    registry = registry_with(app, slow)
+    start = threading.Barrier(51)
+    seen = []
+
+    def caller():
+        start.wait()
+        seen.append(registry.results()["slow"].result.output)
+
+    threads = [threading.Thread(target=caller) for _ in range(50)]
+    for thread in threads:
+        thread.start()
+    start.wait()
+    gate.set()
+    for thread in threads:
+        thread.join(20)
+    assert seen == ["done"] * 50
+    assert slow.calls == 1
+
+
+def test_success_and_failure_have_their_own_ttl(make_app):
+    app = make_app(migrate=False, health_success_ttl=300.0, health_failure_ttl=0.0)
+    good = Probe("good", lambda: passed())
+    bad = Probe("bad", lambda: failed("down"))
+    registry = registry_with(app, good, bad)
+    for _ in range(3):
+        registry.results()
+    assert (good.calls, bad.calls) == (1, 3)
+    registry.results(force=True)  # the monitor refreshes regardless of the TTL
+    assert good.calls == 2
+
+
+def test_statuses_critical_fail_is_unhealthy_anything_else_degraded(make_app):
+    app = make_app(migrate=False)
+    cases = [
+        ([passed(), passed()], "healthy"),
+        ([passed(), warned("meh")], "degraded"),
+        ([passed(), failed("optional down")], "degraded"),  # second checker is not critical
+        ([failed("core down"), passed()], "unhealthy"),
+    ]
+    for (first, second), expected in cases:
+        registry = registry_with(app, Probe("core", lambda r=first: r, critical=True),
+                                 Probe("optional", lambda r=second: r))
+        status, _ = registry.evaluate()
+        assert status == expected
+
+
+def test_a_crashing_or_misbehaving_check_is_a_failure_not_a_crash(make_app):
+    app = make_app(migrate=False)
+
+    def boom():
+        raise RuntimeError("secret-ish detail")
+
+    registry = registry_with(app, Probe("boom", boom), Probe("wrong", lambda: (True, "tuple")))
+    results = registry.results()
+    assert results["boom"].result.status == "fail"
+    assert results["boom"].result.output == "check raised RuntimeError"
+    assert results["wrong"].result.output == "checker returned tuple, not a CheckResult"
+
+
+def test_duplicate_and_disabled_checkers_are_not_registered(make_app):
+    app = make_app(migrate=False)
+
+    class Disabled(Probe):
+        def enabled(self, app):
+            return False
+
+    registry = registry_with(app, Probe("a", passed), Probe("a", passed), Disabled("off", passed))
+    assert registry.names() == ["a"]
+
+
+def test_every_status_change_is_logged_and_unhealthy_reported(make_app, aime_logs):
+    app = make_app(migrate=False, health_success_ttl=0.0, health_failure_ttl=0.0, log_level="DEBUG")
+    state = {"result": passed()}
+    registry = registry_with(app, Probe("core", lambda: state["result"], critical=True))
+    for result in (passed(), passed(), warned("slow"), failed("down"), failed("down"), passed()):
+        state["result"] = result
+        registry.evaluate()
+    changes = [m for m in aime_logs.messages("aime.health.registry") if m.startswith("health status changed")]
+    assert changes == [
+        "health status changed: unknown -> healthy",
+        "health status changed: healthy -> degraded",
+        "health status changed: degraded -> unhealthy",
+        "health status changed: unhealthy -> healthy",
+    ]
