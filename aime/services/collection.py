@@ -6,6 +6,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import and_, exists, func, or_, select
+from sqlalchemy.orm import lazyload
 
 from ..database import run_write
 from ..errors import Conflict, NotFound
@@ -66,7 +67,8 @@ def list_albums(page: int = 1, page_size: int = 30, sort: str = "title", **filte
     """Albums of the collection matching the filters, one page, sorted."""
     clauses = _album_filters(**filters)
     total = db.session.scalar(select(func.count()).select_from(Album).where(*clauses))
-    query = select(Album).where(*clauses)
+    # A page shows no tracks: skip the eager (selectin) load of every album's track list.
+    query = select(Album).where(*clauses).options(lazyload(Album.tracks))
     if sort.lstrip("-") == "artist":
         query = query.join(Artist, Artist.id == Album.primary_artist_id)
         direction = Artist.name_key.desc() if sort.startswith("-") else Artist.name_key.asc()

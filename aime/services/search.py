@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 from sqlalchemy import select
+from sqlalchemy.orm import lazyload
 
 from ..extensions import db
 from ..models import Album, Artist, Track
@@ -14,7 +15,8 @@ def search(q: str, kind: str | None = None, limit: int = 20) -> dict:
     result: dict = {"query": q, "albums": [], "artists": [], "tracks": []}
     if kind in (None, "album"):
         result["albums"] = list(db.session.scalars(
-            select(Album).where(Album.title_key.like(pattern, escape="\\"))
+            select(Album).options(lazyload(Album.tracks))  # results show no tracks: don't load them
+            .where(Album.title_key.like(pattern, escape="\\"))
             .order_by(Album.in_collection.desc(), Album.title_key, Album.id).limit(limit)))
     if kind in (None, "artist"):
         result["artists"] = list(db.session.scalars(
