@@ -43,5 +43,7 @@ def validate_command(as_json: bool, wait_seconds: float):
 
 def register_commands(app: Flask) -> None:
     """Attach every command to the app's CLI."""
-    for command in (token_command, demo_data_command, validate_command):
+    from .services.importers.cli import import_command
+
+    for command in (token_command, demo_data_command, validate_command, import_command):
         app.cli.add_command(command)

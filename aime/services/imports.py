@@ -22,13 +22,13 @@ from sqlalchemy import select
 
 from ..config import Config
 from ..database import run_write
-from ..errors import InvalidInput, NotFound
+from ..errors import NotFound
 from ..extensions import db
 from ..models import ImportJob, ServiceState
 from .collection import Page
-from .importers import FORMATS, resolve_format
+from .importers import resolve_format
 from .importers.records import FatalFormatError
-from .importers.runner import LeaseLost, execute
+from .importers.runner import LeaseLost, dry_run, execute
 
 log = logging.getLogger(__name__)
 LEASE_SECONDS = 60
@@ -90,7 +90,7 @@ def _create_job(filename: str, stored_path: str, fmt: str) -> int:
     return job.id
 
 
-def run_job(job_id: int, on_batch: Callable[[int], None] | None = None) -> dict:
+def run_job(job_id: int, on_batch: Callable[[int, int], None] | None = None) -> dict:
     """Run (or resume) a job to the end in this thread, unless another live process holds it."""
     config: Config = current_app.extensions["aime.config"]
     if not run_write(_claim, job_id):
@@ -206,8 +206,10 @@ def job_dict(job: ImportJob) -> dict:
             "finished_at": job.finished_at}
 
 
-def known_format(name: str | None) -> str | None:
-    """Validate a --format value early (InvalidInput listing the formats)."""
-    if name and name not in FORMATS:
-        raise InvalidInput(f"Unknown format {name!r}. Known: {', '.join(FORMATS)}.")
-    return name
+def dry_run_file(path: Path, requested_format: str | None,
+                 on_batch: Callable[[int, int], None] | None = None) -> dict:
+    """What importing a local file would do; nothing is written."""
+    config: Config = current_app.extensions["aime.config"]
+    with open(path, "rb") as stream:
+        fmt = resolve_format(stream, requested_format)
+        return dry_run(fmt, stream, window=config.dedup_window_seconds, on_batch=on_batch)

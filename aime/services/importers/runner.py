@@ -29,7 +29,7 @@ def source_of(fmt: Format) -> str:
 
 
 def execute(job_id: int, stream: BinaryIO, *, window: int, lease: tuple[str, str] | None,
-            on_batch: Callable[[int], None] | None = None) -> None:
+            on_batch: Callable[[int, int], None] | None = None) -> None:
     """Import the job's remaining rows from stream (the first job.processed rows are already committed)."""
     job = db.session.get(ImportJob, job_id)
     fmt = FORMATS[job.format]
@@ -42,7 +42,7 @@ def execute(job_id: int, stream: BinaryIO, *, window: int, lease: tuple[str, str
                          **({"size": size} if size else {})):
         run_write(_commit, job_id, batch, cache, fmt, window, lease)
         if on_batch is not None:
-            on_batch(batch.records)
+            on_batch(batch.records, stream.tell())
 
 
 def _commit(job_id: int, batch: Batch, cache: CatalogCache, fmt: Format, window: int,
@@ -79,7 +79,8 @@ def _renew(session, name: str, owner: str) -> None:
     state.lease_expires_at = time.time() + imports.LEASE_SECONDS
 
 
-def dry_run(fmt: Format, stream: BinaryIO, *, window: int, on_batch: Callable[[int], None] | None = None) -> dict:
+def dry_run(fmt: Format, stream: BinaryIO, *, window: int,
+            on_batch: Callable[[int, int], None] | None = None) -> dict:
     """What an import would do, writing nothing: each batch runs in a transaction that is rolled back."""
     report = {"format": fmt.name, "processed": 0, "imported": 0, "duplicates": 0, "skipped": [], "errors": []}
     cache = CatalogCache(source_of(fmt))
@@ -101,7 +102,7 @@ def dry_run(fmt: Format, stream: BinaryIO, *, window: int, on_batch: Callable[[i
             report["skipped"] += batch.skipped
             report["errors"] += batch.errors
             if on_batch is not None:
-                on_batch(batch.records)
+                on_batch(batch.records, stream.tell())
     except FatalFormatError as error:
         report["errors"].append({"line": error.line, "error": error.message})
     return report
