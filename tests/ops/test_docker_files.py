@@ -1,0 +1,138 @@
+"""Dockerfile and docker-compose.yml, checked without a Docker engine: structure, copied files, entrypoint."""
+from __future__ import annotations
+
+import json
+import re
+import shlex
+
+import pytest
+import yaml
+
+from tests.support.servers import ROOT
+
+from .conftest import ENTRYPOINT
+
+DOCKERFILE = ROOT / "Dockerfile"
+
+
+def instructions() -> list[tuple[str, str]]:
+    """(INSTRUCTION, arguments) of the Dockerfile, continuation lines joined, comments dropped."""
+    text = re.sub(r"\\\n", " ", DOCKERFILE.read_text())
+    result = []
+    for line in text.splitlines():
+        line = line.strip()
+        if line and not line.startswith("#"):
+            keyword, _, rest = line.partition(" ")
+            result.append((keyword.upper(), rest.strip()))
+    return result
+
+
+def of(keyword: str) -> list[str]:
+    """Arguments of every instruction called keyword."""
+    return [rest for kw, rest in instructions() if kw == keyword]
+
+
+@pytest.fixture(scope="module")
+def compose() -> dict:
+    """docker-compose.yml, parsed."""
+    return yaml.safe_load((ROOT / "docker-compose.yml").read_text())
+
+
+def test_every_copied_file_exists_and_is_not_dockerignored():
+    ignored = [line.strip() for line in (ROOT / ".dockerignore").read_text().splitlines()
+               if line.strip() and not line.startswith("#")]
+    copies = of("COPY")
+    assert copies
+    for args in copies:
+        parts = shlex.split(args)
+        assert not any(p.startswith("--from") for p in parts)
+        for source in parts[:-1]:
+            assert (ROOT / source).exists(), f"COPY source {source} does not exist"
+            assert source.split("/")[0] not in ignored, f"{source} is excluded by .dockerignore"
+    copied = " ".join(copies)
+    for needed in ("setup.cfg", "constraints.txt", "aime", "migrations", "wsgi.py", "gunicorn.conf.py",
+                   "scripts/docker-entrypoint.sh", "scripts/health-check-robust.sh"):
+        assert needed in copied, needed
+
+
+def test_image_shape():
+    assert re.fullmatch(r"python:3\.1[1-9]-slim", of("FROM")[0])
+    users = of("USER")
+    assert users and users[-1] not in ("root", "0")
+    assert any("curl" in run and "apt-get install" in run for run in of("RUN"))
+    assert json.loads(of("VOLUME")[0]) == ["/data"]
+    env = " ".join(of("ENV"))
+    assert "AIME_DATA_DIR=/data" in env and "AIME_BIND=0.0.0.0:8000" in env
+    healthcheck = of("HEALTHCHECK")[0]
+    assert "--interval=30s" in healthcheck and "--timeout=5s" in healthcheck and "--retries=3" in healthcheck
+    assert "health-check-robust.sh health" in healthcheck and "|| exit 1" in healthcheck
+    assert json.loads(of("CMD")[0]) == ["gunicorn", "-c", "gunicorn.conf.py", "wsgi:app"]
+
+
+def test_entrypoint_is_the_script_the_tests_run():
+    entrypoint = json.loads(of("ENTRYPOINT")[0])
+    assert entrypoint == ["scripts/docker-entrypoint.sh"]
+    assert (ROOT / entrypoint[0]).resolve() == ENTRYPOINT.resolve()
+    assert ENTRYPOINT.stat().st_mode & 0o111  # COPY keeps the executable bit
+    text = ENTRYPOINT.read_text()
+    assert "db upgrade" in text and "validate" in text and 'exec "$@"' in text
+
+
+def test_compose_structure(compose):
+    services = compose["services"]
+    assert set(services) >= {"init-db", "backend", "db"}
+    assert services["init-db"]["command"] == ["migrate"]
+    backend = services["backend"]
+    assert backend["restart"] == "unless-stopped"
+    health = backend["healthcheck"]
+    assert (health["interval"], health["timeout"], health["retries"], health["start_period"]) == ("30s", "5s", 3, "40s")
+    assert "/health" in " ".join(health["test"])
+    assert backend["depends_on"]["init-db"]["condition"] == "service_completed_successfully"
+    assert backend["depends_on"]["db"] == {"condition": "service_healthy", "required": False}
+    assert services["db"]["profiles"] == ["postgres"]
+    assert "pg_isready" in " ".join(services["db"]["healthcheck"]["test"])
+    for name, service in services.items():
+        assert service["logging"] == {"driver": "json-file", "options": {"max-size": "10m", "max-file": "3"}}, name
+    for name in ("init-db", "backend"):
+        assert "aime-data:/data" in services[name]["volumes"]
+        assert services[name]["environment"]["AIME_DATA_DIR"] == "/data"
+    assert set(compose["volumes"]) == {"aime-data", "pg-data"}
+    # stop_grace_period must outlast gunicorn's graceful timeout, or docker kills requests mid-drain.
+    grace = int(backend["stop_grace_period"].rstrip("s"))
+    default_graceful = int(re.search(r"AIME_GRACEFUL_TIMEOUT:-(\d+)", (ROOT / "docker-compose.yml").read_text())[1])
+    assert grace > default_graceful
+
+
+def test_entrypoint_fails_clearly_without_a_command_or_with_a_bad_setting(tmp_path):
+    import subprocess
+
+    result = subprocess.run([str(ENTRYPOINT)], capture_output=True, text=True, timeout=30,
+                            env={"PATH": "/usr/bin:/bin", "AIME_DATA_DIR": str(tmp_path / "data")})
+    assert result.returncode == 2
+    line = json.loads(result.stdout)
+    assert line["level"] == "ERROR" and line["logger"] == "aime.entrypoint"
+    assert "no command given" in line["message"]
+    result = subprocess.run([str(ENTRYPOINT), "migrate"], capture_output=True, text=True, timeout=30,
+                            env={"PATH": "/usr/bin:/bin", "AIME_DB_WAIT": "soon"})
+    assert result.returncode == 2 and "AIME_DB_WAIT must be a whole number" in result.stdout
+
+
+def test_entrypoint_retries_migrations_while_the_database_is_away_then_fails_clearly(tmp_path):
+    import os
+    import subprocess
+    import sys
+
+    from tests.support.servers import free_port
+
+    env = {**os.environ, "PATH": f"{os.path.dirname(sys.executable)}:/usr/bin:/bin", "AIME_DB_WAIT": "6",
+           "AIME_DATA_DIR": str(tmp_path / "data"),
+           "DATABASE_URL": f"postgresql+psycopg://aime@127.0.0.1:{free_port()}/aime"}
+    result = subprocess.run([str(ENTRYPOINT), "migrate"], capture_output=True, text=True, timeout=60, env=env)
+    assert result.returncode == 1
+    lines = [json.loads(line) for line in result.stdout.splitlines()]
+    retries = [line["message"] for line in lines if line["level"] == "WARNING"]
+    # How many retries fit in 6 s depends on how fast the app imports; their delays always double from 1 s.
+    delays = [m.split(":")[0].removeprefix("database not ready for migrations, retrying in ") for m in retries]
+    assert delays and delays == ["1s", "2s", "4s", "8s"][:len(delays)], retries
+    assert lines[-1]["level"] == "ERROR" and lines[-1]["message"].startswith("database migrations failed after ")
+    assert "Connection refused" in result.stderr  # the full error for the operator
