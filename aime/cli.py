@@ -41,9 +41,27 @@ def validate_command(as_json: bool, wait_seconds: float):
     raise SystemExit(0 if passed_all(steps) else 1)
 
 
+@click.command("backup")
+@click.option("--output", "-o", type=click.Path(dir_okay=False), default=None,
+              help="File to write (default: <AIME_DATA_DIR>/backups/musique-<UTC time>.db).")
+@with_appcontext
+def backup_command(output: str | None):
+    """Back up the database: SQLite online backup, verified; for PostgreSQL, the pg_dump command."""
+    from .errors import AimeError
+    from .services.backup import backup_sqlite
+
+    try:
+        result = backup_sqlite(current_app.extensions["aime.config"], output)
+    except AimeError as error:  # includes PostgreSQL, whose detail is the pg_dump advice
+        click.echo(error.detail, err=True)
+        raise SystemExit(1) from None
+    click.echo(f"backup written: {result['path']} ({result['bytes']} bytes, integrity {result['integrity']}, "
+               f"{result['seconds']}s)")
+
+
 def register_commands(app: Flask) -> None:
     """Attach every command to the app's CLI."""
     from .services.importers.cli import import_command
 
-    for command in (token_command, demo_data_command, validate_command, import_command):
+    for command in (token_command, demo_data_command, validate_command, import_command, backup_command):
         app.cli.add_command(command)
