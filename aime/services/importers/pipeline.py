@@ -4,13 +4,13 @@ from __future__ import annotations
 import time
 from bisect import bisect_left, insort
 from dataclasses import dataclass, field
-from typing import Callable, Iterable, Iterator
+from typing import Iterable, Iterator
 
 from sqlalchemy import select, update
 
 from ...models import Listen, Track
 from .. import rollups
-from .records import Play
+from .records import FatalFormatError, Malformed, Play, Skipped
 from .resolve import CatalogCache, chunks, insert_ignore
 
 BATCH_SIZE = 10_000
@@ -110,24 +110,25 @@ class Batch:
 def batches(records: Iterable, *, skip_first: int = 0, size: int = BATCH_SIZE,
             entry_type: type = Play) -> Iterator[Batch]:
     """Group parser records into batches of `size`, after skipping the first `skip_first` (resume)."""
-    from .records import Malformed, Skipped
-
     batch = Batch()
-    for index, record in enumerate(records):
-        if index < skip_first:
-            continue
-        batch.records += 1
-        if isinstance(record, entry_type):
-            batch.plays.append(record)
-        elif isinstance(record, Skipped):
-            batch.skipped.append({"line": record.line, "reason": record.reason})
-        elif isinstance(record, Malformed):
-            batch.errors.append({"line": record.line, "error": record.error})
-        if batch.records >= size:
-            yield batch
-            batch = Batch()
+    try:
+        for index, record in enumerate(records):
+            if index < skip_first:
+                continue
+            batch.records += 1
+            if isinstance(record, entry_type):
+                batch.plays.append(record)
+            elif isinstance(record, Skipped):
+                batch.skipped.append({"line": record.line, "reason": record.reason})
+            elif isinstance(record, Malformed):
+                batch.errors.append({"line": record.line, "error": record.error})
+            if batch.records >= size:
+                yield batch
+                batch = Batch()
+    except FatalFormatError:
+        if batch.records:
+            yield batch  # what was read before the break is good: keep it, then report the break
+        raise
     if batch.records:
         yield batch
 
-
-ProgressFn = Callable[[int], None]
