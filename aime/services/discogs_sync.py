@@ -41,9 +41,11 @@ class DiscogsSync(BackgroundService):
 
     def tick(self, app: Flask) -> None:
         """Sync once; failures are recorded in the state (sync() does it), not raised."""
-        state = read_state(NAME)
-        if state.get("status") == "running" and to_epoch(utcnow()) - int(state.get("heartbeat") or 0) < 300:
+        state, now = read_state(NAME), to_epoch(utcnow())
+        if state.get("status") == "running" and now - int(state.get("heartbeat") or 0) < 300:
             return  # a sync asked for through the API is still going
+        if state.get("status") == "done" and now - int(state.get("finished_epoch") or 0) < self.interval:
+            return  # a restart (new lease holder) must not mean a new full sync
         try:
             sync(app.extensions["aime.config"])
         except AimeError as error:
@@ -81,7 +83,8 @@ def sync(config: Config, client: DiscogsClient | None = None) -> dict:
                      finished_at=iso(to_epoch(utcnow())))
         raise
     removed = _removed(seen)
-    update_state(NAME, status="done", finished_at=iso(to_epoch(utcnow())), removed=removed,
+    finished = to_epoch(utcnow())
+    update_state(NAME, status="done", finished_at=iso(finished), finished_epoch=finished, removed=removed,
                  removed_count=len(removed))
     return progress()
 

@@ -69,6 +69,7 @@ def test_three_workers_poll_once_per_interval_and_active_survives_a_restart(http
         assert min(gaps) >= INTERVAL * 0.8, gaps
         assert fake.requests[-1]["from"] == str(T0 + 1105 + 1)
         assert final["state"]["stored_total"] == 4
+        assert fake.api_key not in server.log_text()
 
     polls_before_restart = len(fake.times)
     with gunicorn(env, tmp_path / "gunicorn-2.log") as server:

@@ -110,3 +110,15 @@ def test_release_details(discogs_app, httpserver):
     with discogs_app.app_context():
         client = DiscogsClient.from_config(discogs_app.extensions["aime.config"])
     assert client.release(1234567)["tracklist"][0]["title"] == "Airbag"
+
+
+def test_the_periodic_sync_skips_when_the_last_one_is_recent(discogs_app, fake):
+    service = discogs_app.extensions[runtime.KEY].slots["discogs"].service
+    with discogs_app.app_context():
+        service.tick(discogs_app)
+        assert len(fake.requests) == 2 and runtime.read_state("discogs")["status"] == "done"
+        service.tick(discogs_app)  # e.g. a new lease holder after a restart: the day is not over yet
+        assert len(fake.requests) == 2
+        runtime.update_state("discogs", finished_epoch=0)
+        service.tick(discogs_app)
+        assert len(fake.requests) == 4
