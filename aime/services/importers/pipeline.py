@@ -107,9 +107,10 @@ class Batch:
     errors: list = field(default_factory=list)
 
 
-def batches(records: Iterable, *, skip_first: int = 0, size: int = BATCH_SIZE,
+def batches(records: Iterable, *, skip_first: int = 0, size: int | None = None,
             entry_type: type = Play) -> Iterator[Batch]:
     """Group parser records into batches of `size`, after skipping the first `skip_first` (resume)."""
+    size = size or BATCH_SIZE
     batch = Batch()
     try:
         for index, record in enumerate(records):
