@@ -8,6 +8,7 @@ read in AIME_TIMEZONE (UTC unless set).
 from __future__ import annotations
 
 import logging
+import re
 import threading
 from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime, timezone
@@ -42,15 +43,49 @@ DEFAULT_CRONS = {
 
 # --- configuration ------------------------------------------------------------------------------------
 
+DAY_NAMES = ("sun", "mon", "tue", "wed", "thu", "fri", "sat")
+_DOW_PART = re.compile(r"^(\*|\d+)(?:-(\d+))?(?:/(\d+))?$")
+
+
+def crontab_weekdays(field: str) -> str:
+    """A crontab weekday field (0 or 7 = Sunday) in day names, because APScheduler 3 counts 0 as Monday."""
+    if field == "*" or not any(ch.isdigit() for ch in field):
+        return field
+    names: list[str] = []
+    for part in field.split(","):
+        match = _DOW_PART.match(part)
+        if match is None:
+            if any(ch.isdigit() for ch in part):
+                raise ValueError(f"weekday {part!r} mixes numbers and names")
+            names.append(part)
+            continue
+        start, end, step = match.groups()
+        first = 0 if start == "*" else int(start)
+        last = 7 if start == "*" or (end is None and step) else int(end if end is not None else start)
+        if not 0 <= first <= 7 or not 0 <= last <= 7 or first > last or (step is not None and int(step) < 1):
+            raise ValueError(f"weekday {part!r} is outside 0-7")
+        for day in range(first, last + 1, int(step or 1)):
+            if start == "*" and day == 7:
+                continue  # */n walks 0..6; 7 is Sunday again
+            if DAY_NAMES[day % 7] not in names:
+                names.append(DAY_NAMES[day % 7])
+    return ",".join(names)
+
+
 def cron_trigger(cron: str, tz_name: str) -> CronTrigger:
-    """An APScheduler trigger for a 5-field crontab in an IANA zone (ValueError if either is invalid)."""
-    return CronTrigger.from_crontab(cron, timezone=ZoneInfo(tz_name))
+    """An APScheduler trigger for a standard 5-field crontab in an IANA zone (ValueError if either is invalid)."""
+    fields = cron.split()
+    if len(fields) != 5:
+        raise ValueError(f"expected 5 fields (minute hour day month weekday), got {len(fields)}")
+    minute, hour, day, month, weekday = fields
+    return CronTrigger(minute=minute, hour=hour, day=day, month=month, day_of_week=crontab_weekdays(weekday),
+                       timezone=ZoneInfo(tz_name))
 
 
 def cron_error(cron: str) -> str | None:
     """Why a crontab expression is invalid, or None."""
     try:
-        CronTrigger.from_crontab(cron, timezone=timezone.utc)
+        cron_trigger(cron, "UTC")
     except (ValueError, TypeError) as error:
         return f"{cron!r} is not a valid cron expression (minute hour day month weekday): {error}"
     return None
@@ -165,7 +200,8 @@ def _executor(app: Flask) -> ThreadPoolExecutor:
         return holder["pool"]
 
 
-def _stop_executor(app: Flask) -> None:
+def stop_task_executor(app: Flask) -> None:
+    """Wait for triggered runs of this process to finish and stop their threads."""
     holder = app.extensions.get(EXECUTOR_KEY) or {}
     pool = holder.get("pool")
     if pool is not None:
@@ -240,7 +276,7 @@ def init_scheduler(app: Flask) -> None:
     """Register the scheduler service and the trigger executor (nothing starts here)."""
     runtime.register_service(app, SchedulerService())
     app.extensions[EXECUTOR_KEY] = {"lock": threading.Lock(), "pool": None}
-    background.register(app, "task-executor", lambda _app: None, _stop_executor)
+    background.register(app, "task-executor", lambda _app: None, stop_task_executor)
 
 
 def service(app: Flask) -> SchedulerService:
