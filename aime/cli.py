@@ -59,9 +59,43 @@ def backup_command(output: str | None):
                f"{result['seconds']}s)")
 
 
+@click.command("lastfm-import-history")
+@with_appcontext
+def lastfm_import_history_command():
+    """Import the whole Last.fm history of AIME_LASTFM_USER (re-running adds nothing twice)."""
+    from .services.tracker import import_history
+
+    _run_sync_job(lambda on_page: import_history(current_app.extensions["aime.config"], on_page=on_page),
+                  "page {page}/{pages}: {processed} scrobbles read, {imported} imported, {duplicates} duplicates")
+
+
+@click.command("discogs-sync")
+@with_appcontext
+def discogs_sync_command():
+    """Sync the Discogs collection of AIME_DISCOGS_USER now (removed releases are reported, not deleted)."""
+    from .services.discogs_sync import sync
+
+    _run_sync_job(lambda on_page: sync(current_app.extensions["aime.config"], on_page=on_page),
+                  "page {page}/{pages}: {processed} releases, {added} added, {updated} updated")
+
+
+def _run_sync_job(job, line: str) -> None:
+    from .errors import AimeError
+
+    try:
+        result = job(lambda progress: click.echo(line.format(**progress)))
+    except AimeError as error:  # not configured, Last.fm/Discogs unreachable: one clear line
+        click.echo(error.detail, err=True)
+        raise SystemExit(1) from None
+    click.echo(f"{result['status']}: " + ", ".join(f"{k} {result[k]}" for k in
+                                                   ("processed", "imported", "duplicates", "added", "updated",
+                                                    "unchanged", "removed_count") if k in result))
+
+
 def register_commands(app: Flask) -> None:
     """Attach every command to the app's CLI."""
     from .services.importers.cli import import_command
 
-    for command in (token_command, demo_data_command, validate_command, import_command, backup_command):
+    for command in (token_command, demo_data_command, validate_command, import_command, backup_command,
+                    lastfm_import_history_command, discogs_sync_command):
         app.cli.add_command(command)

@@ -57,7 +57,7 @@ def progress() -> dict:
     return read_state(NAME)
 
 
-def sync(config: Config, client: DiscogsClient | None = None) -> dict:
+def sync(config: Config, client: DiscogsClient | None = None, on_page=None) -> dict:
     """Walk every page of folder 0: add new releases, update changed ones, report removed ones."""
     client = client or DiscogsClient.from_config(config, timeout=config.http_timeout_seconds)
     counts = {"processed": 0, "added": 0, "updated": 0, "unchanged": 0}
@@ -74,6 +74,8 @@ def sync(config: Config, client: DiscogsClient | None = None) -> dict:
             seen.update(r.discogs_id for r in page.releases)
             update_state(NAME, page=page_number, pages=pages, total=page.items,
                          heartbeat=to_epoch(utcnow()), **counts)
+            if on_page is not None:
+                on_page(progress())
             page_number += 1
     except AimeError as error:
         update_state(NAME, status="failed", error=error.detail, finished_at=iso(to_epoch(utcnow())))

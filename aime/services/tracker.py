@@ -140,7 +140,7 @@ def history_progress() -> dict:
     return read_state(HISTORY)
 
 
-def import_history(config: Config, client: LastfmClient | None = None) -> dict:
+def import_history(config: Config, client: LastfmClient | None = None, on_page=None) -> dict:
     """Import every scrobble of the account, oldest page first, recording progress after each page."""
     client = client or client_for(config)
     until = to_epoch(utcnow())
@@ -155,6 +155,8 @@ def import_history(config: Config, client: LastfmClient | None = None) -> dict:
             processed, imported, duplicates = processed + len(page.scrobbles), imported + added, duplicates + dup
             update_state(HISTORY, page=done, pages=first.total_pages, total=first.total, processed=processed,
                          imported=imported, duplicates=duplicates, heartbeat=to_epoch(utcnow()))
+            if on_page is not None:
+                on_page(history_progress())
     except AimeError as error:
         update_state(HISTORY, status="failed", error=error.detail, finished_at=iso(to_epoch(utcnow())))
         raise

@@ -122,3 +122,11 @@ def test_the_periodic_sync_skips_when_the_last_one_is_recent(discogs_app, fake):
         runtime.update_state("discogs", finished_epoch=0)
         service.tick(discogs_app)
         assert len(fake.requests) == 4
+
+
+def test_cli_sync(discogs_app, runner):
+    result = discogs_app.test_cli_runner().invoke(args=["discogs-sync"])
+    assert result.exit_code == 0, result.output
+    assert result.output.splitlines()[-1] == "done: processed 3, added 3, updated 0, unchanged 0, removed_count 0"
+    result = runner.invoke(args=["discogs-sync"])
+    assert result.exit_code == 1 and "set AIME_DISCOGS_TOKEN and AIME_DISCOGS_USER" in result.output

@@ -188,3 +188,18 @@ def poll_done(client, url, timeout=20.0):
             return body
         time.sleep(0.05)
     raise AssertionError(f"{url} did not finish: {body}")
+
+
+def test_cli_history_import_prints_progress(lastfm_app, fake, runner):
+    for i in range(3):
+        fake.add("Air", f"Track {i}", "Moon Safari", T0 + i * 300)
+    result = lastfm_app().test_cli_runner().invoke(args=["lastfm-import-history"])
+    assert result.exit_code == 0, result.output
+    assert result.output.splitlines() == [
+        "page 1/2: 1 scrobbles read, 1 imported, 0 duplicates",  # the oldest page: 3 = 2 + 1
+        "page 2/2: 3 scrobbles read, 3 imported, 0 duplicates",
+        "done: processed 3, imported 3, duplicates 0"]
+    # Without credentials: one clear line naming what to set, exit 1.
+    result = runner.invoke(args=["lastfm-import-history"])
+    assert result.exit_code == 1
+    assert "set AIME_LASTFM_API_KEY and AIME_LASTFM_USER" in result.output
