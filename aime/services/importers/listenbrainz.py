@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import re
 import zipfile
+import zlib
 from typing import BinaryIO, Iterator
 
 from .common import RowError, epoch, guarded, play
@@ -59,9 +60,14 @@ def _member_order(name: str) -> tuple[int, int]:
 def parse_zip(stream: BinaryIO) -> Iterator:
     """The zip export, read member by member without extracting anything to disk."""
     try:
-        archive = zipfile.ZipFile(stream)
-    except (zipfile.BadZipFile, OSError) as error:
-        raise FatalFormatError(0, f"not a readable zip: {error}") from None
+        yield from _read_zip(stream)
+    except (zipfile.BadZipFile, zlib.error, EOFError, OSError, NotImplementedError, RuntimeError) as error:
+        # Damaged or encrypted archives: what was read so far is kept, the rest is reported.
+        raise FatalFormatError(0, f"zip damaged or unreadable: {str(error)[:200]}") from None
+
+
+def _read_zip(stream: BinaryIO) -> Iterator:
+    archive = zipfile.ZipFile(stream)
     with archive:
         check_archive(archive)
         names = archive.namelist()
