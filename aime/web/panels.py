@@ -4,7 +4,7 @@ from __future__ import annotations
 import importlib
 import logging
 from collections import Counter
-from datetime import date
+from datetime import date, timedelta
 
 from flask import Flask, url_for
 
@@ -14,6 +14,7 @@ from . import charts
 from .helpers import config
 
 log = logging.getLogger(__name__)
+EPOCH_DAY = date(1970, 1, 1)
 
 
 def optional(module: str):
@@ -54,8 +55,12 @@ def day_counts(first: date, last: date, tz: str) -> Counter:
     """Plays per local day between first and last (inclusive), from the 15-minute rollup."""
     p = stats_service.period(config(), first, last, tz)
     days: Counter = Counter()
-    for moment, plays in stats_service.local_plays(p):
-        days[moment.date()] += plays
+    for row in stats_service.local_plays(p):
+        # Rows are (local day number, hour, plays) or, in older stats modules, (local datetime, plays).
+        if len(row) == 3:
+            days[EPOCH_DAY + timedelta(days=row[0])] += row[2]
+        else:
+            days[row[0].date()] += row[1]
     return days
 
 

@@ -46,7 +46,7 @@ def init_security(app: Flask) -> None:
     app.session_interface = LazySecretSessionInterface()
     config = app.extensions["aime.config"]
     app.config.update(SESSION_COOKIE_HTTPONLY=True, SESSION_COOKIE_SAMESITE="Lax",
-                      SESSION_COOKIE_SECURE=getattr(config, "session_cookie_secure", True), SESSION_COOKIE_NAME="aime_session")
+                      SESSION_COOKIE_SECURE=config.session_cookie_secure, SESSION_COOKIE_NAME="aime_session")
 
 
 def csrf_token() -> str:

@@ -25,6 +25,10 @@ def test_every_page_loads_cleanly_at_desktop_and_phone_sizes(page, live_server):
             assert response.status == 200, path
             assert page.locator("h1").count() >= 1, path
             screenshot(page, f"{_name(path)}-{size_name}")
+    page.emulate_media(color_scheme="dark")
+    for path in ("/", "/collection/1"):
+        page.goto(live_server.url(path))
+        screenshot(page, f"{_name(path)}-phone-dark")
 
 
 def test_pages_are_keyboard_navigable(page, live_server):
