@@ -49,7 +49,11 @@ def _configured(app: Flask, name: str) -> bool:
 def service_status(name: str) -> dict:
     """One service's status: active, running, holder, state, and whether it is configured."""
     app = current_app._get_current_object()
-    return {**runtime.status(app, name), "configured": _configured(app, name)}
+    status = {**runtime.status(app, name), "configured": _configured(app, name)}
+    extra = getattr(_service(app, name), "extra_state", None)
+    if extra is not None:
+        status["state"] = {**status["state"], **extra()}
+    return status
 
 
 def all_service_statuses() -> list[dict]:

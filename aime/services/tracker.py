@@ -43,6 +43,10 @@ class LastfmTracker(BackgroundService):
         """Raise NotConfigured when Last.fm credentials are missing."""
         require_config(config)
 
+    def extra_state(self) -> dict:
+        """The history import's progress, shown with the tracker's status (kept in its own row)."""
+        return {"history_import": history_progress()}
+
     def tick(self, app: Flask) -> None:
         """Poll once; an unreachable or misbehaving Last.fm is recorded in the state, not raised."""
         config: Config = app.extensions["aime.config"]

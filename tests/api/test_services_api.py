@@ -26,7 +26,8 @@ def test_status_all_lists_every_registered_service(client):
     services = {s["name"]: s for s in response.get_json()["services"]}
     assert {"tracker", "discogs"} <= set(services)
     assert services["tracker"]["active"] is False and services["tracker"]["running"] is False
-    assert services["tracker"]["configured"] is False and services["tracker"]["state"] == {}
+    assert services["tracker"]["configured"] is False
+    assert services["tracker"]["state"] == {"history_import": {}}
 
 
 @pytest.mark.parametrize("name, variables", [("tracker", "AIME_LASTFM_API_KEY and AIME_LASTFM_USER"),

@@ -172,6 +172,8 @@ def test_history_import_takes_every_page_and_reports_progress(lastfm_app, fake, 
     assert progress["status"] == "done"
     assert (progress["page"], progress["pages"], progress["total"]) == (3, 3, 5)
     assert (progress["processed"], progress["imported"], progress["duplicates"]) == (5, 5, 0)
+    status = client.get("/api/v1/services/tracker/status").get_json()
+    assert status["state"]["history_import"]["imported"] == 5  # also shown with the tracker's status
     with app.app_context():
         assert [r[3] for r in stored()] == [T0 + i * 300 for i in range(5)]
     # Again: nothing new.
