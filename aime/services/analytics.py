@@ -11,6 +11,7 @@ from ..errors import InvalidInput
 from ..extensions import db
 from ..models import Album, Artist, Track
 from ..models.rollup import TrackPlayTotal
+from .localtime import day_of, weekday_of
 from .sessions import cooccurrence, play_rows, split_sessions
 from .stats import Period, local_plays, peak_hour, per_track, period, top_artists, totals
 
@@ -36,14 +37,15 @@ def patterns(config: Config, start_date: date | None = None, end_date: date | No
     """Plays by local hour and weekday, the daily average, and artists heard in the same sessions."""
     p = period(config, start_date, end_date, tz)
     local = local_plays(p)
-    hours, weekdays, days = [0] * 24, [0] * 7, set()
-    for moment, plays in local:
-        hours[moment.hour] += plays
-        weekdays[moment.weekday()] += plays
-        days.add(moment.date())
+    hours, weekdays, numbers = [0] * 24, [0] * 7, set()
+    for day, hour, plays in local:
+        hours[hour] += plays
+        weekdays[weekday_of(day)] += plays
+        numbers.add(day)
+    days = {day_of(n) for n in (min(numbers), max(numbers))} if numbers else set()
     total = sum(hours)
     span = _day_count(p, days)
-    return {**_head(p), "total_plays": total, "days": span, "active_days": len(days),
+    return {**_head(p), "total_plays": total, "days": span, "active_days": len(numbers),
             "daily_average": round(total / span, 2) if span else 0.0,
             "peak_hour": peak_hour(local),
             "peak_weekday": WEEKDAYS[max(range(7), key=lambda d: (weekdays[d], -d))] if total else None,
@@ -58,8 +60,8 @@ def heatmap(config: Config, start_date: date | None = None, end_date: date | Non
     """A weekday × local-hour matrix of plays (rows Monday..Sunday, columns hours 0..23)."""
     p = period(config, start_date, end_date, tz)
     matrix = [[0] * 24 for _ in range(7)]
-    for moment, plays in local_plays(p):
-        matrix[moment.weekday()][moment.hour] += plays
+    for day, hour, plays in local_plays(p):
+        matrix[weekday_of(day)][hour] += plays
     return {**_head(p), "weekdays": list(WEEKDAYS), "hours": list(range(24)), "matrix": matrix,
             "max": max(max(row) for row in matrix), "total": sum(map(sum, matrix))}
 
@@ -74,7 +76,7 @@ def streaks(config: Config, start_date: date | None = None, end_date: date | Non
             tz: str | None = None) -> dict:
     """Longest run of consecutive local days with plays, and the run still going at end_date (or today)."""
     p = period(config, start_date, end_date, tz)
-    days = sorted({moment.date() for moment, _ in local_plays(p)})
+    days = [day_of(n) for n in sorted({day for day, _, _ in local_plays(p)})]
     best_len, best_end, run, previous = 0, None, 0, None
     for day in days:
         run = run + 1 if previous is not None and (day - previous).days == 1 else 1
@@ -139,7 +141,7 @@ def _album_names(ids: list[int]) -> dict[int, tuple[str, str]]:
 def _summary(p: Period, limit: int) -> tuple[dict, set[int]]:
     pt = per_track(p)
     artist_ids = set(db.session.scalars(select(Track.artist_id).join(pt, pt.c.track_id == Track.id).distinct()))
-    days = {moment.date() for moment, _ in local_plays(p)}
+    days = {day for day, _, _ in local_plays(p)}
     return ({"start_date": p.start_date, "end_date": p.end_date, **totals(p), "active_days": len(days),
              "top_artists": top_artists(p, limit)}, artist_ids)
 

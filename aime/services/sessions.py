@@ -14,6 +14,9 @@ from ..models import Artist, Listen, Track
 from .stats import Period, period
 
 
+PAIR_PLAYS = 60  # plays of a session considered for artist pairs (bounds the quadratic cost)
+
+
 @dataclass
 class Session:
     """Consecutive plays; `end` is when the last-ending track finished (unknown durations count 0)."""
@@ -26,10 +29,10 @@ class Session:
 
 def play_rows(p: Period) -> list:
     """(played_at, track_id, artist_id, duration) of the period's plays, oldest first."""
-    return db.session.execute(
-        select(Listen.played_at, Listen.track_id, Track.artist_id, func.coalesce(Track.duration_seconds, 0))
-        .join(Track, Track.id == Listen.track_id).where(*p.listen_clauses())
-        .order_by(Listen.played_at, Listen.track_id)).all()
+    query = (select(Listen.played_at, Listen.track_id, Track.artist_id, func.coalesce(Track.duration_seconds, 0))
+             .join(Track, Track.id == Listen.track_id).where(*p.listen_clauses())
+             .order_by(Listen.played_at, Listen.track_id))
+    return db.session.execute(query).all()
 
 
 def split_sessions(rows, min_gap: int) -> list[Session]:
@@ -71,8 +74,9 @@ def artist_pairs(found: list[Session]) -> Counter:
     """How many sessions each unordered pair of artists (lower id first) shared."""
     pairs: Counter = Counter()
     for session in found:
-        for pair in combinations(sorted(set(session.artist_ids)), 2):
-            pairs[pair] += 1
+        # Artists of the first PAIR_PLAYS plays of a session: pairs grow with the square of the artists.
+        artists = sorted(dict.fromkeys(session.artist_ids[:PAIR_PLAYS]))
+        pairs.update(combinations(artists, 2))
     return pairs
 
 

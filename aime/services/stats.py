@@ -1,12 +1,12 @@
 """Listening statistics of a period: totals, peak hour, top artists/albums/tracks by plays or time.
 
 All-time figures read the per-track rollup (track_play_totals); periods read the listens through the
-(played_at, track_id) index; anything by time of day reads the 15-minute buckets (listen_buckets).
+(played_at, track_id) index; anything by local time of day reads the 15-minute buckets (localtime.py).
 """
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import date, datetime
+from datetime import date
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import func, select, true
@@ -14,8 +14,9 @@ from sqlalchemy import func, select, true
 from ..config import Config
 from ..extensions import db
 from ..models import Album, Artist, Listen, Track
-from ..models.rollup import BUCKET_SECONDS, ListenBucket, TrackPlayTotal
+from ..models.rollup import TrackPlayTotal
 from ..timeutil import range_bounds, zone
+from .localtime import local_hours
 
 ORDERINGS = ("plays", "duration")
 
@@ -39,15 +40,6 @@ class Period:
         """WHERE clauses on Listen.played_at."""
         return period_clauses(self.lo, self.hi)
 
-    def bucket_clauses(self) -> list:
-        """WHERE clauses on ListenBucket.bucket (bounds rounded up to whole buckets)."""
-        clauses = []
-        if self.lo is not None:
-            clauses.append(ListenBucket.bucket >= -(-self.lo // BUCKET_SECONDS))
-        if self.hi is not None:
-            clauses.append(ListenBucket.bucket < -(-self.hi // BUCKET_SECONDS))
-        return clauses
-
 
 def period(config: Config, start_date: date | None = None, end_date: date | None = None,
            tz: str | None = None) -> Period:
@@ -67,16 +59,9 @@ def period_clauses(lo: int | None, hi: int | None) -> list:
     return clauses
 
 
-def bucket_rows(p: Period) -> list[tuple[int, int]]:
-    """(bucket, plays) rows of the period, oldest first."""
-    return db.session.execute(select(ListenBucket.bucket, ListenBucket.plays).where(*p.bucket_clauses())
-                              .order_by(ListenBucket.bucket)).all()
-
-
-def local_plays(p: Period) -> list[tuple[datetime, int]]:
-    """(local start of the bucket in p.tz, plays) for every non-empty bucket of the period."""
-    tz = p.tz
-    return [(datetime.fromtimestamp(bucket * BUCKET_SECONDS, tz), plays) for bucket, plays in bucket_rows(p)]
+def local_plays(p: Period) -> list[tuple[int, int, int]]:
+    """(local day number, local hour, plays) for every local hour of the period with plays."""
+    return local_hours(p.tz, p.lo, p.hi)
 
 
 def per_track(p: Period):
@@ -99,11 +84,11 @@ def totals(p: Period) -> dict:
             "unique_tracks": row[3], "total_duration_seconds": int(row[4])}
 
 
-def peak_hour(local: list[tuple[datetime, int]]) -> int | None:
+def peak_hour(local: list[tuple[int, int, int]]) -> int | None:
     """The local hour with most plays (earliest hour on ties), None without plays."""
     hours = [0] * 24
-    for moment, plays in local:
-        hours[moment.hour] += plays
+    for _, hour, plays in local:
+        hours[hour] += plays
     return max(range(24), key=lambda h: (hours[h], -h)) if any(hours) else None
 
 

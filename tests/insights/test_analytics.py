@@ -127,3 +127,22 @@ def test_the_rollups_follow_new_plays(client, auth, history):
     assert response.status_code == 201
     assert get_ok(client, "/api/v1/history/top/artists")["items"][1]["plays"] == 4
     assert get_ok(client, "/api/v1/history/stats")["total_tracks"] == 12
+
+
+def test_the_day_summer_time_ends_has_25_hours(client, auth):
+    # 27 Oct 2024 in Zurich runs from 26 Oct 22:00Z to 27 Oct 23:00Z; 02:00-03:00 local happens twice.
+    plays = [("2024-10-27T00:30:00Z", "Early"),  # 02:30 CEST
+             ("2024-10-27T01:30:00Z", "Again"),  # 02:30 CET, the repeated hour
+             ("2024-10-27T22:30:00Z", "Late")]   # 23:30 CET, still 27 Oct
+    for played_at, title in plays:
+        response = client.post("/api/v1/history/tracks", headers=auth, json={
+            "artist": "Clock", "title": title, "duration_seconds": 600, "played_at": played_at})
+        assert response.status_code == 201
+    body = get_ok(client, "/api/v1/history/patterns", tz=ZRH, start_date="2024-10-27", end_date="2024-10-27")
+    assert {h["hour"]: h["plays"] for h in body["by_hour"] if h["plays"]} == {2: 2, 23: 1}
+    assert (body["total_plays"], body["days"], body["active_days"]) == (3, 1, 1)
+    # 00:40Z -> 01:30Z is 50 minutes of silence: three sessions of 600 s each.
+    sessions = get_ok(client, "/api/v1/history/sessions", tz=ZRH, start_date="2024-10-27", end_date="2024-10-27")
+    assert [(s["start_local"], s["duration_seconds"]) for s in sessions["items"]] == [
+        ("2024-10-27T23:30:00+01:00", 600), ("2024-10-27T02:30:00+01:00", 600), ("2024-10-27T02:30:00+02:00", 600)]
+    assert get_ok(client, "/api/v1/history/stats", tz=ZRH, start_date="2024-10-28")["total_tracks"] == 0

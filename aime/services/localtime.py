@@ -1,0 +1,85 @@
+"""Fold the 15-minute UTC play buckets into local hours of an IANA zone, in SQL.
+
+Between two UTC-offset changes a zone is a fixed offset, so the local hour of a bucket is plain
+arithmetic; the period is cut at the zone's transitions and each piece is grouped by the database.
+"""
+from __future__ import annotations
+
+from datetime import date, datetime, timedelta, timezone
+from zoneinfo import ZoneInfo
+
+from sqlalchemy import text
+
+from ..extensions import db
+from ..models.rollup import BUCKET_SECONDS
+
+EPOCH_DAY = date(1970, 1, 1)
+_DAY_BUCKETS = 86400 // BUCKET_SECONDS
+
+
+def offset_at(tz: ZoneInfo, seconds: int) -> int:
+    """The zone's UTC offset, in seconds, at an epoch instant."""
+    return int(datetime.fromtimestamp(seconds, timezone.utc).astimezone(tz).utcoffset().total_seconds())
+
+
+def segments(tz: ZoneInfo, first: int, stop: int) -> list[tuple[int, int, int]]:
+    """[(first_bucket, stop_bucket, offset)] covering buckets [first, stop) with one offset each."""
+    found, start = [], first
+    current = offset_at(tz, first * BUCKET_SECONDS)
+    probe = first
+    while probe < stop:
+        nxt = min(probe + _DAY_BUCKETS, stop)
+        if nxt < stop and offset_at(tz, nxt * BUCKET_SECONDS) == current:
+            probe = nxt
+            continue
+        if nxt == stop:
+            break
+        # The offset changes within (probe, nxt]: find the first bucket with the new offset.
+        low, high = probe, nxt
+        while high - low > 1:
+            mid = (low + high) // 2
+            if offset_at(tz, mid * BUCKET_SECONDS) == current:
+                low = mid
+            else:
+                high = mid
+        found.append((start, high, current))
+        start, probe, current = high, high, offset_at(tz, high * BUCKET_SECONDS)
+    found.append((start, stop, current))
+    return found
+
+
+def bucket_span(lo: int | None, hi: int | None) -> tuple[int, int] | None:
+    """Bucket bounds [first, stop) of an epoch range, open ends taken from the data; None when empty."""
+    if lo is None or hi is None:
+        row = db.session.execute(text("SELECT MIN(bucket), MAX(bucket) FROM listen_buckets")).one()
+        if row[0] is None:
+            return None
+        first = -(-lo // BUCKET_SECONDS) if lo is not None else row[0]
+        stop = -(-hi // BUCKET_SECONDS) if hi is not None else row[1] + 1
+    else:
+        first, stop = -(-lo // BUCKET_SECONDS), -(-hi // BUCKET_SECONDS)
+    return (first, stop) if stop > first else None
+
+
+def local_hours(tz: ZoneInfo, lo: int | None, hi: int | None) -> list[tuple[int, int, int]]:
+    """(local day number since 1970-01-01, local hour, plays) for every local hour with plays."""
+    span = bucket_span(lo, hi)
+    if span is None:
+        return []
+    parts, params = [], {}
+    for i, (first, stop, offset) in enumerate(segments(tz, *span)):
+        parts.append(f"SELECT (bucket * {BUCKET_SECONDS} + :o{i}) / 3600 AS h, plays FROM listen_buckets "
+                     f"WHERE bucket >= :a{i} AND bucket < :b{i}")
+        params.update({f"o{i}": offset, f"a{i}": first, f"b{i}": stop})
+    query = text(f"SELECT h, SUM(plays) FROM ({' UNION ALL '.join(parts)}) AS pieces GROUP BY h ORDER BY h")
+    return [(int(h) // 24, int(h) % 24, int(n)) for h, n in db.session.execute(query, params)]
+
+
+def day_of(number: int) -> date:
+    """The calendar date of a local day number."""
+    return EPOCH_DAY + timedelta(days=number)
+
+
+def weekday_of(number: int) -> int:
+    """Monday=0 .. Sunday=6 of a local day number (1970-01-01 was a Thursday)."""
+    return (number + 3) % 7

@@ -1,0 +1,128 @@
+"""Benchmark of the statistics on a synthetic 1,000,000-listen SQLite database (not part of the test suite).
+
+    .venv/bin/python -m tests.insights.bench_stats /tmp/aime-bench [listens]
+
+Builds (once) a database of 2,000 artists, 6,000 albums, 60,000 tracks and `listens` plays in sessions of about an hour
+over fifteen years, 2010-2024 (Zipf-like popularity), migrated with Alembic, rollups filled by rollups.rebuild();
+then times every statistics endpoint through the Flask test client (p50/p99 over repeated calls).
+"""
+from __future__ import annotations
+
+import random
+import sqlite3
+import statistics
+import sys
+import time
+from pathlib import Path
+
+START = 1_262_304_000  # 2010-01-01T00:00:00Z
+YEARS = 15
+
+
+def build(path: Path, listens: int) -> None:
+    """Fill the database file with the synthetic catalogue and history (direct SQL: fast)."""
+    rng = random.Random(1)
+    con = sqlite3.connect(path)
+    con.execute("PRAGMA journal_mode=WAL")
+    con.execute("PRAGMA synchronous=OFF")
+    now = int(time.time())
+    con.executemany("INSERT INTO artists (id, name, name_key, created_at) VALUES (?, ?, ?, ?)",
+                    [(i, f"Artist {i}", f"artist {i}", now) for i in range(1, 2001)])
+    con.executemany("INSERT INTO albums (id, title, title_key, primary_artist_id, labels, source, in_collection, "
+                    "created_at, updated_at) VALUES (?, ?, ?, ?, '[]', 'bench', 0, ?, ?)",
+                    [(i, f"Album {i}", f"album {i}", (i - 1) % 2000 + 1, now, now) for i in range(1, 6001)])
+    con.executemany("INSERT INTO tracks (id, title, title_key, artist_id, album_id, track_number, duration_seconds, "
+                    "loved, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                    [(i, f"Track {i}", f"track {i}", ((i - 1) // 10) % 2000 + 1, (i - 1) // 10 + 1,
+                      (i - 1) % 10 + 1, rng.randint(120, 420), int(rng.random() < 0.02), now)
+                     for i in range(1, 60001)])
+    weights = [1 / (rank ** 1.1) for rank in range(1, 60001)]
+    span = YEARS * 365 * 86400
+    rows, moment = [], START
+    step = span // (listens // 12)  # about 12 plays per session
+    while len(rows) < listens:
+        album_start = rng.choices(range(1, 60001), weights, k=12)
+        t = moment + rng.randint(0, step // 2)
+        for track in album_start:
+            rows.append((track, t, "bench", now))
+            t += rng.randint(150, 400)
+        moment += step
+    con.executemany("INSERT OR IGNORE INTO listens (track_id, played_at, source, created_at) VALUES (?, ?, ?, ?)",
+                    rows[:listens])
+    con.commit()
+    con.close()
+
+
+def timed(client, url: str, runs: int, **params) -> tuple[float, float]:
+    """(p50, p99) milliseconds of GET url over `runs` calls (after one warm-up)."""
+    assert client.get(url, query_string=params).status_code == 200
+    samples = []
+    for _ in range(runs):
+        began = time.perf_counter()
+        response = client.get(url, query_string=params)
+        samples.append((time.perf_counter() - began) * 1000)
+        assert response.status_code == 200, response.get_data(as_text=True)
+    samples.sort()
+    return statistics.median(samples), samples[min(len(samples) - 1, int(len(samples) * 0.99))]
+
+
+def main(directory: str, listens: int = 1_000_000) -> None:
+    """Build if needed, then print the timings."""
+    from flask_migrate import upgrade
+
+    from aime import create_app
+    from aime.config import Config
+    from aime.services import rollups
+
+    data = Path(directory)
+    data.mkdir(parents=True, exist_ok=True)
+    app = create_app(Config.from_env({"AIME_DATA_DIR": str(data), "AIME_LOG_LEVEL": "warning",
+                                      "AIME_TIMEZONE": "Europe/Zurich"}))
+    with app.app_context():
+        from aime.extensions import db
+        upgrade()
+        if not db.session.scalar(db.text("SELECT COUNT(*) FROM tracks")):
+            began = time.perf_counter()
+            build(data / "musique.db", listens)
+            print(f"built {listens} listens in {time.perf_counter() - began:.1f} s")
+            began = time.perf_counter()
+            print("rollups rebuilt:", rollups.rebuild(), f"in {time.perf_counter() - began:.1f} s")
+        count = db.session.scalar(db.text("SELECT COUNT(*) FROM listens"))
+        print(f"listens: {count}")
+        # The batch hook: one upsert per rollup for 10,000 (track, time) pairs.
+        pairs = [(random.randint(1, 60000), START + random.randint(0, 86400 * 365)) for _ in range(10_000)]
+        began = time.perf_counter()
+        rollups.listens_added(db.session, pairs)
+        spent = (time.perf_counter() - began) * 1000
+        db.session.rollback()
+        print(f"listens_added(10,000 pairs): {spent:.0f} ms (rolled back)")
+    client = app.test_client()
+    year = {"start_date": "2023-01-01", "end_date": "2023-12-31"}
+    cases = [
+        ("top artists all time", "/api/v1/history/top/artists", 200, {}),
+        ("top artists all time by time", "/api/v1/history/top/artists", 50, {"by": "duration"}),
+        ("top albums all time", "/api/v1/history/top/albums", 50, {}),
+        ("top tracks all time", "/api/v1/history/top/tracks", 50, {}),
+        ("top artists year", "/api/v1/history/top/artists", 20, year),
+        ("top albums year by time", "/api/v1/history/top/albums", 20, {**year, "by": "duration"}),
+        ("top tracks year", "/api/v1/history/top/tracks", 20, year),
+        ("stats year", "/api/v1/history/stats", 10, year),
+        ("stats all time", "/api/v1/history/stats", 10, {}),
+        ("sessions year", "/api/v1/history/sessions", 10, year),
+        ("patterns year", "/api/v1/history/patterns", 10, year),
+        ("heatmap year", "/api/v1/analytics/listening-heatmap", 20, year),
+        ("heatmap all time", "/api/v1/analytics/listening-heatmap", 10, {}),
+        ("streaks year", "/api/v1/analytics/streaks", 20, year),
+        ("streaks all time", "/api/v1/analytics/streaks", 10, {}),
+        ("discovery year", "/api/v1/analytics/discovery", 20, year),
+        ("discovery all time", "/api/v1/analytics/discovery", 10, {}),
+        ("compare two years", "/api/v1/analytics/compare", 10,
+         {**year, "compare_start_date": "2022-01-01", "compare_end_date": "2022-12-31"}),
+    ]
+    for label, url, runs, params in cases:
+        p50, p99 = timed(client, url, runs, **params)
+        print(f"{label:32s} p50 {p50:7.1f} ms   p99 {p99:7.1f} ms   ({runs} runs)")
+
+
+if __name__ == "__main__":
+    main(sys.argv[1], int(sys.argv[2]) if len(sys.argv) > 2 else 1_000_000)
