@@ -117,22 +117,109 @@ def test_entrypoint_fails_clearly_without_a_command_or_with_a_bad_setting(tmp_pa
     assert result.returncode == 2 and "AIME_DB_WAIT must be a whole number" in result.stdout
 
 
-def test_entrypoint_retries_migrations_while_the_database_is_away_then_fails_clearly(tmp_path):
+def _entrypoint_env(tmp_path, database_url: str, wait: str) -> dict:
     import os
-    import subprocess
     import sys
+
+    return {**os.environ, "PATH": f"{os.path.dirname(sys.executable)}:/usr/bin:/bin", "AIME_DB_WAIT": wait,
+            "AIME_DATA_DIR": str(tmp_path / "data"), "DATABASE_URL": database_url}
+
+
+def test_entrypoint_fails_clearly_when_the_database_stays_away(tmp_path):
+    import subprocess
 
     from tests.support.servers import free_port
 
-    env = {**os.environ, "PATH": f"{os.path.dirname(sys.executable)}:/usr/bin:/bin", "AIME_DB_WAIT": "6",
-           "AIME_DATA_DIR": str(tmp_path / "data"),
-           "DATABASE_URL": f"postgresql+psycopg://aime@127.0.0.1:{free_port()}/aime"}
+    env = _entrypoint_env(tmp_path, f"postgresql+psycopg://aime@127.0.0.1:{free_port()}/aime", "0")
     result = subprocess.run([str(ENTRYPOINT), "migrate"], capture_output=True, text=True, timeout=60, env=env)
     assert result.returncode == 1
-    lines = [json.loads(line) for line in result.stdout.splitlines()]
-    retries = [line["message"] for line in lines if line["level"] == "WARNING"]
-    # How many retries fit in 6 s depends on how fast the app imports; their delays always double from 1 s.
-    delays = [m.split(":")[0].removeprefix("database not ready for migrations, retrying in ") for m in retries]
-    assert delays and delays == ["1s", "2s", "4s", "8s"][:len(delays)], retries
-    assert lines[-1]["level"] == "ERROR" and lines[-1]["message"].startswith("database migrations failed after ")
-    assert "Connection refused" in result.stderr  # the full error for the operator
+    last = json.loads(result.stdout.splitlines()[-1])
+    assert last["level"] == "ERROR" and last["message"].startswith("database migrations failed after ")
+    assert "Connection refused" in result.stderr  # the full error, for the operator
+
+
+@pytest.mark.postgres
+def test_entrypoint_waits_for_a_database_that_starts_after_it(tmp_path, postgres_admin_url):
+    """The database comes up while the entrypoint is already retrying: migrations then succeed."""
+    import subprocess
+
+    from sqlalchemy.engine import make_url
+
+    from tests.conftest import drop_postgres_database, make_postgres_database
+    from tests.support.servers import free_port
+
+    from .conftest import poll
+
+    url = make_postgres_database(postgres_admin_url)
+    real = make_url(url)
+    port = free_port()
+    env = _entrypoint_env(tmp_path, real.set(host="127.0.0.1", port=port).render_as_string(hide_password=False), "120")
+    out_path = tmp_path / "entrypoint.out"
+    with open(out_path, "w") as out:
+        proc = subprocess.Popen([str(ENTRYPOINT), "migrate"], stdout=out, stderr=subprocess.STDOUT, env=env)
+    forwarder = None
+    try:
+        poll(lambda: "retrying in 1s" in out_path.read_text(), 60, "a first failed attempt")
+        forwarder = Forwarder(port, (real.host or "127.0.0.1", real.port or 5432))  # the database "starts"
+        assert proc.wait(timeout=120) == 0, out_path.read_text()
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+        if forwarder:
+            forwarder.close()
+        drop_postgres_database(postgres_admin_url, url)
+    lines = [json.loads(line) for line in out_path.read_text().splitlines() if line.startswith("{")]
+    assert lines[0]["level"] == "WARNING" and lines[-1]["message"] == "database migrations applied"
+
+
+class Forwarder:
+    """A TCP port that forwards to the real PostgreSQL: 'the database server starting later'."""
+
+    def __init__(self, port: int, target: tuple[str, int]):
+        import socket
+        import threading
+
+        self.target, self.stop = target, threading.Event()
+        self.sock = socket.socket()
+        self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        self.sock.bind(("127.0.0.1", port))
+        self.sock.listen(16)
+        self.sock.settimeout(0.2)
+        self.threads = [threading.Thread(target=self._accept, daemon=True)]
+        self.threads[0].start()
+
+    def _accept(self) -> None:
+        import socket
+        import threading
+
+        while not self.stop.is_set():
+            try:
+                client, _ = self.sock.accept()
+            except (TimeoutError, socket.timeout, OSError):
+                continue
+            upstream = socket.create_connection(self.target)
+            for a, b in ((client, upstream), (upstream, client)):
+                thread = threading.Thread(target=self._pump, args=(a, b), daemon=True)
+                thread.start()
+                self.threads.append(thread)
+
+    @staticmethod
+    def _pump(source, sink) -> None:
+        try:
+            while data := source.recv(65536):
+                sink.sendall(data)
+        except OSError:
+            pass
+        finally:
+            for s in (source, sink):
+                try:
+                    s.close()
+                except OSError:
+                    pass
+
+    def close(self) -> None:
+        """Stop accepting and close the listening socket."""
+        self.stop.set()
+        self.threads[0].join(timeout=5)
+        self.sock.close()

@@ -14,10 +14,11 @@ from .conftest import alive, pid_in, poll, status_of
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
 
 
-def test_supervised_start_refuses_a_second_start_and_stops_cleanly_on_sigterm(start_script):
+def test_supervised_start_refuses_a_second_start_and_stops_cleanly_with_stop(start_script):
     script = start_script()
     proc = script.spawn()
     script.wait_output("AIME is ready at " + script.url)
+    script.wait_output("Ctrl+C stops")  # the last line of the start-up block
     out = script.output()
     assert "API token: AIME_API_TOKEN is set" in out
     assert f"log file:  {script.log_file}" in out
@@ -34,9 +35,12 @@ def test_supervised_start_refuses_a_second_start_and_stops_cleanly_on_sigterm(st
     assert "scripts/start-services.sh --stop" in second.stderr
     assert alive(master)  # the refused start touched nothing
 
-    proc.send_signal(signal.SIGTERM)
+    stop = script.run("--stop")  # SIGTERM to the supervisor, which stops gunicorn gracefully
+    assert stop.returncode == 0, stop.stdout + stop.stderr
+    assert f"stopping AIME (pid {proc.pid})" in stop.stdout
     assert proc.wait(timeout=30) == 0
     assert not alive(master)
+    assert f"stopping gunicorn (pid {master}) gracefully, up to 10s" in script.output()
     assert not (script.data / "aime.pid").exists() and not (script.data / "gunicorn.pid").exists()
     assert "AIME stopped" in script.output()
     # Our own lines in the log file are JSON like everyone else's.
@@ -90,8 +94,8 @@ def test_once_ignores_stale_pid_files_refuses_a_second_start_and_stops(start_scr
     assert script.run("--stop").stdout.strip().endswith(f"AIME is not running (data directory {script.data})")
 
 
-def test_restarts_gunicorn_after_the_master_is_killed(start_script):
-    script = start_script()
+def test_restarts_after_the_master_is_killed_and_gives_up_after_three_failed_restarts(start_script):
+    script = start_script(AIME_PORT_WAIT="0.5")
     proc = script.spawn()
     script.wait_output("AIME is ready at")
     master = script.gunicorn_pid()
@@ -105,25 +109,15 @@ def test_restarts_gunicorn_after_the_master_is_killed(start_script):
     assert "restarting gunicorn in 0.2s (attempt 1 of 3)" in script.output()
     assert proc.poll() is None
 
-    proc.send_signal(signal.SIGINT)  # Ctrl+C
-    assert proc.wait(timeout=30) == 0
-    assert not alive(new_master)
-
-
-def test_gives_up_after_three_failed_restarts_with_the_last_log_lines(start_script):
-    script = start_script(AIME_PORT_WAIT="0.5")
-    proc = script.spawn()
-    script.wait_output("AIME is ready at")
-    master = script.gunicorn_pid()
-
-    # The whole gunicorn group dies at once and another program takes the port: every restart must fail.
-    os.killpg(master, signal.SIGKILL)
+    # Now the whole gunicorn group dies at once and another program takes the port: every restart fails.
+    before = len(script.output())
+    os.killpg(new_master, signal.SIGKILL)
     squatter = poll(lambda: _listen_on(script.port), 10, "port released by the killed workers")
     try:
         assert proc.wait(timeout=60) == 1
     finally:
         squatter.close()
-    out = script.output()
+    out = script.output()[before:]
     assert out.count(f"✘ port {script.port} is still in use: cannot start gunicorn") == 3
     for attempt, delay in ((1, "0.2"), (2, "0.4"), (3, "0.8")):
         assert f"restarting gunicorn in {delay}s (attempt {attempt} of 3)" in out
