@@ -92,10 +92,20 @@ def _run_sync_job(job, line: str) -> None:
                                                     "unchanged", "removed_count") if k in result))
 
 
+@click.command("rollups-rebuild")
+@with_appcontext
+def rollups_rebuild_command():
+    """Recompute the statistics rollups from the listens (after bulk SQL that bypassed the write hooks)."""
+    from .services.rollups import rebuild
+
+    result = rebuild()
+    click.echo(f"rollups rebuilt: {result['buckets']} 15-minute buckets, {result['tracks']} tracks")
+
+
 def register_commands(app: Flask) -> None:
     """Attach every command to the app's CLI."""
     from .services.importers.cli import import_command
 
     for command in (token_command, demo_data_command, validate_command, import_command, backup_command,
-                    lastfm_import_history_command, discogs_sync_command):
+                    lastfm_import_history_command, discogs_sync_command, rollups_rebuild_command):
         app.cli.add_command(command)

@@ -69,3 +69,11 @@ def test_rebuild_matches_recount(db, client, auth):
     result = rollups.rebuild()
     assert result == {"buckets": 11, "tracks": 5}
     assert _state(db) == _recount(db)
+
+
+def test_rebuild_command(runner, db, client, auth):
+    post_plays(client, auth, PLAYS[:3])
+    result = runner.invoke(args=["rollups-rebuild"])
+    assert result.exit_code == 0, result.output
+    assert "3 15-minute buckets, 3 tracks" in result.output
+    assert _state(db) == _recount(db)
