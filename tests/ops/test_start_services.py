@@ -164,3 +164,26 @@ def test_help_documents_every_option_and_variable(start_script):
     assert options == {"--once", "--foreground", "--stop", "--no-install"}
     for name in options | variables | {"NO_COLOR"}:
         assert name in text, name
+
+
+@pytest.mark.postgres
+def test_the_whole_service_runs_on_postgresql(start_script, postgres_admin_url):
+    import requests
+
+    from tests.conftest import drop_postgres_database, make_postgres_database
+
+    url = make_postgres_database(postgres_admin_url)
+    try:
+        script = start_script(DATABASE_URL=url)
+        started = script.run("--once")  # migrations on the empty database, validation, gunicorn
+        assert started.returncode == 0, started.stdout + started.stderr
+        health = requests.get(script.url + "/health", timeout=10).json()
+        assert health["database"] == "healthy" and health["status"] in ("healthy", "degraded")
+        created = requests.post(script.url + "/api/v1/collection/albums", timeout=10,
+                                headers={"Authorization": f"Bearer {script.env['AIME_API_TOKEN']}"},
+                                json={"title": "A Love Supreme", "artists": ["John Coltrane"], "year": 1965})
+        assert created.status_code == 201, created.text
+        assert script.run("--stop").returncode == 0
+        assert not (script.data / "musique.db").exists()  # nothing went to SQLite
+    finally:
+        drop_postgres_database(postgres_admin_url, url)
