@@ -4,10 +4,11 @@ from __future__ import annotations
 from flask import current_app, flash, jsonify, redirect, render_template, request, url_for
 
 from ..errors import AimeError, BadRequest
-from ..services import services_setup
+from ..health import report
+from ..services import imports as import_service
+from ..services import scheduler, services_setup, tasks
 from . import bp
 from .helpers import config
-from .panels import optional
 from .security import is_private, login_required, signed_in
 
 
@@ -20,10 +21,7 @@ def _app():
 @bp.route("/imports")
 def imports():
     """Upload a history or collection file; the jobs so far."""
-    service = optional("aime.services.imports")
-    if service is None:
-        return render_template("pending.html", title="Imports")
-    page = service.list_jobs(_app(), page=request.args.get("page", 1, type=int) or 1, page_size=20)
+    page = import_service.list_jobs(_app(), page=request.args.get("page", 1, type=int) or 1, page_size=20)
     return render_template("imports.html", page=page)
 
 
@@ -31,14 +29,11 @@ def imports():
 @login_required
 def upload_import():
     """Store the uploaded file, queue its import and go to its progress page."""
-    service = optional("aime.services.imports")
     upload = request.files.get("file")
     try:
-        if service is None:
-            raise BadRequest("Imports are not available in this installation.")
         if upload is None or not upload.filename:
             raise BadRequest("Choose a file to upload.")
-        job = service.create_upload_job(_app(), upload)
+        job = import_service.create_upload_job(_app(), upload)
     except AimeError as error:
         flash(error.detail, "error")
         return redirect(url_for("web.imports"))
@@ -48,19 +43,13 @@ def upload_import():
 @bp.route("/imports/<int:import_id>")
 def import_detail(import_id: int):
     """One import: progress (refreshed by the page script while it runs) and the report of skipped rows."""
-    service = optional("aime.services.imports")
-    if service is None:
-        return render_template("pending.html", title="Imports")
-    return render_template("import.html", job=service.get_job(import_id))
+    return render_template("import.html", job=import_service.get_job(import_id))
 
 
 @bp.route("/imports/<int:import_id>.json")
 def import_progress(import_id: int):
     """The job's counters for the page script (same data as GET /api/v1/imports/<id>)."""
-    service = optional("aime.services.imports")
-    if service is None:
-        return jsonify(error="imports not available"), 404
-    job = service.get_job(import_id)
+    job = import_service.get_job(import_id)
     return jsonify({key: job[key] for key in ("id", "status", "processed", "imported", "duplicates",
                                               "skipped_count", "error_count", "message")})
 
@@ -70,11 +59,8 @@ def import_progress(import_id: int):
 @bp.route("/services")
 def services():
     """Start/stop background services, edit the schedules, trigger a task, see recent runs."""
-    scheduler, tasks = optional("aime.services.scheduler"), optional("aime.services.tasks")
-    schedule = scheduler.get_config() if scheduler is not None else None
-    runs = tasks.list_runs(page_size=15)["items"] if tasks is not None else []
-    return render_template("services.html", services=services_setup.all_service_statuses(), schedule=schedule,
-                           runs=runs)
+    return render_template("services.html", services=services_setup.all_service_statuses(),
+                           schedule=scheduler.get_config(), runs=tasks.list_runs(page_size=15)["items"])
 
 
 @bp.route("/services/<name>/<any(start, stop):action>", methods=["POST"])
@@ -94,15 +80,12 @@ def service_action(name: str, action: str):
 @login_required
 def edit_schedule():
     """Save every task's crontab, zone and enabled flag (all or nothing), and how many files to keep."""
-    scheduler = optional("aime.services.scheduler")
     names = request.form.getlist("task")
     data = {"tasks": [{"name": name, "cron": request.form.get(f"cron-{name}", ""),
                        "timezone": request.form.get(f"tz-{name}", ""),
                        "enabled": request.form.get(f"enabled-{name}") == "on"} for name in names]}
     keep = request.form.get("max_files_per_type", "").strip()
     try:
-        if scheduler is None:
-            raise BadRequest("The scheduler is not available in this installation.")
         if keep:
             if not keep.isdigit() or not 1 <= int(keep) <= 1000:
                 raise BadRequest("Files to keep must be a whole number from 1 to 1000.")
@@ -119,10 +102,7 @@ def edit_schedule():
 @login_required
 def trigger_task(name: str):
     """Run a scheduled task now."""
-    scheduler = optional("aime.services.scheduler")
     try:
-        if scheduler is None:
-            raise BadRequest("The scheduler is not available in this installation.")
         run = scheduler.trigger(_app(), name)
     except AimeError as error:
         flash(error.detail, "error")
@@ -143,11 +123,9 @@ def _with_fields(error: AimeError) -> str:
 # --- health ------------------------------------------------------------------------------------------
 
 def _health_body() -> dict:
-    from ..health.report import health_summary
-
     mode = config().health_details
     details = mode == "always" or (mode == "token" and signed_in())
-    _status, body = health_summary(_app(), details)
+    _status, body = report.health_summary(_app(), details)
     return body
 
 

@@ -1,28 +1,21 @@
 """Small read-only summaries the pages share: background services, the last import, health, days of a year."""
 from __future__ import annotations
 
-import importlib
 import logging
 from collections import Counter
-from datetime import date, timedelta
+from datetime import date
 
 from flask import Flask, url_for
 
+from ..health import report
+from ..services import imports as import_service
 from ..services import services_setup
 from ..services import stats as stats_service
+from ..services.localtime import day_of
 from . import charts
 from .helpers import config
 
 log = logging.getLogger(__name__)
-EPOCH_DAY = date(1970, 1, 1)
-
-
-def optional(module: str):
-    """A service module built by another part of AIME, or None while it is not installed."""
-    try:
-        return importlib.import_module(module)
-    except ImportError:
-        return None
 
 
 def service_summaries() -> list[dict]:
@@ -31,20 +24,15 @@ def service_summaries() -> list[dict]:
 
 
 def last_import(app: Flask) -> dict | None:
-    """The newest import job, when the imports service exists."""
-    imports = optional("aime.services.imports")
-    if imports is None:
-        return None
-    page = imports.list_jobs(app, page=1, page_size=1)
+    """The newest import job, if any."""
+    page = import_service.list_jobs(app, page=1, page_size=1)
     return page.items[0] if page.items else None
 
 
 def health_summary(app: Flask) -> dict:
     """The overall health status (the same evaluation as /health, without details)."""
-    from ..health.report import health_summary as summary
-
     try:
-        status, _body = summary(app, False)
+        status, _body = report.health_summary(app, False)
     except Exception:  # noqa: BLE001 - the dashboard must render even when health itself fails
         log.warning("health summary failed", exc_info=True)
         status = "unknown"
@@ -55,12 +43,8 @@ def day_counts(first: date, last: date, tz: str) -> Counter:
     """Plays per local day between first and last (inclusive), from the 15-minute rollup."""
     p = stats_service.period(config(), first, last, tz)
     days: Counter = Counter()
-    for row in stats_service.local_plays(p):
-        # Rows are (local day number, hour, plays) or, in older stats modules, (local datetime, plays).
-        if len(row) == 3:
-            days[EPOCH_DAY + timedelta(days=row[0])] += row[2]
-        else:
-            days[row[0].date()] += row[1]
+    for day_number, _hour, plays in stats_service.local_plays(p):
+        days[day_of(day_number)] += plays
     return days
 
 

@@ -8,7 +8,6 @@ from .conftest import samples_dir, screenshot, sign_in
 
 def test_upload_a_sample_import_and_read_its_report(page, live_server):
     """Spotify's extended history: 9 plays imported; the 5-second skip and the podcast reported as skipped."""
-    pytest.importorskip("aime.services.imports", reason="the imports service is not installed")
     samples = samples_dir()
     if samples is None:
         pytest.skip("the shared import samples are not present (set AIME_SAMPLES_DIR)")

@@ -225,3 +225,28 @@ def test_year_heatmap_counts_plays_per_local_day(app, db):
 
         counts = panels.day_counts(date(2024, 3, 1), date(2024, 3, 31), "Europe/Zurich")
     assert dict(counts) == {date(2024, 3, 10): 2, date(2024, 3, 11): 1}
+
+
+def test_a_failing_page_shows_a_page_without_internals(app, monkeypatch):
+    import sqlalchemy.exc
+
+    from aime.services import stats
+
+    def broken(*args, **kwargs):
+        raise RuntimeError("secret internals /etc/passwd")
+
+    monkeypatch.setattr(stats, "history_stats", broken)
+    client = app.test_client()
+    response = client.get("/")
+    assert response.status_code == 500 and response.mimetype == "text/html"
+    assert "Something went wrong" in response.get_data(as_text=True)
+    assert "secret internals" not in response.get_data(as_text=True)
+
+    def db_down(*args, **kwargs):
+        raise sqlalchemy.exc.OperationalError("SELECT 1", {}, Exception("connection refused"))
+
+    monkeypatch.setattr(stats, "history_stats", db_down)
+    response = client.get("/")
+    assert response.status_code == 503
+    assert "Database unavailable" in response.get_data(as_text=True)
+    assert "connection refused" not in response.get_data(as_text=True)
