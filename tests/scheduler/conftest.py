@@ -43,8 +43,8 @@ def albums(client, auth):
     return ids
 
 
-@pytest.fixture(autouse=True)
-def _drain_triggered_runs(app):
+@pytest.fixture
+def drain_triggered_runs(app):
     """Let triggered runs finish before the app's engine is disposed (no connection left behind)."""
     yield
     from aime.services.scheduler import stop_task_executor

@@ -1,4 +1,5 @@
 """Scheduler configuration: defaults, PATCH kept across restarts, validation, next_run in each task's zone."""
+import pytest
 import time_machine
 
 from aime import create_app
@@ -6,6 +7,8 @@ from aime import create_app
 URL = "/api/v1/services/scheduler/config"
 # Saturday 28 March 2026, 12:00 UTC; Europe/Zurich moves to summer time (UTC+2) on Sunday 29 March at 02:00.
 NOW = "2026-03-28T12:00:00Z"
+
+pytestmark = pytest.mark.usefixtures("drain_triggered_runs")
 
 
 def by_name(body):

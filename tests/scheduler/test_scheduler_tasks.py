@@ -3,6 +3,7 @@ import json
 import re
 import time
 
+import pytest
 import time_machine
 
 from aime.database import run_write
@@ -13,6 +14,8 @@ from aime.services import scheduler, tasks
 from .conftest import OUTPUT_NAME, finished_run
 
 TRIGGER = "/api/v1/services/scheduler/trigger/"
+
+pytestmark = pytest.mark.usefixtures("drain_triggered_runs")
 
 
 def test_trigger_json_export_records_one_run_and_one_parsable_file(app, client, auth, albums, output_dir):
