@@ -41,12 +41,13 @@ class DiscogsSync(BackgroundService):
 
     def tick(self, app: Flask) -> None:
         """Sync once; failures are recorded in the state (sync() does it), not raised."""
-        state, now = read_state(NAME), to_epoch(utcnow())
-        if state.get("status") == "running" and now - int(state.get("heartbeat") or 0) < 300:
-            return  # a sync asked for through the API is still going
-        if state.get("status") == "done" and now - int(state.get("finished_epoch") or 0) < self.interval:
+        from .services_setup import claim_job  # (services_setup wires this module: import at call time)
+
+        state = read_state(NAME)
+        if state.get("status") == "done" and to_epoch(utcnow()) - int(state.get("finished_epoch") or 0) < self.interval:
             return  # a restart (new lease holder) must not mean a new full sync
         try:
+            claim_job(NAME)  # Conflict while a sync asked for through the API is still going
             sync(app.extensions["aime.config"])
         except AimeError as error:
             log.warning("discogs sync failed: %s", error.detail)

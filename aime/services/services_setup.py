@@ -6,9 +6,13 @@ import threading
 from typing import Callable
 
 from flask import Flask, current_app
+from sqlalchemy import select
 
 from ..config import Config
+from ..database import run_write
 from ..errors import Conflict
+from ..extensions import db
+from ..models import ServiceState
 from ..timeutil import to_epoch, utcnow
 from . import runtime
 from .discogs_sync import DiscogsSync
@@ -16,7 +20,6 @@ from .tracker import LastfmTracker
 
 log = logging.getLogger(__name__)
 JOB_STALE_SECONDS = 300  # a "running" job without a heartbeat for this long died with its process
-_jobs_lock = threading.Lock()
 
 
 def init_services(app: Flask) -> None:
@@ -77,17 +80,26 @@ def stop_service(name: str) -> dict:
     return service_status(name)
 
 
+def claim_job(state_name: str) -> None:
+    """Mark a job running, atomically across processes; Conflict (409) while a live run holds it."""
+    runtime.update_state(state_name)  # make sure the row exists, so it can be locked
+
+    def _claim() -> None:
+        # SQLite: run_write's BEGIN IMMEDIATE serialises this; PostgreSQL: the row lock does.
+        row = db.session.scalar(select(ServiceState).where(ServiceState.name == state_name).with_for_update())
+        state, now = dict(row.state or {}), to_epoch(utcnow())
+        if state.get("status") == "running" and now - int(state.get("heartbeat") or 0) < JOB_STALE_SECONDS:
+            raise Conflict(f"A {state_name} run is already in progress; follow its progress.")
+        row.state = {**state, "status": "running", "heartbeat": now, "error": None}
+
+    run_write(_claim)
+
+
 def run_job(state_name: str, job: Callable[[Config], dict], check: Callable[[Config], None]) -> dict:
     """Start job(config) in a background thread unless one is running; returns its state at start."""
     app = current_app._get_current_object()
-    config: Config = app.extensions["aime.config"]
-    check(config)
-    with _jobs_lock:
-        state = runtime.read_state(state_name)
-        alive = to_epoch(utcnow()) - int(state.get("heartbeat") or 0) < JOB_STALE_SECONDS
-        if state.get("status") == "running" and alive:
-            raise Conflict(f"A {state_name} run is already in progress; follow its progress.")
-        runtime.update_state(state_name, status="running", heartbeat=to_epoch(utcnow()), error=None)
+    check(app.extensions["aime.config"])
+    claim_job(state_name)
     thread = threading.Thread(target=_run_job, args=(app, state_name, job), name=f"aime-job-{state_name}",
                               daemon=True)
     thread.start()
@@ -95,8 +107,6 @@ def run_job(state_name: str, job: Callable[[Config], dict], check: Callable[[Con
 
 
 def _run_job(app: Flask, state_name: str, job: Callable[[Config], dict]) -> None:
-    from ..extensions import db
-
     with app.app_context():
         try:
             job(app.extensions["aime.config"])

@@ -95,3 +95,37 @@ def test_a_stale_running_state_does_not_block_a_new_sync(app, auth, httpserver):
     with configured.app_context():
         db.session.remove()
         db.engine.dispose()
+
+
+def test_only_one_of_two_simultaneous_claims_wins(app):
+    """Two processes asking for a sync at the same instant: one runs it, the other gets 409."""
+    import threading
+
+    from aime.errors import Conflict
+    from aime.services.services_setup import claim_job
+
+    apps = [create_app(app.extensions["aime.config"]) for _ in range(2)]
+    with apps[0].app_context():
+        runtime.update_state("discogs", status="done")
+    barrier, outcomes = threading.Barrier(2), []
+
+    def claim(other):
+        with other.app_context():
+            barrier.wait()
+            try:
+                claim_job("discogs")
+                outcomes.append("won")
+            except Conflict:
+                outcomes.append("409")
+            finally:
+                db.session.remove()
+
+    threads = [threading.Thread(target=claim, args=(other,)) for other in apps]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert sorted(outcomes) == ["409", "won"]
+    for other in apps:
+        with other.app_context():
+            db.engine.dispose()
