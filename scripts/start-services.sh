@@ -189,7 +189,7 @@ free_mb=$(( $(df -Pk "$AIME_DATA_DIR" | awk 'NR==2 {print $4}') / 1024 ))
 # by the kernel when it dies, so a pid file left by a crash can never block a start.
 exec 9>>"$LOCK_FILE"
 if ! flock -n 9; then
-  die "AIME is already running for $AIME_DATA_DIR (supervisor pid $(pid_from "$PID_FILE"))" \
+  die "AIME is already running for $AIME_DATA_DIR (pid $(pid_from "$PID_FILE" || echo unknown))" \
     "stop it with: scripts/start-services.sh --stop   (or Ctrl+C in its terminal)" 2; fi
 old="$(pid_from "$GUNICORN_PID_FILE")"
 if [[ -n "$old" ]] && is_gunicorn "$old"; then
@@ -285,6 +285,8 @@ TOKEN_WHERE="$AIME_DATA_DIR/api_token (print it with: $PY -m flask --app aime to
 
 if [[ "$MODE" == foreground ]]; then
   info "exec gunicorn on $URL (logs on stdout/stderr)"
+  # exec keeps this pid (and the lock on fd 9): gunicorn's master is the pid written here.
+  echo $$ >"$PID_FILE"; echo $$ >"$GUNICORN_PID_FILE"
   exec "${GUNICORN[@]}"
 fi
 

@@ -6,6 +6,7 @@ import os
 import signal
 import socket
 import subprocess
+from pathlib import Path
 
 import pytest
 
@@ -31,7 +32,7 @@ def test_supervised_start_refuses_a_second_start_and_stops_cleanly_with_stop(sta
 
     second = script.run()
     assert second.returncode == 2, second.stdout + second.stderr
-    assert f"AIME is already running for {script.data} (supervisor pid {proc.pid})" in second.stderr
+    assert f"AIME is already running for {script.data} (pid {proc.pid})" in second.stderr
     assert "scripts/start-services.sh --stop" in second.stderr
     assert alive(master)  # the refused start touched nothing
 
@@ -92,6 +93,20 @@ def test_once_ignores_stale_pid_files_refuses_a_second_start_and_stops(start_scr
     assert not alive(master)
     assert status_of(script.url + "/live") is None
     assert script.run("--stop").stdout.strip().endswith(f"AIME is not running (data directory {script.data})")
+
+
+def test_foreground_execs_gunicorn_in_place_and_holds_the_lock(start_script):
+    script = start_script()
+    proc = script.spawn("--foreground")
+    poll(lambda: status_of(script.url + "/ready") == 200 or proc.poll() is not None, 60, "/ready")
+    assert proc.poll() is None, script.output()
+    assert b"gunicorn" in Path(f"/proc/{proc.pid}/cmdline").read_bytes()  # same pid, now gunicorn
+    assert pid_in(script.data / "aime.pid") == proc.pid == script.gunicorn_pid()
+
+    refused = script.run("--once")
+    assert refused.returncode == 2 and f"already running for {script.data} (pid {proc.pid})" in refused.stderr
+    assert script.run("--stop").returncode == 0
+    assert proc.wait(timeout=30) == 0
 
 
 def test_restarts_after_the_master_is_killed_and_gives_up_after_three_failed_restarts(start_script):
