@@ -23,10 +23,10 @@ def _head(p: Period) -> dict:
     return {"start_date": p.start_date, "end_date": p.end_date, "tz": p.tz.key}
 
 
-def _day_count(p: Period, days: set[date]) -> int:
+def _day_count(p: Period, numbers: set[int]) -> int:
     """Local days the period spans: its dates when given, else from the first to the last day with plays."""
-    first = p.start_date or (min(days) if days else None)
-    last = p.end_date or (max(days) if days else None)
+    first = p.start_date or (day_of(min(numbers)) if numbers else None)
+    last = p.end_date or (day_of(max(numbers)) if numbers else None)
     if first is None or last is None:
         return 0
     return max((last - first).days + 1, 0)
@@ -42,9 +42,8 @@ def patterns(config: Config, start_date: date | None = None, end_date: date | No
         hours[hour] += plays
         weekdays[weekday_of(day)] += plays
         numbers.add(day)
-    days = {day_of(n) for n in (min(numbers), max(numbers))} if numbers else set()
     total = sum(hours)
-    span = _day_count(p, days)
+    span = _day_count(p, numbers)
     return {**_head(p), "total_plays": total, "days": span, "active_days": len(numbers),
             "daily_average": round(total / span, 2) if span else 0.0,
             "peak_hour": peak_hour(local),
