@@ -37,6 +37,10 @@ def text(value: Any, what: str, *, required: bool = True, limit: int = 500) -> s
 
 def epoch(value: Any, what: str = "time") -> int:
     """A plausible UTC epoch-seconds instant from an int or numeric string."""
+    if type(value) is str and value.isascii() and value.isdigit() and len(value) < 12:  # common case, cheaply
+        moment = int(value)
+        if MIN_EPOCH < moment < MAX_EPOCH:
+            return moment
     try:
         moment = int(float(value)) if isinstance(value, (str, float)) else int(value)
     except (TypeError, ValueError, OverflowError):

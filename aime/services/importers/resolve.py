@@ -40,6 +40,7 @@ class CatalogCache:
     def clear(self) -> None:
         """Forget everything (after a rolled-back batch the cached ids may not exist)."""
         self.memo: dict[str, str] = {}
+        self.seen: dict[tuple, tuple[int, tuple[int, str]]] = {}
         self.artists: dict[str, int] = {}
         self.albums: dict[tuple[str, int], int] = {}
         self.tracks: dict[tuple[int, int, str], int] = {}
@@ -59,7 +60,20 @@ class CatalogCache:
         return found
 
     def resolve(self, session, plays: list[Play]) -> list[tuple[int, tuple[int, str]]]:
-        """(track id, song key) for each play, creating what is missing (keys computed once per play)."""
+        """(track id, song key) for each play, creating what is missing."""
+        # Fast path: the same raw (artist, album, title) strings recur all through a history.
+        seen = self.seen
+        found = [seen.get((p.artist, p.album, p.title)) for p in plays]
+        if None not in found:
+            return found
+        misses = [p for p, hit in zip(plays, found) if hit is None]
+        for p, hit in zip(misses, self._resolve(session, misses)):
+            seen[(p.artist, p.album, p.title)] = hit
+        if len(seen) > MEMO_LIMIT:
+            seen.clear()
+        return [hit or seen[(p.artist, p.album, p.title)] for p, hit in zip(plays, found)]
+
+    def _resolve(self, session, plays: list[Play]) -> list[tuple[int, tuple[int, str]]]:
         memo, key = self.memo, self.key
         artist_keys = [memo.get(p.artist) or key(p.artist) for p in plays]
         self._artists(session, {k: p.artist for k, p in zip(artist_keys, plays) if k not in self.artists})
