@@ -15,10 +15,10 @@ def completion(text: str) -> dict:
 
 
 def with_ai(config, httpserver):
-    """config with AI pointed at the local server (short timeout, 3 attempts, breaker after 2 failed calls)."""
+    """config with AI pointed at the local server (short timeout, 2 attempts, breaker after 2 failed calls)."""
     return config.replace(
         ai_base_url=httpserver.url_for("/v1").rstrip("/"), ai_api_key="sk-test", ai_model="test-model",
-        ai_timeout=0.3, ai_attempts=3, ai_circuit_failures=2, ai_circuit_reset_seconds=60.0)
+        ai_timeout=0.3, ai_attempts=2, ai_circuit_failures=2, ai_circuit_reset_seconds=60.0)
 
 
 @pytest.fixture

@@ -47,9 +47,9 @@ def test_gives_up_after_the_attempts(bare_ai_app, httpserver):
     httpserver.expect_request(CHAT, method="POST").respond_with_json({"error": "down"}, status=503)
     with bare_ai_app.app_context(), pytest.raises(ai.AIUnavailable) as caught:
         ai.chat(bare_ai_app.extensions["aime.config"], MESSAGES)
-    assert "after 3 attempts" in caught.value.detail and "HTTP 503" in caught.value.detail
+    assert "after 2 attempts" in caught.value.detail and "HTTP 503" in caught.value.detail
     assert caught.value.status == 503
-    assert len(httpserver.log) == 3
+    assert len(httpserver.log) == 2
 
 
 def test_refusal_is_not_retried(bare_ai_app, httpserver):
