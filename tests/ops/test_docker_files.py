@@ -148,7 +148,7 @@ def test_entrypoint_waits_for_a_database_that_starts_after_it(tmp_path, postgres
     from tests.conftest import drop_postgres_database, make_postgres_database
     from tests.support.servers import free_port
 
-    from .conftest import poll
+    from .conftest import Forwarder, poll
 
     url = make_postgres_database(postgres_admin_url)
     real = make_url(url)
@@ -171,55 +171,3 @@ def test_entrypoint_waits_for_a_database_that_starts_after_it(tmp_path, postgres
         drop_postgres_database(postgres_admin_url, url)
     lines = [json.loads(line) for line in out_path.read_text().splitlines() if line.startswith("{")]
     assert lines[0]["level"] == "WARNING" and lines[-1]["message"] == "database migrations applied"
-
-
-class Forwarder:
-    """A TCP port that forwards to the real PostgreSQL: 'the database server starting later'."""
-
-    def __init__(self, port: int, target: tuple[str, int]):
-        import socket
-        import threading
-
-        self.target, self.stop = target, threading.Event()
-        self.sock = socket.socket()
-        self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        self.sock.bind(("127.0.0.1", port))
-        self.sock.listen(16)
-        self.sock.settimeout(0.2)
-        self.threads = [threading.Thread(target=self._accept, daemon=True)]
-        self.threads[0].start()
-
-    def _accept(self) -> None:
-        import socket
-        import threading
-
-        while not self.stop.is_set():
-            try:
-                client, _ = self.sock.accept()
-            except (TimeoutError, socket.timeout, OSError):
-                continue
-            upstream = socket.create_connection(self.target)
-            for a, b in ((client, upstream), (upstream, client)):
-                thread = threading.Thread(target=self._pump, args=(a, b), daemon=True)
-                thread.start()
-                self.threads.append(thread)
-
-    @staticmethod
-    def _pump(source, sink) -> None:
-        try:
-            while data := source.recv(65536):
-                sink.sendall(data)
-        except OSError:
-            pass
-        finally:
-            for s in (source, sink):
-                try:
-                    s.close()
-                except OSError:
-                    pass
-
-    def close(self) -> None:
-        """Stop accepting and close the listening socket."""
-        self.stop.set()
-        self.threads[0].join(timeout=5)
-        self.sock.close()

@@ -202,3 +202,46 @@ def test_the_whole_service_runs_on_postgresql(start_script, postgres_admin_url):
         assert not (script.data / "musique.db").exists()  # nothing went to SQLite
     finally:
         drop_postgres_database(postgres_admin_url, url)
+
+
+@pytest.mark.postgres
+def test_restarts_an_unhealthy_service_with_backoff_until_the_database_is_back(start_script, postgres_admin_url):
+    from sqlalchemy.engine import make_url
+
+    from tests.conftest import drop_postgres_database, make_postgres_database
+    from tests.support.servers import free_port
+
+    from .conftest import Forwarder
+
+    url = make_postgres_database(postgres_admin_url)
+    real = make_url(url)
+    target = (real.host or "127.0.0.1", real.port or 5432)
+    port = free_port()
+    forwarder = Forwarder(port, target)
+    try:
+        script = start_script(
+            DATABASE_URL=real.set(host="127.0.0.1", port=port).render_as_string(hide_password=False),
+            AIME_READY_TIMEOUT="10", AIME_STARTUP_DB_WAIT_SECONDS="0.5", AIME_HEALTH_SUCCESS_TTL="0.1",
+            AIME_HEALTH_FAILURE_TTL="0.1", AIME_HEALTH_CHECK_TIMEOUT="1")
+        proc = script.spawn()
+        script.wait_output("Ctrl+C stops")
+        first_master = script.gunicorn_pid()
+
+        forwarder.close()  # the database goes away: /health turns 503, three polls in a row
+        script.wait_output("/health answered 503 (3 of 3 before a restart)")
+        script.wait_output("restart attempt 1 failed")  # still away: the restart fails too
+        forwarder = Forwarder(port, target)  # it is back
+        script.wait_output("gunicorn restarted and ready")
+
+        out = script.output()
+        for n in (1, 2):
+            assert f"/health answered 503 ({n} of 3 before a restart)" in out
+        assert "restarting gunicorn in 0.2s (attempt 1 of 3)" in out
+        assert "restarting gunicorn in 0.4s (attempt 2 of 3)" in out
+        assert "attempt 3 of 3" not in out and not alive(first_master)
+        assert status_of(script.url + "/health") == 200
+        assert script.run("--stop").returncode == 0
+        assert proc.wait(timeout=30) == 0
+    finally:
+        forwarder.close()
+        drop_postgres_database(postgres_admin_url, url)
