@@ -1,4 +1,5 @@
 """AI endpoints: 503 without configuration; descriptions stored clean; batch enrichment; the listening haiku."""
+import json
 import random
 import time
 
@@ -131,3 +132,23 @@ def test_ai_playlist_answer_without_candidates_is_an_error(bare_ai_app, httpserv
 def test_ai_playlist_not_configured(bare_app):
     with bare_app.app_context(), pytest.raises(NotConfigured):
         generate_ai_playlist(bare_app.extensions["aime.config"], None, CANDIDATES, 5, random.Random(1))
+
+
+def test_scheduled_haiku_and_enrichment_tasks_write_their_files(ai_app, ai_client, auth, httpserver):
+    from aime.services import tasks
+
+    for title in ("Kind of Blue", "Homogenic"):
+        add_album(ai_client, auth, title, ["Artist"])
+    httpserver.expect_request(CHAT, method="POST").respond_with_json(
+        completion("<p>Blue smoke</p>\n*trumpet* in the late rain\nthe needle lifts"))
+    run = tasks.run_task(ai_app, "haiku", "manual")
+    assert run["status"] == "success" and run["output_file"].startswith("haiku-") and run["output_file"].endswith(".md")
+    text = (ai_app.extensions["aime.config"].data_dir / "scheduled-output" / run["output_file"]).read_text()
+    assert "## Kind of Blue — Artist" in text and "## Homogenic — Artist" in text
+    assert text.count("Blue smoke  \ntrumpet in the late rain  \nthe needle lifts") == 2
+    assert len(httpserver.log) == 2  # one haiku per album (five are asked for; the collection has two)
+
+    run = tasks.run_task(ai_app, "ai_enrichment", "schedule")
+    summary = json.loads((ai_app.extensions["aime.config"].data_dir / "scheduled-output" / run["output_file"])
+                         .read_text())
+    assert run["status"] == "success" and (summary["enriched"], summary["remaining"]) == (2, 0)
