@@ -102,10 +102,30 @@ def rollups_rebuild_command():
     click.echo(f"rollups rebuilt: {result['buckets']} 15-minute buckets, {result['tracks']} tracks")
 
 
+@click.command("run-task")
+@click.argument("task")
+@with_appcontext
+def run_task_command(task: str):
+    """Run a scheduled task now (export_markdown, export_json, haiku, discogs_sync, ai_enrichment) and record it."""
+    from .errors import AimeError
+    from .services.tasks import run_task
+
+    try:
+        run = run_task(current_app._get_current_object(), task, "cli")
+    except AimeError as error:  # unknown task, or a run already in progress
+        raise click.ClickException(error.detail) from None
+    click.echo(f"{run['task']} run {run['id']}: {run['status']}"
+               + (f", wrote {run['output_file']}" if run["output_file"] else "")
+               + (f" ({run['error']})" if run["error"] else ""))
+    if run["status"] == "failed":
+        raise SystemExit(1)
+
+
 def register_commands(app: Flask) -> None:
     """Attach every command to the app's CLI."""
     from .services.importers.cli import import_command
 
     for command in (token_command, demo_data_command, validate_command, import_command, backup_command,
-                    lastfm_import_history_command, discogs_sync_command, rollups_rebuild_command):
+                    lastfm_import_history_command, discogs_sync_command, rollups_rebuild_command,
+                    run_task_command):
         app.cli.add_command(command)

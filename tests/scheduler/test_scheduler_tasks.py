@@ -132,3 +132,12 @@ def test_runs_list_filters_and_validates(app, client, auth):
     assert body["total"] == 2 and {r["task"] for r in body["items"]} == {"export_json"}
     assert client.get("/api/v1/services/scheduler/runs?status=weird").status_code == 422
     assert client.get("/api/v1/services/scheduler/runs/9999").status_code == 404
+
+
+def test_cli_runs_a_task(app, runner, output_dir):
+    result = runner.invoke(args=["run-task", "export_json"])
+    assert result.exit_code == 0, result.output
+    assert re.match(r"^export_json run 1: success, wrote export_json-\d{8}-\d{6}\.json$", result.output.strip())
+    assert len(list(output_dir.iterdir())) == 1
+    result = runner.invoke(args=["run-task", "nope"])
+    assert result.exit_code == 1 and "No scheduled task called 'nope'" in result.output
