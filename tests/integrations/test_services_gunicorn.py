@@ -1,5 +1,6 @@
 """Exactly once under real gunicorn (3 workers): one poller for the fake Last.fm, `active` survives a restart."""
 import time
+from contextlib import contextmanager
 from datetime import datetime
 
 import pytest
@@ -8,7 +9,7 @@ import requests
 from aime.timeutil import to_epoch
 from tests.conftest import TEST_TOKEN
 from tests.integrations.fakes import FakeLastfm
-from tests.support.servers import gunicorn
+from tests.support.servers import Gunicorn, gunicorn
 
 T0 = 1_699_963_200
 INTERVAL = 0.5  # AIME_LASTFM_POLL_SECONDS
@@ -24,6 +25,15 @@ def wait_until(predicate, timeout=30.0, what="condition"):
             return value
         time.sleep(0.05)
     raise AssertionError(f"timed out waiting for {what}")
+
+
+@contextmanager
+def restarted(env, log_path):
+    server = Gunicorn(env, log_path).start()
+    try:
+        yield server
+    finally:
+        server.stop()
 
 
 def journal(server):
@@ -72,7 +82,7 @@ def test_three_workers_poll_once_per_interval_and_active_survives_a_restart(http
         assert fake.api_key not in server.log_text()
 
     polls_before_restart = len(fake.times)
-    with gunicorn(env, tmp_path / "gunicorn-2.log") as server:
+    with restarted(env, tmp_path / "gunicorn-2.log") as server:  # same database, already migrated
         status = requests.get(server.url("/api/v1/services/tracker/status"), timeout=5).json()
         assert status["active"] is True
         wait_until(lambda: len(fake.times) > polls_before_restart, what="polling after the restart")
