@@ -25,6 +25,7 @@ from ..database import run_write
 from ..errors import Conflict, InvalidInput
 from ..extensions import db
 from ..models import ScheduledTask, Setting
+from ..timeutil import iso
 from . import runtime, tasks
 
 log = logging.getLogger(__name__)
@@ -104,7 +105,11 @@ def next_run(task: ScheduledTask, now: datetime | None = None) -> int | None:
     """Next fire time (epoch seconds) of an enabled task, computed in the task's own zone."""
     if not task.enabled:
         return None
-    fire = cron_trigger(task.cron, task.timezone).get_next_fire_time(None, now or datetime.now(timezone.utc))
+    try:
+        trigger_ = cron_trigger(task.cron, task.timezone)
+    except (ValueError, ZoneInfoNotFoundError):
+        return None
+    fire = trigger_.get_next_fire_time(None, now or datetime.now(timezone.utc))
     return int(fire.timestamp()) if fire else None
 
 
@@ -250,11 +255,22 @@ class SchedulerService(runtime.BackgroundService):
                 return
             self.scheduler.remove_all_jobs()
             for row in rows:
-                if row.enabled:
-                    self.scheduler.add_job(_scheduled_run, cron_trigger(row.cron, row.timezone), args=(app, row.name),
-                                           id=row.name, name=row.name, replace_existing=True)
-            self.version = version
-        log.info("scheduler loaded %d job(s), config version %s", sum(r.enabled for r in rows), version)
+                if not row.enabled:
+                    continue
+                try:
+                    trigger_ = cron_trigger(row.cron, row.timezone)
+                except (ValueError, ZoneInfoNotFoundError):  # edited behind the API's back: skip, keep the rest
+                    log.error("task %s has an invalid schedule %r (%s); not scheduled", row.name, row.cron,
+                              row.timezone)
+                    continue
+                self.scheduler.add_job(_scheduled_run, trigger_, args=(app, row.name), id=row.name, name=row.name,
+                                       replace_existing=True)
+            jobs = {job.id: iso(job.next_run_time.timestamp()) if job.next_run_time else None
+                    for job in self.scheduler.get_jobs()}
+        log.info("scheduler loaded %d job(s), config version %s", len(jobs), version)
+        # Shown by GET /services/scheduler/status (state), whichever worker answers.
+        runtime.update_state(NAME, config_version=version, next_runs=jobs)
+        self.version = version  # last: if anything above failed, the next tick loads again
 
     def jobs(self) -> dict[str, int | None]:
         """Scheduled jobs of this process: name -> next fire time (epoch seconds)."""

@@ -82,6 +82,8 @@ def test_only_one_process_runs_the_scheduler(two_processes):
         status = runtime.status(first, "scheduler")
     assert status["running"] and status["holder"] == holder.extensions[runtime.KEY].owner
     assert len(scheduler.service(holder).jobs()) == 5
+    with first.app_context():
+        assert set(runtime.status(first, "scheduler")["state"]["next_runs"]) == set(scheduler.DEFAULT_CRONS)
 
     # The holder stops (worker exit): the other process takes the lease and builds its own jobs.
     runtime.stop_runtime(holder)
