@@ -27,6 +27,10 @@ access_log_format = (
     '"request_id": "%({x-request-id}o)s", "user_agent": "%(a)s"}'
 )
 
+# gunicorn's control socket defaults to one path per user ($HOME/.gunicorn/gunicorn.ctl): two
+# instances would fight over it, and stopping it costs seconds at every shutdown. AIME does not use it.
+control_socket_disable = True
+
 # Hooks (the work itself lives in aime/observability/gunicorn_hooks.py). Imports happen inside the
 # hooks so that prometheus_client is first imported after PROMETHEUS_MULTIPROC_DIR is set.
 _metrics_dir_created = None

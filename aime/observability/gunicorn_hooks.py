@@ -81,8 +81,10 @@ def worker_started(worker, drain_seconds: float) -> None:
     app = flask_app(worker)
     if app is None:
         return
-    background.start(app)
+    # The handler first: a SIGTERM arriving while background parts start must drain too.
     _install_drain_handler(worker, app, drain_seconds)
+    background.start(app)
+    log.info("worker %s ready (SIGTERM: /ready turns 503, then %.1fs of draining)", worker.pid, drain_seconds)
 
 
 def _install_drain_handler(worker, app, drain_seconds: float) -> None:

@@ -12,6 +12,8 @@ class TcpProxy:
         self.port, self.target, self.blackhole = port, target, blackhole
         self._sockets: list[socket.socket] = []
         self._lock = threading.Lock()
+        self._closing: set[socket.socket] = set()
+        self._stopped = False
         self._listener: socket.socket | None = None
 
     def start(self) -> "TcpProxy":
@@ -34,6 +36,9 @@ class TcpProxy:
                 client, _ = self._listener.accept()
             except OSError:
                 return
+            if self._stopped:
+                client.close()
+                return
             self._track(client)
             if self.blackhole:
                 continue  # hold the connection open and never say a word
@@ -46,8 +51,7 @@ class TcpProxy:
             for src, dst in ((client, upstream), (upstream, client)):
                 threading.Thread(target=self._pipe, args=(src, dst), daemon=True).start()
 
-    @staticmethod
-    def _pipe(src: socket.socket, dst: socket.socket) -> None:
+    def _pipe(self, src: socket.socket, dst: socket.socket) -> None:
         try:
             while data := src.recv(65536):
                 dst.sendall(data)
@@ -59,9 +63,19 @@ class TcpProxy:
                     sock.shutdown(socket.SHUT_RDWR)
                 except OSError:
                     pass
+            with self._lock:
+                # Whichever direction ends second closes both sockets.
+                if src in self._closing or dst in self._closing:
+                    for sock in (src, dst):
+                        sock.close()
+                        if sock in self._sockets:
+                            self._sockets.remove(sock)
+                else:
+                    self._closing.update((src, dst))
 
     def stop(self) -> None:
         """Stop listening and cut every connection: the database is gone."""
+        self._stopped = True
         if self._listener is not None:
             self._listener.close()
         with self._lock:
@@ -72,3 +86,4 @@ class TcpProxy:
                     pass
                 sock.close()
             self._sockets.clear()
+            self._closing.clear()

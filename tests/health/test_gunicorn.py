@@ -1,0 +1,239 @@
+"""Under the real gunicorn with 3 workers: exact counters, SIGTERM drain, fast /health when the DB is stuck."""
+from __future__ import annotations
+
+import os
+import re
+import signal
+import sqlite3
+import subprocess
+import threading
+import time
+from concurrent.futures import ThreadPoolExecutor
+
+import pytest
+import requests
+from sqlalchemy.engine import make_url
+
+from tests.conftest import POSTGRES_URL, TEST_TOKEN, drop_postgres_database, make_postgres_database
+from tests.health.conftest import AppGunicorn
+from tests.health.proxy import TcpProxy
+from tests.support.servers import free_port, migrate
+
+pytestmark = [pytest.mark.integration, pytest.mark.slow]
+SLOW_APP = "tests.support.slow_app:app"
+_SCRUB = ("DATABASE_URL", "PROMETHEUS_MULTIPROC_DIR", "SENTRY_DSN", "AIME_DATA_DIR", "AIME_STARTUP_VALIDATED",
+          "AIME_STARTED_AT")
+
+
+def server_env(tmp_path, **extra) -> dict[str, str]:
+    """Environment of one isolated instance with 3 gthread workers."""
+    data = tmp_path / "data"
+    data.mkdir(exist_ok=True)
+    env = {"AIME_DATA_DIR": str(data), "AIME_API_TOKEN": TEST_TOKEN, "AIME_WORKERS": "3", "AIME_THREADS": "4",
+           "AIME_HEALTH_CHECK_TIMEOUT": "0.8", "AIME_HEALTH_FAILURE_TTL": "0.5", "AIME_HEALTH_SUCCESS_TTL": "2",
+           "AIME_DISK_MIN_FREE_MB": "0", "AIME_GRACEFUL_TIMEOUT": "15", "AIME_STARTUP_DB_WAIT_SECONDS": "1"}
+    env.update(extra)
+    return env
+
+
+def start(tmp_path, env, module=SLOW_APP, wait_path="/ready") -> AppGunicorn:
+    """Migrate, then start gunicorn and wait until wait_path answers 200."""
+    migrate(env)
+    server = AppGunicorn(env, tmp_path / "gunicorn.log", module)
+    for key in _SCRUB:
+        if key not in env:
+            server.env.pop(key, None)
+    server.start(wait_path=wait_path)
+    workers = int(env.get("AIME_WORKERS", "3"))
+    # Every worker has run post_worker_init (SIGTERM handler in place, background parts started).
+    poll(lambda: len(re.findall(r"worker \d+ ready \(SIGTERM", server.log_text())) >= workers, 60,
+         "all workers booted")
+    return server
+
+
+def poll(predicate, timeout=30.0, what="condition"):
+    """Call predicate until it returns something truthy."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        value = predicate()
+        if value:
+            return value
+        time.sleep(0.05)
+    raise TimeoutError(f"{what} not reached within {timeout}s")
+
+
+def fresh_get(url, **kwargs):
+    """A GET on a new connection (so any worker may answer)."""
+    return requests.get(url, headers={"Connection": "close"}, timeout=kwargs.pop("timeout", 10), **kwargs)
+
+
+def assert_converges_to_503(server, in_a_row: int = 15, timeout: float = 30.0) -> None:
+    """Poll /health (every answer within 1 s, else requests raises) until it is 503 `in_a_row` times running."""
+    streak = 0
+    deadline = time.monotonic() + timeout
+    while streak < in_a_row:
+        assert time.monotonic() < deadline, "the workers did not all report unhealthy"
+        streak = streak + 1 if fresh_get(server.url("/health"), timeout=1).status_code == 503 else 0
+
+
+def test_counters_are_exact_across_three_workers(tmp_path):
+    server = start(tmp_path, server_env(tmp_path))
+    try:
+        def hit(_):
+            # A new connection each time: the kernel hands them to whichever worker accepts first.
+            response = fresh_get(server.url("/pid"))
+            assert response.status_code == 200
+            return response.json()["pid"]
+
+        with ThreadPoolExecutor(12) as pool:
+            pids = list(pool.map(hit, range(1000)))
+        assert len(pids) == 1000
+        assert len(set(pids)) >= 2, "the load should have reached more than one worker"
+        for _ in range(9):  # whichever worker answers, and probes never count
+            body = fresh_get(server.url("/health")).json()
+            assert (body["requests"], body["errors"], body["error_rate"]) == (1000, 0, "0.00%")
+        metrics = fresh_get(server.url("/metrics")).text
+        assert 'aime_http_requests_total{endpoint="/pid",method="GET",status="200"} 1000.0' in metrics
+
+        # A worker dies: what it counted still counts, and its replacement adds to the same totals.
+        os.kill(pids[0], signal.SIGKILL)
+        poll(lambda: "Booting worker" in server.log_text().split(f"({pids[0]})")[-1] or None, 30, "respawn")
+        for _ in range(10):
+            assert fresh_get(server.url("/pid")).status_code == 200
+        for _ in range(6):
+            assert fresh_get(server.url("/health")).json()["requests"] == 1010
+    finally:
+        assert server.stop() == 0
+
+
+def test_sigterm_flips_ready_at_once_while_in_flight_requests_complete(tmp_path):
+    env = server_env(tmp_path, AIME_DRAIN_SECONDS="4")
+    server = start(tmp_path, env)
+    markers = tmp_path / "data" / "slow-started"
+    try:
+        assert fresh_get(server.url("/ready")).json() == {"ready": True}
+        with ThreadPoolExecutor(1) as pool:
+            slow = pool.submit(requests.get, server.url("/slow?seconds=2&tag=inflight"), timeout=30)
+            poll(lambda: (markers / "inflight").exists(), 30, "slow request in flight")
+            server.signal(signal.SIGTERM)
+            ready = poll(lambda: (r := fresh_get(server.url("/ready"))).status_code == 503 and r.json(), 10, "503")
+            assert ready == {"ready": False, "reasons": ["draining: shutting down"]}
+            assert fresh_get(server.url("/live")).status_code == 200  # still serving while draining
+            finished = slow.result(timeout=30)
+        assert finished.status_code == 200 and finished.json()["slept"] == 2.0
+        assert server.proc.wait(timeout=60) == 0
+    finally:
+        server.stop()
+
+
+def test_health_stays_fast_while_another_connection_holds_the_sqlite_write_lock(tmp_path):
+    server = start(tmp_path, server_env(tmp_path), module="wsgi:app")
+    holder = sqlite3.connect(str(tmp_path / "data" / "musique.db"), isolation_level=None, timeout=10)
+    try:
+        holder.execute("BEGIN EXCLUSIVE")
+        answers = []
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline:
+            # timeout=1: an answer slower than a second raises, failing the test.
+            response = fresh_get(server.url("/health"), timeout=1)
+            answers.append(response)
+            if response.status_code == 503:
+                break
+        body = answers[-1].json()
+        assert (body["status"], body["database"]) == ("unhealthy", "unhealthy")
+        assert body["checks"]["database"]["status"] == "fail"
+        assert fresh_get(server.url("/live"), timeout=1).status_code == 200
+        # Each worker has its own cache: within success TTL + deadline every one of them says so.
+        assert_converges_to_503(server)
+    finally:
+        holder.execute("ROLLBACK")
+        holder.close()
+    try:
+        poll(lambda: fresh_get(server.url("/health"), timeout=1).status_code == 200, 30, "recovery")
+    finally:
+        assert server.stop() == 0
+
+
+@pytest.mark.postgres
+def test_health_stays_fast_when_postgresql_goes_away_or_hangs(tmp_path):
+    if not POSTGRES_URL:
+        pytest.skip("PostgreSQL not configured (AIME_TEST_POSTGRES_URL unset)")
+    real = make_postgres_database(POSTGRES_URL)
+    target = make_url(real)
+    port = free_port()
+    proxy = TcpProxy(port, (target.host or "127.0.0.1", target.port or 5432)).start()
+    via_proxy = target.set(host="127.0.0.1", port=port).render_as_string(hide_password=False)
+    server = None
+    try:
+        server = start(tmp_path, server_env(tmp_path, DATABASE_URL=via_proxy), module="wsgi:app")
+        proxy.stop()  # the database server goes away: connections cut, new ones refused
+        body = poll(lambda: (r := fresh_get(server.url("/health"), timeout=1)).status_code == 503 and r.json(),
+                    30, "unhealthy")
+        assert body["database"] == "unhealthy"
+        assert_converges_to_503(server)
+        assert fresh_get(server.url("/live"), timeout=1).status_code == 200
+        assert fresh_get(server.url("/ready"), timeout=1).status_code == 503
+
+        proxy = TcpProxy(port, (target.host, target.port or 5432), blackhole=True).start()  # now it hangs
+        assert_converges_to_503(server)
+    finally:
+        proxy.stop()
+        if server is not None:
+            server.stop()
+        drop_postgres_database(POSTGRES_URL, real)
+
+
+def test_failed_startup_validation_stops_the_server_with_a_clear_message(tmp_path):
+    env = server_env(tmp_path, DATABASE_URL="postgresql+psycopg://x@127.0.0.1:1/none")
+    server = AppGunicorn(env, tmp_path / "gunicorn.log", "wsgi:app").start(wait_path="")
+    assert server.proc.wait(timeout=60) == 1
+    assert server.stop() == 1
+    log = server.log_text()
+    assert "FAIL database: unreachable after waiting 1s (OperationalError); check DATABASE_URL" in log
+    assert "AIME startup validation failed" in log
+    assert "Booting worker" not in log
+
+
+def test_worker_abort_logs_the_stuck_request_stack_and_reports_it(tmp_path, httpserver):
+    envelopes = []
+    httpserver.expect_request("/api/1/envelope/").respond_with_handler(
+        lambda request: envelopes.append(request.get_data()) or _ok())
+    env = server_env(tmp_path, SENTRY_DSN=f"http://key@127.0.0.1:{httpserver.port}/1", AIME_WORKERS="1")
+    server = start(tmp_path, env)
+    markers = tmp_path / "data" / "slow-started"
+    try:
+        with ThreadPoolExecutor(1) as pool:
+            pool.submit(_quiet_get, server.url("/slow?seconds=20&tag=stuck"))
+            poll(lambda: (markers / "stuck").exists(), 30, "stuck request in flight")
+            worker = int(subprocess.run(["pgrep", "-P", str(server.proc.pid)], capture_output=True,
+                                        text=True).stdout.split()[0])
+            os.kill(worker, signal.SIGABRT)  # what the master sends a worker that missed its timeout
+            poll(lambda: "aborted while serving GET /slow" in server.log_text(), 30, "abort logged")
+            poll(lambda: any(b"gunicorn worker timeout: GET /slow" in _unzip(e) for e in envelopes), 30, "event")
+        log = server.log_text()
+        assert re.search(r"slow_app\.py.*in slow", log)
+        assert "time.sleep(seconds)" in log
+    finally:
+        server.stop()
+
+
+def _ok():
+    from werkzeug import Response
+
+    return Response("{}", status=200, content_type="application/json")
+
+
+def _unzip(body: bytes) -> bytes:
+    import gzip
+
+    try:
+        return gzip.decompress(body)
+    except OSError:
+        return body
+
+
+def _quiet_get(url):
+    try:
+        return requests.get(url, timeout=60)
+    except requests.RequestException:
+        return None  # the worker was aborted under it: that is the point
