@@ -3,7 +3,6 @@ from __future__ import annotations
 
 import re
 
-
 from .conftest import DESKTOP, PHONE, screenshot, sign_in
 
 PAGES = ["/", "/collection", "/collection/1", "/journal", "/journal?page=2", "/timeline", "/stats",
