@@ -28,3 +28,14 @@ class TrackPlayTotal(db.Model):
     last_played_at: Mapped[int] = mapped_column(BigInteger, nullable=False)
 
     __table_args__ = (Index("ix_track_play_totals_plays", "plays"),)
+
+
+class ArtistPlayTotal(db.Model):
+    """All-time plays of one artist's tracks (a track's artist never changes, so this stays exact)."""
+
+    __tablename__ = "artist_play_totals"
+    artist_id: Mapped[int] = mapped_column(ForeignKey("artists.id", ondelete="CASCADE"), primary_key=True,
+                                           autoincrement=False)
+    plays: Mapped[int] = mapped_column(Integer, nullable=False)
+
+    __table_args__ = (Index("ix_artist_play_totals_plays", "plays"),)

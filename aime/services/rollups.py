@@ -2,18 +2,18 @@
 
 Every code path that inserts or deletes listens calls listens_added/listens_removed inside the same
 transaction, with (track_id, played_at) pairs of the rows it really wrote (removed: after the DELETE).
-Two rollups are kept (aime.models.rollup): plays per 15-minute UTC bucket, and per-track totals.
+Three rollups are kept (aime.models.rollup): plays per 15-minute UTC bucket, per-track and per-artist totals.
 """
 from __future__ import annotations
 
 from collections import Counter
 from typing import Iterable
 
-from sqlalchemy import text
+from sqlalchemy import bindparam, text
 
 from ..database import run_write
 from ..extensions import db
-from ..models.rollup import BUCKET_SECONDS, ListenBucket, TrackPlayTotal  # noqa: F401  (registers the tables)
+from ..models.rollup import BUCKET_SECONDS, ArtistPlayTotal, ListenBucket, TrackPlayTotal  # noqa: F401  (tables)
 
 # ON CONFLICT ... DO UPDATE is understood by SQLite (>= 3.24) and PostgreSQL alike.
 _ADD_BUCKETS = text(
@@ -27,6 +27,16 @@ _ADD_TOTALS = text(
     "THEN excluded.first_played_at ELSE track_play_totals.first_played_at END, "
     "last_played_at = CASE WHEN excluded.last_played_at > track_play_totals.last_played_at "
     "THEN excluded.last_played_at ELSE track_play_totals.last_played_at END")
+_ADD_ARTISTS = text(
+    "INSERT INTO artist_play_totals (artist_id, plays) VALUES (:artist_id, :plays) "
+    "ON CONFLICT (artist_id) DO UPDATE SET plays = artist_play_totals.plays + excluded.plays")
+_TRACK_ARTISTS = text("SELECT id, artist_id FROM tracks WHERE id IN :ids").bindparams(
+    bindparam("ids", expanding=True))
+_RECOUNT_ARTIST = text(
+    "UPDATE artist_play_totals SET plays = COALESCE((SELECT SUM(track_play_totals.plays) FROM track_play_totals "
+    "JOIN tracks ON tracks.id = track_play_totals.track_id WHERE tracks.artist_id = artist_play_totals.artist_id), 0) "
+    "WHERE artist_id = :artist_id")
+_CHUNK = 5000  # ids per IN list (well under every driver's parameter limit)
 # Removal recounts from the listens that remain, so it is exact whatever was removed and how often.
 _RECOUNT_BUCKET = text(
     "UPDATE listen_buckets SET plays = (SELECT COUNT(*) FROM listens "
@@ -59,6 +69,17 @@ def listens_added(session, pairs: Iterable[tuple[int, int]]) -> None:
     session.execute(_ADD_BUCKETS, [{"bucket": b, "plays": n} for b, n in sorted(buckets.items())])
     session.execute(_ADD_TOTALS, [{"track_id": t, "plays": v[0], "first": v[1], "last": v[2]}
                                   for t, v in sorted(totals.items())])
+    artists: Counter = Counter()
+    for track_id, artist_id in _artists_of(session, list(totals)):
+        artists[artist_id] += totals[track_id][0]
+    session.execute(_ADD_ARTISTS, [{"artist_id": a, "plays": n} for a, n in sorted(artists.items())])
+
+
+def _artists_of(session, track_ids: list[int]) -> list[tuple[int, int]]:
+    rows = []
+    for i in range(0, len(track_ids), _CHUNK):
+        rows += session.execute(_TRACK_ARTISTS, {"ids": track_ids[i:i + _CHUNK]}).all()
+    return rows
 
 
 def listens_removed(session, pairs: Iterable[tuple[int, int]]) -> None:
@@ -70,8 +91,11 @@ def listens_removed(session, pairs: Iterable[tuple[int, int]]) -> None:
     tracks = sorted({track_id for track_id, _ in pairs})
     session.execute(_RECOUNT_BUCKET, [{"bucket": b} for b in buckets])
     session.execute(_RECOUNT_TRACK, [{"track_id": t} for t in tracks])
+    artists = sorted({artist_id for _, artist_id in _artists_of(session, tracks)})
+    session.execute(_RECOUNT_ARTIST, [{"artist_id": a} for a in artists])
     session.execute(text("DELETE FROM listen_buckets WHERE plays <= 0"))
     session.execute(text("DELETE FROM track_play_totals WHERE plays <= 0"))
+    session.execute(text("DELETE FROM artist_play_totals WHERE plays <= 0"))
 
 
 def rebuild() -> dict:
@@ -83,10 +107,14 @@ def _rebuild() -> dict:
     session = db.session
     session.execute(text("DELETE FROM listen_buckets"))
     session.execute(text("DELETE FROM track_play_totals"))
+    session.execute(text("DELETE FROM artist_play_totals"))
     session.execute(text("INSERT INTO listen_buckets (bucket, plays) "
                          "SELECT played_at / 900, COUNT(*) FROM listens GROUP BY played_at / 900"))
     session.execute(text("INSERT INTO track_play_totals (track_id, plays, first_played_at, last_played_at) "
                          "SELECT track_id, COUNT(*), MIN(played_at), MAX(played_at) FROM listens GROUP BY track_id"))
+    session.execute(text("INSERT INTO artist_play_totals (artist_id, plays) SELECT tracks.artist_id, "
+                         "SUM(track_play_totals.plays) FROM track_play_totals "
+                         "JOIN tracks ON tracks.id = track_play_totals.track_id GROUP BY tracks.artist_id"))
     buckets = session.scalar(text("SELECT COUNT(*) FROM listen_buckets"))
     tracks = session.scalar(text("SELECT COUNT(*) FROM track_play_totals"))
     return {"buckets": buckets, "tracks": tracks}

@@ -32,7 +32,22 @@ def play_rows(p: Period) -> list:
     query = (select(Listen.played_at, Listen.track_id, Track.artist_id, func.coalesce(Track.duration_seconds, 0))
              .join(Track, Track.id == Listen.track_id).where(*p.listen_clauses())
              .order_by(Listen.played_at, Listen.track_id))
-    return db.session.execute(query).all()
+    return fetch_tuples(query)
+
+
+def fetch_tuples(query) -> list[tuple]:
+    """Rows as plain DB-API tuples: a year can be 100,000+ rows and building Row objects costs more than the query.
+
+    The bounds in these queries are integers, so rendering them inline is safe.
+    """
+    connection = db.session.connection()
+    sql = str(query.compile(dialect=connection.dialect, compile_kwargs={"literal_binds": True}))
+    cursor = connection.connection.cursor()
+    try:
+        cursor.execute(sql)
+        return cursor.fetchall()
+    finally:
+        cursor.close()
 
 
 def split_sessions(rows, min_gap: int) -> list[Session]:

@@ -14,7 +14,7 @@ from sqlalchemy import func, select, true
 from ..config import Config
 from ..extensions import db
 from ..models import Album, Artist, Listen, Track
-from ..models.rollup import TrackPlayTotal
+from ..models.rollup import ArtistPlayTotal, TrackPlayTotal
 from ..timeutil import range_bounds, zone
 from .localtime import local_hours
 
@@ -121,27 +121,49 @@ def _order(plays, duration, by: str, name) -> tuple:
     return first.desc(), second.desc(), name
 
 
+def _grouped(p: Period, key):
+    """Subquery (key, plays, duration) per artist or album: grouping on the id alone lets the database
+    walk an index instead of sorting every row by name."""
+    pt = per_track(p)
+    return (select(key.label("key"), func.sum(pt.c.plays).label("plays"),
+                   func.sum(pt.c.plays * func.coalesce(Track.duration_seconds, 0)).label("duration"))
+            .select_from(pt).join(Track, Track.id == pt.c.track_id).where(key.is_not(None))
+            .group_by(key).subquery())
+
+
+def _top_artists_all_time(limit: int) -> list[dict]:
+    """All-time artists by plays from the artist rollup: only the rows that can make the list are read."""
+    threshold = db.session.scalar(select(ArtistPlayTotal.plays).order_by(ArtistPlayTotal.plays.desc())
+                                  .offset(limit - 1).limit(1)) or 1
+    duration = func.sum(TrackPlayTotal.plays * func.coalesce(Track.duration_seconds, 0))
+    seconds = (select(Track.artist_id.label("key"), duration.label("duration"))
+               .join(TrackPlayTotal, TrackPlayTotal.track_id == Track.id).group_by(Track.artist_id)
+               .where(Track.artist_id.in_(select(ArtistPlayTotal.artist_id).where(ArtistPlayTotal.plays >= threshold)))
+               .subquery())
+    query = (select(Artist.id, Artist.name, ArtistPlayTotal.plays.label("plays"), seconds.c.duration)
+             .join(ArtistPlayTotal, ArtistPlayTotal.artist_id == Artist.id).join(seconds, seconds.c.key == Artist.id)
+             .order_by(*_order(ArtistPlayTotal.plays, seconds.c.duration, "plays", Artist.name)).limit(limit))
+    return _ranked(db.session.execute(query).all())
+
+
 def top_artists(p: Period, limit: int, by: str = "plays") -> list[dict]:
     """Artists of the period ranked by plays (or listening time)."""
-    pt = per_track(p)
-    plays = func.sum(pt.c.plays).label("plays")
-    duration = func.sum(pt.c.plays * func.coalesce(Track.duration_seconds, 0)).label("duration")
-    query = (select(Artist.id, Artist.name, plays, duration)
-             .select_from(pt).join(Track, Track.id == pt.c.track_id).join(Artist, Artist.id == Track.artist_id)
-             .group_by(Artist.id, Artist.name).order_by(*_order(plays, duration, by, Artist.name)).limit(limit))
+    if p.all_time and by == "plays":
+        return _top_artists_all_time(limit)
+    grouped = _grouped(p, Track.artist_id)
+    query = (select(Artist.id, Artist.name, grouped.c.plays, grouped.c.duration)
+             .join(grouped, grouped.c.key == Artist.id)
+             .order_by(*_order(grouped.c.plays, grouped.c.duration, by, Artist.name)).limit(limit))
     return _ranked(db.session.execute(query).all())
 
 
 def top_albums(p: Period, limit: int, by: str = "plays") -> list[dict]:
     """Albums of the period ranked by plays (or listening time)."""
-    pt = per_track(p)
-    plays = func.sum(pt.c.plays).label("plays")
-    duration = func.sum(pt.c.plays * func.coalesce(Track.duration_seconds, 0)).label("duration")
-    query = (select(Album.id, Album.title.label("name"), Artist.name.label("artist"), plays, duration)
-             .select_from(pt).join(Track, Track.id == pt.c.track_id)
-             .join(Album, Album.id == Track.album_id).join(Artist, Artist.id == Album.primary_artist_id)
-             .group_by(Album.id, Album.title, Artist.name)
-             .order_by(*_order(plays, duration, by, Album.title)).limit(limit))
+    grouped = _grouped(p, Track.album_id)
+    query = (select(Album.id, Album.title.label("name"), Artist.name.label("artist"), grouped.c.plays,
+                    grouped.c.duration)
+             .join(grouped, grouped.c.key == Album.id).join(Artist, Artist.id == Album.primary_artist_id)
+             .order_by(*_order(grouped.c.plays, grouped.c.duration, by, Album.title)).limit(limit))
     return _ranked(db.session.execute(query).all())
 
 

@@ -1,4 +1,4 @@
-"""insights: rollup tables for fast statistics (15-minute play buckets, per-track totals), back-filled
+"""insights: rollup tables for fast statistics (15-minute play buckets, per-track and per-artist totals), back-filled
 
 Revision ID: 0003
 Revises: 0002
@@ -32,14 +32,28 @@ def upgrade():
         sa.PrimaryKeyConstraint("track_id", name="pk_track_play_totals"),
     )
     op.create_index("ix_track_play_totals_plays", "track_play_totals", ["plays"])
+    # artist_play_totals: the all-time artist chart reads ten index entries instead of joining every track.
+    op.create_table(
+        "artist_play_totals",
+        sa.Column("artist_id", sa.Integer(), autoincrement=False, nullable=False),
+        sa.Column("plays", sa.Integer(), nullable=False),
+        sa.ForeignKeyConstraint(["artist_id"], ["artists.id"], name="fk_artist_play_totals_artist",
+                                ondelete="CASCADE"),
+        sa.PrimaryKeyConstraint("artist_id", name="pk_artist_play_totals"),
+    )
+    op.create_index("ix_artist_play_totals_plays", "artist_play_totals", ["plays"])
     # Listens written before this revision are counted once here.
     op.execute("INSERT INTO listen_buckets (bucket, plays) "
                "SELECT played_at / 900, COUNT(*) FROM listens GROUP BY played_at / 900")
     op.execute("INSERT INTO track_play_totals (track_id, plays, first_played_at, last_played_at) "
                "SELECT track_id, COUNT(*), MIN(played_at), MAX(played_at) FROM listens GROUP BY track_id")
+    op.execute("INSERT INTO artist_play_totals (artist_id, plays) SELECT tracks.artist_id, SUM(track_play_totals.plays) "
+               "FROM track_play_totals JOIN tracks ON tracks.id = track_play_totals.track_id GROUP BY tracks.artist_id")
 
 
 def downgrade():
+    op.drop_index("ix_artist_play_totals_plays", table_name="artist_play_totals")
+    op.drop_table("artist_play_totals")
     op.drop_index("ix_track_play_totals_plays", table_name="track_play_totals")
     op.drop_table("track_play_totals")
     op.drop_table("listen_buckets")

@@ -14,7 +14,8 @@ def _state(db):
     buckets = db.session.execute(text("SELECT bucket, plays FROM listen_buckets ORDER BY bucket")).all()
     totals = db.session.execute(text("SELECT track_id, plays, first_played_at, last_played_at "
                                      "FROM track_play_totals ORDER BY track_id")).all()
-    return [tuple(r) for r in buckets], [tuple(r) for r in totals]
+    artists = db.session.execute(text("SELECT artist_id, plays FROM artist_play_totals ORDER BY artist_id")).all()
+    return [tuple(r) for r in buckets], [tuple(r) for r in totals], [tuple(r) for r in artists]
 
 
 def _recount(db):
@@ -22,17 +23,21 @@ def _recount(db):
                                       "ORDER BY 1")).all()
     totals = db.session.execute(text("SELECT track_id, COUNT(*), MIN(played_at), MAX(played_at) FROM listens "
                                      "GROUP BY track_id ORDER BY track_id")).all()
-    return [tuple(r) for r in buckets], [tuple(r) for r in totals]
+    artists = db.session.execute(text("SELECT tracks.artist_id, COUNT(*) FROM listens JOIN tracks "
+                                      "ON tracks.id = listens.track_id GROUP BY tracks.artist_id "
+                                      "ORDER BY tracks.artist_id")).all()
+    return [tuple(r) for r in buckets], [tuple(r) for r in totals], [tuple(r) for r in artists]
 
 
 def test_hand_checked_rollups(client, auth, db):
     ids = post_plays(client, auth)
-    buckets, totals = _state(db)
+    buckets, totals, artists = _state(db)
     # The closest plays, p1 (22:40) and p2 (22:45), fall in 22:30-22:45 and 22:45-23:00: 11 buckets of 1.
     assert len(buckets) == 11 and all(plays == 1 for _, plays in buckets)
     a1 = next(t for t in totals if t[0] == ids["A1"])
     assert a1[1:] == (3, 1704494400, 1704620400)  # 2024-01-05T22:40Z .. 2024-01-07T09:40Z
-    assert (buckets, totals) == _recount(db)
+    assert [plays for _, plays in artists] == [5, 3, 2, 1]  # Alpha, Beta, Gamma, Delta (created in that order)
+    assert (buckets, totals, artists) == _recount(db)
 
 
 def test_batch_and_removal_stay_exact(app, db, client, auth):
