@@ -45,8 +45,10 @@ _RECOUNT_BUCKET = text(
 _RECOUNT_TRACK = text(
     "UPDATE track_play_totals SET "
     "plays = (SELECT COUNT(*) FROM listens WHERE listens.track_id = track_play_totals.track_id), "
-    "first_played_at = COALESCE((SELECT MIN(played_at) FROM listens WHERE listens.track_id = track_play_totals.track_id), 0), "
-    "last_played_at = COALESCE((SELECT MAX(played_at) FROM listens WHERE listens.track_id = track_play_totals.track_id), 0) "
+    "first_played_at = COALESCE((SELECT MIN(played_at) FROM listens "
+    "WHERE listens.track_id = track_play_totals.track_id), 0), "
+    "last_played_at = COALESCE((SELECT MAX(played_at) FROM listens "
+    "WHERE listens.track_id = track_play_totals.track_id), 0) "
     "WHERE track_id = :track_id")
 
 

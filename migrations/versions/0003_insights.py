@@ -47,8 +47,9 @@ def upgrade():
                "SELECT played_at / 900, COUNT(*) FROM listens GROUP BY played_at / 900")
     op.execute("INSERT INTO track_play_totals (track_id, plays, first_played_at, last_played_at) "
                "SELECT track_id, COUNT(*), MIN(played_at), MAX(played_at) FROM listens GROUP BY track_id")
-    op.execute("INSERT INTO artist_play_totals (artist_id, plays) SELECT tracks.artist_id, SUM(track_play_totals.plays) "
-               "FROM track_play_totals JOIN tracks ON tracks.id = track_play_totals.track_id GROUP BY tracks.artist_id")
+    op.execute("INSERT INTO artist_play_totals (artist_id, plays) "
+               "SELECT tracks.artist_id, SUM(track_play_totals.plays) FROM track_play_totals "
+               "JOIN tracks ON tracks.id = track_play_totals.track_id GROUP BY tracks.artist_id")
 
 
 def downgrade():
