@@ -1,6 +1,7 @@
 """HTTP measurements under the real gunicorn (shipped gunicorn.conf.py), and /health with the database blocked."""
 from __future__ import annotations
 
+import os
 import socket
 import subprocess
 import sys
@@ -109,8 +110,21 @@ def choose_top_artists(base_url: str) -> str:
     return TOP_ARTISTS_PATHS[-1]
 
 
+def server_cpu_seconds(server: Gunicorn) -> float:
+    """CPU seconds (user + system) used so far by the master's workers, from /proc."""
+    total, tick = 0.0, os.sysconf("SC_CLK_TCK")
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        if int(fields[1]) == server.proc.pid:  # field 4 (ppid), after the "(comm)" field
+            total += (int(fields[11]) + int(fields[12])) / tick
+    return total
+
+
 def measure_set(server: Gunicorn, endpoints: list[tuple[str, str]], connections: int, duration: float,
-                tool: str) -> list[dict]:
+                tool: str, single: bool = True) -> list[dict]:
     """Warm each endpoint up once, then load it; ratios are to /live of this same run."""
     results = []
     for name, path in endpoints:
@@ -119,7 +133,15 @@ def measure_set(server: Gunicorn, endpoints: list[tuple[str, str]], connections:
         if status == 404:
             row.update(missing=True)
         else:
+            cpu_before = server_cpu_seconds(server)
             row.update(loadgen.measure(server.url(path), connections, duration, tool))
+            # Server CPU per request: unlike latency, barely moved by other work on a shared machine.
+            cpu = server_cpu_seconds(server) - cpu_before
+            row["server_cpu_ms_per_request"] = round(cpu * 1000 / row["requests"], 2) if row["requests"] else None
+            if single:
+                # Unloaded latency too: at 8 connections on 2 cores, p99 is mostly queueing behind other requests.
+                alone = loadgen.measure(server.url(path), 1, max(duration / 2, 0.2), tool)
+                row.update(p50_1c_ms=alone["p50_ms"], p99_1c_ms=alone["p99_ms"])
         results.append(row)
     live = next((r["rps"] for r in results if r["name"] == "live" and r.get("rps")), None)
     for row in results:

@@ -112,14 +112,17 @@ def parse_wrk(output: str) -> dict:
     if not (p50 and p99 and total and rps):
         raise ValueError(f"unexpected wrk output:\n{output}")
     seconds = float(total.group(2)) * {"s": 1, "ms": 0.001, "m": 60}.get(total.group(3), 1)
-    return {"tool": "wrk", "requests": int(total.group(1)), "seconds": round(seconds, 3),
-            "rps": float(rps.group(1)), "p50_ms": _ms(p50.group(1)), "p99_ms": _ms(p99.group(1)),
-            "max_ms": _ms(latency.group(3)) if latency else None,
+    done = int(total.group(1))
+    # No request finished within the run: wrk prints 0 latencies, which would read as "instant".
+    return {"tool": "wrk", "requests": done, "seconds": round(seconds, 3),
+            "rps": float(rps.group(1)), "p50_ms": _ms(p50.group(1)) if done else None,
+            "p99_ms": _ms(p99.group(1)) if done else None,
+            "max_ms": _ms(latency.group(3)) if latency and done else None,
             "non_2xx": int(non_2xx.group(1)) if non_2xx else 0,
             "errors": sum(map(int, errors.groups())) if errors else 0}
 
 
-def wrk_load(url: str, connections: int, duration: float, threads: int = 2) -> dict:
+def wrk_load(url: str, connections: int, duration: float, threads: int = 1) -> dict:
     """Run wrk against url for `duration` seconds and parse its report."""
     check_local(url)
     command = ["wrk", f"-t{min(threads, connections)}", f"-c{connections}", f"-d{max(1, round(duration))}s",

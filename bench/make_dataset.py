@@ -36,6 +36,7 @@ YEARS = 15
 END = 1_767_225_600  # 2026-01-01T00:00:00Z: the history ends here, so files never depend on "now"
 START = END - YEARS * 365 * 86_400
 DEFAULT_OUT = Path(__file__).resolve().parent / "data"
+FILE_KINDS = ("csv", "jsonl", "zip", "collection", "meta")
 
 _ADJ = ("Silent Velvet Electric Golden Broken Hollow Crimson Distant Midnight Paper Neon Wild Lonely Frozen "
         "Burning Quiet Northern Southern Little Great Blue Black White Red Green Secret Lost Sunday Morning "

@@ -70,15 +70,16 @@ def _fmt(value, digits: int = 1) -> str:
 
 
 def _endpoint_table(title: str, endpoints: list[dict]) -> list[str]:
-    lines = [f"### {title}", "", "| endpoint | req/s | p50 ms | p99 ms | ratio to /live | non-2xx |",
-             "|---|---:|---:|---:|---:|---:|"]
+    lines = [f"### {title}", "", "| endpoint | req/s | p50 ms | p99 ms | ratio to /live | non-2xx | "
+             "p50 ms, 1 conn | p99 ms, 1 conn | server CPU ms/req |", "|---|---:|---:|---:|---:|---:|---:|---:|---:|"]
     for row in endpoints:
         if row.get("missing"):
-            lines.append(f"| {row['name']} (`{row['path']}`) | missing (404) | | | | |")
+            lines.append(f"| {row['name']} (`{row['path']}`) | missing (404) | | | | | | | |")
             continue
         lines.append(f"| {row['name']} | {_fmt(row.get('rps'))} | {_fmt(row.get('p50_ms'), 2)} | "
                      f"{_fmt(row.get('p99_ms'), 2)} | {_fmt(row.get('ratio_to_live'), 2)} | "
-                     f"{_fmt(row.get('non_2xx'))} |")
+                     f"{_fmt(row.get('non_2xx'))} | {_fmt(row.get('p50_1c_ms'), 2)} | {_fmt(row.get('p99_1c_ms'), 2)} | "
+                     f"{_fmt(row.get('server_cpu_ms_per_request'), 2)} |")
     return lines + [""]
 
 
@@ -90,7 +91,9 @@ def render(report: dict) -> str:
              f"{m['python']}, SQLite {m['sqlite']}. Load: {report['settings']['loadgen']} "
              f"({'wrk' if m['wrk'] and report['settings']['loadgen'] != 'python' else 'Python generator'}), "
              f"{report['settings']['connections']} connections, {report['settings']['duration_s']:g} s per endpoint; "
-             f"gunicorn 2 workers x 4 threads. Whole run: {report.get('total_seconds')} s.", ""]
+             f"gunicorn 2 workers x 4 threads. Whole run: {report.get('total_seconds')} s.",
+             "", "Load average (1, 5, 15 min) at the start and after each phase: "
+             + "; ".join(f"{k} {v[0]:g}/{v[1]:g}/{v[2]:g}" for k, v in report.get("load_average", {}).items()), ""]
     imp = report.get("import")
     if imp:
         lines += ["### Import (Last.fm CSV, empty SQLite database)", "",

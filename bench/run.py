@@ -16,6 +16,7 @@ import os
 import platform
 import shutil
 import sqlite3
+import subprocess
 import sys
 import tempfile
 import time
@@ -49,10 +50,16 @@ def ensure_dataset(rows: int, seed: int, data_dir: Path) -> dict:
     meta_path = data_dir / f"dataset-{rows}.json"
     if meta_path.exists():
         meta = json.loads(meta_path.read_text())
-        if meta.get("seed") == seed and all((data_dir / name).exists() for name in meta["files"].values()):
+        files = meta.get("files", {})
+        if (meta.get("seed") == seed and set(files) == set(make_dataset.FILE_KINDS)
+                and all((data_dir / name).exists() for name in files.values())):
             return meta
     started = time.perf_counter()
-    meta = make_dataset.write(rows, data_dir, seed)
+    # In a child process: generating 1,000,000 plays in this one would leave it (and, through fork,
+    # every child's rusage) hundreds of MB larger.
+    subprocess.run([sys.executable, str(ROOT / "bench" / "make_dataset.py"), "--rows", str(rows), "--seed", str(seed),
+                    "--out", str(data_dir)], check=True, stdout=subprocess.DEVNULL)
+    meta = json.loads(meta_path.read_text())
     meta["generated_in_s"] = round(time.perf_counter() - started, 1)
     return meta
 
@@ -103,7 +110,8 @@ def http_phase(url: str, work: Path, seed: int, args, label: str) -> dict:
     with httpbench.running(env, work / f"gunicorn-{label}.log") as server:
         top = httpbench.choose_top_artists(server.base_url)
         endpoints = httpbench.endpoint_set(targets, top)
-        rows = httpbench.measure_set(server, endpoints, args.connections, args.duration, args.loadgen)
+        rows = httpbench.measure_set(server, endpoints, args.connections, args.duration, args.loadgen,
+                                     single=not args.quick)
     return {"collection_albums": owned, "targets": targets, "endpoints": rows}
 
 
@@ -153,7 +161,8 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--rows", type=int, default=1_000_000)
     parser.add_argument("--seed", type=int, default=42)
     parser.add_argument("--quick", action="store_true",
-                        help="short loads (1 s per endpoint, Python load generator): a sanity run, not numbers")
+                        help="short loads (1 s per endpoint, Python load generator, no 1-connection pass): "
+                             "a sanity run, not numbers")
     parser.add_argument("--duration", type=float, default=None, help="seconds of load per endpoint (default 5)")
     parser.add_argument("--blocked-duration", type=float, default=None, help="seconds of /health load while blocked")
     parser.add_argument("--connections", type=int, default=8, help="concurrent connections (default 8 = 2x4 threads)")
@@ -185,21 +194,34 @@ def main(argv: list[str] | None = None) -> dict:
     meta = ensure_dataset(args.rows, args.seed, args.data_dir)
     report["dataset"] = meta
     csv_path = args.data_dir / meta["files"]["csv"]
-    with tempfile.TemporaryDirectory(prefix="aime-bench-") as tmp:
-        work = args.work_dir or Path(tmp)
-        work.mkdir(parents=True, exist_ok=True)
-        report["import"], sqlite_url = import_phase(csv_path, work, meta, args.import_timeout)
-        report["import"]["collection"] = load_collection(sqlite_url, work, meta, args)
-        report["http_sqlite"] = http_phase(sqlite_url, work, args.seed, args, "sqlite")
-        if not args.skip_blocked:
-            report["blocked"] = blocked_phase(sqlite_url, work, args)
-        if not args.skip_postgres:
-            report["http_postgres"] = postgres_phase(csv_path, work, meta, args)
-    report["total_seconds"] = round(time.perf_counter() - started, 1)
-    report["targets"] = evaluate(report)
     args.results_dir.mkdir(parents=True, exist_ok=True)
     suffix = "" if args.rows == 1_000_000 and not args.quick else f"-{args.rows}{'-quick' if args.quick else ''}"
     out = args.results_dir / f"{datetime.now(timezone.utc).date().isoformat()}{suffix}.json"
+    with tempfile.TemporaryDirectory(prefix="aime-bench-") as tmp:
+        work = args.work_dir or Path(tmp)
+        work.mkdir(parents=True, exist_ok=True)
+        phases = report["phase_seconds"] = {}
+        report["load_average"] = {"start": [round(x, 2) for x in os.getloadavg()]}
+
+        def phase(name, fn, *fn_args):
+            begun = time.perf_counter()
+            print(f"[bench] {name} ...", file=sys.stderr, flush=True)
+            value = fn(*fn_args)
+            phases[name] = round(time.perf_counter() - begun, 1)
+            # Other work on the machine skews every number: keep the load average beside them.
+            report["load_average"][name] = [round(x, 2) for x in os.getloadavg()]
+            out.write_text(json.dumps(report, indent=2, default=str) + "\n")  # a crash later keeps this much
+            return value
+
+        report["import"], sqlite_url = phase("import", import_phase, csv_path, work, meta, args.import_timeout)
+        report["import"]["collection"] = phase("collection", load_collection, sqlite_url, work, meta, args)
+        report["http_sqlite"] = phase("http sqlite", http_phase, sqlite_url, work, args.seed, args, "sqlite")
+        if not args.skip_blocked:
+            report["blocked"] = phase("blocked sqlite", blocked_phase, sqlite_url, work, args)
+        if not args.skip_postgres:
+            report["http_postgres"] = phase("postgres", postgres_phase, csv_path, work, meta, args)
+    report["total_seconds"] = round(time.perf_counter() - started, 1)
+    report["targets"] = evaluate(report)
     out.write_text(json.dumps(report, indent=2, default=str) + "\n")
     report["written_to"] = str(out)
     print(render(report))

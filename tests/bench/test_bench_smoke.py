@@ -99,7 +99,7 @@ def _check_endpoints(endpoints: list[dict]) -> None:
     for row in endpoints:
         assert row["status"] == 200, row
         assert row["requests"] > 0 and row["non_2xx"] == 0 and row["errors"] == 0, row
-        for key in ("rps", "p50_ms", "p99_ms", "ratio_to_live"):
+        for key in ("rps", "p50_ms", "p99_ms", "ratio_to_live", "server_cpu_ms_per_request"):
             assert isinstance(row[key], (int, float)) and row[key] > 0, (key, row)
     assert endpoints[0]["ratio_to_live"] == 1.0
 
