@@ -82,5 +82,5 @@ def register_template_helpers(app: Flask) -> None:
     def _web_globals():
         if request.blueprint != "web":
             return {}
-        return {"csrf_token": security.csrf_token, "signed_in": security.signed_in(),
+        return {"csrf_token": security.csrf_token, "signed_in": security.signed_in(), "viewer_tz": viewer_tz().key,
                 "private": security.is_private(), "page_url": page_url}

@@ -109,6 +109,8 @@ def context(browser):
     """A fresh browser context (own cookies) at desktop size, in the Zurich time zone."""
     ctx = browser.new_context(viewport=DESKTOP, timezone_id="Europe/Zurich", locale="en-GB")
     ctx.set_default_timeout(10_000)
+    # A returning visitor: the page script already told the server the zone (first visits: see test_browser).
+    ctx.add_cookies([{"name": "aime_tz", "value": "Europe%2FZurich", "domain": "127.0.0.1", "path": "/"}])
     yield ctx
     ctx.close()
 

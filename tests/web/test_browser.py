@@ -90,3 +90,15 @@ def test_timeline_moves_by_day(page, live_server):
     page.click("text=Next day ›")
     assert page.url.endswith("date=2024-03-10")
     assert page.locator("h1").inner_text() == "Sunday 10 March 2024"
+
+
+def test_first_visit_is_redrawn_in_the_viewers_time_zone(browser, live_server):
+    """The server draws in AIME_TIMEZONE (UTC); the script sends the browser's zone and reloads once."""
+    ctx = browser.new_context(timezone_id="America/New_York")
+    try:
+        page = ctx.new_page()
+        page.goto(live_server.url("/timeline?date=2024-03-10"))
+        page.wait_for_selector("text=times in America/New_York")
+        assert {c["name"]: c["value"] for c in ctx.cookies()}["aime_tz"] == "America%2FNew_York"
+    finally:
+        ctx.close()

@@ -4,10 +4,17 @@
   var csrf = (document.querySelector('meta[name="csrf-token"]') || {}).content || "";
 
   // Tell the server the viewer's time zone so days and hours are the viewer's own.
+  // On a first visit the page was drawn in the server's zone: reload it once in the viewer's own.
   try {
     var zone = Intl.DateTimeFormat().resolvedOptions().timeZone;
+    var drawn = document.querySelector('meta[name="aime-tz"]');
+    var hadCookie = document.cookie.indexOf("aime_tz=") !== -1;
     if (zone && document.cookie.indexOf("aime_tz=" + encodeURIComponent(zone)) === -1) {
       document.cookie = "aime_tz=" + encodeURIComponent(zone) + "; path=/; max-age=31536000; samesite=lax";
+      if (!hadCookie && drawn && drawn.content !== zone && !drawn.hasAttribute("data-no-reload") &&
+          window.location.search.indexOf("tz=") === -1) {
+        window.location.reload();
+      }
     }
   } catch (e) { /* old browser: the server's zone is used */ }
 
