@@ -86,7 +86,8 @@ def _endpoint_table(title: str, endpoints: list[dict]) -> list[str]:
 def render(report: dict) -> str:
     """The report as Markdown tables (printed by bench/run.py, pasted into docs/benchmarks.md)."""
     m = report["machine"]
-    lines = [f"## AIME benchmark, {report['rows']:,} listens ({report['started_at']})", "",
+    lines = [f"## AIME benchmark, {report['rows']:,} listens ({report['started_at']}, "
+             f"revision {report.get('revision', 'unknown')})", "",
              f"Machine: {m['cpu']}, {m['cores']} cores, {_fmt(m['memory_mb'])} MB RAM; {m['os']}; Python "
              f"{m['python']}, SQLite {m['sqlite']}. Load: {report['settings']['loadgen']} "
              f"({'wrk' if m['wrk'] and report['settings']['loadgen'] != 'python' else 'Python generator'}), "

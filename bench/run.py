@@ -45,6 +45,20 @@ def machine() -> dict:
             "wrk": bool(shutil.which("wrk"))}
 
 
+def revision() -> str:
+    """The commit measured (AIME_BENCH_REVISION, else git), with '+dirty' when files differ from it."""
+    if os.environ.get("AIME_BENCH_REVISION"):
+        return os.environ["AIME_BENCH_REVISION"]
+    try:
+        head = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=ROOT, capture_output=True, text=True,
+                              check=True).stdout.strip()
+        dirty = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no"], cwd=ROOT,
+                               capture_output=True, text=True, check=True).stdout.strip()
+    except (OSError, subprocess.CalledProcessError):
+        return "unknown"
+    return head + ("+dirty" if dirty else "")
+
+
 def ensure_dataset(rows: int, seed: int, data_dir: Path) -> dict:
     """Generate the dataset once per (rows, seed); later runs reuse the files."""
     meta_path = data_dir / f"dataset-{rows}.json"
@@ -188,7 +202,7 @@ def main(argv: list[str] | None = None) -> dict:
     args = parse_args(argv)
     started = time.perf_counter()
     report = {"started_at": datetime.now(timezone.utc).isoformat(timespec="seconds"), "rows": args.rows,
-              "seed": args.seed, "quick": args.quick, "machine": machine(),
+              "seed": args.seed, "quick": args.quick, "revision": revision(), "machine": machine(),
               "settings": {"duration_s": args.duration, "blocked_duration_s": args.blocked_duration,
                            "connections": args.connections, "loadgen": args.loadgen, "workers": 2, "threads": 4}}
     meta = ensure_dataset(args.rows, args.seed, args.data_dir)
