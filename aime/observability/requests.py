@@ -12,6 +12,8 @@ from flask import Flask, g, request
 from .metrics import PROBE_PATHS, init_metrics, observe_request
 
 log = logging.getLogger("aime.access")
+audit_log = logging.getLogger("aime.audit")
+WRITE_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
 INFLIGHT_KEY = "aime.inflight"
 _VALID_ID = re.compile(r"^[A-Za-z0-9._:-]{1,128}$")
 
@@ -58,4 +60,26 @@ def init_request_tracking(app: Flask) -> None:
         level = logging.DEBUG if endpoint in PROBE_PATHS else logging.INFO
         log.log(level, "%s %s %s", request.method, request.path, response.status_code,
                 extra={"status": response.status_code, "duration_ms": round(elapsed * 1000, 2)})
+        if request.method in WRITE_METHODS and response.status_code < 400:
+            _audit(endpoint, response)
         return response
+
+
+def _resource_id(response):
+    # The id in the URL (PUT /albums/5) or, for creations, the id of what was created.
+    for key, value in (request.view_args or {}).items():
+        if key == "id" or key.endswith("_id"):
+            return value
+    if response.is_json and not response.direct_passthrough:
+        body = response.get_json(silent=True)
+        if isinstance(body, dict) and isinstance(body.get("id"), (int, str)):
+            return body["id"]
+    return None
+
+
+def _audit(endpoint: str, response) -> None:
+    """One audit line per successful write: who (token id, never the token), what, which id."""
+    audit_log.info("audit: %s %s -> %s", request.method, request.path, response.status_code,
+                   extra={"audit": True, "token_id": getattr(g, "token_id", None), "action": request.method,
+                          "endpoint": endpoint, "resource_id": _resource_id(response),
+                          "status": response.status_code})
