@@ -92,10 +92,12 @@ def service_names(app: Flask) -> list[str]:
 def _ensure_row(name: str) -> ServiceState:
     row = db.session.get(ServiceState, name)
     if row is None:
-        row = ServiceState(name=name, active=False, state={})
-        db.session.add(row)
         try:
+            # Added inside the savepoint so that losing the race also drops our pending row (added
+            # outside, it stayed pending and the next flush failed with UniqueViolation on PostgreSQL).
             with db.session.begin_nested():
+                row = ServiceState(name=name, active=False, state={})
+                db.session.add(row)
                 db.session.flush()
         except IntegrityError:  # another process created it first
             row = db.session.get(ServiceState, name)
