@@ -7,7 +7,7 @@ import pytest
 import requests
 
 from aime.timeutil import to_epoch
-from tests.conftest import TEST_TOKEN
+from tests.conftest import POSTGRES_URL, TEST_TOKEN, drop_postgres_database, make_postgres_database
 from tests.integrations.fakes import FakeLastfm
 from tests.support.servers import Gunicorn, gunicorn
 
@@ -41,10 +41,23 @@ def journal(server):
     return sorted((item["title"], to_epoch(datetime.fromisoformat(item["played_at"]))) for item in body["items"])
 
 
-def test_three_workers_poll_once_per_interval_and_active_survives_a_restart(httpserver, tmp_path):
+@pytest.fixture
+def database_url(backend, tmp_path):
+    """A fresh database of the backend under test (SQLite file or a new PostgreSQL database)."""
+    if backend == "sqlite":
+        yield f"sqlite:///{tmp_path / 'aime.db'}"
+        return
+    if not POSTGRES_URL:
+        pytest.skip("PostgreSQL not configured (AIME_TEST_POSTGRES_URL unset)")
+    url = make_postgres_database(POSTGRES_URL)
+    yield url
+    drop_postgres_database(POSTGRES_URL, url)
+
+
+def test_three_workers_poll_once_per_interval_and_active_survives_a_restart(httpserver, tmp_path, database_url):
     fake = FakeLastfm(httpserver)
     fake.add("Daft Punk", "One More Time", "Discovery", T0)
-    env = {"AIME_DATA_DIR": str(tmp_path / "data"), "DATABASE_URL": f"sqlite:///{tmp_path / 'aime.db'}",
+    env = {"AIME_DATA_DIR": str(tmp_path / "data"), "DATABASE_URL": database_url,
            "AIME_API_TOKEN": TEST_TOKEN, "AIME_WORKERS": "3", "AIME_THREADS": "2", "AIME_LOG_LEVEL": "warning",
            "AIME_SERVICE_LEASE_SECONDS": "1.5", "AIME_LASTFM_POLL_SECONDS": str(INTERVAL),
            "AIME_LASTFM_API_KEY": fake.api_key, "AIME_LASTFM_USER": "alice", "AIME_LASTFM_BASE_URL": fake.base_url}
