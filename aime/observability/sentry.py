@@ -55,8 +55,9 @@ def init_sentry(app: Flask, config: Config) -> bool:
         release=release,
         environment=config.sentry_environment,
         traces_sample_rate=config.sentry_traces_sample_rate,
-        send_default_pii=False,
-        include_local_variables=False,  # locals can hold tokens or row data; the stack is enough
+        # PII off: data_collection is sentry-sdk's successor of send_default_pii=False (which now warns).
+        # No user identity, no request bodies, no frame locals (they can hold tokens or row data).
+        data_collection={"user_info": False, "http_bodies": [], "stack_frame_variables": False},
         before_send=scrubber,
         before_send_transaction=scrubber,
         # Reported explicitly (errors.py, the health monitor, worker_abort): one event per failure,
