@@ -120,8 +120,8 @@ def _store(batch: list[Scrobble], window: int, source: str) -> tuple[int, int]:
         times.append(scrobble.played_at)
         fresh.append(scrobble)
     tracks: dict = {}  # per transaction: ids from a rolled-back attempt must not be reused
-    values = [{"track_id": _track_id(s, source, tracks), "played_at": s.played_at, "source": source, "client": "last.fm"}
-              for s in fresh]
+    values = [{"track_id": _track_id(s, source, tracks), "played_at": s.played_at, "source": source,
+               "client": "last.fm"} for s in fresh]
     if values:
         db.session.execute(insert(Listen), values)
         rollups.listens_added(db.session, [(v["track_id"], v["played_at"]) for v in values])

@@ -44,8 +44,8 @@ def albums():
 def test_sync_adds_updates_and_reports_removed_releases(discogs_app, fake, auth):
     client = discogs_app.test_client()
     # Homogenic was heard before it was bought: it exists outside the collection, without Discogs data.
-    assert client.post("/api/v1/history/tracks", headers=auth, json={
-        "artist": "Björk", "title": "Jóga", "album": "Homogenic", "played_at": "2023-11-14T12:00:00Z"}).status_code == 201
+    heard = {"artist": "Björk", "title": "Jóga", "album": "Homogenic", "played_at": "2023-11-14T12:00:00Z"}
+    assert client.post("/api/v1/history/tracks", headers=auth, json=heard).status_code == 201
 
     response = client.post("/api/v1/services/discogs/sync", headers=auth)
     assert response.status_code == 202

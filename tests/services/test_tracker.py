@@ -9,7 +9,7 @@ from aime.extensions import db
 from aime.integrations.http import RetryPolicy
 from aime.integrations.lastfm import LastfmClient
 from aime.models import Album, Artist, Listen, Track
-from aime.services import runtime, tracker
+from aime.services import runtime
 from tests.integrations.fakes import FakeLastfm
 
 T0 = 1_699_963_200  # 2023-11-14T12:00:00Z
@@ -98,8 +98,8 @@ def test_now_playing_is_not_stored(lastfm_app, fake):
 def test_a_play_already_known_within_the_window_is_a_duplicate(lastfm_app, fake, auth):
     app = lastfm_app()
     # The same play came in through another source (a ListenBrainz client) 30 s earlier, album-less.
-    response = app.test_client().post("/api/v1/history/tracks", headers=auth,
-                                      json={"artist": "DAFT PUNK", "title": "one more time", "played_at": "2023-11-14T11:59:30Z"})
+    response = app.test_client().post("/api/v1/history/tracks", headers=auth, json={
+        "artist": "DAFT PUNK", "title": "one more time", "played_at": "2023-11-14T11:59:30Z"})
     assert response.status_code == 201
     fake.add("Daft Punk", "One More Time", "Discovery", T0)
     fake.add("Daft Punk", "One More Time", "Discovery", T0 + 61)  # outside the 60 s window: a real repeat
