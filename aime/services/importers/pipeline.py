@@ -6,16 +6,21 @@ from bisect import bisect_left, insort
 from dataclasses import dataclass, field
 from typing import Iterable, Iterator
 
-from sqlalchemy import select, update
+from sqlalchemy import select, text, update
 
 from ...models import Listen, Track
 from .. import rollups
 from .records import FatalFormatError, Malformed, Play, Skipped
-from .resolve import CatalogCache, chunks, insert_ignore
+from .resolve import CatalogCache, chunks
 
 BATCH_SIZE = 10_000
 _SQLITE_INSERT = ("INSERT OR IGNORE INTO listens (track_id, played_at, source, client, import_id, created_at) "
                   "VALUES (?, ?, ?, ?, ?, ?)")
+_PG_INSERT = text(
+    "INSERT INTO listens (track_id, played_at, source, client, import_id, created_at) "
+    "SELECT * FROM unnest(CAST(:track_id AS integer[]), CAST(:played_at AS bigint[]), CAST(:source AS varchar[]), "
+    "CAST(:client AS varchar[]), CAST(:import_id AS integer[]), CAST(:created_at AS bigint[])) "
+    "ON CONFLICT DO NOTHING RETURNING track_id, played_at")
 
 
 @dataclass
@@ -36,10 +41,11 @@ def write_plays(session, cache: CatalogCache, plays: list[Play], *, window: int,
     existing = _existing_times(session, cache, resolved, plays, window)
     rows, loved = [], set()
     now = int(time.time())
-    order = sorted(range(len(plays)), key=lambda i: plays[i].played_at)
+    moments = [p.played_at for p in plays]
+    order = sorted(range(len(plays)), key=moments.__getitem__)
     for i in order:
         track_id, song = resolved[i]
-        moment = plays[i].played_at
+        moment = moments[i]
         times = existing.get(song)
         if times is None:
             times = existing[song] = []
@@ -75,9 +81,13 @@ def _insert_listens(session, rows: list[tuple]) -> list[tuple[int, int]]:
         finally:
             cursor.close()
         raise RuntimeError("listen rows were ignored inside a locked batch")  # rolled back by run_write
-    statement = insert_ignore(session, Listen.__table__).returning(Listen.track_id, Listen.played_at)
-    keys = ("track_id", "played_at", "source", "client", "import_id", "created_at")
-    return [tuple(r) for r in session.execute(statement, [dict(zip(keys, row)) for row in rows]).all()]
+    # PostgreSQL: one statement over arrays (unnest) instead of 10,000 parameter sets; RETURNING tells which
+    # rows went in (a concurrent writer may have stored the same (track, time) meanwhile).
+    columns = list(zip(*rows))
+    result = session.execute(_PG_INSERT, {"track_id": list(columns[0]), "played_at": list(columns[1]),
+                                          "source": list(columns[2]), "client": list(columns[3]),
+                                          "import_id": list(columns[4]), "created_at": list(columns[5])})
+    return [tuple(r) for r in result.all()]
 
 
 def _existing_times(session, cache: CatalogCache, resolved, plays: list[Play], window: int) -> dict:
