@@ -192,8 +192,15 @@ def config_version() -> int:
 def trigger(app: Flask, name: str) -> dict:
     """Start a run now (whether or not the scheduler runs): recorded at once, executed in a worker thread."""
     run_id = tasks.start_run(name, "manual")
-    _executor(app).submit(tasks.execute_run, app, run_id)
+    future = _executor(app).submit(tasks.execute_run, app, run_id)
+    future.add_done_callback(_log_crash)
     return {"run_id": run_id, "task": name, "status": "running"}
+
+
+def _log_crash(future) -> None:
+    # execute_run records task failures itself; this catches the rest (e.g. the database gone while finishing).
+    if future.exception() is not None:
+        log.error("a triggered task run could not be recorded", exc_info=future.exception())
 
 
 def _executor(app: Flask) -> ThreadPoolExecutor:
