@@ -205,3 +205,23 @@ def test_cli_history_import_prints_progress(lastfm_app, fake, runner):
     result = runner.invoke(args=["lastfm-import-history"])
     assert result.exit_code == 1
     assert "set AIME_LASTFM_API_KEY and AIME_LASTFM_USER" in result.output
+
+
+def test_a_poll_that_fails_half_way_resumes_from_the_last_stored_page(lastfm_app, fake):
+    fake.add("Air", "Intro", "Moon Safari", T0)
+    app = lastfm_app()
+    tick(app)
+    for i in range(1, 6):  # five new plays: pages (2 per page, newest first) 1 = [5, 4], 2 = [3, 2], 3 = [1]
+        fake.add("Air", f"Track {i}", "Moon Safari", T0 + i * 300)
+    fake.break_once = {"2"}
+    tick(app)  # page 1 read, page 3 stored, page 2 broken: the poll stops there
+    with app.app_context():
+        state = runtime.read_state("tracker")
+        assert state["last_uts"] == T0 + 300 and "cannot read" in state["last_error"]
+        assert [r[3] for r in stored()] == [T0, T0 + 300]
+    tick(app)
+    assert fake.requests[-2]["from"] == str(T0 + 300 + 1)
+    with app.app_context():
+        assert [r[3] for r in stored()] == [T0 + i * 300 for i in range(6)]
+        state = runtime.read_state("tracker")
+        assert state["last_uts"] == T0 + 1500 and state["last_result"] == {"stored": 4, "duplicates": 0, "pages": 2}
