@@ -225,3 +225,10 @@ def test_a_poll_that_fails_half_way_resumes_from_the_last_stored_page(lastfm_app
         assert [r[3] for r in stored()] == [T0 + i * 300 for i in range(6)]
         state = runtime.read_state("tracker")
         assert state["last_uts"] == T0 + 1500 and state["last_result"] == {"stored": 4, "duplicates": 0, "pages": 2}
+
+
+def test_an_active_tracker_without_credentials_says_so_in_its_state(app):
+    tick(app)  # e.g. the key was removed from the environment while the tracker stayed active
+    with app.app_context():
+        assert runtime.read_state("tracker")["last_error"] == \
+            "Last.fm is not configured: set AIME_LASTFM_API_KEY and AIME_LASTFM_USER."
