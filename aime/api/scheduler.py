@@ -12,6 +12,8 @@ blp = Blueprint("scheduler", __name__, description="Scheduled tasks (exports, ha
 
 @blp.route("/services/scheduler/config")
 class SchedulerConfig(MethodView):
+    """The stored schedules."""
+
     @blp.response(200, SchedulerConfigSchema)
     def get(self):
         """Every task's schedule (cron + IANA zone), next and last run, and how many files are kept."""

@@ -62,7 +62,8 @@ class CircuitBreaker:
             if self.state() == "open":
                 wait = self.reset_seconds - (time.monotonic() - self.opened_at)
                 raise CircuitOpen(f"The AI endpoint failed {self.consecutive} times in a row; "
-                                  f"not calling it again for {wait:.0f} s.", headers={"Retry-After": str(int(wait) + 1)})
+                                  f"not calling it again for {wait:.0f} s.",
+                                  headers={"Retry-After": str(int(wait) + 1)})
 
     def record(self, ok: bool, error: str | None = None) -> None:
         """Count a call's outcome; a failed trial call re-opens the breaker at once."""

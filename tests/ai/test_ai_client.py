@@ -78,7 +78,7 @@ def test_circuit_opens_after_repeated_failures_and_closes_after_a_good_trial(bar
         assert ai.health(config)["circuit"] == "open"
         with pytest.raises(ai.CircuitOpen) as caught:
             ai.chat(config, MESSAGES)
-        assert caught.value.headers["Retry-After"] == "61" or int(caught.value.headers["Retry-After"]) <= 61
+        assert caught.value.headers["Retry-After"] in ("60", "61")  # the 60 s reset period, rounded up
         assert len(httpserver.log) == 2, "an open circuit must not call the endpoint"
 
         cb = ai.breaker(config)

@@ -66,8 +66,8 @@ def test_invalid_cron_and_zone_are_422_per_field_and_change_nothing(client, auth
 
 
 def test_shape_errors(client, auth):
-    response = client.patch(URL, json={"max_files_per_type": 0, "tasks": [{"name": "mine_bitcoin"}, {"cron": "* * * * *"}]},
-                            headers=auth)
+    bad = {"max_files_per_type": 0, "tasks": [{"name": "mine_bitcoin"}, {"cron": "* * * * *"}]}
+    response = client.patch(URL, json=bad, headers=auth)
     assert response.status_code == 422
     errors = response.get_json()["errors"]
     assert "max_files_per_type" in errors
