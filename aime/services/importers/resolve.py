@@ -15,7 +15,8 @@ from ...text import normalise
 from .records import Play
 
 CHUNK = 5000  # IN-list size: well under SQLite's 32766 bound variables
-MEMO_LIMIT = 500_000
+MEMO_LIMIT = 200_000  # names/keys remembered; beyond, the memo restarts (bounded memory)
+TRACK_LIMIT = 300_000  # cached tracks; beyond, the whole cache restarts and is refilled from the database
 
 
 def chunks(items: Sequence, size: int = CHUNK) -> Iterable[Sequence]:
@@ -61,6 +62,8 @@ class CatalogCache:
 
     def resolve(self, session, plays: list[Play]) -> list[tuple[int, tuple[int, str]]]:
         """(track id, song key) for each play, creating what is missing."""
+        if len(self.tracks) > TRACK_LIMIT or len(self.seen) > MEMO_LIMIT:
+            self.clear()
         # Fast path: the same raw (artist, album, title) strings recur all through a history.
         seen = self.seen
         found = [seen.get((p.artist, p.album, p.title)) for p in plays]
@@ -69,8 +72,6 @@ class CatalogCache:
         misses = [p for p, hit in zip(plays, found) if hit is None]
         for p, hit in zip(misses, self._resolve(session, misses)):
             seen[(p.artist, p.album, p.title)] = hit
-        if len(seen) > MEMO_LIMIT:
-            seen.clear()
         return [hit or seen[(p.artist, p.album, p.title)] for p, hit in zip(plays, found)]
 
     def _resolve(self, session, plays: list[Play]) -> list[tuple[int, tuple[int, str]]]:
