@@ -65,6 +65,13 @@ def parse(schema: Schema, data, **kwargs) -> dict:
             for field, msgs in messages.items()), errors=messages) from None
 
 
+def safe_url(url: str | None) -> str | None:
+    """The URL if it is http(s), else None (imported data may carry anything; never a javascript: link)."""
+    if url and url.strip().lower().startswith(("https://", "http://")):
+        return url.strip()
+    return None
+
+
 def page_url(page: int) -> str:
     """The current page's URL with another ?page= (other filters kept)."""
     args = request.args.to_dict()
@@ -77,6 +84,7 @@ def register_template_helpers(app: Flask) -> None:
     app.add_template_filter(local_time, "localtime")
     app.add_template_filter(iso_time, "isotime")
     app.add_template_filter(duration, "duration")
+    app.add_template_filter(safe_url, "safe_url")
 
     @app.context_processor
     def _web_globals():

@@ -250,3 +250,48 @@ def test_a_failing_page_shows_a_page_without_internals(app, monkeypatch):
     assert response.status_code == 503
     assert "Database unavailable" in response.get_data(as_text=True)
     assert "connection refused" not in response.get_data(as_text=True)
+
+
+def test_album_links_are_only_http(app, db):
+    from aime.services.collection import _create_album
+    from aime.database import run_write
+
+    with app.test_request_context("/"):
+        album_id = run_write(_create_album, {"title": "Odd", "artists": ["Some One"],
+                                             "spotify_url": "javascript:alert(1)",
+                                             "discogs_url": "https://www.discogs.com/release/1"}, "import")
+    html = app.test_client().get(f"/collection/{album_id}").get_data(as_text=True)
+    assert "javascript:" not in html
+    assert 'href="https://www.discogs.com/release/1"' in html
+
+
+@pytest.fixture
+def upload_app(tmp_path):
+    config = make_config(tmp_path, max_body_mb=1, max_upload_mb=2)
+    config.data_dir.mkdir(parents=True, exist_ok=True)
+    application = create_app(config)
+    upgrade(application)
+    yield application
+    from aime.extensions import db
+
+    with application.app_context():
+        db.engine.dispose()
+
+
+def test_uploads_get_the_upload_limit_not_the_body_limit(upload_app):
+    import io
+
+    client, csrf = signed_in_client(upload_app)
+    # 1.5 MB is over AIME_MAX_BODY_MB=1 but under AIME_MAX_UPLOAD_MB=2: accepted, then refused as no known format.
+    response = client.post("/imports", data={"csrf_token": csrf, "file": (io.BytesIO(b"x" * 1_500_000), "junk.bin")},
+                           content_type="multipart/form-data")
+    assert response.status_code == 302 and response.headers["Location"] == "/imports"
+    page = client.get("/imports").get_data(as_text=True)
+    error = re.search(r'<p class="flash error">([^<]+)</p>', page)
+    assert error is not None and error.group(1).startswith("This file is not in any known format."), page
+    assert "Nothing imported yet." in page
+    too_big = client.post("/imports", data={"csrf_token": csrf, "file": (io.BytesIO(b"x" * 2_200_000), "big.bin")},
+                          content_type="multipart/form-data")
+    assert too_big.status_code == 413
+    assert "Request Entity Too Large" in too_big.get_data(as_text=True)
+    assert client.post("/imports", data={"csrf_token": csrf}).status_code == 302  # no file: a message, no job
