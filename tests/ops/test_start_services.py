@@ -71,8 +71,11 @@ def _dead_pid() -> int:
 
 
 def test_once_ignores_stale_pid_files_refuses_a_second_start_and_stops(start_script):
-    script = start_script()
+    script = start_script(AIME_LOG_MAX_MB="1")
     script.data.mkdir(parents=True)
+    script.log_file.parent.mkdir(parents=True)
+    old_log = ('{"message": "an old line"}\n' * 40_000).encode()  # 1.1 MB: over AIME_LOG_MAX_MB
+    script.log_file.write_bytes(old_log)
     dead = _dead_pid()
     (script.data / "aime.pid").write_text(f"{dead}\n")
     (script.data / "gunicorn.pid").write_text(f"{dead}\n")
@@ -83,6 +86,9 @@ def test_once_ignores_stale_pid_files_refuses_a_second_start_and_stops(start_scr
     assert "AIME is ready at " + script.url in first.stdout
     master = pid_in(script.data / "gunicorn.pid")
     assert alive(master) and status_of(script.url + "/ready") == 200
+    # Rotated before the start: the old content moved to .1, the live file starts afresh.
+    assert Path(f"{script.log_file}.1").read_bytes().startswith(old_log)
+    assert b"an old line" not in script.log_file.read_bytes()
 
     again = script.run("--once")
     assert again.returncode == 2
@@ -245,3 +251,46 @@ def test_restarts_an_unhealthy_service_with_backoff_until_the_database_is_back(s
     finally:
         forwarder.close()
         drop_postgres_database(postgres_admin_url, url)
+
+
+def test_installs_when_the_venv_is_new_or_the_dependencies_changed(start_script, tmp_path):
+    import hashlib
+    import sys
+
+    from tests.support.servers import ROOT, free_port
+
+    # A virtualenv whose python records pip calls (no network here) and is the real one otherwise.
+    venv = tmp_path / "venv"
+    (venv / "bin").mkdir(parents=True)
+    calls = tmp_path / "pip-calls.txt"
+    (venv / "bin" / "python").write_text(
+        "#!/usr/bin/env bash\n"
+        f'if [[ "$1 $2 $3" == "-m pip install" ]]; then echo "$*" >> {calls}; exit 0; fi\n'
+        f'exec {sys.executable} "$@"\n')
+    (venv / "bin" / "python").chmod(0o755)
+    # Stop right after the install step, deterministically: the database refuses connections.
+    script = start_script(AIME_VENV=str(venv),
+                          DATABASE_URL=f"postgresql+psycopg://aime@127.0.0.1:{free_port()}/aime")
+
+    def start() -> subprocess.CompletedProcess:
+        result = subprocess.run(["bash", str(ROOT / "scripts" / "start-services.sh")], env=script.env,
+                                cwd=tmp_path, capture_output=True, text=True, timeout=120)
+        assert result.returncode == 1 and "database migrations failed" in result.stderr, result.stderr
+        return result
+
+    expected_hash = hashlib.sha256(b"".join((ROOT / name).read_bytes() for name in
+                                            ("setup.cfg", "pyproject.toml", "constraints.txt")
+                                            if (ROOT / name).exists())).hexdigest()
+    first = start()
+    assert "installing AIME and its dependencies" in first.stdout
+    assert calls.read_text().splitlines() == [
+        f"-m pip install --disable-pip-version-check -e {ROOT} -c {ROOT / 'constraints.txt'}"]
+    assert (venv / ".aime-install-hash").read_text().strip() == expected_hash
+
+    second = start()  # nothing changed: no pip
+    assert "installing" not in second.stdout and len(calls.read_text().splitlines()) == 1
+
+    (venv / ".aime-install-hash").write_text("hash of older dependency files\n")
+    third = start()  # setup.cfg/constraints changed since the last install
+    assert "installing AIME and its dependencies" in third.stdout
+    assert len(calls.read_text().splitlines()) == 2
