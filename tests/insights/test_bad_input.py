@@ -1,16 +1,18 @@
 """Bad statistics requests answer 422/404 problem+json naming what is wrong."""
 from __future__ import annotations
 
-import pytest
-
 PROBLEM = "application/problem+json"
 ENDPOINTS = ["/api/v1/history/top/artists", "/api/v1/history/sessions", "/api/v1/history/patterns",
              "/api/v1/analytics/listening-heatmap", "/api/v1/analytics/streaks", "/api/v1/analytics/discovery",
              "/api/v1/history/stats"]
 
 
-@pytest.mark.parametrize("url", ENDPOINTS)
-def test_bad_zone_and_reversed_dates(client, url):
+def test_bad_zone_and_reversed_dates(client):
+    for url in ENDPOINTS:
+        _check_period_errors(client, url)
+
+
+def _check_period_errors(client, url):
     bad_tz = client.get(url, query_string={"tz": "Europe/Atlantis"})
     assert bad_tz.status_code == 422 and bad_tz.content_type == PROBLEM
     assert "Europe/Atlantis" in str(bad_tz.get_json()["errors"]["tz"])
@@ -20,17 +22,20 @@ def test_bad_zone_and_reversed_dates(client, url):
     assert not_a_date.status_code == 422 and "start_date" in not_a_date.get_json()["errors"]
 
 
-@pytest.mark.parametrize("url, params, field", [
+BAD_PARAMETERS = [
     ("/api/v1/history/top/artists", {"by": "loudness"}, "by"),
     ("/api/v1/history/top/artists", {"limit": 0}, "limit"),
     ("/api/v1/history/sessions", {"min_gap": 10}, "min_gap"),
     ("/api/v1/history/sessions", {"page_size": 501}, "page_size"),
     ("/api/v1/analytics/compare", {"start_date": "2024-01-01", "end_date": "2024-01-31"}, "compare_start_date"),
-])
-def test_bad_parameters(client, url, params, field):
-    response = client.get(url, query_string=params)
-    assert response.status_code == 422 and response.content_type == PROBLEM
-    assert field in response.get_json()["errors"]
+]
+
+
+def test_bad_parameters(client):
+    for url, params, field in BAD_PARAMETERS:
+        response = client.get(url, query_string=params)
+        assert response.status_code == 422 and response.content_type == PROBLEM, url
+        assert field in response.get_json()["errors"], (url, params)
 
 
 def test_compare_with_a_reversed_baseline(client):
