@@ -101,6 +101,11 @@ def run_job(job_id: int, on_batch: Callable[[int, int], None] | None = None) -> 
             execute(job_id, stream, window=config.dedup_window_seconds, lease=(lease_name(job_id), OWNER),
                     on_batch=on_batch)
         run_write(_finish, job_id, "done", None, None)
+    except KeyboardInterrupt:
+        # Ctrl-C in the CLI: committed batches stay; free the lease so a re-run resumes at once.
+        db.session.rollback()
+        run_write(_release, job_id)
+        raise
     except LeaseLost as error:
         log.warning("import %s: %s; stopping here", job_id, error)
         db.session.rollback()
@@ -147,6 +152,12 @@ def _finish(job_id: int, status: str, message: str | None, error: dict | None) -
         db.session.delete(state)
     if job.stored_path and Path(job.stored_path).parent == upload_dir(current_app.extensions["aime.config"]):
         Path(job.stored_path).unlink(missing_ok=True)  # only our own upload copies, never a user's file
+
+
+def _release(job_id: int) -> None:
+    state = db.session.get(ServiceState, lease_name(job_id))
+    if state is not None and state.lease_owner == OWNER:
+        state.lease_expires_at = 0
 
 
 def _lease_alive(job_id: int) -> bool:

@@ -70,7 +70,11 @@ def test_upload_limit_is_max_upload_mb(tmp_path, auth):
         db.engine.dispose()
 
 
-def _crash_after(monkeypatch, batches: int):
+class Killed(BaseException):
+    """Stands for the process dying: nothing in the import code may catch it."""
+
+
+def _crash_after(monkeypatch, batches: int, error: type[BaseException] = Killed):
     """Make the process 'die' (an exception nobody catches) once `batches` batches have been committed."""
     real = runner._commit
     calls = {"n": 0}
@@ -78,7 +82,7 @@ def _crash_after(monkeypatch, batches: int):
     def commit(*args):
         calls["n"] += 1
         if calls["n"] > batches:
-            raise KeyboardInterrupt("killed")
+            raise error()
         return real(*args)
 
     monkeypatch.setattr(runner, "_commit", commit)
@@ -98,7 +102,7 @@ def test_killed_import_keeps_committed_batches_and_rerun_finishes_without_duplic
     _crash_after(monkeypatch, 2)
     with app.app_context():
         job_id = imports.create_file_job(path, None)
-        with pytest.raises(KeyboardInterrupt):
+        with pytest.raises(Killed):
             imports.run_job(job_id)
         db.session.rollback()
         job = db.session.get(ImportJob, job_id)
@@ -118,6 +122,21 @@ def test_killed_import_keeps_committed_batches_and_rerun_finishes_without_duplic
         "done", 5000, 5000, 0)
     with app.app_context():
         assert db.session.scalar(select(db.func.count(Listen.id))) == 5000
+
+
+def test_ctrl_c_frees_the_job_for_an_immediate_rerun(app, tmp_path, monkeypatch):
+    path = _history(tmp_path, 3000)
+    _crash_after(monkeypatch, 1, KeyboardInterrupt)
+    with app.app_context():
+        job_id = imports.create_file_job(path, None)
+        with pytest.raises(KeyboardInterrupt):
+            imports.run_job(job_id)
+        db.session.rollback()
+    monkeypatch.undo()
+    with app.app_context():
+        assert imports.create_file_job(path, None) == job_id
+        report = imports.run_job(job_id)
+    assert (report["status"], report["processed"], report["imported"]) == ("done", 3000, 3000)
 
 
 def test_stale_upload_job_is_resumed_by_the_next_list(app, client, auth, tmp_path, monkeypatch):
