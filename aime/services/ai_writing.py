@@ -7,6 +7,7 @@ import re
 import time
 from html.parser import HTMLParser
 
+from flask import current_app
 from sqlalchemy import func, or_, select
 
 from ..config import Config
@@ -19,6 +20,7 @@ from .collection import get_album
 
 DESCRIPTION_MAX_CHARS = 1200
 HAIKU_MAX_CHARS = 300
+HAIKU_CACHE_SECONDS = 600
 SYSTEM = ("You write for a personal record collection. Answer in plain text only: no Markdown, no HTML, "
           "no lists, no headings, no preamble.")
 
@@ -152,8 +154,19 @@ def enrich_all(config: Config, limit: int = 25) -> dict:
 
 
 def listening_haiku(config: Config, days: int = 7) -> dict:
-    """A haiku about the last `days` days of listening (top artists and albums)."""
+    """A haiku about the last `days` days of listening; reused for HAIKU_CACHE_SECONDS per process."""
     require_ai(config)
+    # GET is public unless AIME_PRIVATE: a short cache keeps anonymous reloads from spending AI calls.
+    cache = current_app.extensions.setdefault("aime.haiku_cache", {})
+    hit = cache.get(days)
+    if hit is not None and hit[0] > time.monotonic():
+        return hit[1]
+    result = _listening_haiku(config, days)
+    cache[days] = (time.monotonic() + HAIKU_CACHE_SECONDS, result)
+    return result
+
+
+def _listening_haiku(config: Config, days: int) -> dict:
     end = int(time.time())
     start = end - days * 86400
     period = [Listen.played_at >= start, Listen.played_at < end]

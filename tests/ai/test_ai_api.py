@@ -102,6 +102,9 @@ def test_listening_haiku(ai_client, auth, httpserver):
     assert body["listens"] == 3 and body["top_artists"] == ["Björk", "Miles Davis"] and body["days"] == 7
     prompt = httpserver.log[0][0].get_json()["messages"][1]["content"]
     assert "3 plays, mostly Björk, Miles Davis" in prompt and "Old Band" not in prompt
+    # Asked again within the cache period: the same haiku, no second AI call.
+    assert ai_client.get("/api/v1/history/haiku?days=7").get_json() == body
+    assert len(httpserver.log) == 1
 
 
 def test_haiku_days_are_validated(ai_client):
