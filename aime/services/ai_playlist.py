@@ -58,6 +58,8 @@ def _pick(answer: str, allowed: set[int], limit: int) -> list[int]:
         numbers = re.findall(r"\d+", answer or "")
     chosen: list[int] = []
     for raw in numbers:
+        if isinstance(raw, dict):  # some models answer [{"track_id": 12}, ...]
+            raw = raw.get("track_id", raw.get("id"))
         try:
             value = int(raw)
         except (TypeError, ValueError):

@@ -155,3 +155,11 @@ def test_scheduled_haiku_and_enrichment_tasks_write_their_files(ai_app, ai_clien
     summary = json.loads((ai_app.extensions["aime.config"].data_dir / "scheduled-output" / run["output_file"])
                          .read_text())
     assert run["status"] == "success" and (summary["enriched"], summary["remaining"]) == (2, 0)
+
+
+def test_ai_playlist_accepts_objects_with_track_ids(bare_ai_app, httpserver):
+    httpserver.expect_request(CHAT, method="POST").respond_with_json(
+        completion('```json\n[{"track_id": 14, "title": "Song 14"}, {"id": 11}]\n```'))
+    with bare_ai_app.app_context():
+        assert generate_ai_playlist(bare_ai_app.extensions["aime.config"], None, CANDIDATES, 5,
+                                    random.Random(1)) == [14, 11]
