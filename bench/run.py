@@ -185,7 +185,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--skip-blocked", action="store_true")
     parser.add_argument("--postgres-url", default=os.environ.get("AIME_BENCH_POSTGRES_URL", DEFAULT_PG),
                         help="an existing database to connect to for creating the scratch database")
-    parser.add_argument("--postgres-db", default="aime_bench", help="scratch database (dropped and re-created)")
+    parser.add_argument("--postgres-db", default="aime_bench_suite", help="scratch database (dropped and re-created)")
     parser.add_argument("--data-dir", type=Path, default=make_dataset.DEFAULT_OUT)
     parser.add_argument("--results-dir", type=Path, default=ROOT / "bench" / "results")
     parser.add_argument("--work-dir", type=Path, default=None, help="keep databases and logs here (default: temp)")
