@@ -11,6 +11,8 @@ blp = Blueprint("imports", __name__, description="History and collection file im
 
 @blp.route("/imports")
 class ImportList(MethodView):
+    """The import jobs; POST uploads a file (this endpoint gets AIME_MAX_UPLOAD_MB)."""
+
     @blp.arguments(ImportQuerySchema, location="query")
     @blp.response(200, ImportPageSchema)
     def get(self, query):
@@ -26,6 +28,8 @@ class ImportList(MethodView):
 
 @blp.route("/imports/<int:import_id>")
 class ImportItem(MethodView):
+    """One import job."""
+
     @blp.response(200, ImportJobSchema)
     def get(self, import_id):
         """One import job: status, counts, skipped rows and errors with line numbers."""
