@@ -278,20 +278,27 @@ def upload_app(tmp_path):
         db.engine.dispose()
 
 
-def test_uploads_get_the_upload_limit_not_the_body_limit(upload_app):
-    import io
+def _multipart(csrf: str, name: str, size: int) -> tuple[bytes, str]:
+    # Built by hand: the test client would spool a large body to a temporary file it never closes.
+    boundary = "aimewebtestboundary"
+    body = (f"--{boundary}\r\nContent-Disposition: form-data; name=\"csrf_token\"\r\n\r\n{csrf}\r\n"
+            f"--{boundary}\r\nContent-Disposition: form-data; name=\"file\"; filename=\"{name}\"\r\n"
+            f"Content-Type: application/octet-stream\r\n\r\n").encode() + b"x" * size + f"\r\n--{boundary}--\r\n".encode()
+    return body, f"multipart/form-data; boundary={boundary}"
 
+
+def test_uploads_get_the_upload_limit_not_the_body_limit(upload_app):
     client, csrf = signed_in_client(upload_app)
     # 1.5 MB is over AIME_MAX_BODY_MB=1 but under AIME_MAX_UPLOAD_MB=2: accepted, then refused as no known format.
-    response = client.post("/imports", data={"csrf_token": csrf, "file": (io.BytesIO(b"x" * 1_500_000), "junk.bin")},
-                           content_type="multipart/form-data")
+    body, content_type = _multipart(csrf, "junk.bin", 1_500_000)
+    response = client.post("/imports", data=body, content_type=content_type)
     assert response.status_code == 302 and response.headers["Location"] == "/imports"
     page = client.get("/imports").get_data(as_text=True)
     error = re.search(r'<p class="flash error">([^<]+)</p>', page)
     assert error is not None and error.group(1).startswith("This file is not in any known format."), page
     assert "Nothing imported yet." in page
-    too_big = client.post("/imports", data={"csrf_token": csrf, "file": (io.BytesIO(b"x" * 2_200_000), "big.bin")},
-                          content_type="multipart/form-data")
+    body, content_type = _multipart(csrf, "big.bin", 2_200_000)
+    too_big = client.post("/imports", data=body, content_type=content_type)
     assert too_big.status_code == 413
     assert "Request Entity Too Large" in too_big.get_data(as_text=True)
     assert client.post("/imports", data={"csrf_token": csrf}).status_code == 302  # no file: a message, no job
