@@ -10,7 +10,7 @@ from sqlalchemy import select
 
 from ..config import Config
 from ..database import run_write
-from ..errors import Conflict
+from ..errors import AimeError, Conflict
 from ..extensions import db
 from ..models import ServiceState
 from ..timeutil import to_epoch, utcnow
@@ -110,7 +110,9 @@ def _run_job(app: Flask, state_name: str, job: Callable[[Config], dict]) -> None
     with app.app_context():
         try:
             job(app.extensions["aime.config"])
-        except Exception:  # noqa: BLE001 - the job recorded its failure in its state; log the rest
-            log.warning("%s run failed", state_name, exc_info=True)
+        except AimeError as error:  # expected (service down, refused): one line, already in the state
+            log.warning("%s run failed: %s", state_name, error.detail)
+        except Exception:  # noqa: BLE001 - recorded in the state as unexpected; the trace goes to the log
+            log.exception("%s run failed", state_name)
         finally:
             db.session.remove()
