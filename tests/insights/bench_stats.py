@@ -1,10 +1,11 @@
 """Benchmark of the statistics on a synthetic 1,000,000-listen SQLite database (not part of the test suite).
 
-    .venv/bin/python -m tests.insights.bench_stats /tmp/aime-bench [listens]
+    .venv/bin/python -m tests.insights.bench_stats /tmp/aime-bench [listens [postgresql-url]]
 
 Builds (once) a database of 2,000 artists, 6,000 albums, 60,000 tracks and `listens` plays in sessions of about an hour
 over fifteen years, 2010-2024 (Zipf-like popularity), migrated with Alembic, rollups filled by rollups.rebuild();
 then times every statistics endpoint through the Flask test client (p50/p99 over repeated calls).
+With a PostgreSQL URL (an empty database), the SQLite build in the directory is copied there first.
 """
 from __future__ import annotations
 
@@ -70,8 +71,33 @@ def timed(client, url: str, runs: int, **params) -> tuple[float, float, float]:
     return statistics.median(samples), samples[min(len(samples) - 1, int(len(samples) * 0.99))], statistics.median(cpu)
 
 
-def main(directory: str, listens: int = 1_000_000) -> None:
-    """Build if needed, then print the timings."""
+def copy_to_postgres(sqlite_path: Path, connection) -> None:
+    """Copy the synthetic catalogue and listens from the SQLite file into PostgreSQL (COPY)."""
+    source = sqlite3.connect(sqlite_path)
+    tables = {
+        "artists": "id, name, name_key, created_at",
+        "albums": "id, title, title_key, primary_artist_id, labels, source, in_collection, created_at, updated_at",
+        "tracks": "id, title, title_key, artist_id, album_id, track_number, duration_seconds, loved, created_at",
+        "listens": "track_id, played_at, source, created_at",
+    }
+    raw = connection.connection.driver_connection
+    with raw.cursor() as cursor:
+        for table, columns in tables.items():
+            with cursor.copy(f"COPY {table} ({columns}) FROM STDIN") as copy:
+                for row in source.execute(f"SELECT {columns} FROM {table}"):
+                    if table == "albums":
+                        row = (*row[:6], bool(row[6]), *row[7:])
+                    elif table == "tracks":
+                        row = (*row[:7], bool(row[7]), row[8])
+                    copy.write_row(row)
+        for table in ("artists", "albums", "tracks"):
+            cursor.execute(f"SELECT setval(pg_get_serial_sequence('{table}', 'id'), (SELECT MAX(id) FROM {table}))")
+    raw.commit()
+    source.close()
+
+
+def main(directory: str, listens: int = 1_000_000, database_url: str | None = None) -> None:
+    """Build if needed (PostgreSQL: copied from the SQLite build), then print the timings."""
     from flask_migrate import upgrade
 
     from aime import create_app
@@ -80,11 +106,20 @@ def main(directory: str, listens: int = 1_000_000) -> None:
 
     data = Path(directory)
     data.mkdir(parents=True, exist_ok=True)
-    app = create_app(Config.from_env({"AIME_DATA_DIR": str(data), "AIME_LOG_LEVEL": "warning",
-                                      "AIME_TIMEZONE": "Europe/Zurich"}))
+    env = {"AIME_DATA_DIR": str(data), "AIME_LOG_LEVEL": "warning", "AIME_TIMEZONE": "Europe/Zurich"}
+    if database_url:
+        env["DATABASE_URL"] = database_url
+    app = create_app(Config.from_env(env))
     with app.app_context():
         from aime.extensions import db
         upgrade()
+        if database_url and not db.session.scalar(db.text("SELECT COUNT(*) FROM tracks")):
+            began = time.perf_counter()
+            copy_to_postgres(data / "musique.db", db.session.connection())
+            db.session.commit()
+            print("rollups rebuilt:", rollups.rebuild(), f"copied in {time.perf_counter() - began:.1f} s")
+            db.session.execute(db.text("ANALYZE"))
+            db.session.commit()
         if not db.session.scalar(db.text("SELECT COUNT(*) FROM tracks")):
             began = time.perf_counter()
             build(data / "musique.db", listens)
@@ -132,4 +167,5 @@ def main(directory: str, listens: int = 1_000_000) -> None:
 
 
 if __name__ == "__main__":
-    main(sys.argv[1], int(sys.argv[2]) if len(sys.argv) > 2 else 1_000_000)
+    main(sys.argv[1], int(sys.argv[2]) if len(sys.argv) > 2 else 1_000_000,
+         sys.argv[3] if len(sys.argv) > 3 else None)
