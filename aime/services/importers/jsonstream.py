@@ -24,21 +24,25 @@ class JsonStream:
         self.decoder = codecs.getincrementaldecoder("utf-8-sig")(errors="replace")
         self.buf = ""
         self.pos = 0
-        self.line_base = 1  # line number of buf[0]
+        self.line_base = 1  # line number at buf[counted]
+        self.counted = 0  # newlines before this buffer offset are already in line_base
         self.eof = False
         self._json = json.JSONDecoder()
 
     def line(self) -> int:
-        """1-based line number of the cursor."""
-        return self.line_base + self.buf.count("\n", 0, self.pos)
+        """1-based line number of the cursor (counted incrementally: items are many, buffers are big)."""
+        if self.pos > self.counted:
+            self.line_base += self.buf.count("\n", self.counted, self.pos)
+            self.counted = self.pos
+        return self.line_base
 
     def _fill(self) -> bool:
         if self.eof:
             return False
         if self.pos > 0:
-            self.line_base += self.buf.count("\n", 0, self.pos)
+            self.line()
             self.buf = self.buf[self.pos:]
-            self.pos = 0
+            self.pos = self.counted = 0
         chunk = self.stream.read(CHUNK_BYTES)
         if not chunk:
             self.eof = True
