@@ -23,19 +23,19 @@ def offset_at(tz: ZoneInfo, seconds: int) -> int:
 
 
 def segments(tz: ZoneInfo, first: int, stop: int) -> list[tuple[int, int, int]]:
-    """[(first_bucket, stop_bucket, offset)] covering buckets [first, stop) with one offset each."""
-    found, start = [], first
+    """[(first_bucket, stop_bucket, offset)] covering buckets [first, stop) with one offset each.
+
+    Probes one day at a time, then bisects to the exact bucket where the offset changes.
+    """
+    found, start, probe = [], first, first
     current = offset_at(tz, first * BUCKET_SECONDS)
-    probe = first
-    while probe < stop:
-        nxt = min(probe + _DAY_BUCKETS, stop)
-        if nxt < stop and offset_at(tz, nxt * BUCKET_SECONDS) == current:
+    last = stop - 1
+    while probe < last:
+        nxt = min(probe + _DAY_BUCKETS, last)
+        if offset_at(tz, nxt * BUCKET_SECONDS) == current:
             probe = nxt
             continue
-        if nxt == stop:
-            break
-        # The offset changes within (probe, nxt]: find the first bucket with the new offset.
-        low, high = probe, nxt
+        low, high = probe, nxt  # offset(low) == current != offset(high)
         while high - low > 1:
             mid = (low + high) // 2
             if offset_at(tz, mid * BUCKET_SECONDS) == current:

@@ -21,6 +21,15 @@ def test_segments_split_at_summer_and_winter_time():
         (_bucket("2024-10-27T01:00:00"), stop, 3600)]
 
 
+def test_a_change_in_the_last_partial_day_is_found():
+    first, stop = _bucket("2024-03-30T12:00:00"), _bucket("2024-03-31T06:00:00")
+    change = _bucket("2024-03-31T01:00:00")
+    assert segments(ZoneInfo("Europe/Zurich"), first, stop) == [(first, change, 3600), (change, stop, 7200)]
+    assert segments(ZoneInfo("Europe/Zurich"), change - 1, change + 1) == [(change - 1, change, 3600),
+                                                                          (change, change + 1, 7200)]
+    assert segments(ZoneInfo("Europe/Zurich"), change, change + 1) == [(change, change + 1, 7200)]
+
+
 def test_fixed_and_odd_offsets():
     first, stop = _bucket("2024-01-01T00:00:00"), _bucket("2025-01-01T00:00:00")
     assert segments(ZoneInfo("UTC"), first, stop) == [(first, stop, 0)]
