@@ -142,6 +142,9 @@ def update_state(name: str, **changes) -> None:
 
     def _apply():
         row = _ensure_row(name)
+        # Lock the row (PostgreSQL; SQLite's BEGIN IMMEDIATE already serialises writers) and read the
+        # latest state, so two concurrent updates of one service both survive.
+        db.session.refresh(row, with_for_update=True)
         row.state = {**(row.state or {}), **changes}
 
     run_write(_apply)
