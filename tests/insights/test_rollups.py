@@ -82,3 +82,14 @@ def test_rebuild_command(runner, db, client, auth):
     assert result.exit_code == 0, result.output
     assert "3 15-minute buckets, 3 tracks" in result.output
     assert _state(db) == _recount(db)
+
+
+def test_migration_backfills_existing_listens(app, db, client, auth):
+    from flask_migrate import downgrade, upgrade
+
+    post_plays(client, auth)
+    expected = _recount(db)
+    db.session.remove()
+    downgrade(revision="0002")  # drops the rollup tables; the listens stay
+    upgrade()
+    assert _state(db) == expected
