@@ -16,6 +16,8 @@ def _config():
 
 @blp.route("/playlists")
 class Playlists(MethodView):
+    """The list of playlists, and making a manual one."""
+
     @blp.response(200, PlaylistListSchema)
     def get(self):
         """Every playlist, newest first."""
@@ -38,6 +40,8 @@ def generate(data):
 
 @blp.route("/playlists/<int:playlist_id>")
 class PlaylistItem(MethodView):
+    """One playlist."""
+
     @blp.response(200, PlaylistSchema)
     def get(self, playlist_id):
         """One playlist with its tracks."""

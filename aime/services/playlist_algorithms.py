@@ -44,6 +44,7 @@ REGISTRY: dict[str, Generator] = {}
 def algorithm(name: str) -> Callable[[Generator], Generator]:
     """Register a generator under `name`."""
     def register(fn: Generator) -> Generator:
+        """Add fn to the registry and return it unchanged."""
         REGISTRY[name] = fn
         return fn
     return register
