@@ -7,7 +7,7 @@ from typing import Any
 import sentry_sdk
 from flask import Flask, Response, json, request
 from marshmallow import ValidationError
-from sqlalchemy.exc import DBAPIError, IntegrityError, OperationalError
+from sqlalchemy.exc import DataError, DBAPIError, IntegrityError, OperationalError
 from werkzeug.exceptions import HTTPException
 
 log = logging.getLogger(__name__)
@@ -144,6 +144,11 @@ def _is_db_unavailable(error: Exception) -> bool:
 
 
 def _from_unexpected(error: Exception) -> Response:
+    if isinstance(error, OverflowError) or isinstance(error, DataError):
+        # An id or number beyond what the database can hold (SQLite raises OverflowError before the query,
+        # PostgreSQL a data exception): the request is wrong, not the server.
+        log.info("out-of-range value in %s %s: %s", request.method, request.path, type(error).__name__)
+        return _from_aime(InvalidInput("A number or value in the request is out of range."))
     if isinstance(error, IntegrityError):
         # A unique key hit by a concurrent writer: the same answer the service gives when it sees it first.
         log.info("integrity conflict: %s", type(error.orig).__name__)
