@@ -38,8 +38,7 @@ def execute(job_id: int, stream: BinaryIO, *, window: int, lease: tuple[str, str
     cache = CatalogCache(source_of(fmt))
     kind = Play if fmt.kind == "listens" else CollectionEntry
     size = None if fmt.kind == "listens" else COLLECTION_BATCH
-    for batch in batches(fmt.parse(stream), skip_first=skip_first, entry_type=kind,
-                         **({"size": size} if size else {})):
+    for batch in batches(fmt.parse(stream), skip_first=skip_first, entry_type=kind, size=size):
         run_write(_commit, job_id, batch, cache, fmt, window, lease)
         if on_batch is not None:
             on_batch(batch.records, stream.tell())
