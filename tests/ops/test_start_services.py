@@ -279,3 +279,35 @@ def test_installs_when_the_venv_is_new_or_the_dependencies_changed(start_script,
     third = start()  # setup.cfg/constraints changed since the last install
     assert "installing AIME and its dependencies" in third.stdout
     assert len(calls.read_text().splitlines()) == 2
+
+
+@pytest.mark.parametrize("no_color, coloured", [(None, True), ("1", False)])
+def test_colours_only_on_a_terminal_and_never_with_no_color(start_script, no_color, coloured):
+    import pty
+
+    from tests.support.servers import ROOT
+
+    script = start_script()
+    env = {k: v for k, v in script.env.items() if k != "NO_COLOR"}
+    if no_color:
+        env["NO_COLOR"] = no_color
+    primary, secondary = pty.openpty()
+    try:
+        proc = subprocess.Popen(["bash", str(ROOT / "scripts" / "start-services.sh"), "--stop"], env=env,
+                                stdout=secondary, stderr=secondary)
+        os.close(secondary)
+        assert proc.wait(timeout=30) == 0
+        output = b""
+        while True:
+            try:
+                chunk = os.read(primary, 4096)
+            except OSError:  # EIO: the terminal's other end is closed and drained
+                break
+            if not chunk:
+                break
+            output += chunk
+    finally:
+        os.close(primary)
+    assert b"AIME is not running" in output
+    assert (b"\x1b[" in output) is coloured
+    assert b"\x1b[" not in script.run("--stop").stdout.encode()  # not a terminal: plain
