@@ -65,24 +65,9 @@ def secret_values(config: Config) -> tuple[str, ...]:
     return tuple(str(v) for v in values if v)
 
 
-class StderrHandler(logging.StreamHandler):
-    """Writes to whatever sys.stderr is when a record is emitted, not when the app was built."""
-
-    def __init__(self):
-        super().__init__(sys.stderr)
-
-    @property
-    def stream(self):
-        return sys.stderr
-
-    @stream.setter
-    def stream(self, _value):
-        pass  # always sys.stderr: gunicorn and test runners swap it after the app is built
-
-
 def build_handler(config: Config) -> logging.Handler:
     """A stderr handler writing scrubbed JSON lines."""
-    handler = StderrHandler()
+    handler = logging.StreamHandler(sys.stderr)
     handler.set_name(_HANDLER_NAME)
     handler.setFormatter(ScrubbingJsonFormatter(
         "{asctime}{levelname}{name}{message}", style="{",

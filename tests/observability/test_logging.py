@@ -16,18 +16,23 @@ def json_lines(text: str) -> list[dict]:
 
 
 @pytest.fixture
-def logged_app(make_app, capsys):
-    """An app logging at INFO with a route that fails; its log handler writes to capsys's stream."""
-    app = make_app(log_level="INFO", lastfm_api_key="lfm-secret-key-987654")
+def logged_app(make_app):
+    """Build (inside the test, so its log handler writes to capsys's stream) an app with a failing route."""
 
-    @app.get("/boom")
-    def boom():
-        raise RuntimeError("kaboom: internal detail /srv/aime/secret.py")
+    def build():
+        app = make_app(log_level="INFO", lastfm_api_key="lfm-secret-key-987654")
 
-    return app
+        @app.get("/boom")
+        def boom():
+            raise RuntimeError("kaboom: internal detail /srv/aime/secret.py")
+
+        return app
+
+    return build
 
 
 def test_access_line_has_the_fields_and_the_incoming_request_id(capsys, logged_app):
+    logged_app = logged_app()
     capsys.readouterr()  # forget the migration's own output
     response = logged_app.test_client().get("/nowhere", headers={"X-Request-ID": "req-abc.123"})
     assert response.headers["X-Request-ID"] == "req-abc.123"
@@ -43,12 +48,14 @@ def test_access_line_has_the_fields_and_the_incoming_request_id(capsys, logged_a
 
 @pytest.mark.parametrize("given", [None, "has spaces", "x" * 200])
 def test_a_missing_or_unusable_request_id_is_replaced(logged_app, given):
+    logged_app = logged_app()
     headers = {"X-Request-ID": given} if given else {}
     rid = logged_app.test_client().get("/live", headers=headers).headers["X-Request-ID"]
     assert re.fullmatch(r"[0-9a-f]{32}", rid)
 
 
 def test_unhandled_error_logged_once_with_stack_counted_and_answered_without_detail(capsys, logged_app):
+    logged_app = logged_app()
     capsys.readouterr()
     client = logged_app.test_client()
     response = client.get("/boom", headers={"X-Request-ID": "boom-1"})
@@ -65,6 +72,7 @@ def test_unhandled_error_logged_once_with_stack_counted_and_answered_without_det
 
 
 def test_audit_line_for_each_write_names_token_id_action_and_resource(capsys, logged_app):
+    logged_app = logged_app()
     capsys.readouterr()
     client = logged_app.test_client()
     created = client.post("/api/v1/collection/albums", json={"title": "Kind of Blue", "artists": ["Miles Davis"]},
