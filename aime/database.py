@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import logging
 import sqlite3
+from pathlib import Path
 from contextvars import ContextVar
 from typing import Callable, TypeVar
 
@@ -45,6 +46,14 @@ def init_database(app: Flask, config: Config) -> None:
 
 def install_sqlite_hooks(engine: Engine, busy_timeout_ms: int) -> None:
     """Set the pragmas on each connection and let us choose how transactions begin."""
+
+    @event.listens_for(engine, "do_connect")
+    def _make_directory(_dialect, _record, cargs, _cparams):
+        # The first connection (e.g. `flask db upgrade` on a fresh install) creates the data directory;
+        # nothing is created before anything connects.
+        path = cargs[0] if cargs else ""
+        if path and path != ":memory:" and not path.startswith("file:"):
+            Path(path).parent.mkdir(parents=True, exist_ok=True)
 
     @event.listens_for(engine, "connect")
     def _on_connect(dbapi_connection, _record):

@@ -2,6 +2,7 @@
 from .listening import Listen
 from .music import Album, AlbumArtist, Artist, Track
 from .ops import ImportJob, Playlist, PlaylistTrack, ScheduledTask, ServiceState, Setting, TaskRun
+from .rollup import ArtistPlayTotal, ListenBucket, TrackPlayTotal
 
-__all__ = ["Album", "AlbumArtist", "Artist", "ImportJob", "Listen", "Playlist", "PlaylistTrack",
-           "ScheduledTask", "ServiceState", "Setting", "TaskRun", "Track"]
+__all__ = ["Album", "AlbumArtist", "Artist", "ArtistPlayTotal", "ImportJob", "Listen", "ListenBucket", "Playlist",
+           "PlaylistTrack", "ScheduledTask", "ServiceState", "Setting", "TaskRun", "Track", "TrackPlayTotal"]
