@@ -177,3 +177,22 @@ def test_cli_import_dry_run_and_report(app, runner, samples, count_listens):
     assert "imported: 0" in result.output and "duplicates: 10" in result.output
     bad = runner.invoke(args=["import", str(samples / "README.md")])
     assert bad.exit_code == 1 and "not in any known format" in bad.output
+
+
+def test_cli_resume_finishes_an_interrupted_job(app, runner, tmp_path, monkeypatch, count_listens):
+    path = _history(tmp_path, 3000)
+    _crash_after(monkeypatch, 1)
+    with app.app_context():
+        job_id = imports.create_file_job(path, None)
+        with pytest.raises(Killed):
+            imports.run_job(job_id)
+        db.session.rollback()
+        db.session.get(ServiceState, imports.lease_name(job_id)).lease_expires_at = time.time() - 1
+        db.session.commit()
+    monkeypatch.undo()
+    result = runner.invoke(args=["import", "--resume", str(job_id)])
+    assert result.exit_code == 0, result.output
+    assert f"import {job_id}: done" in result.output and "imported: 3000" in result.output
+    assert count_listens() == 3000
+    missing = runner.invoke(args=["import", "--resume", "999"])
+    assert missing.exit_code == 1 and "Import 999 does not exist." in missing.output
