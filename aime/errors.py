@@ -144,11 +144,13 @@ def _is_db_unavailable(error: Exception) -> bool:
 
 
 def _from_unexpected(error: Exception) -> Response:
-    if isinstance(error, OverflowError) or isinstance(error, DataError):
-        # An id or number beyond what the database can hold (SQLite raises OverflowError before the query,
-        # PostgreSQL a data exception): the request is wrong, not the server.
-        log.info("out-of-range value in %s %s: %s", request.method, request.path, type(error).__name__)
-        return _from_aime(InvalidInput("A number or value in the request is out of range."))
+    if isinstance(error, (OverflowError, DataError)):
+        # A value the database cannot hold or compare: an id beyond 64 bits (SQLite raises OverflowError before
+        # the query), a NUL character or an out-of-range number (PostgreSQL data exception, SQLSTATE 22xxx).
+        # The request is wrong, not the server.
+        log.info("unstorable value in %s %s: %s", request.method, request.path, type(error).__name__)
+        return _from_aime(InvalidInput("A value in the request is out of range or contains a character "
+                                       "(such as NUL) that cannot be stored."))
     if isinstance(error, IntegrityError):
         # A unique key hit by a concurrent writer: the same answer the service gives when it sees it first.
         log.info("integrity conflict: %s", type(error.orig).__name__)
