@@ -109,6 +109,8 @@ GOOD_META = {"artist_name": "Radiohead", "track_name": "Airbag"}
     (_single(listened_at=1699650251), "must contain the key track_metadata at the top level."),
     (_single(listened_at=1699650251, track_metadata={"artist_name": "Radiohead"}),
      "does not contain required track_metadata.track_name."),
+    (_single(listened_at=1699650251, track_metadata={"artist_name": "A\u0000B", "track_name": "T"}),
+     "track_metadata.artist_name contains a NUL character"),
     ({"listen_type": "playing_now", "payload": [{"listened_at": 1699650251, "track_metadata": GOOD_META}]},
      "must not contain listened_at while submitting playing_now."),
     ({"listen_type": "import", "payload": [{"listened_at": 1699650251 + i, "track_metadata": GOOD_META}

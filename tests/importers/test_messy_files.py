@@ -131,3 +131,16 @@ def test_stream_helpers_on_memory_input():
 
     assert resolve_format(io.BytesIO(b"\xef\xbb\xbf[{\"ts\": \"x\", \"ms_played\": 1}]"), None).name == \
         "spotify-extended"
+
+
+def test_nul_and_lone_surrogates_in_json_are_reported_not_stored(tmp_path, import_file, count_listens):
+    rows = [{"listened_at": 1699650251 + 600 * i, "track_metadata": {"artist_name": artist, "track_name": "T"}}
+            for i, artist in enumerate(["Good", "Bad\u0000Band", "\ud800Broken", "x" * 600, "Fine"])]
+    path = tmp_path / "lb.json"
+    path.write_text(json.dumps(rows), encoding="utf-8")  # json.dumps escapes them as \u0000 / \ud800
+    report = import_file(path)
+    assert (report["status"], report["imported"]) == ("done", 2)
+    assert [e["error"] for e in report["errors"]] == [
+        "a name contains a NUL character or an invalid (surrogate) code point"] * 2 + [
+        "artist is longer than 500 characters"]
+    assert count_listens() == 2

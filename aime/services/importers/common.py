@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import calendar
+import re
 from datetime import datetime, timezone
 from typing import Any
 
@@ -11,6 +12,7 @@ MONTHS = {name: number for number, name in enumerate(calendar.month_abbr) if nam
 MIN_EPOCH = 0
 MAX_EPOCH = 7258118400  # 2200-01-01: anything later is a broken date, not a play
 _day_cache: dict[str, int] = {}
+UNSTORABLE = re.compile("[\x00\ud800-\udfff]")  # NUL and lone surrogates: no database stores them
 
 
 class RowError(ValueError):
@@ -84,6 +86,15 @@ def iso_instant(value: Any, what: str) -> int:
 
 def play(line: int, artist: Any, title: Any, album: Any, played_at: int, **extra) -> Play:
     """A validated Play (RowError names the bad field)."""
+    result = _play(line, artist, title, album, played_at, **extra)
+    # NUL and lone surrogates (possible through JSON escapes) are refused by the database drivers.
+    if UNSTORABLE.search(result.artist) or UNSTORABLE.search(result.title) or (
+            result.album and UNSTORABLE.search(result.album)):
+        raise RowError("a name contains a NUL character or an invalid (surrogate) code point")
+    return result
+
+
+def _play(line: int, artist: Any, title: Any, album: Any, played_at: int, **extra) -> Play:
     # Hot path (a million rows): plain strings skip the general checks.
     if type(artist) is str and type(title) is str and (album is None or type(album) is str):
         artist, title, album = artist.strip(), title.strip(), album.strip() if album else None

@@ -8,7 +8,7 @@ from ...config import Config
 from ...database import run_write
 from ...extensions import db
 from ...models import ServiceState
-from .common import RowError, text
+from .common import UNSTORABLE, RowError, text
 from .listenbrainz import listen_play
 from .pipeline import write_plays
 from .resolve import CatalogCache
@@ -85,6 +85,8 @@ def _validate_listen(listen, listen_type: str) -> None:
             raise _bad(f"JSON document does not contain required track_metadata.{key}.")
         if len(value) > 500:
             raise _bad(f"track_metadata.{key} is too long (500 characters at most).")
+        if UNSTORABLE.search(value):
+            raise _bad(f"track_metadata.{key} contains a NUL character or an invalid code point.")
     if "additional_info" in meta and not isinstance(meta["additional_info"], dict):
         raise _bad("track_metadata.additional_info must be a JSON object.")
 
