@@ -13,7 +13,7 @@ from .. import rollups
 from .records import FatalFormatError, Malformed, Play, Skipped
 from .resolve import CatalogCache, chunks
 
-BATCH_SIZE = 10_000
+BATCH_SIZE = 20_000
 _SQLITE_INSERT = ("INSERT OR IGNORE INTO listens (track_id, played_at, source, client, import_id, created_at) "
                   "VALUES (?, ?, ?, ?, ?, ?)")
 _PG_INSERT = text(
