@@ -21,6 +21,29 @@ keepalive = _config.keepalive
 accesslog = os.environ.get("AIME_GUNICORN_ACCESS_LOG") or None
 errorlog = "-"
 loglevel = os.environ.get("AIME_LOG_LEVEL", "info").lower()
+# gunicorn's own lines (boot, signals, worker exits) as JSON too, in the shape of the app's lines.
+_json_formatter = {
+    "()": "pythonjsonlogger.json.JsonFormatter",
+    "fmt": "{asctime}{levelname}{name}{message}",
+    "style": "{",
+    "rename_fields": {"asctime": "timestamp", "levelname": "level", "name": "logger"},
+    "datefmt": "%Y-%m-%dT%H:%M:%S%z",
+}
+logconfig_dict = {
+    "version": 1,
+    "disable_existing_loggers": False,
+    "formatters": {"json": _json_formatter},
+    # gunicorn's defaults' names, so its own root entry ("console") stays valid.
+    "handlers": {
+        "console": {"class": "logging.StreamHandler", "formatter": "json", "stream": "ext://sys.stdout"},
+        "error_console": {"class": "logging.StreamHandler", "formatter": "json", "stream": "ext://sys.stderr"},
+    },
+    "root": {"level": "WARNING", "handlers": ["error_console"]},
+    "loggers": {
+        "gunicorn.error": {"level": loglevel.upper(), "handlers": ["error_console"], "propagate": False},
+        "gunicorn.access": {"level": "INFO", "handlers": ["console"], "propagate": False},
+    },
+}
 access_log_format = (
     '{"timestamp": "%(t)s", "level": "INFO", "logger": "gunicorn.access", "remote": "%(h)s", '
     '"method": "%(m)s", "path": "%(U)s", "status": %(s)s, "bytes": "%(B)s", "duration_ms": %(M)s, '
