@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import logging
+import os
 import sqlite3
 from pathlib import Path
 from contextvars import ContextVar
@@ -81,6 +82,26 @@ def is_busy_error(error: BaseException) -> bool:
     return getattr(orig, "sqlstate", None) in ("40001", "40P01")
 
 
+def is_disk_full_error(error: BaseException) -> bool:
+    """True for SQLITE_FULL (disk or max_page_count) and PostgreSQL disk_full (53100)."""
+    if not isinstance(error, OperationalError):
+        return False
+    orig = error.orig
+    if isinstance(orig, sqlite3.OperationalError):
+        return "full" in str(orig).lower()
+    return getattr(orig, "sqlstate", None) == "53100"
+
+
+def sqlite_file_missing() -> bool:
+    """True when the SQLite database file was deleted under us (pooled connections still see the old inode)."""
+    url = db.engine.url
+    if url.get_backend_name() != "sqlite" or not url.database or url.database == ":memory:":
+        return False
+    if url.database.startswith("file:") or url.query.get("uri"):
+        return False  # URI filenames: the path is not simply the database string
+    return not os.path.exists(url.database)
+
+
 def run_write(fn: Callable[..., T], *args, **kwargs) -> T:
     """Run fn in one write transaction (BEGIN IMMEDIATE on SQLite) and commit.
 
@@ -102,6 +123,8 @@ def run_write(fn: Callable[..., T], *args, **kwargs) -> T:
     except OperationalError as error:
         if is_busy_error(error):
             raise DatabaseUnavailable("The database stayed busy; nothing was written. Try again.") from error
+        if is_disk_full_error(error):
+            raise DatabaseUnavailable("The disk holding the database is full; nothing was written.") from error
         raise
     raise AssertionError("unreachable")  # pragma: no cover
 
@@ -112,6 +135,10 @@ def _attempt(fn: Callable[..., T], *args, **kwargs) -> T:
     token = _begin_mode.set("IMMEDIATE")
     try:
         result = fn(*args, **kwargs)
+        if sqlite_file_missing():
+            # Committing would be acknowledged and then lost with the unlinked file: refuse instead.
+            raise DatabaseUnavailable("The database file is missing; nothing was written. Restore it and "
+                                      "restart the service.")
         session.commit()
         return result
     except BaseException:
