@@ -237,6 +237,7 @@ class _BrokenPlugin:
         self.name, self.reason = name, reason
 
     def check(self) -> CheckResult:
+        """Say that the plugin could not be loaded."""
         return warned(f"plugin failed to load ({self.reason})")
 
 

@@ -51,6 +51,7 @@ class _UptimeCollector:
         self.metrics = metrics
 
     def collect(self):
+        """Yield the uptime gauge."""
         family = GaugeMetricFamily("aime_uptime_seconds", "Seconds since the service started")
         family.add_metric([], self.metrics.uptime())
         yield family

@@ -169,3 +169,26 @@ def test_every_status_change_is_logged_and_unhealthy_reported(make_app, aime_log
         "health status changed: degraded -> unhealthy",
         "health status changed: unhealthy -> healthy",
     ]
+
+
+def test_the_monitor_refreshes_every_interval_and_stops(make_app):
+    from aime import background
+    from aime.health.monitor import start_monitor, stop_monitor
+    from aime.health.registry import KEY
+
+    app = make_app(migrate=False, health_interval=0.05, health_success_ttl=300.0)
+    assert "health-monitor" in app.extensions[background.KEY]  # started by gunicorn's post_worker_init
+    counting = Probe("counting", lambda: passed())
+    app.extensions[KEY] = registry_with(app, counting)
+    start_monitor(app)
+    try:
+        deadline = threading.Event()
+        for _ in range(400):  # polled, not slept: ends as soon as three rounds ran
+            if counting.calls >= 3:
+                break
+            deadline.wait(0.01)
+        assert counting.calls >= 3  # refreshed despite the long success TTL
+    finally:
+        stop_monitor(app)
+    thread_names = [t.name for t in threading.enumerate()]
+    assert "aime-health-monitor" not in thread_names
