@@ -11,7 +11,7 @@ from typing import Callable, TypeVar
 from flask import Flask, current_app
 from sqlalchemy import event
 from sqlalchemy.engine import Engine
-from sqlalchemy.exc import OperationalError
+from sqlalchemy.exc import DBAPIError, OperationalError
 from tenacity import Retrying, before_sleep_log, retry_if_exception, stop_after_delay, wait_exponential_jitter
 
 from .config import Config
@@ -40,9 +40,24 @@ def init_database(app: Flask, config: Config) -> None:
     app.config["SQLALCHEMY_ENGINE_OPTIONS"] = engine_options(config)
     app.config["SQLALCHEMY_TRACK_MODIFICATIONS"] = False
     db.init_app(app)
+    _remove_sessions_safely(app)
     if config.is_sqlite:
         with app.app_context():
             install_sqlite_hooks(db.engine, config.sqlite_busy_timeout_ms)
+
+
+def _remove_sessions_safely(app: Flask) -> None:
+    # Registered after Flask-SQLAlchemy's own teardown, so it runs first (Flask runs them in reverse).
+    @app.teardown_appcontext
+    def _remove_session(_error):
+        try:
+            db.session.remove()
+        except DBAPIError as error:
+            # The connection died under the request (PostgreSQL restarted, backend terminated): closing the
+            # session's transaction fails. Raised here it would escape the WSGI app after the response was
+            # built (gunicorn answers a bare 500); the pool has already invalidated that connection.
+            log.warning("dropped a session whose connection died: %s", type(error.orig).__name__)
+            db.session.registry.clear()
 
 
 def install_sqlite_hooks(engine: Engine, busy_timeout_ms: int) -> None:
