@@ -23,7 +23,6 @@ from .conftest import ENTRYPOINT, TOKEN, base_env, poll, status_of
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
 AUTH = {"Authorization": f"Bearer {TOKEN}"}
-GUNICORN_PLAIN = re.compile(r"^\[\d{4}-\d\d-\d\d \d\d:\d\d:\d\d [+-]\d{4}\] \[\d+\] \[[A-Z]+\] ")
 
 
 def dockerfile_cmd() -> list[str]:
@@ -148,10 +147,9 @@ def test_the_deployment_checklist(deployment):
     assert scheduler["active"] is True
     assert deployment.stop() == 0
 
-    # Every line the entrypoint and the app wrote is one JSON object. Gunicorn's own error-log lines
-    # ("[date] [pid] [LEVEL] ...") are the one exception left: see test_gunicorn_own_lines_are_json.
+    # Every line the entrypoint, gunicorn and the app wrote is one JSON object.
     lines = [line for line in deployment.log_path.read_text().splitlines() if line.strip()]
-    not_json = [line for line in lines if not _is_json_object(line) and not GUNICORN_PLAIN.match(line)]
+    not_json = [line for line in lines if not _is_json_object(line)]
     assert lines and not not_json, not_json[:5]
     loggers = {json.loads(line)["logger"] for line in lines if _is_json_object(line)}
     assert {"aime.entrypoint", "aime.access"} <= loggers, loggers
@@ -170,7 +168,6 @@ Logger(config).info("probe line from gunicorn's own logger")
 """
 
 
-@pytest.mark.xfail(strict=True, reason="gunicorn.conf.py (health owner) has no JSON logconfig for gunicorn.error yet")
 def test_gunicorn_own_lines_are_json(tmp_path):
     # gunicorn's real logger, configured from the shipped gunicorn.conf.py, writing one line.
     env = base_env(tmp_path, free_port())
