@@ -1,5 +1,4 @@
 """Collection: albums, artists, collection totals."""
-from flask import current_app
 from flask.views import MethodView
 from flask_smorest import Blueprint
 

@@ -58,7 +58,7 @@ def test_load_only_targets_this_machine():
 
 def test_dataset_is_deterministic_and_complete(tmp_path):
     first = make_dataset.write(2_000, tmp_path / "a", seed=7)
-    second = make_dataset.write(2_000, tmp_path / "b", seed=7)
+    make_dataset.write(2_000, tmp_path / "b", seed=7)
     other = make_dataset.write(2_000, tmp_path / "c", seed=8)
     for name in first["files"].values():
         assert (tmp_path / "a" / name).read_bytes() == (tmp_path / "b" / name).read_bytes()

@@ -1,12 +1,10 @@
 """Background services run exactly once across processes sharing the database, and follow the active flag."""
-import threading
 import time
 
 import pytest
 
 from aime import create_app
 from aime.services import runtime
-from tests.conftest import make_config
 
 
 class Counter(runtime.BackgroundService):
