@@ -1,0 +1,270 @@
+"""Against ONE real gunicorn (3 gthread workers, SQLite): 8 writers at once, kill -9 of a worker, a soak,
+and a client trickling its request."""
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import threading
+import time
+from collections import Counter
+from concurrent.futures import ProcessPoolExecutor, ThreadPoolExecutor
+from datetime import datetime, timezone
+from multiprocessing import get_context
+
+import pytest
+import requests
+import sqlalchemy as sa
+
+from tests.conftest import TEST_TOKEN
+from tests.health.conftest import AppGunicorn
+from tests.support.servers import migrate
+
+pytestmark = [pytest.mark.resilience, pytest.mark.integration, pytest.mark.slow]
+AUTH = {"Authorization": f"Bearer {TEST_TOKEN}"}
+WORKERS, THREADS, TIMEOUT = 3, 4, 10
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory):
+    """One gunicorn for the whole module (3 workers x 4 threads), on a migrated SQLite database."""
+    root = tmp_path_factory.mktemp("gunicorn-load")
+    data = root / "data"
+    data.mkdir()
+    env = {"AIME_DATA_DIR": str(data), "AIME_API_TOKEN": TEST_TOKEN, "AIME_WORKERS": str(WORKERS),
+           "AIME_THREADS": str(THREADS), "AIME_TIMEOUT": str(TIMEOUT), "AIME_LOG_LEVEL": "warning",
+           "AIME_DISK_MIN_FREE_MB": "0", "AIME_HEALTH_SUCCESS_TTL": "0.5", "AIME_GRACEFUL_TIMEOUT": "5"}
+    migrate(env)
+    gunicorn = AppGunicorn(env, root / "gunicorn.log", "tests.support.slow_app:app")
+    for key in ("DATABASE_URL", "PROMETHEUS_MULTIPROC_DIR", "SENTRY_DSN", "AIME_STARTUP_VALIDATED",
+                "AIME_STARTED_AT"):
+        gunicorn.env.pop(key, None)
+    gunicorn.start(wait_path="/ready")
+    poll(lambda: len(workers(gunicorn)) == WORKERS, what="all workers up")
+    gunicorn.data_dir = data
+    yield gunicorn
+    gunicorn.stop()
+
+
+def poll(predicate, timeout: float = 30.0, what: str = "condition"):
+    """Call predicate until it returns something truthy."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        value = predicate()
+        if value:
+            return value
+        time.sleep(0.05)
+    raise TimeoutError(f"{what} not reached within {timeout}s")
+
+
+def workers(server) -> list[int]:
+    """Pids of the master's worker processes."""
+    path = f"/proc/{server.proc.pid}/task/{server.proc.pid}/children"
+    with open(path, encoding="ascii") as handle:
+        return [int(pid) for pid in handle.read().split()]
+
+
+def rss_kib(pid: int) -> int:
+    """Resident set size of a process, in KiB."""
+    with open(f"/proc/{pid}/status", encoding="ascii") as handle:
+        for line in handle:
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1])
+    raise AssertionError(f"no VmRSS for {pid}")
+
+
+def stored_listens(server) -> int:
+    """Rows in listens, read straight from the SQLite file."""
+    engine = sa.create_engine(f"sqlite:///{server.data_dir / 'musique.db'}")
+    try:
+        with engine.connect() as conn:
+            return conn.execute(sa.text("SELECT count(*) FROM listens")).scalar_one()
+    finally:
+        engine.dispose()
+
+
+def iso(epoch: int) -> str:
+    """UTC ISO 8601 of an epoch second."""
+    return datetime.fromtimestamp(epoch, timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def write_for(base_url: str, writer: int, seconds: float) -> Counter:
+    """One writer process: POST distinct plays for `seconds`; count the answers (or the exception names)."""
+    answers: Counter = Counter()
+    session = requests.Session()
+    deadline = time.monotonic() + seconds
+    i = 0
+    while time.monotonic() < deadline:
+        i += 1
+        # Distinct titles: the same track again within the dedup window would rightly be a 409.
+        body = {"artist": f"Writer {writer}", "title": f"Song {i}", "album": f"Album {writer}",
+                "played_at": iso(1_600_000_000 + writer * 10_000_000 + i)}
+        try:
+            answers[str(session.post(base_url + "/api/v1/history/tracks", json=body, headers=AUTH,
+                                     timeout=30).status_code)] += 1
+        except requests.RequestException as error:
+            answers[type(error).__name__] += 1
+    return answers
+
+
+def test_eight_processes_writing_at_once_lose_nothing_and_get_no_5xx(server):
+    before = stored_listens(server)
+    with ProcessPoolExecutor(8, mp_context=get_context("spawn")) as pool:
+        results = list(pool.map(write_for, [server.base_url] * 8, range(8), [8.0] * 8))
+    total = sum(results, Counter())
+    assert set(total) == {"201"}, total  # no 5xx, no 409, no connection error
+    assert stored_listens(server) - before == total["201"]  # every acknowledged write is there, no extra
+    assert total["201"] > 8 * 10  # really concurrent traffic, not a trickle
+
+
+def fetch_slow(server, tag: str) -> tuple[str, int | None]:
+    """GET /slow on a fresh connection: ('200', worker pid) or (failure, None)."""
+    try:
+        response = requests.get(server.url(f"/slow?seconds=3&tag={tag}"), headers={"Connection": "close"},
+                                timeout=30)
+    except requests.ConnectionError:
+        return "reset", None
+    return str(response.status_code), response.json()["pid"]
+
+
+def busiest(pids) -> int:
+    """The worker holding the most sockets (the shared listener aside, those are its client connections)."""
+    def sockets(pid: int) -> int:
+        count = 0
+        for fd in os.listdir(f"/proc/{pid}/fd"):
+            try:
+                count += os.readlink(f"/proc/{pid}/fd/{fd}").startswith("socket:")
+            except OSError:
+                continue
+        return count
+    return max(pids, key=sockets)
+
+
+def test_kill_9_of_a_worker_mid_request_is_replaced_and_the_next_requests_succeed(server):
+    before = set(workers(server))
+    started = server.data_dir / "slow-started"
+    tags = [f"kill-{i}" for i in range(WORKERS * THREADS)]
+    with ThreadPoolExecutor(len(tags)) as pool:
+        futures = [pool.submit(fetch_slow, server, tag) for tag in tags]
+        # Every thread of every worker is now inside a request.
+        poll(lambda: all((started / tag).exists() for tag in tags), what="all slow requests in flight")
+        victim = busiest(before)
+        os.kill(victim, signal.SIGKILL)
+        outcomes = [future.result() for future in futures]
+    kinds = Counter(kind for kind, _ in outcomes)
+    assert set(kinds) <= {"200", "reset"}, kinds
+    # Only what the killed worker had in flight is lost: at most one request per thread. (It may have answered
+    # earlier ones: gthread workers accept more connections than they have threads and queue them.)
+    assert 1 <= kinds["reset"] <= THREADS, (kinds, victim, outcomes)
+    # gunicorn forks a replacement; the service answers every request again.
+    poll(lambda: len(workers(server)) == WORKERS and victim not in workers(server), what="worker replaced")
+    for _ in range(30):
+        response = requests.get(server.url("/api/v1/collection/albums"), headers={"Connection": "close"}, timeout=10)
+        assert response.status_code == 200
+    assert requests.get(server.url("/ready"), timeout=10).status_code == 200
+
+
+READS = ["/api/v1/history/tracks?page_size=20", "/api/v1/collection/albums", "/api/v1/search?q=writer",
+         "/api/v1/history/stats", "/api/v1/history/top/artists"]
+
+
+def test_soak_steady_mixed_load_no_errors_flat_memory_exact_counters(server):
+    rate, threads, seconds, warmup = 8.0, 4, 30.0, 10.0  # requests/s per thread
+    sent = Counter()
+    failures: list[str] = []
+    rss: dict[str, dict[int, int]] = {}
+    start = time.monotonic() + 0.5
+    requests_before = requests.get(server.url("/health"), timeout=10).json()["requests"]
+
+    def load(n: int):
+        session = requests.Session()
+        i = 0
+        while True:
+            due = start + i / rate
+            if due - start >= seconds:
+                return
+            time.sleep(max(0.0, due - time.monotonic()))  # pacing a steady rate, not waiting for a result
+            i += 1
+            try:
+                if i % 4 == 0:
+                    response = session.post(server.url("/api/v1/history/tracks"), headers=AUTH, json={
+                        "artist": f"Soak {n}", "title": f"Track {i}",
+                        "played_at": iso(1_650_000_000 + n * 10_000_000 + i)}, timeout=30)
+                    ok = response.status_code == 201
+                else:
+                    response = session.get(server.url(READS[i % len(READS)]), timeout=30)
+                    ok = response.status_code == 200
+            except requests.RequestException as error:
+                failures.append(repr(error))
+                continue
+            finally:
+                sent["total"] += 1
+            if not ok:
+                failures.append(f"{response.status_code} {response.request.path_url}")
+
+    def sample(label: str):
+        rss[label] = {pid: rss_kib(pid) for pid in workers(server)}
+
+    pool = [threading.Thread(target=load, args=(n,)) for n in range(threads)]
+    for thread in pool:
+        thread.start()
+    time.sleep(max(0.0, start + warmup - time.monotonic()))  # the measurement point, not a wait for state
+    sample("warm")
+    for thread in pool:
+        thread.join(seconds + 60)
+    sample("end")
+    assert failures == []
+    assert sent["total"] == int(rate * seconds) * threads
+    # Every request the generator sent is counted once in /health (probes excluded), across the workers.
+    health = poll(lambda: (lambda h: h if h["requests"] - requests_before == sent["total"] else None)(
+        requests.get(server.url("/health"), timeout=10).json()), timeout=5, what="counters settled")
+    assert health["errors"] == 0 or health["errors"] <= health["requests"] - sent["total"]
+    for pid, warm in rss["warm"].items():
+        if pid in rss["end"]:
+            growth = (rss["end"][pid] - warm) / warm
+            assert growth < 0.10, f"worker {pid}: {warm} KiB -> {rss['end'][pid]} KiB ({growth:.1%})"
+
+
+def start_trickling(server) -> tuple[socket.socket, threading.Event]:
+    """A slowloris-style client: full headers, then a 100 kB body one byte every 0.5 s until told or cut off."""
+    trickler = socket.create_connection(("127.0.0.1", server.port))
+    trickler.sendall(b"POST /api/v1/history/tracks HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+                     b"Authorization: Bearer " + TEST_TOKEN.encode() + b"\r\nContent-Length: 100000\r\n\r\n")
+    closed = threading.Event()
+
+    def trickle():
+        try:
+            while not closed.is_set():
+                trickler.sendall(b" ")
+                time.sleep(0.5)  # the client's pace
+        except OSError:
+            closed.set()
+
+    threading.Thread(target=trickle, daemon=True).start()
+    return trickler, closed
+
+
+def test_a_client_trickling_its_request_does_not_stop_the_others(server):
+    tricklers = [start_trickling(server) for _ in range(THREADS)]
+    try:
+        # As many tricklers as one worker has threads: the service keeps answering everyone else.
+        for _ in range(30):
+            assert requests.get(server.url("/api/v1/collection/albums"), headers={"Connection": "close"},
+                                timeout=10).status_code == 200
+        assert requests.get(server.url("/ready"), timeout=10).status_code == 200
+    finally:
+        for sock, closed in tricklers:
+            closed.set()
+            sock.close()
+
+
+@pytest.mark.xfail(strict=True, reason="gunicorn.conf.py: gthread workers have no read timeout on a request body, "
+                   "so a client trickling bytes holds a worker thread indefinitely (AIME_TIMEOUT is only the "
+                   "worker heartbeat); fix: a socket timeout in pre_request, or a buffering proxy in front")
+def test_a_trickling_client_is_cut_off_within_the_worker_timeout(server):
+    sock, closed = start_trickling(server)
+    try:
+        assert closed.wait(TIMEOUT * 1.5), "the trickling connection was still open"
+    finally:
+        closed.set()
+        sock.close()
