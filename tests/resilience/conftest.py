@@ -57,14 +57,3 @@ def listen_count(app) -> int:
         db.session.remove()
         return count
 
-
-def album_count(app) -> int:
-    """Rows in albums."""
-    from sqlalchemy import text
-
-    from aime.extensions import db
-
-    with app.app_context():
-        count = db.session.execute(text("SELECT count(*) FROM albums")).scalar_one()
-        db.session.remove()
-        return count

@@ -1,18 +1,16 @@
-"""The SQLite file read-only, deleted, or full while serving; PostgreSQL backends killed mid-request."""
+"""The SQLite file read-only, deleted, or full while serving."""
 from __future__ import annotations
 
 import os
 import shutil
 import subprocess
-import threading
 import time
 from pathlib import Path
 
 import pytest
 import sqlalchemy as sa
 
-from tests.conftest import drop_postgres_database, make_postgres_database
-from tests.resilience.conftest import AUTH, album_count, assert_problem, listen_count
+from tests.resilience.conftest import AUTH, assert_problem, listen_count
 
 pytestmark = [pytest.mark.resilience]
 
