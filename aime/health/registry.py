@@ -26,8 +26,8 @@ log = logging.getLogger(__name__)
 KEY = "aime.health"
 ENTRY_POINT_GROUP = "aime.health_checks"
 STATUS_VALUE = {"pass": 1.0, "warn": 0.5, "fail": 0.0}
-# With a previous result at hand, a request waits this long for a refresh and then answers with
-# the previous one: /health stays fast while a dependency hangs.
+# With a recent previous result at hand, a request waits this long for a refresh and then answers
+# with the previous one: /health stays fast while a dependency hangs.
 STALE_WAIT_SECONDS = 0.2
 
 
@@ -141,7 +141,10 @@ class HealthRegistry:
             return entry if entry is not None else self._timed_out(slot, None)
         future, started = inflight
         remaining = started + self.timeout - time.monotonic()
-        budget = remaining if (entry is None or force) else min(remaining, STALE_WAIT_SECONDS)
+        # A recent previous result may stand in while the refresh runs; one older than its TTL plus
+        # a deadline may not (an idle worker must not answer with what it knew minutes ago).
+        usable = entry is not None and not force and time.time() < entry.expires + self.timeout
+        budget = min(remaining, STALE_WAIT_SECONDS) if usable else remaining
         try:
             return future.result(timeout=max(0.0, budget))
         except FutureTimeout:

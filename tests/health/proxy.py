@@ -26,9 +26,14 @@ class TcpProxy:
         threading.Thread(target=self._accept, daemon=True).start()
         return self
 
-    def _track(self, sock: socket.socket) -> None:
+    def _track(self, sock: socket.socket) -> bool:
+        # Under the lock with stop(): a connection made while stopping must not outlive it.
         with self._lock:
+            if self._stopped:
+                sock.close()
+                return False
             self._sockets.append(sock)
+            return True
 
     def _accept(self) -> None:
         while True:
@@ -36,10 +41,8 @@ class TcpProxy:
                 client, _ = self._listener.accept()
             except OSError:
                 return
-            if self._stopped:
-                client.close()
+            if not self._track(client):
                 return
-            self._track(client)
             if self.blackhole:
                 continue  # hold the connection open and never say a word
             try:
@@ -47,7 +50,9 @@ class TcpProxy:
             except OSError:
                 client.close()
                 continue
-            self._track(upstream)
+            if not self._track(upstream):
+                client.close()
+                return
             for src, dst in ((client, upstream), (upstream, client)):
                 threading.Thread(target=self._pipe, args=(src, dst), daemon=True).start()
 
@@ -75,7 +80,8 @@ class TcpProxy:
 
     def stop(self) -> None:
         """Stop listening and cut every connection: the database is gone."""
-        self._stopped = True
+        with self._lock:
+            self._stopped = True
         if self._listener is not None:
             self._listener.close()
         with self._lock:

@@ -67,13 +67,25 @@ def fresh_get(url, **kwargs):
     return requests.get(url, headers={"Connection": "close"}, timeout=kwargs.pop("timeout", 10), **kwargs)
 
 
-def assert_converges_to_503(server, path: str = "/health", in_a_row: int = 15, timeout: float = 30.0) -> None:
-    """Poll path (every answer within 1 s, else requests raises) until it is 503 `in_a_row` times running."""
-    streak = 0
-    deadline = time.monotonic() + timeout
-    while streak < in_a_row:
-        assert time.monotonic() < deadline, f"the workers did not all answer 503 on {path}"
-        streak = streak + 1 if fresh_get(server.url(path), timeout=1).status_code == 503 else 0
+def assert_p99_under_a_second(server, path: str = "/health", samples: int = 100, status: int = 503) -> None:
+    """`samples` answers on new connections: p99 (nearest rank) under 1 s, none over 3 s, all `status`."""
+    elapsed = []
+    for _ in range(samples):
+        response = fresh_get(server.url(path), timeout=3)
+        assert response.status_code == status, response.text
+        elapsed.append(response.elapsed.total_seconds())
+    elapsed.sort()
+    assert elapsed[int(0.99 * samples) - 1] < 1.0, elapsed[-5:]
+
+
+# The documented bound: a worker may answer with its previous result until success TTL + deadline.
+STALE_BOUND = 2.0 + 0.8 + 0.2  # AIME_HEALTH_SUCCESS_TTL + AIME_HEALTH_CHECK_TIMEOUT + clock slack
+
+
+def probe_until(server, moment: float, path: str = "/health") -> None:
+    """Keep probing (each answer within 3 s) until monotonic `moment`: traffic flows while truths settle."""
+    while time.monotonic() < moment:
+        fresh_get(server.url(path), timeout=3)
 
 
 @pytest.fixture(scope="module")
@@ -141,24 +153,25 @@ def test_health_stays_fast_while_another_connection_holds_the_sqlite_write_lock(
     holder = sqlite3.connect(str(server.data_dir / "musique.db"), isolation_level=None, timeout=10)
     try:
         holder.execute("BEGIN EXCLUSIVE")
+        locked_at = time.monotonic()
         answers = []
         deadline = time.monotonic() + 30
         while time.monotonic() < deadline:
-            # timeout=1: an answer slower than a second raises, failing the test.
-            response = fresh_get(server.url("/health"), timeout=1)
+            response = fresh_get(server.url("/health"), timeout=3)
             answers.append(response)
             if response.status_code == 503:
                 break
         body = answers[-1].json()
         assert (body["status"], body["database"]) == ("unhealthy", "unhealthy")
         assert body["checks"]["database"]["status"] == "fail"
-        assert fresh_get(server.url("/live"), timeout=1).status_code == 200
+        assert fresh_get(server.url("/live"), timeout=3).status_code == 200
         # Each worker has its own cache: within success TTL + deadline every one of them says so.
-        assert_converges_to_503(server)
+        probe_until(server, locked_at + STALE_BOUND)
+        assert_p99_under_a_second(server)
     finally:
         holder.execute("ROLLBACK")
         holder.close()
-    poll(lambda: fresh_get(server.url("/health"), timeout=1).status_code == 200, 30, "recovery")
+    poll(lambda: fresh_get(server.url("/health"), timeout=3).status_code == 200, 30, "recovery")
 
 
 @pytest.mark.postgres
@@ -174,15 +187,17 @@ def test_health_stays_fast_when_postgresql_goes_away_or_hangs(tmp_path):
     try:
         server = start(tmp_path, server_env(tmp_path, DATABASE_URL=via_proxy), module="wsgi:app")
         proxy.stop()  # the database server goes away: connections cut, new ones refused
-        body = poll(lambda: (r := fresh_get(server.url("/health"), timeout=1)).status_code == 503 and r.json(),
-                    30, "unhealthy")
-        assert body["database"] == "unhealthy"
-        assert_converges_to_503(server)
-        assert fresh_get(server.url("/live"), timeout=1).status_code == 200
-        assert_converges_to_503(server, "/ready")
+        gone_at = time.monotonic()
+        body = poll(lambda: (r := fresh_get(server.url("/health"), timeout=3)).json()["database"] == "unhealthy"
+                    and r.json(), 30, "database unhealthy")
+        assert body["status"] == "unhealthy"
+        probe_until(server, gone_at + STALE_BOUND)
+        assert_p99_under_a_second(server)
+        assert_p99_under_a_second(server, "/ready")
+        assert fresh_get(server.url("/live"), timeout=3).status_code == 200
 
         proxy = TcpProxy(port, (target.host, target.port or 5432), blackhole=True).start()  # now it hangs
-        assert_converges_to_503(server)
+        assert_p99_under_a_second(server)
     finally:
         proxy.stop()
         if server is not None:
