@@ -159,3 +159,13 @@ def test_integrations_never_make_the_service_unhealthy(make_app, httpserver):
     assert "lfm-key-123456" not in httpserver.log[0][0].url  # reachability never sends the credential
     response = app.test_client().get("/health")
     assert response.status_code == 200 and response.json["status"] == "degraded"
+
+
+def test_a_deleted_sqlite_file_fails_even_with_pooled_connections(make_app):
+    app = make_app()
+    assert run(app, "database").status == "pass"  # a pooled connection now holds the file open
+    for path in app.extensions["aime.config"].data_dir.glob("musique.db*"):
+        path.unlink()
+    result = run(app, "database")
+    assert (result.status, result.output) == ("fail", "database file is missing")
+    assert app.test_client().get("/health").status_code == 503

@@ -1,6 +1,7 @@
 """database (critical): a real round trip, its latency, connections in use, SQLite journal mode and write lock."""
 from __future__ import annotations
 
+import os
 import time
 
 from flask import current_app
@@ -29,6 +30,11 @@ class DatabaseChecker(Checker):
         engine = db.engine
         started = time.perf_counter()
         details: dict = {"backend": engine.dialect.name}
+        if config.is_sqlite:
+            # Pooled connections keep reading a deleted or chmod-ed file happily: ask the file itself.
+            problem = _sqlite_file_problem(engine.url.database)
+            if problem:
+                return failed(problem, round((time.perf_counter() - started) * 1000, 2), "ms", **details)
         raw = None
         try:
             raw = engine.raw_connection()
@@ -64,6 +70,16 @@ class DatabaseChecker(Checker):
         finally:
             cursor.execute(f"PRAGMA busy_timeout={int(config.sqlite_busy_timeout_ms)}")
         return {"journal_mode": mode}
+
+
+def _sqlite_file_problem(path: str | None) -> str | None:
+    if not path or path == ":memory:":
+        return None
+    if not os.path.exists(path):
+        return "database file is missing"
+    if not os.access(path, os.W_OK):
+        return "database file is not writable"
+    return None
 
 
 def _close_quietly(raw) -> None:
