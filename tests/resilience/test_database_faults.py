@@ -98,9 +98,6 @@ def test_read_only_database_and_directory_reads_work_writes_503_health_unhealthy
     assert titles == ["After", "Before"]
 
 
-@pytest.mark.xfail(strict=True, reason="database checker (aime/health/checkers/database.py): with only the SQLite "
-                   "file read-only, new connections cannot write (503) yet /health passes, because its BEGIN "
-                   "IMMEDIATE/ROLLBACK probe writes nothing (os.access(path, W_OK) would see it, root included)")
 def test_read_only_database_file_alone_makes_health_unhealthy(fault_app):
     from aime.extensions import db
 
@@ -111,7 +108,9 @@ def test_read_only_database_file_alone_makes_health_unhealthy(fault_app):
         with fault_app.app_context():
             db.engine.dispose()  # the next connections open the file as it is now
         assert_problem(new_album(client, "During"), 503)
-        assert client.get("/health").status_code == 503
+        health = client.get("/health", headers=AUTH)
+        assert health.status_code == 503
+        assert health.get_json()["checks"]["database"]["status"] == "fail"
     finally:
         make_writable([database])
 
@@ -127,13 +126,13 @@ def test_deleted_database_file_refuses_writes_instead_of_losing_them(fault_app):
     assert not (data_dir / "musique.db").exists()
 
 
-@pytest.mark.xfail(strict=True, reason="database checker (aime/health/checkers/database.py) passes after the "
-                   "SQLite file is deleted: its pooled connection still reads the unlinked file")
 def test_deleted_database_file_makes_health_unhealthy(fault_app):
     client = fault_app.test_client()
     for path in fault_app.extensions["aime.config"].data_dir.glob("musique.db*"):
         path.unlink()
-    assert client.get("/health").status_code == 503
+    health = client.get("/health", headers=AUTH)
+    assert health.status_code == 503
+    assert health.get_json()["checks"]["database"]["status"] == "fail"
 
 
 def import_onto_a_small_disk(fault_app, tmp_path, monkeypatch) -> dict:
