@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 from sqlalchemy import func, select
+from sqlalchemy.exc import IntegrityError
 
 from ..extensions import db
 from ..models import Album, AlbumArtist, Artist, Track
@@ -12,12 +13,29 @@ def get_or_create_artist(name: str) -> Artist:
     """The artist called `name` (case/accent-insensitive), created when missing."""
     name = name.strip()
     key = normalise(name)
-    artist = db.session.scalar(select(Artist).where(Artist.name_key == key))
+    query = select(Artist).where(Artist.name_key == key)
+    artist = db.session.scalar(query)
     if artist is None:
-        artist = Artist(name=name, name_key=key)
-        db.session.add(artist)
-        db.session.flush()
+        artist = _add_or_fetch(Artist(name=name, name_key=key), lambda: db.session.scalar(query))
     return artist
+
+
+def _add_or_fetch(row, fetch):
+    """Insert `row` in a savepoint; if a concurrent writer inserted the same identity first, use theirs.
+
+    On PostgreSQL two requests can both miss the row and both insert; the loser's unique violation only
+    rolls back the savepoint, and the winner's row is read instead (SQLite serialises writers anyway).
+    """
+    try:
+        with db.session.begin_nested():
+            db.session.add(row)
+            db.session.flush()
+        return row
+    except IntegrityError:
+        found = fetch()
+        if found is None:
+            raise
+        return found
 
 
 def find_album(title: str, primary_artist: Artist) -> Album | None:
@@ -33,8 +51,7 @@ def get_or_create_album(title: str, primary_artist: Artist, *, source: str) -> A
         album = Album(title=title.strip(), title_key=normalise(title), primary_artist_id=primary_artist.id,
                       source=source, in_collection=False, labels=[])
         album.album_artists = [AlbumArtist(artist=primary_artist, position=0)]
-        db.session.add(album)
-        db.session.flush()
+        album = _add_or_fetch(album, lambda: find_album(title, primary_artist))
     return album
 
 
@@ -43,14 +60,13 @@ def get_or_create_track(title: str, artist: Artist, album: Album | None, *,
     """The track (artist, album-or-none, normalised title), created when missing."""
     key = normalise(title)
     album_id = album.id if album is not None else None
-    track = db.session.scalar(select(Track).where(
-        Track.artist_id == artist.id, Track.title_key == key,
-        func.coalesce(Track.album_id, 0) == (album_id or 0)))
+    query = select(Track).where(Track.artist_id == artist.id, Track.title_key == key,
+                                func.coalesce(Track.album_id, 0) == (album_id or 0))
+    track = db.session.scalar(query)
     if track is None:
-        track = Track(title=title.strip(), title_key=key, artist_id=artist.id, album_id=album_id,
-                      duration_seconds=duration_seconds, loved=False)
-        db.session.add(track)
-        db.session.flush()
+        track = _add_or_fetch(Track(title=title.strip(), title_key=key, artist_id=artist.id, album_id=album_id,
+                                    duration_seconds=duration_seconds, loved=False),
+                              lambda: db.session.scalar(query))
     elif duration_seconds and not track.duration_seconds:
         track.duration_seconds = duration_seconds
     return track

@@ -13,7 +13,7 @@ from ..errors import Conflict, NotFound
 from ..extensions import db
 from ..models import Album, AlbumArtist, Artist, Listen, Track
 from ..text import normalise
-from .catalog import contains, get_or_create_artist
+from .catalog import contains, escape_like, get_or_create_artist
 
 ALBUM_FIELDS = ("year", "support", "genre", "labels", "catalog_number", "discogs_id", "spotify_url",
                 "discogs_url", "apple_music_url", "image_url", "ai_description")
@@ -46,7 +46,7 @@ def _album_filters(search=None, support=None, year=None, genre=None, artist=None
     if year is not None:
         clauses.append(Album.year == year)
     if genre:
-        clauses.append(func.lower(Album.genre).like(f"%{genre.strip().lower()}%"))
+        clauses.append(func.lower(Album.genre).like(f"%{escape_like(genre.strip().lower())}%", escape="\\"))
     if artist:
         clauses.append(exists().where(AlbumArtist.album_id == Album.id, AlbumArtist.artist_id == Artist.id,
                                       Artist.name_key.like(contains(artist), escape="\\")))

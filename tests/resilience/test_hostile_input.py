@@ -55,8 +55,6 @@ def test_metacharacters_and_unicode_in_every_text_parameter_are_200_or_422_and_m
             assert response.status_code == 200, (path, name, value[:20], response.get_data(as_text=True)[:300])
             body = response.get_json()
             found = body["total"] if "total" in body else len(body.get("items", body.get("results", [])))
-            if (name, value) in (("genre", "%"), ("genre", "_")):
-                continue  # known bug, see test_like_wildcards_in_the_genre_filter_are_literal (strict xfail)
             if value in SQL_AND_WILDCARDS:  # quotes and LIKE wildcards are literal text: nothing contains them
                 assert not found, (path, name, value, body)
     # nothing was dropped or changed by the payloads
@@ -75,8 +73,6 @@ def test_metacharacters_and_unicode_in_every_time_zone_parameter_are_422(client,
             assert "tz" in body["errors"], (path, value[:20], body)
 
 
-@pytest.mark.xfail(strict=True, reason="collection service (aime/services/collection.py:49) filters genre with an "
-                   "unescaped LIKE pattern: genre=% or _ matches every album instead of none")
 def test_like_wildcards_in_the_genre_filter_are_literal(client, seeded):
     for value in ("%", "_"):
         assert client.get("/api/v1/collection/albums", query_string={"genre": value}).get_json()["total"] == 0

@@ -124,6 +124,19 @@ FAULTS = {
 }
 
 
+@pytest.fixture
+def httpserver():
+    """A fake external API of this test's own, stopped afterwards: the health checks it triggers can still be
+    talking to it after the test, and must not consume another test's expectations on the shared server."""
+    from pytest_httpserver import HTTPServer
+
+    server = HTTPServer(host="127.0.0.1", port=0)
+    server.start()
+    yield server
+    server.clear()
+    server.stop()
+
+
 @pytest.mark.parametrize("fault", [*FAULTS, "slow"])
 def test_a_failing_ai_api_gives_a_bounded_503_and_health_stays_degraded_not_down(make_app, httpserver, fault):
     calls = []
@@ -159,8 +172,6 @@ def test_a_failing_ai_api_gives_a_bounded_503_and_health_stays_degraded_not_down
         assert checks[name]["critical"] is False
 
 
-@pytest.mark.xfail(strict=True, reason="catalog get-or-create (aime/services/catalog.py) is not race-safe on "
-                   "PostgreSQL: two requests creating the same new artist at once -> one gets 409 Conflict")
 def test_concurrent_first_plays_of_a_new_artist_are_all_stored(pg_app):
     app, _ = pg_app
     answers: list[int] = []
