@@ -164,3 +164,27 @@ def app_factory():
         with application.app_context():
             database.session.remove()
             database.engine.dispose()
+
+
+@pytest.fixture
+def make_app(tmp_path):
+    """Build a SQLite app (or one on database_url) in tmp_path with Config overrides; migrated by default."""
+    from aime.extensions import db as database
+
+    built = []
+
+    def factory(migrate: bool = True, database_url: str | None = None, **overrides):
+        config = make_config(tmp_path / f"app{len(built)}", database_url, **overrides)
+        config.data_dir.mkdir(parents=True, exist_ok=True)
+        application = create_app(config)
+        application.config["TESTING"] = True
+        if migrate:
+            upgrade(application)
+        built.append(application)
+        return application
+
+    yield factory
+    for application in built:
+        with application.app_context():
+            database.session.remove()
+            database.engine.dispose()

@@ -9,7 +9,6 @@ import pytest
 import time_machine
 from flask_migrate import stamp
 
-from aime.extensions import db as database
 from aime.health.checkers.migrations import script_heads
 from aime.health.registry import get_registry
 from aime.models import ServiceState

@@ -6,7 +6,6 @@ import re
 import signal
 import sqlite3
 import subprocess
-import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
 
@@ -18,6 +17,7 @@ from tests.conftest import POSTGRES_URL, TEST_TOKEN, drop_postgres_database, mak
 from tests.health.conftest import AppGunicorn
 from tests.health.proxy import TcpProxy
 from tests.support.servers import free_port, migrate
+from tests.support.polling import poll
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
 SLOW_APP = "tests.support.slow_app:app"
@@ -49,17 +49,6 @@ def start(tmp_path, env, module=SLOW_APP, wait_path="/ready") -> AppGunicorn:
     poll(lambda: len(re.findall(r"worker \d+ ready \(SIGTERM", server.log_text())) >= workers, 60,
          "all workers booted")
     return server
-
-
-def poll(predicate, timeout=30.0, what="condition"):
-    """Call predicate until it returns something truthy."""
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = predicate()
-        if value:
-            return value
-        time.sleep(0.05)
-    raise TimeoutError(f"{what} not reached within {timeout}s")
 
 
 def fresh_get(url, **kwargs):

@@ -13,6 +13,7 @@ from pathlib import Path
 import pytest
 import requests
 
+from tests.support.polling import poll
 from tests.support.servers import ROOT, Gunicorn, free_port, migrate
 
 TOKEN = "ops-test-token-0123456789abcdef"
@@ -36,17 +37,6 @@ def base_env(tmp_path: Path, port: int) -> dict[str, str]:
         "AIME_HEALTH_INTERVAL": "5", "AIME_DISK_MIN_FREE_MB": "10", "NO_COLOR": "1",
     })
     return env
-
-
-def poll(predicate, timeout: float = 30.0, what: str = "condition"):
-    """Call predicate until it returns something truthy; fail after timeout."""
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = predicate()
-        if value:
-            return value
-        time.sleep(0.05)
-    raise TimeoutError(f"{what} not reached within {timeout}s")
 
 
 def status_of(url: str) -> int | None:

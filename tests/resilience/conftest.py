@@ -1,37 +1,10 @@
 """Fixtures for the resilience suite: SQLite apps with chosen settings, listen counts, a problem+json check."""
 from __future__ import annotations
 
-import pytest
-
-from aime import create_app
-from tests.conftest import TEST_TOKEN, make_config, upgrade
+from tests.conftest import TEST_TOKEN
 from tests.support.servers import ROOT
 
 AUTH = {"Authorization": f"Bearer {TEST_TOKEN}"}
-
-
-@pytest.fixture
-def make_app(tmp_path):
-    """Build a SQLite app (or one on database_url) in tmp_path with Config overrides; migrated by default."""
-    built = []
-
-    def factory(migrate: bool = True, database_url: str | None = None, **overrides):
-        config = make_config(tmp_path / f"app{len(built)}", database_url, **overrides)
-        config.data_dir.mkdir(parents=True, exist_ok=True)
-        app = create_app(config)
-        app.config["TESTING"] = True
-        if migrate:
-            upgrade(app)
-        built.append(app)
-        return app
-
-    yield factory
-    from aime.extensions import db
-
-    for app in built:
-        with app.app_context():
-            db.session.remove()
-            db.engine.dispose()
 
 
 def assert_problem(response, status: int) -> dict:

@@ -4,26 +4,15 @@ from __future__ import annotations
 import os
 import shutil
 import subprocess
-import time
 from pathlib import Path
 
 import pytest
 import sqlalchemy as sa
 
 from tests.resilience.conftest import AUTH, assert_problem, listen_count
+from tests.support.polling import poll
 
 pytestmark = [pytest.mark.resilience]
-
-
-def poll(predicate, timeout: float = 15.0, what: str = "condition"):
-    """Call predicate until it returns something truthy."""
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = predicate()
-        if value:
-            return value
-        time.sleep(0.05)
-    raise TimeoutError(f"{what} not reached within {timeout}s")
 
 
 def make_read_only(paths: list[Path]) -> None:

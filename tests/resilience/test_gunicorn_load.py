@@ -19,6 +19,7 @@ import sqlalchemy as sa
 from tests.conftest import TEST_TOKEN
 from tests.health.conftest import AppGunicorn
 from tests.support.servers import migrate
+from tests.support.polling import poll
 
 pytestmark = [pytest.mark.resilience, pytest.mark.integration, pytest.mark.slow]
 AUTH = {"Authorization": f"Bearer {TEST_TOKEN}"}
@@ -44,17 +45,6 @@ def server(tmp_path_factory):
     gunicorn.data_dir = data
     yield gunicorn
     gunicorn.stop()
-
-
-def poll(predicate, timeout: float = 30.0, what: str = "condition"):
-    """Call predicate until it returns something truthy."""
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = predicate()
-        if value:
-            return value
-        time.sleep(0.05)
-    raise TimeoutError(f"{what} not reached within {timeout}s")
 
 
 def workers(server) -> list[int]:

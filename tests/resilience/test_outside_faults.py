@@ -63,7 +63,7 @@ def test_killed_postgresql_backends_fail_at_most_in_flight_requests_and_the_pool
             i += 1
             try:
                 one(client, n, i)
-            except Exception as error:  # raised through the WSGI app: gunicorn would answer a bare 500
+            except Exception:  # noqa: BLE001 - raised through the WSGI app: gunicorn would answer a bare 500
                 with lock:
                     results.append(("raised", 500, traceback.format_exc()[:3000]))
 
