@@ -22,7 +22,7 @@ from sqlalchemy import select
 
 from ..config import Config
 from ..database import run_write
-from ..errors import NotFound
+from ..errors import NotFound, ServiceUnavailable
 from ..extensions import db
 from ..models import ImportJob, ServiceState
 from .collection import Page
@@ -59,8 +59,14 @@ def create_upload_job(app: Flask, upload) -> dict:
     except BaseException:
         path.unlink(missing_ok=True)
         raise
-    name = os.path.basename((upload.filename or "upload").replace("\\", "/"))[:200] or "upload"
-    job_id = run_write(_create_job, name, str(path), fmt.name)
+    name = os.path.basename((upload.filename or "upload").replace("\\", "/"))
+    # Control characters (NUL above all) are not part of a name a person chose, and PostgreSQL refuses NUL.
+    name = "".join(ch for ch in name if ch.isprintable())[:200] or "upload"
+    try:
+        job_id = run_write(_create_job, name, str(path), fmt.name)
+    except BaseException:
+        path.unlink(missing_ok=True)  # no job, no file left behind
+        raise
     start_thread(app, job_id)
     resume_stale_jobs(app)
     return job_dict(db.session.get(ImportJob, job_id))
@@ -114,6 +120,10 @@ def run_job(job_id: int, on_batch: Callable[[int, int], None] | None = None) -> 
         run_write(_finish, job_id, "failed", error.message, {"line": error.line, "error": error.message})
     except OSError as error:
         run_write(_finish, job_id, "failed", f"the file cannot be read: {error.strerror}", None)
+    except ServiceUnavailable as error:  # e.g. the database disk is full: say so, committed batches stay
+        log.warning("import %s stopped: %s", job_id, error.detail)
+        db.session.rollback()
+        run_write(_finish, job_id, "failed", error.detail, None)
     except Exception:  # noqa: BLE001 - a job must end in a state, never stay "running" silently
         log.exception("import %s failed", job_id)
         db.session.rollback()

@@ -171,8 +171,6 @@ def test_disk_full_during_an_import_stops_it_clearly_and_keeps_committed_batches
         assert "full" in assert_problem(response, 503)["detail"]
 
 
-@pytest.mark.xfail(strict=True, reason="imports service (aime/services/imports.py run_job) reports any database "
-                   "error as 'internal error while importing'; a full disk should be named in the job message")
 def test_disk_full_import_job_message_names_the_full_disk(fault_app, tmp_path, monkeypatch):
     report = import_onto_a_small_disk(fault_app, tmp_path, monkeypatch)
     assert "full" in (report.get("message") or "").lower(), report
