@@ -2,8 +2,8 @@
 from __future__ import annotations
 
 from flask import Flask, request
-
 from flask_smorest import Api
+from marshmallow import Schema, fields
 
 from ..auth import protect_api
 
@@ -11,12 +11,37 @@ from ..auth import protect_api
 UPLOAD_ENDPOINTS = {"imports.ImportList"}
 
 
+class ProblemSchema(Schema):
+    """An error as AIME serves it: application/problem+json (RFC 9457)."""
+
+    type = fields.String()
+    title = fields.String()
+    status = fields.Integer()
+    detail = fields.String()
+    errors = fields.Dict(metadata={"description": "messages per field (422)"})
+    request_id = fields.String()
+
+
+class ProblemApi(Api):
+    """flask-smorest's Api, documenting the errors that errors.py really serves (problem+json)."""
+
+    ERROR_SCHEMA = ProblemSchema
+
+    def _register_responses(self):
+        # flask-smorest documents its default error responses with the default content type; ours differ.
+        self.DEFAULT_RESPONSE_CONTENT_TYPE = "application/problem+json"
+        try:
+            super()._register_responses()
+        finally:
+            del self.DEFAULT_RESPONSE_CONTENT_TYPE  # back to the class default for every success response
+
+
 def register_api(app: Flask) -> None:
     """Mount every API blueprint and the body-size limits."""
     from . import ai, analytics, collection, exports, history, imports, listenbrainz, playlists, scheduler, search, services
 
     # One Api per app: flask-smorest keeps the OpenAPI spec on the Api object.
-    api = Api(app)
+    api = ProblemApi(app)
     app.extensions["aime.api"] = api
     protect_api(app, "/api/v1")
     for module in (collection, history, exports, search, analytics, playlists, services, scheduler, ai, imports):

@@ -67,8 +67,6 @@ def test_every_operation_answers_within_its_documented_schema_and_never_500(make
     assert not failures, "\n\n".join(f"{k}\n{v}" for k, v in failures.items())
 
 
-@pytest.mark.xfail(strict=True, reason="API spec (aime/api/__init__.py, flask-smorest defaults) documents error "
-                   "responses as application/json while every error is served as application/problem+json")
 def test_error_responses_document_their_problem_json_content_type(make_app):
     app = make_app(log_level="ERROR")
     operation = next(op for op in _operations(app) if op.label == "GET /api/v1/imports/{import_id}")
