@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from marshmallow import Schema, fields, validate
 
-from .common import Instant, PeriodQuerySchema, TimeZoneField
+from .common import Instant, PeriodQuerySchema, PeriodResultSchema, TimeZoneField
 from .history import RankedSchema
 
 _GAP = validate.Range(min=60, max=86_400)
@@ -47,12 +47,9 @@ class SessionSchema(Schema):
     duration_seconds = fields.Integer()
 
 
-class SessionPageSchema(Schema):
+class SessionPageSchema(PeriodResultSchema):
     """Sessions of a period, newest first."""
 
-    start_date = fields.Date(allow_none=True)
-    end_date = fields.Date(allow_none=True)
-    tz = fields.String()
     min_gap = fields.Integer()
     total = fields.Integer()
     page = fields.Integer()
@@ -76,12 +73,9 @@ class ArtistPairSchema(Schema):
     sessions = fields.Integer()
 
 
-class PatternsSchema(Schema):
+class PatternsSchema(PeriodResultSchema):
     """When the plays happen, and who is played together."""
 
-    start_date = fields.Date(allow_none=True)
-    end_date = fields.Date(allow_none=True)
-    tz = fields.String()
     total_plays = fields.Integer()
     days = fields.Integer()
     active_days = fields.Integer()
@@ -94,12 +88,9 @@ class PatternsSchema(Schema):
     artist_pairs = fields.List(fields.Nested(ArtistPairSchema))
 
 
-class HeatmapSchema(Schema):
+class HeatmapSchema(PeriodResultSchema):
     """Plays by weekday (rows) and local hour (columns)."""
 
-    start_date = fields.Date(allow_none=True)
-    end_date = fields.Date(allow_none=True)
-    tz = fields.String()
     weekdays = fields.List(fields.String())
     hours = fields.List(fields.Integer())
     matrix = fields.List(fields.List(fields.Integer()))
@@ -115,12 +106,9 @@ class RunSchema(Schema):
     end = fields.Date(allow_none=True)
 
 
-class StreaksSchema(Schema):
+class StreaksSchema(PeriodResultSchema):
     """Longest and current runs of local days with plays."""
 
-    start_date = fields.Date(allow_none=True)
-    end_date = fields.Date(allow_none=True)
-    tz = fields.String()
     active_days = fields.Integer()
     longest = fields.Nested(RunSchema)
     current = fields.Nested(RunSchema)
@@ -144,12 +132,9 @@ class DiscoveryMonthSchema(Schema):
     albums = fields.List(fields.Nested(DiscoveredAlbumSchema))
 
 
-class DiscoverySchema(Schema):
+class DiscoverySchema(PeriodResultSchema):
     """Artists and albums discovered per month."""
 
-    start_date = fields.Date(allow_none=True)
-    end_date = fields.Date(allow_none=True)
-    tz = fields.String()
     total_new_artists = fields.Integer()
     total_new_albums = fields.Integer()
     months = fields.List(fields.Nested(DiscoveryMonthSchema))

@@ -52,6 +52,14 @@ class PeriodQuerySchema(Schema):
     tz = TimeZoneField()
 
 
+class PeriodResultSchema(Schema):
+    """The period a result covers, echoed back: local days and the zone they are in."""
+
+    start_date = fields.Date(allow_none=True)
+    end_date = fields.Date(allow_none=True)
+    tz = fields.String()
+
+
 def page_schema(item_schema: type[Schema], name: str) -> type[Schema]:
     """A `{items, total, page, page_size, pages}` schema around item_schema."""
     return Schema.from_dict({

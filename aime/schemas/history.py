@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from marshmallow import Schema, fields, validate
 
-from .common import Instant, PeriodQuerySchema, TimeZoneField, page_schema
+from .common import Instant, PeriodQuerySchema, PeriodResultSchema, TimeZoneField, page_schema
 
 _NAME = validate.Length(min=1, max=500)
 
@@ -115,12 +115,9 @@ class RankedSchema(Schema):
     duration_seconds = fields.Integer()
 
 
-class HistoryStatsSchema(Schema):
+class HistoryStatsSchema(PeriodResultSchema):
     """Listening totals and top lists of a period."""
 
-    start_date = fields.Date(allow_none=True)
-    end_date = fields.Date(allow_none=True)
-    tz = fields.String()
     total_tracks = fields.Integer()
     unique_artists = fields.Integer()
     unique_albums = fields.Integer()
