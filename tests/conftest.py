@@ -149,8 +149,10 @@ def auth():
 
 @pytest.fixture
 def app_factory():
-    """Build extra apps (e.g. another 'process' on the same database); their engines are disposed after the test."""
+    """Build extra apps (e.g. another 'process' on the same database); after the test their background
+    services are stopped and their engines disposed."""
     from aime.extensions import db as database
+    from aime.services import runtime
 
     made = []
 
@@ -161,30 +163,31 @@ def app_factory():
 
     yield build
     for application in made:
+        runtime.stop_runtime(application)
         with application.app_context():
             database.session.remove()
             database.engine.dispose()
 
 
 @pytest.fixture
-def make_app(tmp_path):
+def make_app(tmp_path, app_factory):
     """Build a SQLite app (or one on database_url) in tmp_path with Config overrides; migrated by default."""
-    from aime.extensions import db as database
-
-    built = []
+    count = iter(range(1_000))
 
     def factory(migrate: bool = True, database_url: str | None = None, **overrides):
-        config = make_config(tmp_path / f"app{len(built)}", database_url, **overrides)
+        config = make_config(tmp_path / f"app{next(count)}", database_url, **overrides)
         config.data_dir.mkdir(parents=True, exist_ok=True)
-        application = create_app(config)
+        application = app_factory(config)
         application.config["TESTING"] = True
         if migrate:
             upgrade(application)
-        built.append(application)
         return application
 
-    yield factory
-    for application in built:
-        with application.app_context():
-            database.session.remove()
-            database.engine.dispose()
+    return factory
+
+
+@pytest.fixture
+def two_processes(app, app_factory):
+    """Two more apps on the migrated app's database, as two gunicorn workers would be, with a short lease."""
+    config = app.extensions["aime.config"].replace(service_lease_seconds=0.6)
+    return [app_factory(config), app_factory(config)]

@@ -1,20 +1,9 @@
 """Helpers for scheduler tests: poll a run to its end, list output files, add albums."""
-import time
-
 import pytest
 
+from tests.support.polling import poll  # noqa: F401 - re-exported for the scheduler tests
+
 OUTPUT_NAME = r"^{task}-\d{{8}}-\d{{6}}(-\d+)?\.{ext}$"
-
-
-def poll(predicate, timeout=15.0):
-    """Wait until predicate() is truthy (returns it) or fail after timeout."""
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = predicate()
-        if value:
-            return value
-        time.sleep(0.02)
-    raise AssertionError("condition not reached in time")
 
 
 def finished_run(client, run_id, base=""):

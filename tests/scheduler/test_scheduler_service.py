@@ -1,9 +1,6 @@
 """The scheduler service: APScheduler jobs from the stored schedules, reloads, a due job runs, one holder."""
 from datetime import datetime, timezone
 
-import pytest
-
-from aime import create_app
 from aime.extensions import db
 from aime.models import TaskRun
 from aime.services import runtime, scheduler
@@ -54,19 +51,6 @@ def test_a_due_job_runs_its_task_as_a_scheduled_run(app):
         finally:
             service.on_release(app)
     assert len(runs) == 1 and runs[0].trigger == "schedule" and runs[0].output_file.startswith("export_markdown-")
-
-
-@pytest.fixture
-def two_processes(app):
-    """Two apps on the same database, as two gunicorn workers would be, with a short lease."""
-    config = app.extensions["aime.config"].replace(service_lease_seconds=0.6)
-    apps = [create_app(config), create_app(config)]
-    yield apps
-    for other in apps:
-        runtime.stop_runtime(other)
-        with other.app_context():
-            db.session.remove()
-            db.engine.dispose()
 
 
 def test_only_one_process_runs_the_scheduler(two_processes):
