@@ -9,7 +9,9 @@ except ConfigError as error:  # one clear line naming the variable, then stop
     raise SystemExit(f"aime: configuration error: {error}") from None
 
 bind = _config.bind
-worker_class = "gthread"  # gthread drains on SIGTERM; sync workers reset queued connections
+# gthread (it drains on SIGTERM; sync workers reset queued connections) with a minimum pace for slow
+# clients, so that one trickling its request cannot hold a thread: see aime/worker.py.
+worker_class = "aime.worker.ThreadWorker"
 workers = _config.workers
 threads = _config.threads
 timeout = _config.timeout

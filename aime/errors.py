@@ -53,6 +53,14 @@ class Conflict(AimeError):
     status, code, title = 409, "conflict", "Conflict"
 
 
+class RequestTimeout(AimeError):
+    status, code, title = 408, "request-timeout", "Request timeout"
+
+    def __init__(self, detail: str | None = None, **kwargs: Any):
+        super().__init__(detail or "The request arrived too slowly; send it again at a steadier pace.",
+                         **kwargs)
+
+
 class PayloadTooLarge(AimeError):
     status, code, title = 413, "payload-too-large", "Payload too large"
 

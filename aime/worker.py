@@ -1,0 +1,185 @@
+"""The gunicorn worker AIME runs: gthread, plus a minimum pace for slow clients.
+
+gthread gives each request a thread and reads the request from a blocking socket. A client that
+trickles its request (one byte every few seconds) would hold that thread for as long as it likes:
+gunicorn's `timeout` is only the worker's heartbeat. A fixed read deadline is no answer either, as it
+would cut a legitimate large upload on a slow line. So, like Apache's mod_reqtimeout, each request gets
+a budget of waiting time: `AIME_TIMEOUT` seconds, plus one second for every `AIME_CLIENT_MIN_RATE`
+bytes the client has sent, and no single wait longer than `AIME_TIMEOUT`. Reading and writing have a
+budget each; only the time spent waiting on the socket counts, never the time the application works.
+"""
+from __future__ import annotations
+
+import errno
+import logging
+import socket
+import time
+
+from gunicorn.workers.gthread import ThreadWorker as GthreadWorker
+
+from aime.config import Config
+from aime.errors import RequestTimeout
+
+log = logging.getLogger(__name__)
+
+
+class ClientTooSlow(RequestTimeout):
+    """The client used up its waiting budget; raised from a socket read (a 408 if the app is reading)."""
+
+
+class _Budget:
+    """Seconds of waiting allowed: `grace` plus one second per `min_rate` bytes moved."""
+
+    def __init__(self, grace: float, min_rate: int):
+        self.grace, self.min_rate = grace, min_rate
+        self.moved, self.waited = 0, 0.0
+
+    def remaining(self) -> float:
+        return self.grace + self.moved / self.min_rate - self.waited
+
+
+class PacedSocket:
+    """A socket whose reads and writes stop with ClientTooSlow once the request's budget is spent.
+
+    Everything else (fileno, close, shutdown, ...) is the wrapped socket's. The timeout a caller sets
+    (gunicorn bounds its body drain with one) is kept and honoured alongside the budget.
+    """
+
+    def __init__(self, sock: socket.socket, grace: float, min_rate: int):
+        self._sock = sock
+        self._grace, self._min_rate = grace, min_rate
+        self._timeout = self._applied = sock.gettimeout()  # the caller's, and the one set on the socket
+        self._closing = self._cut_off = False
+        self.new_request()
+
+    def new_request(self) -> None:
+        """Start fresh budgets: each request on a kept-alive connection gets its own."""
+        self._reading = _Budget(self._grace, self._min_rate)
+        self._writing = _Budget(self._grace, self._min_rate)
+        self.on_too_slow = None  # called when a read runs out of budget
+
+    def __getattr__(self, name):
+        return getattr(self._sock, name)
+
+    def settimeout(self, value: float | None) -> None:
+        self._timeout = self._applied = value
+        self._sock.settimeout(value)
+
+    def setblocking(self, flag: bool) -> None:
+        self._timeout = self._applied = None if flag else 0.0
+        self._sock.setblocking(flag)
+
+    def gettimeout(self) -> float | None:
+        return self._timeout
+
+    def shutdown(self, how: int) -> None:
+        # gunicorn half-closes, then drains what the client still sends (util.close_graceful, up to 2 s
+        # on the worker's main loop) so that the client reads the whole answer before the close.
+        self._closing = True
+        self._sock.shutdown(how)
+
+    def recv(self, size: int, flags: int = 0) -> bytes:
+        if self._closing:
+            # That drain is not paced: it has its own timeout. A client already cut off for being too slow
+            # does not get it, though: it would hold the main loop, and everyone queued behind it, for 2 s.
+            return b"" if self._cut_off else self._sock.recv(size, flags)
+        data = self._read(self._sock.recv, size, flags)
+        self._reading.moved += len(data)
+        return data
+
+    def recv_into(self, buffer, size: int = 0, flags: int = 0) -> int:
+        count = self._read(self._sock.recv_into, buffer, size, flags)
+        self._reading.moved += count
+        return count
+
+    def _read(self, operation, *args):
+        try:
+            return self._paced(self._reading, operation, *args)
+        except ClientTooSlow:
+            self._cut_off = True
+            if self.on_too_slow is not None:
+                self.on_too_slow()
+            raise
+
+    def send(self, data, flags: int = 0) -> int:
+        try:
+            count = self._paced(self._writing, self._sock.send, data, flags)
+        except ClientTooSlow:
+            # The response is under way, so there is nobody to tell: the connection is over, which
+            # gunicorn handles quietly for a broken pipe.
+            log.warning("stopped a response: the client read it too slowly")
+            raise BrokenPipeError(errno.EPIPE, "the client read the response too slowly") from None
+        self._writing.moved += count
+        return count
+
+    def sendall(self, data, flags: int = 0) -> None:
+        # send() in a loop rather than the socket's sendall, whose timeout bounds the whole call: a large
+        # response to a client reading at a fair pace must not be cut.
+        view = memoryview(data).cast("B")
+        while view:
+            view = view[self.send(view, flags):]
+
+    def sendfile(self, file, offset: int = 0, count: int | None = None) -> int:
+        # Through sendall, so that a file download is paced like any other response.
+        file.seek(offset)
+        total = 0
+        while count is None or total < count:
+            chunk = file.read(65536 if count is None else min(65536, count - total))
+            if not chunk:
+                break
+            self.sendall(chunk)
+            total += len(chunk)
+        return total
+
+    def _paced(self, budget: _Budget, operation, *args):
+        allowed = budget.remaining()
+        if allowed <= 0:
+            raise ClientTooSlow()
+        # No single wait longer than the grace either, whatever credit the bytes so far earned: a client
+        # that sent a lot quickly (or had the kernel's buffers fill) and then went silent is cut too.
+        ours = min(allowed, self._grace)
+        limit = ours if self._timeout is None else min(ours, self._timeout)
+        if limit != self._applied:  # usually the grace, unchanged: settimeout costs a system call
+            self._sock.settimeout(limit)
+            self._applied = limit
+        started = time.monotonic()
+        try:
+            return operation(*args)
+        except TimeoutError:
+            if limit < ours:
+                raise  # the caller's own timeout ran out first: its semantics, not ours
+            raise ClientTooSlow() from None
+        finally:
+            budget.waited += time.monotonic() - started
+
+
+class ThreadWorker(GthreadWorker):
+    """gthread, with every plain-HTTP connection paced (see the module docstring)."""
+
+    def init_process(self):
+        self.min_rate = Config.from_env().client_min_rate
+        super().init_process()
+
+    def handle(self, conn):
+        """Serve one request on `conn`, with fresh budgets."""
+        # TLS wraps the raw socket inside gunicorn; AIME serves plain HTTP behind a proxy for that.
+        if self.min_rate and not self.cfg.is_ssl:
+            if not isinstance(conn.sock, PacedSocket):
+                conn.sock = PacedSocket(conn.sock, self.cfg.timeout, self.min_rate)
+            conn.sock.new_request()
+        return super().handle(conn)
+
+    def handle_request(self, req, conn):
+        """Serve a parsed request; one whose body arrives too slowly is answered with Connection: close."""
+        if isinstance(conn.sock, PacedSocket):
+            # Where the next request would start is unknown once a body read was abandoned.
+            conn.sock.on_too_slow = lambda: setattr(req, "must_close", True)
+        return super().handle_request(req, conn)
+
+    def handle_error(self, req, client, addr, exc):
+        """A client too slow before the application saw its request is closed with one log line."""
+        if isinstance(exc, ClientTooSlow):
+            self.log.warning("closed a connection from %s: the client sent its request too slowly",
+                             addr[0] if addr else "-")
+            return
+        super().handle_error(req, client, addr, exc)
