@@ -180,6 +180,7 @@ class Config:
     sqlite_busy_timeout_ms: int = 5000
     write_retry_seconds: float = 10.0
     service_lease_seconds: float = 15.0
+    import_lease_seconds: float = 60.0
     # Web sign-in cookie carries the Secure flag (browsers still send it to http://localhost); 0 only for plain-HTTP LANs.
     session_cookie_secure: bool = True
 
@@ -249,6 +250,8 @@ class Config:
             sqlite_busy_timeout_ms=_int(env, "AIME_SQLITE_BUSY_TIMEOUT_MS", 5000, minimum=0),
             write_retry_seconds=_float(env, "AIME_WRITE_RETRY_SECONDS", 10.0),
             service_lease_seconds=_float(env, "AIME_SERVICE_LEASE_SECONDS", 15.0, minimum=0.3),
+            # an import job whose process died is taken over this long after its last committed batch
+            import_lease_seconds=_float(env, "AIME_IMPORT_LEASE_SECONDS", 60.0, minimum=1.0),
             session_cookie_secure=_bool(env, "AIME_SESSION_COOKIE_SECURE", True),
         )
 

@@ -17,6 +17,7 @@ def test_defaults(tmp_path):
     assert (config.timezone, config.bind, config.timeout, config.graceful_timeout, config.keepalive) == (
         "UTC", "127.0.0.1:8000", 75, 30, 75)
     assert (config.max_body_mb, config.max_upload_mb, config.private, config.cors_origins) == (1, 1024, False, [])
+    assert (config.client_min_rate, config.import_lease_seconds) == (500, 60.0)
 
 
 def test_plain_postgresql_url_gets_the_psycopg3_driver():
@@ -31,6 +32,8 @@ def test_plain_postgresql_url_gets_the_psycopg3_driver():
     ("AIME_BIND", "127.0.0.1:http", "AIME_BIND"),
     ("AIME_WORKERS", "two", "AIME_WORKERS"),
     ("AIME_TIMEOUT", "0", "AIME_TIMEOUT"),
+    ("AIME_CLIENT_MIN_RATE", "-1", "AIME_CLIENT_MIN_RATE"),
+    ("AIME_IMPORT_LEASE_SECONDS", "0", "AIME_IMPORT_LEASE_SECONDS"),
     ("AIME_PRIVATE", "perhaps", "AIME_PRIVATE"),
     ("AIME_HEALTH_CHECK_TIMEOUT", "fast", "AIME_HEALTH_CHECK_TIMEOUT"),
     ("AIME_CORS_ORIGINS", "example.org", "AIME_CORS_ORIGINS"),

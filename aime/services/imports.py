@@ -31,7 +31,6 @@ from .importers.records import FatalFormatError
 from .importers.runner import LeaseLost, dry_run, execute
 
 log = logging.getLogger(__name__)
-LEASE_SECONDS = 60
 OWNER = f"{socket.gethostname()}:{os.getpid()}"
 UNFINISHED = ("queued", "running")
 
@@ -39,6 +38,11 @@ UNFINISHED = ("queued", "running")
 def upload_dir(config: Config) -> Path:
     """Where uploaded files wait for their job (inside the data dir, names chosen by us)."""
     return config.data_dir / "imports"
+
+
+def lease_seconds() -> float:
+    """How long a job's lease lasts past its last committed batch (AIME_IMPORT_LEASE_SECONDS)."""
+    return current_app.extensions["aime.config"].import_lease_seconds
 
 
 def lease_name(job_id: int) -> str:
@@ -92,7 +96,7 @@ def _create_job(filename: str, stored_path: str, fmt: str) -> int:
     db.session.flush()
     # The creator holds the lease from the start so no other worker "resumes" a job about to start.
     db.session.add(ServiceState(name=lease_name(job.id), active=True, state={"job": job.id},
-                                lease_owner=OWNER, lease_expires_at=time.time() + LEASE_SECONDS))
+                                lease_owner=OWNER, lease_expires_at=time.time() + lease_seconds()))
     return job.id
 
 
@@ -144,7 +148,7 @@ def _claim(job_id: int) -> bool:
         db.session.add(state)
     elif state.lease_owner != OWNER and (state.lease_expires_at or 0) > now:
         return False
-    state.lease_owner, state.lease_expires_at = OWNER, now + LEASE_SECONDS
+    state.lease_owner, state.lease_expires_at = OWNER, now + lease_seconds()
     job.status = "running"
     job.started_at = job.started_at or int(now)
     return True

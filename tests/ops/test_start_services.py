@@ -5,12 +5,14 @@ import json
 import os
 import signal
 import socket
+import sqlite3
 import subprocess
 from pathlib import Path
 
 import pytest
+import requests
 
-from .conftest import alive, pid_in, poll, status_of
+from .conftest import TOKEN, alive, pid_in, poll, status_of
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
 
@@ -146,6 +148,52 @@ def test_restarts_after_the_master_is_killed_and_gives_up_after_three_failed_res
     assert "gave up after 3 failed restarts in a row" in out
     assert f"--- last lines of {script.log_file} ---" in out
     assert not (script.data / "aime.pid").exists()
+
+
+def _import_state(data: Path, job_id: int) -> tuple[int, tuple]:
+    """Rows in listens and the job's (status, processed, imported), read straight from the SQLite file."""
+    with sqlite3.connect(data / "musique.db") as conn:
+        listens = conn.execute("SELECT count(*) FROM listens").fetchone()[0]
+        job = conn.execute("SELECT status, processed, imported FROM imports WHERE id = ?", (job_id,)).fetchone()
+    return listens, job
+
+
+@pytest.mark.resilience
+def test_kill_9_of_the_whole_server_mid_import_keeps_whole_batches_and_the_import_resumes(start_script):
+    script = start_script(AIME_IMPORT_LEASE_SECONDS="5")
+    script.spawn()
+    script.wait_output("AIME is ready at")
+    rows, batch = 300_000, 20_000  # the importer commits 20,000 rows at a time, with the job's progress
+    history = "uts,artist,track\n" + "".join(
+        f"{1_500_000_000 + 200 * i},Artist {i % 37},Song {i % 101}\n" for i in range(rows))
+    auth = {"Authorization": f"Bearer {TOKEN}"}
+    response = requests.post(script.url + "/api/v1/imports", headers=auth, timeout=60,
+                             files={"file": ("recenttracks.csv", history.encode())})
+    assert response.status_code == 202, response.text
+    job_id = response.json()["id"]
+
+    def under_way():
+        job = requests.get(f"{script.url}/api/v1/imports/{job_id}", timeout=10).json()
+        assert job["status"] != "done", "the import finished before the kill: make the file bigger"
+        return job["processed"] >= batch
+    poll(under_way, 60, "the first batch committed")
+
+    master = script.gunicorn_pid()
+    os.killpg(master, signal.SIGKILL)  # the whole server at once, mid-import
+    poll(lambda: not alive(master), 10, "the server gone")
+    listens, (status, processed, imported) = _import_state(script.data, job_id)
+    assert status == "running"
+    assert listens == imported == processed and listens % batch == 0 and 0 < listens < rows  # whole batches only
+
+    script.wait_output("gunicorn restarted and ready")
+    # Looking at the imports (API or page) resumes a job whose lease ran out (5 s here, 60 s by default).
+    def finished():
+        requests.get(script.url + "/api/v1/imports", timeout=10)
+        return requests.get(f"{script.url}/api/v1/imports/{job_id}", timeout=10).json()["status"] == "done"
+    poll(finished, 120, "the import resumed and finished")
+    job = requests.get(f"{script.url}/api/v1/imports/{job_id}", timeout=10).json()
+    assert (job["processed"], job["imported"], job["duplicates"], job["error_count"]) == (rows, rows, 0, 0)
+    assert _import_state(script.data, job_id)[0] == rows  # nothing lost, nothing twice
 
 
 def test_prerequisite_failures_say_what_to_fix(start_script, tmp_path):

@@ -75,7 +75,7 @@ def _renew(session, name: str, owner: str) -> None:
     state = session.get(ServiceState, name)
     if state is None or state.lease_owner != owner:
         raise LeaseLost(f"{name} is now run by {state.lease_owner if state else 'nobody'}")
-    state.lease_expires_at = time.time() + imports.LEASE_SECONDS
+    state.lease_expires_at = time.time() + imports.lease_seconds()
 
 
 def dry_run(fmt: Format, stream: BinaryIO, *, window: int,
