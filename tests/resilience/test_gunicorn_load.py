@@ -7,6 +7,7 @@ import json
 import select
 import signal
 import socket
+import sqlite3
 import threading
 import time
 from collections import Counter
@@ -110,6 +111,45 @@ def test_eight_processes_writing_at_once_lose_nothing_and_get_no_5xx(server):
     assert set(total) == {"201"}, total  # no 5xx, no 409, no connection error
     assert stored_listens(server) - before == total["201"]  # every acknowledged write is there, no extra
     assert total["201"] > 8 * 10  # really concurrent traffic, not a trickle
+
+
+def test_a_write_lock_held_15_s_by_another_process_gives_503s_in_budget_never_500_and_waits_succeed(server):
+    # The service's defaults: each attempt waits up to 5 s inside SQLite (AIME_SQLITE_BUSY_TIMEOUT_MS), retried
+    # with backoff for 10 s (AIME_WRITE_RETRY_SECONDS). This process holds the write lock for 15 s.
+    before = stored_listens(server)
+    answers: dict[str, tuple[requests.Response, float]] = {}
+
+    def write(name: str, at: float):
+        time.sleep(max(0.0, at - time.monotonic()))  # the moment this client writes, not a wait for state
+        body = {"artist": "Lock", "title": name, "played_at": iso(1_700_000_000 + len(name))}
+        response = requests.post(server.url("/api/v1/history/tracks"), json=body, headers=AUTH, timeout=60)
+        answers[name] = (response, time.monotonic())
+
+    holder = sqlite3.connect(str(server.data_dir / "musique.db"), isolation_level=None, timeout=10)
+    holder.execute("BEGIN IMMEDIATE")
+    locked_at = time.monotonic()
+    writers = [threading.Thread(target=write, args=("early", locked_at + 0.5)),  # its budget ends first
+               threading.Thread(target=write, args=("late one", locked_at + 8))]  # the lock goes within its budget
+    for thread in writers:
+        thread.start()
+    try:
+        while time.monotonic() < locked_at + 15:
+            assert requests.get(server.url("/live"), timeout=2).status_code == 200  # probes are not held
+            time.sleep(0.5)
+    finally:
+        holder.execute("ROLLBACK")
+        released_at = time.monotonic()
+        holder.close()
+    for thread in writers:
+        thread.join(60)
+    early, early_at = answers["early"]
+    assert early.status_code == 503 and early_at < released_at  # gave up within its budget, lock still held
+    assert early.headers["Content-Type"] == "application/problem+json" and early.headers["Retry-After"] == "5"
+    assert early.json()["type"] == "https://aime.local/problems/database-unavailable"
+    assert "locked" not in early.text
+    late, late_at = answers["late one"]
+    assert late.status_code == 201 and late_at >= released_at  # waited for the lock, then wrote
+    assert stored_listens(server) == before + 1  # the 503 wrote nothing
 
 
 def fetch_slow(server, tag: str) -> tuple[str, int | None]:
