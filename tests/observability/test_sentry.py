@@ -11,6 +11,7 @@ from werkzeug import Response
 
 from aime.health.checkers import failed
 from aime.health.registry import HealthRegistry
+from tests.support.servers import free_port
 
 SECRET_TOKEN = "tok-super-secret-5511aa"
 
@@ -23,12 +24,13 @@ class Envelopes:
         self.release = threading.Event()
         self.release.set()
         self.arrived = threading.Event()
+        self.answer = Response("{}", status=200, content_type="application/json")  # what Sentry says back
 
     def handler(self, request):
         self.bodies.append(request.get_data())
         self.arrived.set()
         self.release.wait(30)
-        return Response("{}", status=200, content_type="application/json")
+        return self.answer
 
     def events(self) -> list[dict]:
         """Event payloads (type event) decoded from the envelopes."""
@@ -115,6 +117,45 @@ def test_a_hanging_sentry_does_not_hold_requests(reporting_app):
         assert not envelopes.release.is_set()
     finally:
         envelopes.release.set()
+
+
+FAILING_SENTRY = {
+    "500": (Response("oops", status=500), 5),  # the SDK does not retry: each event is sent once
+    "429": (Response("", status=429, headers={"Retry-After": "60"}), 1),  # then it holds back for 60 s
+    "malformed": (Response("\x00not json{", status=200, content_type="application/json"), 5),
+}
+
+
+@pytest.mark.parametrize("answer", FAILING_SENTRY)
+def test_a_failing_sentry_never_fails_a_request_and_is_not_hammered(reporting_app, answer):
+    app, envelopes = reporting_app
+    envelopes.answer, sent = FAILING_SENTRY[answer]
+    client = app.test_client()
+    for _ in range(5):
+        response = client.post("/boom")
+        assert (response.status_code, response.content_type) == (500, "application/problem+json")
+        assert client.get("/live").status_code == 200
+    sentry_sdk.flush(timeout=5)
+    assert len(envelopes.events()) == sent  # other envelopes (client reports) aside
+
+
+def test_an_unreachable_sentry_never_fails_a_request(make_app):
+    dsn = f"http://key@127.0.0.1:{free_port()}/1"  # nothing listens there: connections are refused
+    app = make_app(sentry_dsn=dsn)
+
+    @app.post("/boom")
+    def boom():
+        raise RuntimeError("boom")
+
+    client = app.test_client()
+    try:
+        for _ in range(5):
+            assert client.post("/boom").status_code == 500
+            assert client.get("/live").status_code == 200
+        sentry_sdk.flush(timeout=5)
+    finally:
+        sentry_sdk.get_client().close(timeout=2)
+        sentry_sdk.get_global_scope().set_client(None)
 
 
 def test_becoming_unhealthy_sends_one_message(make_app, sentry):
