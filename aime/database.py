@@ -11,7 +11,7 @@ from typing import Callable, TypeVar
 from flask import Flask, current_app
 from sqlalchemy import event
 from sqlalchemy.engine import Engine
-from sqlalchemy.exc import DBAPIError, OperationalError
+from sqlalchemy.exc import DBAPIError, DisconnectionError, OperationalError
 from tenacity import Retrying, before_sleep_log, retry_if_exception, stop_after_delay, wait_exponential_jitter
 
 from .config import Config
@@ -72,7 +72,7 @@ def install_sqlite_hooks(engine: Engine, busy_timeout_ms: int) -> None:
             Path(path).parent.mkdir(parents=True, exist_ok=True)
 
     @event.listens_for(engine, "connect")
-    def _on_connect(dbapi_connection, _record):
+    def _on_connect(dbapi_connection, record):
         dbapi_connection.isolation_level = None  # we emit BEGIN ourselves (see _on_begin)
         cursor = dbapi_connection.cursor()
         cursor.execute(f"PRAGMA busy_timeout={int(busy_timeout_ms)}")
@@ -80,6 +80,16 @@ def install_sqlite_hooks(engine: Engine, busy_timeout_ms: int) -> None:
         cursor.execute("PRAGMA foreign_keys=ON")
         cursor.execute("PRAGMA synchronous=NORMAL")
         cursor.close()
+        record.info[_FILE_KEY] = _file_identity(engine.url)
+
+    @event.listens_for(engine, "checkout")
+    def _on_checkout(_dbapi_connection, record, _proxy):
+        # A database file replaced under the pool (a backup restored after a deletion): pooled connections
+        # still hold the old, unlinked file, where a write would be acknowledged and lost. The pool
+        # discards such a connection and opens the file that is there now.
+        now = _file_identity(engine.url)
+        if now is not None and now != record.info.get(_FILE_KEY):
+            raise DisconnectionError("the SQLite database file was replaced")
 
     @event.listens_for(engine, "begin")
     def _on_begin(connection):
@@ -107,14 +117,40 @@ def is_disk_full_error(error: BaseException) -> bool:
     return getattr(orig, "sqlstate", None) == "53100"
 
 
+_FILE_KEY = "aime_sqlite_file"
+
+
+def _file_path(url) -> str | None:
+    """The SQLite database file of an engine URL (None: in memory, another backend, or a URI filename)."""
+    if url.get_backend_name() != "sqlite" or not url.database or url.database == ":memory:":
+        return None
+    if url.database.startswith("file:") or url.query.get("uri"):
+        return None  # URI filenames: the path is not simply the database string
+    return url.database
+
+
+def _file_identity(url) -> tuple[int, int] | None:
+    """(device, inode) of the database file now, or None when it is missing or not a plain file path."""
+    path = _file_path(url)
+    try:
+        stat = os.stat(path) if path else None
+    except FileNotFoundError:
+        return None
+    return (stat.st_dev, stat.st_ino) if stat else None
+
+
 def sqlite_file_missing() -> bool:
     """True when the SQLite database file was deleted under us (pooled connections still see the old inode)."""
-    url = db.engine.url
-    if url.get_backend_name() != "sqlite" or not url.database or url.database == ":memory:":
+    path = _file_path(db.engine.url)
+    return path is not None and not os.path.exists(path)
+
+
+def sqlite_file_replaced() -> bool:
+    """True when the file at the database path is no longer the one this session's connection writes to."""
+    if _file_path(db.engine.url) is None:
         return False
-    if url.database.startswith("file:") or url.query.get("uri"):
-        return False  # URI filenames: the path is not simply the database string
-    return not os.path.exists(url.database)
+    now = _file_identity(db.engine.url)
+    return now is not None and now != db.session.connection().connection.info.get(_FILE_KEY)
 
 
 def run_write(fn: Callable[..., T], *args, **kwargs) -> T:
@@ -152,8 +188,13 @@ def _attempt(fn: Callable[..., T], *args, **kwargs) -> T:
         result = fn(*args, **kwargs)
         if sqlite_file_missing():
             # Committing would be acknowledged and then lost with the unlinked file: refuse instead.
-            raise DatabaseUnavailable("The database file is missing; nothing was written. Restore it and "
-                                      "restart the service.")
+            raise DatabaseUnavailable("The database file is missing; nothing was written. Restore it from a "
+                                      "backup; writes resume once it is back.")
+        if sqlite_file_replaced():
+            # Restored while this transaction ran on the old file: the next attempt opens the new one.
+            db.session.connection().invalidate()
+            raise DatabaseUnavailable("The database file was replaced while writing; nothing was written. "
+                                      "Try again.")
         session.commit()
         return result
     except BaseException:

@@ -3,12 +3,14 @@ from __future__ import annotations
 
 import os
 import shutil
+import sqlite3
 import subprocess
 from pathlib import Path
 
 import pytest
 import sqlalchemy as sa
 
+from aime.errors import DatabaseUnavailable
 from tests.resilience.conftest import AUTH, assert_problem, listen_count
 from tests.support.polling import poll
 
@@ -174,3 +176,48 @@ def test_disk_full_during_an_import_stops_it_clearly_and_keeps_committed_batches
 def test_disk_full_import_job_message_names_the_full_disk(fault_app, tmp_path, monkeypatch):
     report = import_onto_a_small_disk(fault_app, tmp_path, monkeypatch)
     assert "full" in (report.get("message") or "").lower(), report
+
+
+def test_a_deleted_database_restored_from_a_backup_takes_writes_again_without_a_restart(fault_app, tmp_path):
+    client = fault_app.test_client()
+    data_dir = fault_app.extensions["aime.config"].data_dir
+    backup = tmp_path / "backup.db"
+    with sqlite3.connect(data_dir / "musique.db") as source, sqlite3.connect(backup) as target:
+        source.backup(target)
+    for path in data_dir.glob("musique.db*"):
+        path.unlink()
+    assert_problem(new_album(client, "Into the void"), 503)
+    shutil.copy(backup, data_dir / "musique.db")  # the operator restores the backup
+    assert new_album(client, "After the restore").status_code == 201
+    with sqlite3.connect(data_dir / "musique.db") as restored:  # written to the file that is there now
+        titles = [row[0] for row in restored.execute("SELECT title FROM albums ORDER BY id")]
+    assert titles == ["Before", "After the restore"]
+    assert [a["title"] for a in client.get("/api/v1/collection/albums?sort=title").get_json()["items"]] == [
+        "After the restore", "Before"]
+    assert client.get("/health", headers=AUTH).status_code == 200
+
+
+def test_a_database_replaced_during_a_write_refuses_that_write_and_the_next_one_lands(fault_app, tmp_path):
+    from aime.database import run_write
+    from aime.extensions import db
+    from aime.models import Artist
+
+    data_dir = fault_app.extensions["aime.config"].data_dir
+    backup = tmp_path / "backup.db"
+    with sqlite3.connect(data_dir / "musique.db") as source, sqlite3.connect(backup) as target:
+        source.backup(target)
+
+    def add_artist_while_the_file_is_restored(name: str) -> None:
+        db.session.add(Artist(name=name, name_key=name.lower()))
+        db.session.flush()
+        (data_dir / "musique.db").unlink()
+        shutil.copy(backup, data_dir / "musique.db")  # restored under the open transaction
+
+    with fault_app.app_context():
+        with pytest.raises(DatabaseUnavailable, match="replaced"):
+            run_write(add_artist_while_the_file_is_restored, "Lost Artist")
+    assert new_album(fault_app.test_client(), "Next").status_code == 201
+    with sqlite3.connect(data_dir / "musique.db") as restored:
+        names = {row[0] for row in restored.execute("SELECT name FROM artists")}
+        titles = [row[0] for row in restored.execute("SELECT title FROM albums ORDER BY id")]
+    assert "Lost Artist" not in names and titles == ["Before", "Next"]
