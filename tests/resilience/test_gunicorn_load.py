@@ -1,9 +1,9 @@
-"""Against ONE real gunicorn (3 workers, SQLite): 8 writers at once, kill -9 of a worker, a soak, and
-clients trickling their requests."""
+"""Against ONE real gunicorn (3 workers, SQLite): 8 writers at once, the write lock held by another process,
+kill -9 of a worker, a soak, and clients trickling their requests."""
 from __future__ import annotations
 
-import os
 import json
+import os
 import select
 import signal
 import socket
