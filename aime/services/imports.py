@@ -3,8 +3,9 @@
 Resumption: each job is run under a lease (service_states row "import:<id>", renewed by every batch).
 Every batch commits the listens AND the job's `processed` count together, so after a crash the job
 restarts after its last committed row. A job still "queued"/"running" whose lease has expired (its
-process died) is restarted by the next upload or list request (`resume_stale_jobs`), or by
-`flask import --resume ID` / re-running `flask import` on the same file.
+process died) is restarted by the server itself within a lease period (`init_resumer`), sooner by the next
+upload or list request (`resume_stale_jobs`), or by `flask import --resume ID` / re-running `flask import`
+on the same file.
 """
 from __future__ import annotations
 
@@ -20,6 +21,7 @@ from typing import Callable
 from flask import Flask, current_app
 from sqlalchemy import select
 
+from .. import background
 from ..config import Config
 from ..database import run_write
 from ..errors import NotFound, ServiceUnavailable
@@ -179,8 +181,19 @@ def _lease_alive(job_id: int) -> bool:
     return state is not None and (state.lease_expires_at or 0) > time.time()
 
 
-def start_thread(app: Flask, job_id: int) -> threading.Thread:
-    """Run a job in a daemon thread of this worker (a dead process leaves it resumable, see above)."""
+# Jobs running in this process, by (database, job id). The lease cannot tell two threads of one process apart
+# (same owner), so two requests resuming the same stale job at once would otherwise both run it.
+_running: set[tuple[str, int]] = set()
+_running_lock = threading.Lock()
+
+
+def start_thread(app: Flask, job_id: int) -> threading.Thread | None:
+    """Run a job in a daemon thread of this worker, unless it already runs here (None then)."""
+    key = (app.extensions["aime.config"].database_url, job_id)
+    with _running_lock:
+        if key in _running:
+            return None
+        _running.add(key)
 
     def main():
         with app.app_context():
@@ -188,6 +201,8 @@ def start_thread(app: Flask, job_id: int) -> threading.Thread:
                 run_job(job_id)
             finally:
                 db.session.remove()
+                with _running_lock:
+                    _running.discard(key)
 
     thread = threading.Thread(target=main, name=f"aime-import-{job_id}", daemon=True)
     thread.start()
@@ -202,6 +217,36 @@ def resume_stale_jobs(app: Flask) -> list[int]:
     for job_id in stale:
         start_thread(app, job_id)
     return stale
+
+
+def init_resumer(app: Flask) -> None:
+    """Register a background part that resumes stale jobs by itself, every lease period (nothing starts here)."""
+    stop = threading.Event()
+    threads: list[threading.Thread] = []
+
+    def loop() -> None:
+        while not stop.wait(app.extensions["aime.config"].import_lease_seconds):
+            with app.app_context():
+                try:
+                    resumed = resume_stale_jobs(app)
+                    if resumed:
+                        log.info("resumed interrupted imports %s", resumed)
+                except Exception:  # noqa: BLE001 - the database may be away for a while: try next period
+                    log.warning("could not look for interrupted imports", exc_info=True)
+                finally:
+                    db.session.remove()
+
+    def start(_app: Flask) -> None:
+        stop.clear()
+        threads.append(threading.Thread(target=loop, name="aime-resume-imports", daemon=True))
+        threads[-1].start()
+
+    def halt(_app: Flask) -> None:
+        stop.set()
+        while threads:
+            threads.pop().join(5)
+
+    background.register(app, "import-resumer", start, halt)
 
 
 def list_jobs(app: Flask, page: int = 1, page_size: int = 30) -> Page:

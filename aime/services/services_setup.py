@@ -14,7 +14,7 @@ from ..errors import AimeError, Conflict
 from ..extensions import db
 from ..models import ServiceState
 from ..timeutil import to_epoch, utcnow
-from . import runtime
+from . import imports, runtime
 from .discogs_sync import DiscogsSync
 from .tracker import LastfmTracker
 
@@ -23,10 +23,11 @@ JOB_STALE_SECONDS = 300  # a "running" job without a heartbeat for this long die
 
 
 def init_services(app: Flask) -> None:
-    """Register the tracker and Discogs services on the app (no I/O; nothing starts here)."""
+    """Register the tracker, the Discogs sync and the import resumer on the app (no I/O; nothing starts here)."""
     config: Config = app.extensions["aime.config"]
     runtime.register_service(app, LastfmTracker(interval=config.lastfm_poll_seconds))
     runtime.register_service(app, DiscogsSync(interval=config.discogs_sync_seconds))
+    imports.init_resumer(app)
 
 
 def _service(app: Flask, name: str) -> runtime.BackgroundService | None:

@@ -2,15 +2,19 @@
 from __future__ import annotations
 
 import io
+import threading
 import time
 
 import pytest
 from sqlalchemy import select
 
+from aime import background
 from aime.extensions import db
 from aime.models import ImportJob, Listen, ServiceState
 from aime.services import imports
 from aime.services.importers import pipeline, runner
+
+from tests.support.polling import poll
 
 from .conftest import join_import_threads
 
@@ -139,8 +143,9 @@ def test_ctrl_c_frees_the_job_for_an_immediate_rerun(app, tmp_path, monkeypatch)
     assert (report["status"], report["processed"], report["imported"]) == ("done", 3000, 3000)
 
 
-def test_stale_upload_job_is_resumed_by_the_next_list(app, client, auth, tmp_path, monkeypatch):
-    data = _history(tmp_path, 3000).read_bytes()
+def _stale_upload_job(app, tmp_path, rows: int = 3000) -> int:
+    """An upload job left 'running' by a process that died: its lease has expired."""
+    data = _history(tmp_path, rows).read_bytes()
     with app.app_context():
         path = imports.upload_dir(app.extensions["aime.config"])
         path.mkdir(parents=True, exist_ok=True)
@@ -150,11 +155,46 @@ def test_stale_upload_job_is_resumed_by_the_next_list(app, client, auth, tmp_pat
         state.lease_owner, state.lease_expires_at = "dead-host:1", time.time() - 1
         db.session.get(ImportJob, job_id).status = "running"
         db.session.commit()
+    return job_id
+
+
+def test_stale_upload_job_is_resumed_by_the_next_list(app, client, auth, tmp_path, monkeypatch):
+    job_id = _stale_upload_job(app, tmp_path)
+    path = imports.upload_dir(app.extensions["aime.config"])
     client.get("/api/v1/imports")
     join_import_threads()
     job = client.get(f"/api/v1/imports/{job_id}").get_json()
     assert (job["status"], job["imported"]) == ("done", 3000)
     assert not (path / "stale.upload").exists()  # our copy of an upload is removed once imported
+
+
+def test_a_stale_job_is_resumed_by_the_server_itself(make_app, tmp_path):
+    app = make_app(import_lease_seconds=1.0)  # the resumer looks once per lease period
+    job_id = _stale_upload_job(app, tmp_path)
+    background.start(app)
+    try:
+        def finished():
+            with app.app_context():
+                job = db.session.get(ImportJob, job_id)
+                done = (job.status, job.imported) == ("done", 3000)
+                db.session.remove()
+                return done
+        poll(finished, 30, "the stale job resumed without any request")
+    finally:
+        background.stop(app)
+    assert not any(t.name == "aime-resume-imports" for t in threading.enumerate())
+
+
+def test_one_process_runs_a_job_once_however_many_ask(app, tmp_path):
+    job_id = _stale_upload_job(app, tmp_path)
+    threads = [imports.start_thread(app, job_id) for _ in range(3)]  # e.g. three list requests at once
+    assert threads[0] is not None and threads[1:] == [None, None]
+    join_import_threads()
+    assert imports.start_thread(app, job_id) is not None  # finished: a later call may start it again (no-op)
+    join_import_threads()
+    with app.app_context():
+        job = db.session.get(ImportJob, job_id)
+        assert (job.status, job.processed, job.imported, job.duplicates) == ("done", 3000, 3000, 0)
 
 
 def test_smoke_10000_rows_and_reimport(tmp_path, import_file, count_listens):
