@@ -56,28 +56,26 @@ def flask_command(*args: str) -> list[str]:
     return [sys.executable, "-m", "flask", "--app", "aime", *args]
 
 
-def count_rows(database_url: str, table: str = "listens") -> int:
-    """Rows in a table of the AIME database at database_url."""
+def _count(database_url: str, sql: str, params: dict | None = None) -> int:
+    """One count(*) query against the AIME database at database_url, on a short-lived engine."""
     from sqlalchemy import create_engine, text
 
     engine = create_engine(database_url)
     try:
         with engine.connect() as conn:
-            return int(conn.scalar(text(f"SELECT count(*) FROM {table}")))
+            return int(conn.scalar(text(sql), params or {}))
     finally:
         engine.dispose()
+
+
+def count_rows(database_url: str, table: str = "listens") -> int:
+    """Rows in a table of the AIME database at database_url."""
+    return _count(database_url, f"SELECT count(*) FROM {table}")
 
 
 def count_owned(database_url: str) -> int:
     """Albums in the collection (in_collection true)."""
-    from sqlalchemy import create_engine, text
-
-    engine = create_engine(database_url)
-    try:
-        with engine.connect() as conn:
-            return int(conn.scalar(text("SELECT count(*) FROM albums WHERE in_collection = :yes"), {"yes": True}))
-    finally:
-        engine.dispose()
+    return _count(database_url, "SELECT count(*) FROM albums WHERE in_collection = :yes", {"yes": True})
 
 
 def measure_import(path: Path, env: dict[str, str], log_path: Path, timeout: float) -> dict:

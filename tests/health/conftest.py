@@ -1,14 +1,11 @@
-"""Fixtures for health tests: apps with chosen settings, a log capture, gunicorn running any WSGI module."""
+"""Fixtures for health tests: a log capture of the `aime` logger and the token header."""
 from __future__ import annotations
 
 import logging
-import subprocess
-import sys
 
 import pytest
 
 from tests.conftest import TEST_TOKEN
-from tests.support.servers import ROOT, Gunicorn, wait_for
 
 
 class LogCapture(logging.Handler):
@@ -43,21 +40,3 @@ def aime_logs():
 def token_headers():
     """Authorization header with the test token."""
     return {"Authorization": f"Bearer {TEST_TOKEN}"}
-
-
-class AppGunicorn(Gunicorn):
-    """The shipped gunicorn.conf.py serving a chosen WSGI module (e.g. tests.support.slow_app:app)."""
-
-    def __init__(self, env, log_path, module: str = "wsgi:app"):
-        super().__init__(env, log_path)
-        self.module = module
-
-    def start(self, wait_path: str = "/live", timeout: float = 60.0) -> "AppGunicorn":
-        """Start the master and wait until wait_path answers 200."""
-        self._log = open(self.log_path, "ab")
-        self.proc = subprocess.Popen(
-            [sys.executable, "-m", "gunicorn", "-c", str(ROOT / "gunicorn.conf.py"), self.module],
-            cwd=ROOT, env=self.env, stdout=self._log, stderr=subprocess.STDOUT, start_new_session=True)
-        if wait_path:
-            wait_for(self.base_url + wait_path, timeout=timeout, proc=self.proc)
-        return self

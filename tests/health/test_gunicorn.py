@@ -14,9 +14,8 @@ import requests
 from sqlalchemy.engine import make_url
 
 from tests.conftest import POSTGRES_URL, TEST_TOKEN, drop_postgres_database, make_postgres_database
-from tests.health.conftest import AppGunicorn
-from tests.health.proxy import TcpProxy
-from tests.support.servers import free_port, migrate
+from tests.support.proxy import TcpProxy
+from tests.support.servers import Gunicorn, free_port, migrate
 from tests.support.polling import poll
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
@@ -36,10 +35,10 @@ def server_env(tmp_path, **extra) -> dict[str, str]:
     return env
 
 
-def start(tmp_path, env, module=SLOW_APP, wait_path="/ready") -> AppGunicorn:
+def start(tmp_path, env, module=SLOW_APP, wait_path="/ready") -> Gunicorn:
     """Migrate, then start gunicorn and wait until wait_path answers 200."""
     migrate(env)
-    server = AppGunicorn(env, tmp_path / "gunicorn.log", module)
+    server = Gunicorn(env, tmp_path / "gunicorn.log", module)
     for key in _SCRUB:
         if key not in env:
             server.env.pop(key, None)
@@ -196,7 +195,7 @@ def test_health_stays_fast_when_postgresql_goes_away_or_hangs(tmp_path):
 
 def test_failed_startup_validation_stops_the_server_with_a_clear_message(tmp_path):
     env = server_env(tmp_path, DATABASE_URL="postgresql+psycopg://x@127.0.0.1:1/none")
-    server = AppGunicorn(env, tmp_path / "gunicorn.log", "wsgi:app").start(wait_path="")
+    server = Gunicorn(env, tmp_path / "gunicorn.log", "wsgi:app").start(wait_path="")
     assert server.proc.wait(timeout=60) == 1
     assert server.stop() == 1
     log = server.log_text()

@@ -13,7 +13,7 @@ from sqlalchemy.engine import make_url
 
 from aime.health.validation import render, validate_app
 from tests.conftest import POSTGRES_URL, TEST_TOKEN
-from tests.health.proxy import TcpProxy
+from tests.support.proxy import TcpProxy
 from tests.support.servers import ROOT, free_port, migrate
 
 STEPS = ["configuration", "imports", "data_dir", "database", "migrations"]

@@ -101,19 +101,25 @@ def _history(tmp_path, rows: int = 5000):
     return path
 
 
-def test_killed_import_keeps_committed_batches_and_rerun_finishes_without_duplicates(app, tmp_path, monkeypatch):
-    path = _history(tmp_path)
-    _crash_after(monkeypatch, 2)
+def _interrupted_job(app, path, monkeypatch, batches: int, error: type[BaseException] = Killed) -> int:
+    """A file job whose process 'dies' after `batches` committed batches (then the process is normal again)."""
+    _crash_after(monkeypatch, batches, error)
     with app.app_context():
         job_id = imports.create_file_job(path, None)
-        with pytest.raises(Killed):
+        with pytest.raises(error):
             imports.run_job(job_id)
         db.session.rollback()
+    monkeypatch.undo()
+    return job_id
+
+
+def test_killed_import_keeps_committed_batches_and_rerun_finishes_without_duplicates(app, tmp_path, monkeypatch):
+    path = _history(tmp_path)
+    job_id = _interrupted_job(app, path, monkeypatch, 2)
+    with app.app_context():
         job = db.session.get(ImportJob, job_id)
         assert (job.status, job.processed, job.imported) == ("running", 2000, 2000)
         assert db.session.scalar(select(db.func.count(Listen.id))) == 2000
-    monkeypatch.undo()
-    with app.app_context():
         # The dead process's lease has to run out before anyone else may take the job over.
         assert imports.create_file_job(path, None) != job_id
         db.session.rollback()
@@ -130,13 +136,7 @@ def test_killed_import_keeps_committed_batches_and_rerun_finishes_without_duplic
 
 def test_ctrl_c_frees_the_job_for_an_immediate_rerun(app, tmp_path, monkeypatch):
     path = _history(tmp_path, 3000)
-    _crash_after(monkeypatch, 1, KeyboardInterrupt)
-    with app.app_context():
-        job_id = imports.create_file_job(path, None)
-        with pytest.raises(KeyboardInterrupt):
-            imports.run_job(job_id)
-        db.session.rollback()
-    monkeypatch.undo()
+    job_id = _interrupted_job(app, path, monkeypatch, 1, KeyboardInterrupt)
     with app.app_context():
         assert imports.create_file_job(path, None) == job_id
         report = imports.run_job(job_id)
@@ -220,16 +220,10 @@ def test_cli_import_dry_run_and_report(app, runner, samples, count_listens):
 
 
 def test_cli_resume_finishes_an_interrupted_job(app, runner, tmp_path, monkeypatch, count_listens):
-    path = _history(tmp_path, 3000)
-    _crash_after(monkeypatch, 1)
+    job_id = _interrupted_job(app, _history(tmp_path, 3000), monkeypatch, 1)
     with app.app_context():
-        job_id = imports.create_file_job(path, None)
-        with pytest.raises(Killed):
-            imports.run_job(job_id)
-        db.session.rollback()
         db.session.get(ServiceState, imports.lease_name(job_id)).lease_expires_at = time.time() - 1
         db.session.commit()
-    monkeypatch.undo()
     result = runner.invoke(args=["import", "--resume", str(job_id)])
     assert result.exit_code == 0, result.output
     assert f"import {job_id}: done" in result.output and "imported: 3000" in result.output

@@ -1,5 +1,4 @@
 """Exactly once under real gunicorn (3 workers): one poller for the fake Last.fm, `active` survives a restart."""
-import time
 from contextlib import contextmanager
 from datetime import datetime
 
@@ -9,22 +8,13 @@ import requests
 from aime.timeutil import to_epoch
 from tests.conftest import POSTGRES_URL, TEST_TOKEN, drop_postgres_database, make_postgres_database
 from tests.integrations.fakes import FakeLastfm
+from tests.support.polling import poll
 from tests.support.servers import Gunicorn, gunicorn
 
 T0 = 1_699_963_200
 INTERVAL = 0.5  # AIME_LASTFM_POLL_SECONDS
 AUTH = {"Authorization": f"Bearer {TEST_TOKEN}"}
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
-
-
-def wait_until(predicate, timeout=30.0, what="condition"):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = predicate()
-        if value:
-            return value
-        time.sleep(0.05)
-    raise AssertionError(f"timed out waiting for {what}")
 
 
 @contextmanager
@@ -66,18 +56,18 @@ def test_three_workers_poll_once_per_interval_and_active_survives_a_restart(http
     with gunicorn(env, tmp_path / "gunicorn-1.log") as server:
         response = requests.post(server.url("/api/v1/services/tracker/start"), headers=AUTH, timeout=5)
         assert response.status_code == 200, response.text
-        status = wait_until(lambda: (s := requests.get(server.url("/api/v1/services/tracker/status"), timeout=5)
+        status = poll(lambda: (s := requests.get(server.url("/api/v1/services/tracker/status"), timeout=5)
                                      .json())["running"] and s, what="a lease holder")
         holder = status["holder"]
-        wait_until(lambda: journal(server) == [("One More Time", T0)], what="the first scrobble")
+        poll(lambda: journal(server) == [("One More Time", T0)], what="the first scrobble")
 
         # Three plays between two polls.
         fake.add("Nina Simone", "Feeling Good", None, T0 + 240)
         fake.add("Miles Davis", "So What", "Kind of Blue", T0 + 800)
         fake.add("Björk", "Jóga", "Homogenic", T0 + 1105)
-        wait_until(lambda: len(journal(server)) == 4, what="the three new scrobbles")
+        poll(lambda: len(journal(server)) == 4, what="the three new scrobbles")
         seen = len(fake.times)
-        wait_until(lambda: len(fake.times) >= seen + 8, what="eight more polls")
+        poll(lambda: len(fake.times) >= seen + 8, what="eight more polls")
 
         assert journal(server) == sorted([("One More Time", T0), ("Feeling Good", T0 + 240),
                                           ("So What", T0 + 800), ("Jóga", T0 + 1105)])
@@ -98,9 +88,9 @@ def test_three_workers_poll_once_per_interval_and_active_survives_a_restart(http
     with restarted(env, tmp_path / "gunicorn-2.log") as server:  # same database, already migrated
         status = requests.get(server.url("/api/v1/services/tracker/status"), timeout=5).json()
         assert status["active"] is True
-        wait_until(lambda: len(fake.times) > polls_before_restart, what="polling after the restart")
+        poll(lambda: len(fake.times) > polls_before_restart, what="polling after the restart")
         assert fake.requests[polls_before_restart]["from"] == str(T0 + 1105 + 1)  # resumed, nothing re-read
         fake.add("Air", "Sexy Boy", "Moon Safari", T0 + 2000)
-        wait_until(lambda: len(journal(server)) == 5, what="a scrobble after the restart")
+        poll(lambda: len(journal(server)) == 5, what="a scrobble after the restart")
         response = requests.post(server.url("/api/v1/services/tracker/stop"), headers=AUTH, timeout=5)
         assert response.json()["active"] is False

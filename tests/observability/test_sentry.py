@@ -32,14 +32,21 @@ class Envelopes:
         self.release.wait(30)
         return self.answer
 
-    def events(self) -> list[dict]:
-        """Event payloads (type event) decoded from the envelopes."""
-        found = []
+    def _decoded(self) -> list[bytes]:
+        """The bodies received, gunzipped where the SDK compressed them."""
+        out = []
         for body in self.bodies:
             try:
                 body = gzip.decompress(body)
             except OSError:
                 pass
+            out.append(body)
+        return out
+
+    def events(self) -> list[dict]:
+        """Event payloads (type event) decoded from the envelopes."""
+        found = []
+        for body in self._decoded():
             lines = body.split(b"\n")
             for header, payload in zip(lines[1::2], lines[2::2]):
                 if json.loads(header).get("type") == "event":
@@ -48,14 +55,7 @@ class Envelopes:
 
     def raw(self) -> str:
         """Everything received, decompressed, as text."""
-        out = []
-        for body in self.bodies:
-            try:
-                body = gzip.decompress(body)
-            except OSError:
-                pass
-            out.append(body.decode("utf-8", "replace"))
-        return "\n".join(out)
+        return "\n".join(body.decode("utf-8", "replace") for body in self._decoded())
 
 
 @pytest.fixture

@@ -3,10 +3,8 @@ from __future__ import annotations
 
 import os
 import signal
-import socket
 import subprocess
 import sys
-import threading
 import time
 from pathlib import Path
 
@@ -146,93 +144,20 @@ def start_script(tmp_path):
         script.cleanup()
 
 
-class AppGunicorn(Gunicorn):
-    """The shared Gunicorn harness, serving another WSGI module with the same gunicorn.conf.py."""
-
-    def __init__(self, env: dict[str, str], log_path: Path, app_spec: str):
-        super().__init__(env, log_path)
-        self.app_spec = app_spec
-
-    def start(self, wait_path: str = "/live", timeout: float = 60.0) -> "AppGunicorn":
-        """Start the master on app_spec and wait until wait_path answers 200."""
-        from tests.support.servers import wait_for
-
-        self._log = open(self.log_path, "ab")
-        self.proc = subprocess.Popen(
-            [sys.executable, "-m", "gunicorn", "-c", str(ROOT / "gunicorn.conf.py"), self.app_spec],
-            cwd=ROOT, env=self.env, stdout=self._log, stderr=subprocess.STDOUT, start_new_session=True)
-        wait_for(self.base_url + wait_path, timeout=timeout, proc=self.proc)
-        return self
-
-
 @pytest.fixture
 def slow_server(tmp_path):
     """Factory: a migrated tmp instance of tests.support.slow_app under real gunicorn."""
-    servers: list[AppGunicorn] = []
+    servers: list[Gunicorn] = []
 
-    def make(**overrides: str) -> AppGunicorn:
+    def make(**overrides: str) -> Gunicorn:
         env = {**base_env(tmp_path, 0), **overrides}
         env.pop("AIME_BIND")
         Path(env["AIME_DATA_DIR"]).mkdir(exist_ok=True)
         migrate(env)
-        server = AppGunicorn(env, tmp_path / "gunicorn.log", "tests.support.slow_app:app")
+        server = Gunicorn(env, tmp_path / "gunicorn.log", "tests.support.slow_app:app")
         servers.append(server)
         return server.start(wait_path="/ready")
 
     yield make
     for server in servers:
         server.stop()
-
-
-class Forwarder:
-    """A TCP port forwarding to a real server (PostgreSQL): a database that starts late or goes away."""
-
-    def __init__(self, port: int, target: tuple[str, int]):
-        self.port, self.target = port, target
-        self.stop = threading.Event()
-        self.connections: list[socket.socket] = []
-        self.sock = socket.socket()
-        self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        self.sock.bind(("127.0.0.1", port))
-        self.sock.listen(16)
-        self.sock.settimeout(0.2)
-        self.acceptor = threading.Thread(target=self._accept, daemon=True)
-        self.acceptor.start()
-
-    def _accept(self) -> None:
-        while not self.stop.is_set():
-            try:
-                client, _ = self.sock.accept()
-            except OSError:
-                continue
-            try:
-                upstream = socket.create_connection(self.target)
-            except OSError:
-                client.close()
-                continue
-            self.connections += [client, upstream]
-            for a, b in ((client, upstream), (upstream, client)):
-                threading.Thread(target=self._pump, args=(a, b), daemon=True).start()
-
-    @staticmethod
-    def _pump(source: socket.socket, sink: socket.socket) -> None:
-        try:
-            while data := source.recv(65536):
-                sink.sendall(data)
-        except OSError:
-            pass
-        finally:
-            source.close()
-            sink.close()
-
-    def close(self) -> None:
-        """The database goes away: stop listening and cut every open connection."""
-        self.stop.set()
-        self.acceptor.join(timeout=5)
-        self.sock.close()
-        for connection in self.connections:
-            try:
-                connection.shutdown(socket.SHUT_RDWR)
-            except OSError:
-                pass
-            connection.close()

@@ -146,9 +146,10 @@ def test_entrypoint_waits_for_a_database_that_starts_after_it(tmp_path, postgres
     from sqlalchemy.engine import make_url
 
     from tests.conftest import drop_postgres_database, make_postgres_database
+    from tests.support.proxy import TcpProxy
     from tests.support.servers import free_port
 
-    from .conftest import Forwarder, poll
+    from .conftest import poll
 
     url = make_postgres_database(postgres_admin_url)
     real = make_url(url)
@@ -160,14 +161,14 @@ def test_entrypoint_waits_for_a_database_that_starts_after_it(tmp_path, postgres
     forwarder = None
     try:
         poll(lambda: "retrying in 1s" in out_path.read_text(), 60, "a first failed attempt")
-        forwarder = Forwarder(port, (real.host or "127.0.0.1", real.port or 5432))  # the database "starts"
+        forwarder = TcpProxy(port, (real.host or "127.0.0.1", real.port or 5432)).start()  # the database "starts"
         assert proc.wait(timeout=120) == 0, out_path.read_text()
     finally:
         if proc.poll() is None:
             proc.kill()
             proc.wait()
         if forwarder:
-            forwarder.close()
+            forwarder.stop()
         drop_postgres_database(postgres_admin_url, url)
     lines = [json.loads(line) for line in out_path.read_text().splitlines() if line.startswith("{")]
     assert lines[0]["level"] == "WARNING" and lines[-1]["message"] == "database migrations applied"

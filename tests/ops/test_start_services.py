@@ -240,15 +240,14 @@ def test_restarts_an_unhealthy_service_with_backoff_until_the_database_is_back(s
     from sqlalchemy.engine import make_url
 
     from tests.conftest import drop_postgres_database, make_postgres_database
+    from tests.support.proxy import TcpProxy
     from tests.support.servers import free_port
-
-    from .conftest import Forwarder
 
     url = make_postgres_database(postgres_admin_url)
     real = make_url(url)
     target = (real.host or "127.0.0.1", real.port or 5432)
     port = free_port()
-    forwarder = Forwarder(port, target)
+    forwarder = TcpProxy(port, target).start()
     try:
         script = start_script(
             DATABASE_URL=real.set(host="127.0.0.1", port=port).render_as_string(hide_password=False),
@@ -258,10 +257,10 @@ def test_restarts_an_unhealthy_service_with_backoff_until_the_database_is_back(s
         script.wait_output("Ctrl+C stops")
         first_master = script.gunicorn_pid()
 
-        forwarder.close()  # the database goes away: /health turns 503, three polls in a row
+        forwarder.stop()  # the database goes away: /health turns 503, three polls in a row
         script.wait_output("/health answered 503 (3 of 3 before a restart)")
         script.wait_output("restart attempt 1 failed")  # still away: the restart fails too
-        forwarder = Forwarder(port, target)  # it is back
+        forwarder = TcpProxy(port, target).start()  # it is back
         script.wait_output("gunicorn restarted and ready")
 
         out = script.output()
@@ -280,7 +279,7 @@ def test_restarts_an_unhealthy_service_with_backoff_until_the_database_is_back(s
         assert script.run("--stop").returncode == 0
         assert proc.wait(timeout=30) == 0
     finally:
-        forwarder.close()
+        forwarder.stop()
         drop_postgres_database(postgres_admin_url, url)
 
 

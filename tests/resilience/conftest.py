@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 from tests.conftest import TEST_TOKEN
+from tests.health.conftest import aime_logs  # noqa: F401 - fixture: captures the `aime` logger
 from tests.support.servers import ROOT
 
 AUTH = {"Authorization": f"Bearer {TEST_TOKEN}"}

@@ -17,27 +17,6 @@ pytestmark = [pytest.mark.resilience]
 ALLOW = "Access-Control-Allow-Origin"
 
 
-class AuditCapture(logging.Handler):
-    """Records of the `aime` logger (it does not propagate, so caplog misses them)."""
-
-    def __init__(self):
-        super().__init__(logging.DEBUG)
-        self.records: list[logging.LogRecord] = []
-
-    def emit(self, record):
-        self.records.append(record)
-
-
-@pytest.fixture
-def audit():
-    """Capture `aime` log records during the test."""
-    handler = AuditCapture()
-    logger = logging.getLogger("aime")
-    logger.addHandler(handler)
-    yield handler
-    logger.removeHandler(handler)
-
-
 def write_operations(client) -> list[tuple[str, str]]:
     """Every write of the documented API, path parameters filled with 1, plus the ListenBrainz submit."""
     spec = client.get("/api/v1/openapi.json").get_json()
@@ -61,13 +40,13 @@ def snapshot(app) -> dict:
     return counts
 
 
-def test_writes_without_or_with_a_wrong_token_are_401_change_nothing_and_are_audited(app, client, auth, audit):
+def test_writes_without_or_with_a_wrong_token_are_401_change_nothing_and_are_audited(app, client, auth, aime_logs):
     album = create_album(client, auth, "Discovery", ["Daft Punk"])
     add_listen(client, auth, "Daft Punk", "One More Time", "2024-03-01T12:00:00Z", album="Discovery")
     operations = write_operations(client)
     assert len(operations) >= 19  # every documented write
     before = snapshot(app)
-    audit.records.clear()
+    aime_logs.records.clear()
     for headers in ({}, {"Authorization": "Bearer wrong-token"}, {"Authorization": f"Bearer {TEST_TOKEN}x"},
                     {"Authorization": f"Basic {TEST_TOKEN}"}, {"Authorization": TEST_TOKEN}):
         for method, path in operations:
@@ -81,9 +60,9 @@ def test_writes_without_or_with_a_wrong_token_are_401_change_nothing_and_are_aud
         assert submit.status_code == 401
     assert snapshot(app) == before
     assert client.get(f"/api/v1/collection/albums/{album['id']}").get_json()["title"] == "Discovery"
-    denied = [r for r in audit.records if getattr(r, "audit", False) and getattr(r, "outcome", None) == "denied"]
+    denied = [r for r in aime_logs.records if getattr(r, "audit", False) and getattr(r, "outcome", None) == "denied"]
     assert len(denied) == 5 * len(operations)  # one audit line per refused /api/v1 write
-    assert all(TEST_TOKEN not in r.getMessage() for r in audit.records)
+    assert all(TEST_TOKEN not in r.getMessage() for r in aime_logs.records)
 
 
 class EqualityTrap(str):

@@ -20,8 +20,7 @@ import requests
 import sqlalchemy as sa
 
 from tests.conftest import TEST_TOKEN
-from tests.health.conftest import AppGunicorn
-from tests.support.servers import migrate
+from tests.support.servers import Gunicorn, migrate
 from tests.support.polling import poll
 
 pytestmark = [pytest.mark.resilience, pytest.mark.integration, pytest.mark.slow]
@@ -42,7 +41,7 @@ def server(tmp_path_factory):
            "AIME_THREADS": str(THREADS), "AIME_TIMEOUT": str(TIMEOUT), "AIME_LOG_LEVEL": "warning",
            "AIME_DISK_MIN_FREE_MB": "0", "AIME_HEALTH_SUCCESS_TTL": "0.5", "AIME_GRACEFUL_TIMEOUT": "5"}
     migrate(env)
-    gunicorn = AppGunicorn(env, root / "gunicorn.log", "tests.support.slow_app:app")
+    gunicorn = Gunicorn(env, root / "gunicorn.log", "tests.support.slow_app:app")
     for key in ("DATABASE_URL", "PROMETHEUS_MULTIPROC_DIR", "SENTRY_DSN", "AIME_STARTUP_VALIDATED",
                 "AIME_STARTED_AT"):
         gunicorn.env.pop(key, None)

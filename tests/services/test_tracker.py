@@ -4,7 +4,6 @@ import time
 import pytest
 from sqlalchemy import select
 
-from aime import create_app
 from aime.extensions import db
 from aime.integrations.http import RetryPolicy
 from aime.integrations.lastfm import LastfmClient
@@ -22,23 +21,11 @@ def fake(httpserver):
 
 
 @pytest.fixture
-def lastfm_app(app, fake):
-    """The migrated app, reconfigured to use the fake Last.fm."""
+def lastfm_app(app, fake, app_factory):
+    """Factory of apps on the migrated app's database, reconfigured to use the fake Last.fm."""
     config = app.extensions["aime.config"].replace(lastfm_api_key=fake.api_key, lastfm_user="alice",
                                                    lastfm_base_url=fake.base_url)
-    apps = []
-
-    def make():
-        new = create_app(config)
-        apps.append(new)
-        return new
-
-    yield make
-    for other in apps:
-        runtime.stop_runtime(other)
-        with other.app_context():
-            db.session.remove()
-            db.engine.dispose()
+    return lambda: app_factory(config)
 
 
 def stored():

@@ -44,20 +44,22 @@ def wait_for(url: str, timeout: float = 30.0, status: int | None = 200, proc: su
 class Gunicorn:
     """A running gunicorn master started from the repository's gunicorn.conf.py."""
 
-    def __init__(self, env: dict[str, str], log_path: Path):
+    def __init__(self, env: dict[str, str], log_path: Path, app_spec: str = "wsgi:app"):
         self.port = free_port()
         self.base_url = f"http://127.0.0.1:{self.port}"
         self.log_path = log_path
+        self.app_spec = app_spec  # the WSGI app served, e.g. tests.support.slow_app:app
         self.env = {**os.environ, **env, "AIME_BIND": f"127.0.0.1:{self.port}"}
         self.proc: subprocess.Popen | None = None
 
     def start(self, wait_path: str = "/live", timeout: float = 60.0) -> "Gunicorn":
-        """Start the master and wait until wait_path answers 200."""
+        """Start the master and wait until wait_path answers 200 (no wait when wait_path is empty)."""
         self._log = open(self.log_path, "ab")
         self.proc = subprocess.Popen(
-            [sys.executable, "-m", "gunicorn", "-c", str(ROOT / "gunicorn.conf.py"), "wsgi:app"],
+            [sys.executable, "-m", "gunicorn", "-c", str(ROOT / "gunicorn.conf.py"), self.app_spec],
             cwd=ROOT, env=self.env, stdout=self._log, stderr=subprocess.STDOUT, start_new_session=True)
-        wait_for(self.base_url + wait_path, timeout=timeout, proc=self.proc)
+        if wait_path:
+            wait_for(self.base_url + wait_path, timeout=timeout, proc=self.proc)
         return self
 
     def url(self, path: str) -> str:

@@ -7,7 +7,7 @@ import pytest
 
 from aime import create_app
 from aime.web.security import derived_secret
-from tests.conftest import TEST_TOKEN, make_config, upgrade
+from tests.conftest import TEST_TOKEN, make_config
 
 READ_PAGES = ["/", "/collection", "/journal", "/timeline", "/timeline?date=2024-03-31", "/stats", "/playlists",
               "/imports", "/services", "/status", "/login"]
@@ -149,16 +149,8 @@ def test_sign_out_ends_the_session(app):
 
 
 @pytest.fixture
-def private_app(tmp_path):
-    config = make_config(tmp_path, private=True)
-    config.data_dir.mkdir(parents=True, exist_ok=True)
-    application = create_app(config)
-    upgrade(application)
-    yield application
-    from aime.extensions import db
-
-    with application.app_context():
-        db.engine.dispose()
+def private_app(make_app):
+    return make_app(private=True)
 
 
 def test_private_mode_sends_readers_to_sign_in(private_app):
@@ -266,16 +258,8 @@ def test_album_links_are_only_http(app, db):
 
 
 @pytest.fixture
-def upload_app(tmp_path):
-    config = make_config(tmp_path, max_body_mb=1, max_upload_mb=2)
-    config.data_dir.mkdir(parents=True, exist_ok=True)
-    application = create_app(config)
-    upgrade(application)
-    yield application
-    from aime.extensions import db
-
-    with application.app_context():
-        db.engine.dispose()
+def upload_app(make_app):
+    return make_app(max_body_mb=1, max_upload_mb=2)
 
 
 def _multipart(csrf: str, name: str, size: int) -> tuple[bytes, str]:

@@ -50,6 +50,7 @@ class TcpProxy:
             except OSError:
                 client.close()
                 continue
+            upstream.settimeout(None)  # the 5 s were for connecting: an idle database connection stays open
             if not self._track(upstream):
                 client.close()
                 return
