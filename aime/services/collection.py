@@ -13,6 +13,7 @@ from ..errors import Conflict, NotFound
 from ..extensions import db
 from ..models import Album, AlbumArtist, Artist, Listen, Track
 from ..text import normalise
+from .album_removal import remove_album
 from .catalog import contains, escape_like, get_or_create_artist
 
 ALBUM_FIELDS = ("year", "support", "genre", "labels", "catalog_number", "discogs_id", "spotify_url",
@@ -157,19 +158,12 @@ def _update_album(album_id: int, data: dict, partial: bool) -> None:
 
 
 def delete_album(album_id: int) -> None:
-    """Remove an album from the collection; its plays stay in the history."""
+    """Remove an album; the plays of its tracks stay in the history, without album."""
     run_write(_delete_album, album_id)
 
 
 def _delete_album(album_id: int) -> None:
-    album = get_album(album_id)
-    has_plays = db.session.scalar(select(func.count(Listen.id)).join(Track).where(Track.album_id == album_id))
-    if has_plays:
-        # History is never lost: the album stays known to the journal, only leaves the collection.
-        album.in_collection = False
-    else:
-        db.session.execute(Track.__table__.delete().where(Track.album_id == album_id))
-        db.session.delete(album)
+    remove_album(get_album(album_id))
 
 
 def _unique_names(names: list[str]) -> list[str]:

@@ -1,5 +1,5 @@
 """Collection endpoints: create, list, filter, sort, change, delete, artists, stats."""
-from tests.factories import album_body, create_album
+from tests.factories import add_listen, album_body, create_album
 
 HOMOGENIC_TRACKS = [{"title": "Hunter", "duration_seconds": 255}, {"title": "Jóga", "duration_seconds": 305}]
 
@@ -101,9 +101,36 @@ def test_delete_keeps_history_of_a_played_album(client, auth):
                          headers=auth)
     assert played.status_code == 201
     assert client.delete(f"/api/v1/collection/albums/{album['id']}", headers=auth).status_code == 204
+    assert client.get(f"/api/v1/collection/albums/{album['id']}").status_code == 404
     assert client.get("/api/v1/collection/albums").get_json()["total"] == 0
     journal = client.get("/api/v1/history/tracks").get_json()
-    assert journal["total"] == 2 and journal["items"][0]["album"] == "Homogenic"
+    assert [(i["title"], i["album"], i["album_id"]) for i in journal["items"]] == [
+        ("Jóga", None, None), ("Hunter", None, None)]
+
+
+def test_delete_album_with_unplayed_tracks_removes_them(client, auth):
+    """Regression: an album with tracks answered 500 (StaleDataError) on DELETE."""
+    album = create_album(client, auth, tracks=HOMOGENIC_TRACKS)
+    assert client.delete(f"/api/v1/collection/albums/{album['id']}", headers=auth).status_code == 204
+    assert client.get(f"/api/v1/collection/albums/{album['id']}").status_code == 404
+    assert client.get("/api/v1/collection/stats").get_json()["total_tracks"] == 0
+    assert client.get("/api/v1/search?q=hunter&type=track").get_json()["tracks"] == []
+    assert client.get("/api/v1/history/tracks").get_json()["total"] == 0
+
+
+def test_delete_album_folds_its_plays_into_the_same_song_without_album(client, auth):
+    add_listen(client, auth, "Björk", "Jóga", "2024-01-01T09:00:00Z")  # a loose play, no album
+    album = create_album(client, auth, tracks=HOMOGENIC_TRACKS)
+    add_listen(client, auth, "Björk", "Jóga", "2024-01-02T09:00:00Z", album="Homogenic")
+    add_listen(client, auth, "Björk", "Hunter", "2024-01-03T09:00:00Z", album="Homogenic")
+    assert client.delete(f"/api/v1/collection/albums/{album['id']}", headers=auth).status_code == 204
+    journal = client.get("/api/v1/history/tracks").get_json()
+    assert [(i["title"], i["album"], i["played_at"]) for i in journal["items"]] == [
+        ("Hunter", None, "2024-01-03T09:00:00Z"), ("Jóga", None, "2024-01-02T09:00:00Z"),
+        ("Jóga", None, "2024-01-01T09:00:00Z")]
+    assert len({i["track_id"] for i in journal["items"] if i["title"] == "Jóga"}) == 1
+    top = client.get("/api/v1/history/top/tracks?start_date=2024-01-01&end_date=2024-01-31").get_json()
+    assert [(t["name"], t["album"], t["plays"]) for t in top["items"]] == [("Jóga", None, 2), ("Hunter", None, 1)]
 
 
 def test_collection_stats(client, auth):
