@@ -113,6 +113,9 @@ class RankedSchema(Schema):
     artist = fields.String(allow_none=True)
     plays = fields.Integer()
     duration_seconds = fields.Integer()
+    # Top tracks only: a song counts across albums and is shown with its most played album.
+    album = fields.String(allow_none=True)
+    album_id = fields.Integer(allow_none=True)
 
 
 class HistoryStatsSchema(PeriodResultSchema):

@@ -168,11 +168,37 @@ def top_albums(p: Period, limit: int, by: str = "plays") -> list[dict]:
 
 
 def top_tracks(p: Period, limit: int, by: str = "plays") -> list[dict]:
-    """Tracks of the period ranked by plays (or listening time)."""
+    """Songs (artist + title, across every album they appear on) ranked by plays (or listening time),
+    each shown with its most played album."""
     pt = per_track(p)
-    duration = (pt.c.plays * func.coalesce(Track.duration_seconds, 0)).label("duration")
-    query = (select(Track.id, Track.title.label("name"), Artist.name.label("artist"), pt.c.plays, duration)
-             .select_from(pt).join(Track, Track.id == pt.c.track_id).join(Artist, Artist.id == Track.artist_id)
-             .order_by(*_order(pt.c.plays, duration, by, Track.title), Track.id).limit(limit))
-    return _ranked(db.session.execute(query).all())
+    plays = func.sum(pt.c.plays).label("plays")
+    duration = func.sum(pt.c.plays * func.coalesce(Track.duration_seconds, 0)).label("duration")
+    songs = db.session.execute(
+        select(Track.artist_id, Track.title_key, plays, duration).select_from(pt)
+        .join(Track, Track.id == pt.c.track_id).group_by(Track.artist_id, Track.title_key)
+        .order_by(*_order(plays, duration, by, Track.title_key), Track.artist_id).limit(limit)).all()
+    shown = _song_faces(pt, songs)
+    return [{**shown[(s.artist_id, s.title_key)], "plays": int(s.plays), "duration_seconds": int(s.duration or 0)}
+            for s in songs]
 
+
+def _song_faces(pt, songs) -> dict[tuple[int, str], dict]:
+    """For each (artist_id, title_key): the track row to show, the one of its most played album."""
+    if not songs:
+        return {}
+    wanted = {(s.artist_id, s.title_key) for s in songs}
+    rows = db.session.execute(
+        select(Track.id, Track.artist_id, Track.title_key, Track.title, Artist.name, Track.album_id,
+               Album.title.label("album"), pt.c.plays).select_from(pt)
+        .join(Track, Track.id == pt.c.track_id).join(Artist, Artist.id == Track.artist_id)
+        .outerjoin(Album, Album.id == Track.album_id)
+        .where(Track.artist_id.in_({a for a, _ in wanted}), Track.title_key.in_({t for _, t in wanted}))).all()
+    best: dict[tuple[int, str], tuple] = {}
+    for row in rows:
+        key = (row.artist_id, row.title_key)
+        # An album beats no album; then more plays; then the older track row.
+        rank = (row.album_id is not None, row.plays, -row.id)
+        if key in wanted and (key not in best or rank > best[key][0]):
+            best[key] = (rank, row)
+    return {key: {"id": r.id, "name": r.title, "artist": r.name, "album": r.album, "album_id": r.album_id}
+            for key, (_, r) in best.items()}
