@@ -49,6 +49,19 @@ def test_journal_filters(client, auth):
     assert titles("?loved=false") == ["Hunter", "Jóga"]
 
 
+def test_journal_items_carry_the_track_id_to_love(client, auth):
+    """Issue 14 item 12: love takes a track id; a journal item's `id` is the listen's, `track_id` the song's."""
+    add_listen(client, auth, "Björk", "Jóga", "2024-03-01T10:00:00Z")
+    add_listen(client, auth, "Radiohead", "Airbag", "2024-03-01T11:00:00Z")
+    add_listen(client, auth, "Björk", "Jóga", "2024-03-01T12:00:00Z")
+    newest = client.get("/api/v1/history/tracks").get_json()["items"][0]
+    assert (newest["title"], newest["id"], newest["track_id"]) == ("Jóga", 3, 1)
+    loved = client.post(f"/api/v1/history/tracks/{newest['track_id']}/love", headers=auth)
+    assert loved.get_json() == {"track_id": 1, "loved": True}
+    journal = client.get("/api/v1/history/tracks").get_json()["items"]
+    assert [(i["title"], i["loved"]) for i in journal] == [("Jóga", True), ("Airbag", False), ("Jóga", True)]
+
+
 def test_love_sets_and_toggles(client, auth):
     track_id = add_listen(client, auth, "Björk", "Jóga", "2024-03-01T10:00:00Z")["track_id"]
     url = f"/api/v1/history/tracks/{track_id}/love"
@@ -91,7 +104,7 @@ def test_play_at_2330_utc_lands_on_next_day_in_zurich(client, auth):
     zurich_before = client.get("/api/v1/history/timeline?date=2024-01-15&tz=Europe/Zurich").get_json()
     assert zurich_before["stats"]["total_tracks"] == 0
     zurich = client.get("/api/v1/history/timeline?date=2024-01-16&tz=Europe/Zurich").get_json()
-    assert sorted(zurich["hours"]) == sorted(str(h) for h in range(24))
+    assert list(zurich["hours"]) == [str(h) for h in range(24)]  # hour order, not "0", "1", "10", ...
     assert [i["title"] for i in zurich["hours"]["0"]] == ["Jóga"]  # 23:30 UTC = 00:30 CET
     assert zurich["stats"]["peak_hour"] == 0
 
