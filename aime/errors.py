@@ -159,6 +159,10 @@ def _from_unexpected(error: Exception) -> Response:
         log.info("unstorable value in %s %s: %s", request.method, request.path, type(error).__name__)
         return _from_aime(InvalidInput("A value in the request is out of range or contains a character "
                                        "(such as NUL) that cannot be stored."))
+    if isinstance(error, RecursionError) and request and request.is_json:
+        # JSON nested thousands deep exhausts the decoder's stack (json.loads, in webargs or Flask): bad input.
+        log.info("JSON body nested too deeply in %s %s", request.method, request.path)
+        return _from_aime(BadRequest("The JSON body is nested too deeply."))
     if isinstance(error, IntegrityError):
         # A unique key hit by a concurrent writer: the same answer the service gives when it sees it first.
         log.info("integrity conflict: %s", type(error.orig).__name__)

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from marshmallow import Schema, fields, validate
 
-from .common import Instant, PeriodQuerySchema, PeriodResultSchema, TimeZoneField
+from .common import Day, Instant, PeriodQuerySchema, PeriodResultSchema, TimeZoneField
 from .history import RankedSchema
 
 _GAP = validate.Range(min=60, max=86_400)
@@ -143,10 +143,10 @@ class DiscoverySchema(PeriodResultSchema):
 class CompareQuerySchema(Schema):
     """GET /analytics/compare parameters: the period and the baseline it is compared with."""
 
-    start_date = fields.Date(required=True)
-    end_date = fields.Date(required=True)
-    compare_start_date = fields.Date(required=True)
-    compare_end_date = fields.Date(required=True)
+    start_date = Day(required=True)
+    end_date = Day(required=True)
+    compare_start_date = Day(required=True)
+    compare_end_date = Day(required=True)
     tz = TimeZoneField()
     limit = fields.Integer(load_default=5, validate=validate.Range(min=1, max=50))
 

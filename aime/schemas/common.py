@@ -1,7 +1,7 @@
 """Fields and schemas shared by resources: instants, pages, time zones."""
 from __future__ import annotations
 
-from datetime import datetime, timezone
+from datetime import date, datetime, timezone
 
 from marshmallow import Schema, ValidationError, fields, validate
 
@@ -30,6 +30,18 @@ class Instant(fields.Field):
         return to_epoch(moment)
 
 
+FIRST_DAY, LAST_DAY = date(1900, 1, 1), date(2200, 12, 31)  # the years an Instant accepts
+
+
+class Day(fields.Date):
+    """A calendar day asked for by a client, within the years plays can have (so that the day before and
+    after, in any zone, are real dates: 0001-01-01 and 9999-12-31 are refused with 422, not a 500)."""
+
+    def __init__(self, **kwargs):
+        super().__init__(validate=validate.Range(
+            min=FIRST_DAY, max=LAST_DAY, error=f"Must be between {FIRST_DAY} and {LAST_DAY}."), **kwargs)
+
+
 class TimeZoneField(fields.String):
     """An IANA zone name; checked by the service so the error names the value."""
 
@@ -47,8 +59,8 @@ class PageQuerySchema(Schema):
 class PeriodQuerySchema(Schema):
     """start_date/end_date (inclusive local days) and tz."""
 
-    start_date = fields.Date()
-    end_date = fields.Date()
+    start_date = Day()
+    end_date = Day()
     tz = TimeZoneField()
 
 

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from marshmallow import Schema, fields, validate
 
-from .common import Instant, PeriodQuerySchema, PeriodResultSchema, TimeZoneField, page_schema
+from .common import Day, Instant, PeriodQuerySchema, PeriodResultSchema, TimeZoneField, page_schema
 
 _NAME = validate.Length(min=1, max=500)
 
@@ -77,7 +77,7 @@ class AlbumListenResultSchema(Schema):
 class TimelineQuerySchema(Schema):
     """GET /history/timeline parameters."""
 
-    date = fields.Date()
+    date = Day()
     tz = TimeZoneField()
 
 

@@ -81,6 +81,9 @@ class JsonStream:
                     raise FatalFormatError(self.line(), "a JSON value is larger than 16 MB, or broken") from None
                 self._fill()
                 continue
+            except RecursionError:
+                # Thousands of nested brackets exhaust the decoder's stack: the file is malformed, not the server.
+                raise FatalFormatError(self.line(), "invalid JSON: a value is nested too deeply") from None
             if end == len(self.buf) and not self.eof:
                 self._fill()  # a number cut at the chunk boundary would decode short: look further
                 continue

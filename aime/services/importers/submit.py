@@ -39,6 +39,8 @@ def parse_submission(body: bytes) -> tuple[str, list[dict]]:
         data = json.loads(body.decode("utf-8"))
     except (UnicodeDecodeError, ValueError) as error:
         raise _bad(f"Cannot parse JSON document: {str(error)[:200]}") from None
+    except RecursionError:
+        raise _bad("Cannot parse JSON document: nested too deeply.") from None
     if not isinstance(data, dict) or "payload" not in data or "listen_type" not in data:
         raise _bad("Invalid JSON document submitted.")
     listen_type, payload = data["listen_type"], data["payload"]
