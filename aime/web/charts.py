@@ -35,6 +35,26 @@ def bar_chart(points: list[tuple[str, int]], *, label: str, width: int = 640, he
     return Markup("".join(parts))
 
 
+def continuous_months(counts: dict[str, int], max_months: int = 120) -> list[tuple[str, int]]:
+    """("YYYY-MM", plays) for every month from the first to the last with plays, empty ones included, so a
+    time axis never puts distant months side by side; beyond max_months, every year ("YYYY") instead."""
+    if not counts:
+        return []
+    first, last = min(counts), max(counts)
+    year, month = int(first[:4]), int(first[5:7])
+    span = (int(last[:4]) - year) * 12 + int(last[5:7]) - month + 1
+    if span > max_months:
+        years: dict[str, int] = {}
+        for key, plays in counts.items():
+            years[key[:4]] = years.get(key[:4], 0) + plays
+        return [(str(y), years.get(str(y), 0)) for y in range(year, int(last[:4]) + 1)]
+    points = []
+    for offset in range(span):
+        key = f"{year + (month - 1 + offset) // 12:04d}-{(month - 1 + offset) % 12 + 1:02d}"
+        points.append((key, counts.get(key, 0)))
+    return points
+
+
 def heatmap(counts: dict[date, int], first: date, last: date, *, label: str, href=None) -> Markup:
     """A GitHub-style year of days (columns are weeks, rows Monday..Sunday), shaded by plays."""
     cell, gap = 11, 2

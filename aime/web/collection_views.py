@@ -98,4 +98,5 @@ def _album_plays(detail: dict) -> list[dict]:
 def _plays_chart(plays: list[dict]):
     zone = viewer_tz()
     months = Counter(datetime.fromtimestamp(p["played_at"], zone).strftime("%Y-%m") for p in plays)
-    return charts.bar_chart(sorted(months.items()), label="Plays of this record by month")
+    points = charts.continuous_months(months)
+    return charts.bar_chart(points, label="Plays of this record by month", every=max(1, len(points) // 12))

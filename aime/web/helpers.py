@@ -53,6 +53,14 @@ def duration(seconds: int | None) -> str:
     return f"{hours}:{minutes:02d}:{secs:02d}" if hours else f"{minutes}:{secs:02d}"
 
 
+def listening_time(seconds: int | None) -> str:
+    """Total listening time for a card: minutes below an hour ("18 min"), else hours to one decimal ("2.5 h")."""
+    seconds = int(seconds or 0)
+    if seconds < 3600:
+        return f"{round(seconds / 60)} min"
+    return f"{seconds / 3600:.1f} h"
+
+
 def parse(schema: Schema, data, **kwargs) -> dict:
     """Load query or form data with an API schema; blank fields are absent; bad input is a 422 page."""
     cleaned = {key: value for key, value in data.items() if not (isinstance(value, str) and value.strip() == "")}
@@ -84,6 +92,7 @@ def register_template_helpers(app: Flask) -> None:
     app.add_template_filter(local_time, "localtime")
     app.add_template_filter(iso_time, "isotime")
     app.add_template_filter(duration, "duration")
+    app.add_template_filter(listening_time, "listening_time")
     app.add_template_filter(safe_url, "safe_url")
 
     @app.context_processor
