@@ -35,3 +35,22 @@ def test_album_plays_chart_shows_the_empty_months_between_plays(client, auth):
     assert len(bars) == 37  # 2023-11 .. 2026-11, every month
     assert bars[0] == ("2023-11", "1") and bars[1] == ("2023-12", "0") and bars[-1] == ("2026-11", "1")
     assert sum(int(n) for _, n in bars) == 4
+
+
+def test_imports_list_shows_the_plays_already_there(app, client, tmp_path):
+    """Issue 14 item 10: a re-import showed only "Imported 0"; the list now has the duplicates column."""
+    import json
+
+    from aime.services import imports
+
+    listens = [{"listened_at": 1699650251 + 600 * i, "track_metadata": {"artist_name": "A", "track_name": f"T{i}"}}
+               for i in range(3)]
+    path = tmp_path / "listens.json"
+    path.write_text(json.dumps(listens), encoding="utf-8")
+    with app.app_context():
+        for _ in range(2):
+            imports.run_job(imports.create_file_job(path, None))
+    html = client.get("/imports").get_data(as_text=True)
+    assert '<th scope="col">Imported</th><th scope="col">Already there</th>' in html
+    rows = re.findall(r'<td class="status-(\w+)">\w+</td><td>(\d+)</td>\s*<td>(\d+)</td>', html)
+    assert rows == [("done", "0", "3"), ("done", "3", "0")]  # newest first: the re-import found all 3 there
