@@ -6,6 +6,7 @@ from flask_smorest import Api
 from marshmallow import Schema, fields
 
 from ..auth import protect_api
+from .openapi_security import TokenSecurityPlugin
 
 # Endpoints that accept file uploads get AIME_MAX_UPLOAD_MB; every other body gets AIME_MAX_BODY_MB.
 UPLOAD_ENDPOINTS = {"imports.ImportList"}
@@ -41,7 +42,8 @@ def register_api(app: Flask) -> None:
     from . import ai, analytics, collection, exports, history, imports, listenbrainz, playlists, scheduler, search, services
 
     # One Api per app: flask-smorest keeps the OpenAPI spec on the Api object.
-    api = ProblemApi(app)
+    api = ProblemApi(app, spec_kwargs={
+        "extra_plugins": [TokenSecurityPlugin(private=app.extensions["aime.config"].private)]})
     app.extensions["aime.api"] = api
     protect_api(app, "/api/v1")
     for module in (collection, history, exports, search, analytics, playlists, services, scheduler, ai, imports):
