@@ -61,6 +61,16 @@ def _bool(env: Mapping[str, str], name: str, default: bool = False) -> bool:
     raise ConfigError(f"{name}={raw!r} is not a boolean (use 1/0, true/false)")
 
 
+def _cookie_secure(env: Mapping[str, str]) -> str:
+    """AIME_SESSION_COOKIE_SECURE: auto/always/never; the booleans it used to take still mean always/never."""
+    raw = (_text(env, "AIME_SESSION_COOKIE_SECURE") or "auto").lower()
+    value = {"1": "always", "true": "always", "yes": "always", "on": "always",
+             "0": "never", "false": "never", "no": "never", "off": "never"}.get(raw, raw)
+    if value not in ("auto", "always", "never"):
+        raise ConfigError(f"AIME_SESSION_COOKIE_SECURE={raw!r} must be one of auto, always, never (or 1/0)")
+    return value
+
+
 def _choice(env: Mapping[str, str], name: str, default: str, choices: tuple[str, ...]) -> str:
     raw = (_text(env, name) or default).lower()
     if raw not in choices:
@@ -181,8 +191,8 @@ class Config:
     write_retry_seconds: float = 10.0
     service_lease_seconds: float = 15.0
     import_lease_seconds: float = 60.0
-    # Web sign-in cookie carries the Secure flag (browsers still send it to http://localhost); 0 only for plain-HTTP LANs.
-    session_cookie_secure: bool = True
+    # Web sign-in cookie's Secure flag: "auto" (per request: https directly or via a trusted proxy), "always", "never".
+    session_cookie_secure: str = "auto"
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> "Config":
@@ -252,7 +262,7 @@ class Config:
             service_lease_seconds=_float(env, "AIME_SERVICE_LEASE_SECONDS", 15.0, minimum=0.3),
             # an import job whose process died is taken over this long after its last committed batch
             import_lease_seconds=_float(env, "AIME_IMPORT_LEASE_SECONDS", 60.0, minimum=1.0),
-            session_cookie_secure=_bool(env, "AIME_SESSION_COOKIE_SECURE", True),
+            session_cookie_secure=_cookie_secure(env),
         )
 
     @property

@@ -10,6 +10,7 @@ from flask import Flask, abort, current_app, redirect, request, session, url_for
 from flask.sessions import SecureCookieSessionInterface
 
 from .. import auth
+from .cookies import NO_COOKIE_CSRF_MESSAGE, cookie_secure
 
 CSRF_FIELD = "csrf_token"
 CSRF_HEADER = "X-CSRF-Token"
@@ -34,6 +35,10 @@ class LazySecretSessionInterface(SecureCookieSessionInterface):
             app.secret_key = derived_secret(auth.current_token())
         return super().get_signing_serializer(app)
 
+    def get_cookie_secure(self, app: Flask) -> bool:
+        """Secure per request (https directly or via a trusted proxy), see aime.web.cookies."""
+        return cookie_secure(app)
+
     def open_session(self, app: Flask, request):
         """An empty session when there is no cookie (no secret needed), else the signed one."""
         if not app.secret_key and not request.cookies.get(self.get_cookie_name(app)):
@@ -42,11 +47,12 @@ class LazySecretSessionInterface(SecureCookieSessionInterface):
 
 
 def init_security(app: Flask) -> None:
-    """Install the lazy-secret session and the cookie flags (HttpOnly, Secure, SameSite=Lax)."""
+    """Install the lazy-secret session and the cookie flags (HttpOnly, SameSite=Lax, Secure per request)."""
     app.session_interface = LazySecretSessionInterface()
     config = app.extensions["aime.config"]
     app.config.update(SESSION_COOKIE_HTTPONLY=True, SESSION_COOKIE_SAMESITE="Lax",
-                      SESSION_COOKIE_SECURE=config.session_cookie_secure, SESSION_COOKIE_NAME="aime_session")
+                      SESSION_COOKIE_SECURE=config.session_cookie_secure == "always",  # per request: get_cookie_secure
+                      SESSION_COOKIE_NAME="aime_session")
 
 
 def csrf_token() -> str:
@@ -63,6 +69,8 @@ def check_csrf() -> None:
         return
     expected = session.get(CSRF_FIELD)
     given = request.form.get(CSRF_FIELD) or request.headers.get(CSRF_HEADER) or ""
+    if not expected and not request.cookies.get(current_app.config["SESSION_COOKIE_NAME"]):
+        abort(400, description=NO_COOKIE_CSRF_MESSAGE)
     if not expected or not hmac.compare_digest(given.encode(), expected.encode()):
         abort(400, description="The form expired or did not come from this site; reload the page and try again.")
 

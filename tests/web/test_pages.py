@@ -57,11 +57,13 @@ def test_bad_query_is_a_422_page_naming_the_field(client):
 
 def test_sign_in_sets_a_secure_httponly_cookie_and_wrong_token_is_refused(app):
     client = app.test_client()
-    token = csrf_of(client)
-    wrong = client.post("/login", data={"token": "nope", "csrf_token": token})
+    html = client.get("/login", base_url="https://localhost").get_data(as_text=True)
+    token = re.search(r'name="csrf-token" content="([^"]+)"', html).group(1)
+    wrong = client.post("/login", data={"token": "nope", "csrf_token": token}, base_url="https://localhost")
     assert wrong.status_code == 401
     assert "That is not the API token." in wrong.get_data(as_text=True)
-    right = client.post("/login", data={"token": TEST_TOKEN, "csrf_token": token, "next": "/journal"})
+    right = client.post("/login", data={"token": TEST_TOKEN, "csrf_token": token, "next": "/journal"},
+                        base_url="https://localhost")
     assert right.status_code == 302 and right.headers["Location"] == "/journal"
     cookie = right.headers["Set-Cookie"]
     assert cookie.startswith("aime_session=")
@@ -190,7 +192,7 @@ def test_explicit_secret_key_is_kept(tmp_path):
 def test_secure_flag_can_be_turned_off_for_a_plain_http_lan(tmp_path):
     from aime.config import Config
 
-    assert Config.from_env({"AIME_DATA_DIR": str(tmp_path)}).session_cookie_secure is True
+    assert Config.from_env({"AIME_DATA_DIR": str(tmp_path)}).session_cookie_secure == "auto"
     config = Config.from_env({"AIME_DATA_DIR": str(tmp_path / "d"), "AIME_API_TOKEN": TEST_TOKEN,
                               "AIME_SESSION_COOKIE_SECURE": "0"})
     config.data_dir.mkdir(parents=True)
@@ -198,6 +200,11 @@ def test_secure_flag_can_be_turned_off_for_a_plain_http_lan(tmp_path):
     client = application.test_client()
     response = client.post("/login", data={"token": TEST_TOKEN, "csrf_token": csrf_of(client)})
     assert "Secure" not in response.headers["Set-Cookie"] and "HttpOnly" in response.headers["Set-Cookie"]
+    https = application.test_client()
+    html = https.get("/login", base_url="https://localhost").get_data(as_text=True)
+    token = re.search(r'name="csrf-token" content="([^"]+)"', html).group(1)
+    response = https.post("/login", data={"token": TEST_TOKEN, "csrf_token": token}, base_url="https://localhost")
+    assert "Secure" not in response.headers["Set-Cookie"]  # "0" = never, even over https
     from aime.extensions import db
 
     with application.app_context():
