@@ -9,15 +9,16 @@ from datetime import datetime
 from typing import Callable
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import func, or_, select
+from sqlalchemy import func, select
 
 from ..config import Config
 from ..errors import NotConfigured
 from ..extensions import db
-from ..models import Album, Artist, Track
+from ..models import Track
 from ..models.rollup import TrackPlayTotal
 from .sessions import artist_pairs, play_rows, split_sessions
-from .stats import Period, local_plays, peak_hour, per_track
+from . import songs
+from .stats import Period, local_plays, peak_hour, per_track, top_tracks
 
 SESSION_GAP = 1800
 MUCH_PLAYED = 3  # plays that make a track "much played" for rediscovery
@@ -59,11 +60,9 @@ def _window(ctx: Context) -> Period | None:
 
 
 def _tracks_by_plays(p: Period) -> list:
-    """(track_id, artist_id, plays) of the window, most played first."""
+    """(track_id, artist_id, plays) of the window per song (across albums), most played first."""
     pt = per_track(p)
-    return db.session.execute(select(pt.c.track_id, Track.artist_id, pt.c.plays)
-                              .join(Track, Track.id == pt.c.track_id)
-                              .order_by(pt.c.plays.desc(), pt.c.track_id)).all()
+    return songs.fold(dict(db.session.execute(select(pt.c.track_id, pt.c.plays)).all()))
 
 
 def _artist_tracks(rows) -> tuple[list[int], dict[int, list[int]]]:
@@ -153,7 +152,7 @@ def time_based(ctx: Context) -> list[int]:
     for played_at, track_id, _, _ in play_rows(p):
         if datetime.fromtimestamp(played_at, ctx.tz).hour == hour:
             counts[track_id] += 1
-    pool = sorted(counts, key=lambda t: (-counts[t], t))[:ctx.max_tracks * 2]
+    pool = [track_id for track_id, _, _ in songs.fold(counts)][:ctx.max_tracks * 2]
     return _sample_in_order(pool, ctx.max_tracks, ctx.rng)
 
 
@@ -185,13 +184,10 @@ def complete_albums(ctx: Context) -> list[int]:
 def rediscovery(ctx: Context) -> list[int]:
     """Loved or much-played tracks not heard for `days` days, loved first then by plays."""
     cutoff = int(time.time()) - ctx.days * 86400
-    rows = db.session.execute(
-        select(Track.id).outerjoin(TrackPlayTotal, TrackPlayTotal.track_id == Track.id)
-        .where(or_(TrackPlayTotal.last_played_at.is_(None), TrackPlayTotal.last_played_at < cutoff),
-               or_(Track.loved.is_(True), TrackPlayTotal.plays >= MUCH_PLAYED))
-        .order_by(Track.loved.desc(), func.coalesce(TrackPlayTotal.plays, 0).desc(), Track.id)
-        .limit(ctx.max_tracks * 2)).scalars().all()
-    return _sample_in_order(list(rows), ctx.max_tracks, ctx.rng)
+    # Per song: a song played on three albums is much played with its plays together, and heard when any was.
+    found = [s for s in songs.all_time_songs() if s["last"] < cutoff and (s["loved"] or s["plays"] >= MUCH_PLAYED)]
+    found.sort(key=lambda s: (not s["loved"], -s["plays"], s["track_id"]))
+    return _sample_in_order([s["track_id"] for s in found[:ctx.max_tracks * 2]], ctx.max_tracks, ctx.rng)
 
 
 @algorithm("ai_generated")
@@ -203,13 +199,10 @@ def ai_generated(ctx: Context) -> list[int]:
         if error.name != f"{__package__}.ai_playlist":
             raise
         raise NotConfigured("AI is not configured: AI playlists are not available.") from None
-    rows = db.session.execute(
-        select(Track.id, Track.title, Artist.name, Album.title, TrackPlayTotal.plays, Track.loved)
-        .join(Track, Track.id == TrackPlayTotal.track_id).join(Artist, Artist.id == Track.artist_id)
-        .outerjoin(Album, Album.id == Track.album_id)
-        .order_by(TrackPlayTotal.plays.desc(), Track.id).limit(AI_CANDIDATES)).all()
-    candidates = [{"track_id": r[0], "title": r[1], "artist": r[2], "album": r[3], "plays": r[4], "loved": r[5]}
-                  for r in rows]
+    top = top_tracks(Period(None, None, ctx.tz, None, None), AI_CANDIDATES)  # songs, across albums
+    loved = set(db.session.scalars(select(Track.id).where(Track.id.in_([t["id"] for t in top]), Track.loved)))
+    candidates = [{"track_id": t["id"], "title": t["name"], "artist": t["artist"], "album": t["album"],
+                   "plays": t["plays"], "loved": t["id"] in loved} for t in top]
     chosen = generate_ai_playlist(ctx.config, ctx.prompt, candidates, ctx.max_tracks, ctx.rng)
     known = {c["track_id"] for c in candidates}
     return _unique((t for t in chosen if t in known), ctx.max_tracks)

@@ -68,3 +68,24 @@ def test_stats_page_ranks_the_song(client, songs):
     tracks = page.split("<h2>Top tracks</h2>", 1)[1].split("</section>", 1)[0]
     assert tracks.index("Ocean") < tracks.index("Wind") < tracks.index("Rain")
     assert ">47<" in tracks and ">40<" not in tracks
+
+
+def _track_ids(client) -> dict[tuple[str, str], int]:
+    journal = get_ok(client, "/api/v1/history/tracks", page_size=1000)["items"]
+    return {(i["title"], i["album"]): i["track_id"] for i in journal}
+
+
+def test_playlists_that_pick_by_plays_count_songs(client, auth, songs):
+    ids = _track_ids(client)
+    # Rediscovery (not heard for 30 days, played 3+ times): one entry per song, most played first, each shown
+    # by its most played album's track. By album row it was Wind, Rain, Ocean/Sea, Ocean/Live (Ocean twice).
+    body = client.post("/api/v1/playlists/generate", json={"algorithm": "rediscovery", "days": 30, "seed": 1,
+                                                           "max_tracks": 5}, headers=auth).get_json()
+    assert [t["track_id"] for t in body["tracks"]] == [ids[("Ocean", "Sea")], ids[("Wind", "Sea")],
+                                                        ids[("Rain", "Clouds")]]
+    # Artist flow from a top artist takes that artist's most played songs first: Ocean (47), then Wind (45).
+    flow = client.post("/api/v1/playlists/generate", json={"algorithm": "artist_flow", "seed": 1, "max_tracks": 5},
+                       headers=auth).get_json()
+    pilots = [t["track_id"] for t in flow["tracks"] if t["track_id"] in (ids[("Ocean", "Sea")], ids[("Wind", "Sea")],
+                                                                          ids[("Ocean", "Live")], ids[("Ocean", "Best Of")])]
+    assert sorted(pilots) == sorted([ids[("Ocean", "Sea")], ids[("Wind", "Sea")]])
