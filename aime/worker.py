@@ -199,7 +199,7 @@ class ThreadWorker(GthreadWorker):
             conn.sock.on_too_slow = lambda: setattr(req, "must_close", True)
         # Read (a bounded part of) the body on this I/O thread, then wait for an application slot: a client
         # trickling its body holds a cheap thread, never one the probes and other clients need.
-        prefetch_body(req, self.prefetch_limit)
+        prefetch_body(req, conn.sock, self.prefetch_limit)
         with self.app_slots:
             return super().handle_request(req, conn)
 

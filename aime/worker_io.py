@@ -42,7 +42,7 @@ class PrefetchedReader:
         return self.rest.read(size)
 
 
-def prefetch_body(req, limit: int) -> None:
+def prefetch_body(req, sock, limit: int) -> None:
     """Read up to `limit` bytes of req's body now (on the I/O thread), keeping them for the application."""
     body = getattr(req, "body", None)
     reader = getattr(body, "reader", None)
@@ -52,6 +52,11 @@ def prefetch_body(req, limit: int) -> None:
     wanted = limit if length is None else min(length, limit)
     if wanted <= 0:
         return
+    if getattr(req, "_expected_100_continue", False):
+        # The client waits for this before it sends the body; gunicorn would send it only when the
+        # application starts, after this read-ahead: send it now, once.
+        sock.sendall(b"HTTP/1.1 100 Continue\r\n\r\n")
+        req._expected_100_continue = False
     spool = tempfile.SpooledTemporaryFile(max_size=SPOOL_IN_MEMORY)
     error = None
     try:

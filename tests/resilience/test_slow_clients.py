@@ -133,3 +133,26 @@ def test_32_slow_clients_at_1_kb_per_s_do_not_starve_probes_or_api_requests(serv
         p99 = values[min(len(values) - 1, int(len(values) * 0.99))]
         print(f"{name}: n={len(values)} p50={statistics.median(values) * 1000:.1f} ms "
               f"p99={p99 * 1000:.1f} ms max={values[-1] * 1000:.1f} ms")
+
+
+def test_a_client_expecting_100_continue_gets_it_once_before_sending_its_body(server):
+    # The body is read before the application runs; a client that waits for "100 Continue" must still get it.
+    body = b'{"artist": "Patient", "title": "Waits", "played_at": "2024-01-01T00:00:00Z"}'
+    port = int(server.base_url.rsplit(":", 1)[1])
+    with socket.create_connection(("127.0.0.1", port), timeout=30) as sock:
+        sock.sendall(b"POST /api/v1/history/tracks HTTP/1.1\r\nHost: 127.0.0.1\r\nExpect: 100-continue\r\n"
+                     b"Content-Type: application/json\r\nConnection: close\r\n"
+                     b"Authorization: Bearer " + TEST_TOKEN.encode() + b"\r\n"
+                     b"Content-Length: " + str(len(body)).encode() + b"\r\n\r\n")
+        interim = b""
+        while b"\r\n\r\n" not in interim:
+            chunk = sock.recv(4096)
+            assert chunk, interim
+            interim += chunk
+        assert interim == b"HTTP/1.1 100 Continue\r\n\r\n"  # before any byte of the body was sent
+        sock.sendall(body)
+        answer = b""
+        while chunk := sock.recv(65536):
+            answer += chunk
+    assert answer.startswith(b"HTTP/1.1 201 "), answer[:200]
+    assert b"100 Continue" not in answer
