@@ -200,8 +200,9 @@ def run_write(fn: Callable[..., T], *args, **kwargs) -> T:
             with attempt:
                 return _attempt(fn, *args, **kwargs)
     except OperationalError as error:
-        if is_deadline_error(error) or (is_busy_error(error) and deadlines.expired()):
+        if is_deadline_error(error):
             raise DeadlineExceeded() from error
+        # Busy until the budget (capped by the deadline) ran out: the cause is the busy database.
         if is_busy_error(error):
             raise DatabaseUnavailable("The database stayed busy; nothing was written. Try again.") from error
         if is_disk_full_error(error):
