@@ -211,7 +211,9 @@ def test_sigterm_under_16_continuous_clients_resets_nothing_and_exits_0(slow_ser
     outcomes = dict(arrivals.outcomes)
     # Every connection was served or refused at once by the kernel: no reset, no 5xx, nothing else.
     assert set(outcomes) <= {"200", "refused"}, outcomes
-    assert set(arrivals.before) == {"200"}, dict(arrivals.before)
+    # (No "everything sent before the signal got 200": a client thread can note its send time, lose the
+    # CPU, and connect after the listener closed, which is a refusal, not a loss.)
+    assert arrivals.before["200"] >= 100, dict(arrivals.before)
     print(f"SIGTERM under 16 clients: {outcomes}, after the signal: {dict(arrivals.outcomes - arrivals.before)}")
 
 
