@@ -12,7 +12,7 @@ __version__ = "0.1.0"
 
 def create_app(config: Config | Mapping[str, str] | None = None) -> Flask:
     """Build the Flask app. Only wiring: no connection, file or thread is opened here."""
-    from . import api, auth, cli, database, errors, health, observability, web
+    from . import api, auth, cli, database, deadlines, errors, health, observability, web
     from .extensions import cors, db, migrate
     from .services import scheduler, services_setup
 
@@ -27,6 +27,7 @@ def create_app(config: Config | Mapping[str, str] | None = None) -> Flask:
     cors.init_app(app, origins=config.cors_origins or [], supports_credentials=False)
     auth.init_auth(app)
     observability.init_request_tracking(app)
+    deadlines.init_deadlines(app)  # after request tracking: its access line shows a late answer's 503
     health.init_health(app)
     services_setup.init_services(app)
     scheduler.init_scheduler(app)

@@ -148,6 +148,7 @@ class Config:
     bind: str = "127.0.0.1:8000"
     workers: int = 2
     threads: int = 4
+    io_threads: int = 64
     timeout: int = 75
     graceful_timeout: int = 30
     keepalive: int = 75
@@ -213,6 +214,8 @@ class Config:
             bind=bind,
             workers=_int(env, "AIME_WORKERS", 2, minimum=1),
             threads=_int(env, "AIME_THREADS", 4, minimum=1),
+            # threads per worker that read requests and write answers; AIME_THREADS of them run the app at once
+            io_threads=_int(env, "AIME_IO_THREADS", 64, minimum=1),
             timeout=_int(env, "AIME_TIMEOUT", 75, minimum=1),
             graceful_timeout=_int(env, "AIME_GRACEFUL_TIMEOUT", 30, minimum=1),
             keepalive=_int(env, "AIME_KEEPALIVE", 75, minimum=0),

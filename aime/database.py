@@ -14,8 +14,9 @@ from sqlalchemy.engine import Engine
 from sqlalchemy.exc import DBAPIError, DisconnectionError, OperationalError
 from tenacity import Retrying, before_sleep_log, retry_if_exception, stop_after_delay, wait_exponential_jitter
 
+from . import deadlines
 from .config import Config
-from .errors import DatabaseUnavailable
+from .errors import DatabaseUnavailable, DeadlineExceeded, is_deadline_error
 from .extensions import db
 
 log = logging.getLogger(__name__)
@@ -41,9 +42,11 @@ def init_database(app: Flask, config: Config) -> None:
     app.config["SQLALCHEMY_TRACK_MODIFICATIONS"] = False
     db.init_app(app)
     _remove_sessions_safely(app)
-    if config.is_sqlite:
-        with app.app_context():
+    with app.app_context():
+        if config.is_sqlite:
             install_sqlite_hooks(db.engine, config.sqlite_busy_timeout_ms)
+        else:
+            install_postgresql_hooks(db.engine)
 
 
 def _remove_sessions_safely(app: Flask) -> None:
@@ -81,6 +84,10 @@ def install_sqlite_hooks(engine: Engine, busy_timeout_ms: int) -> None:
         cursor.execute("PRAGMA synchronous=NORMAL")
         cursor.close()
         record.info[_FILE_KEY] = _file_identity(engine.url)
+        record.info[_BUSY_KEY] = int(busy_timeout_ms)
+        # Every N virtual-machine steps SQLite asks whether to go on: a statement of a request past its
+        # deadline is interrupted ("interrupted", turned into a 503). Outside requests it always goes on.
+        dbapi_connection.set_progress_handler(deadlines.expired, _PROGRESS_STEPS)
 
     @event.listens_for(engine, "checkout")
     def _on_checkout(_dbapi_connection, record, _proxy):
@@ -93,7 +100,24 @@ def install_sqlite_hooks(engine: Engine, busy_timeout_ms: int) -> None:
 
     @event.listens_for(engine, "begin")
     def _on_begin(connection):
+        # Waiting for the write lock is not a statement step: bound it by the deadline too. Set back to the
+        # configured value for a transaction without a deadline (a background job on the same connection).
+        left = deadlines.statement_timeout_ms()
+        wanted = int(busy_timeout_ms) if left is None else min(int(busy_timeout_ms), left)
+        if connection.info.get(_BUSY_KEY) != wanted:
+            connection.exec_driver_sql(f"PRAGMA busy_timeout={wanted}")
+            connection.info[_BUSY_KEY] = wanted
         connection.exec_driver_sql(f"BEGIN {_begin_mode.get()}")
+
+
+def install_postgresql_hooks(engine: Engine) -> None:
+    """Give each transaction of a request the time left before its deadline as statement_timeout."""
+
+    @event.listens_for(engine, "begin")
+    def _on_begin(connection):
+        left = deadlines.statement_timeout_ms()
+        if left is not None:  # SET LOCAL: it ends with the transaction, the pooled connection keeps none
+            connection.exec_driver_sql(f"SET LOCAL statement_timeout = {left}")
 
 
 def is_busy_error(error: BaseException) -> bool:
@@ -118,6 +142,8 @@ def is_disk_full_error(error: BaseException) -> bool:
 
 
 _FILE_KEY = "aime_sqlite_file"
+_BUSY_KEY = "aime_sqlite_busy_timeout_ms"
+_PROGRESS_STEPS = 20_000  # virtual-machine instructions between two deadline checks (well under 1 ms)
 
 
 def _file_path(url) -> str | None:
@@ -160,9 +186,11 @@ def run_write(fn: Callable[..., T], *args, **kwargs) -> T:
     budget (AIME_WRITE_RETRY_SECONDS) the caller gets DatabaseUnavailable (503), never a 500.
     """
     config: Config = current_app.extensions["aime.config"]
+    left = deadlines.remaining()
+    budget = config.write_retry_seconds if left is None else max(0.0, min(config.write_retry_seconds, left))
     retrying = Retrying(
         retry=retry_if_exception(is_busy_error),
-        stop=stop_after_delay(config.write_retry_seconds),
+        stop=stop_after_delay(budget),
         wait=wait_exponential_jitter(multiplier=0.05, max=1.0),
         before_sleep=before_sleep_log(log, logging.WARNING),
         reraise=True,
@@ -172,6 +200,9 @@ def run_write(fn: Callable[..., T], *args, **kwargs) -> T:
             with attempt:
                 return _attempt(fn, *args, **kwargs)
     except OperationalError as error:
+        if is_deadline_error(error):
+            raise DeadlineExceeded() from error
+        # Busy until the budget (capped by the deadline) ran out: the cause is the busy database.
         if is_busy_error(error):
             raise DatabaseUnavailable("The database stayed busy; nothing was written. Try again.") from error
         if is_disk_full_error(error):
@@ -195,7 +226,9 @@ def _attempt(fn: Callable[..., T], *args, **kwargs) -> T:
             db.session.connection().invalidate()
             raise DatabaseUnavailable("The database file was replaced while writing; nothing was written. "
                                       "Try again.")
+        deadlines.check()  # the client stopped waiting: roll back rather than commit what it cannot see
         session.commit()
+        deadlines.note_commit()
         return result
     except BaseException:
         session.rollback()

@@ -81,6 +81,25 @@ class DatabaseUnavailable(ServiceUnavailable):
         super().__init__(detail or "The database is busy or unavailable; try again shortly.", **kwargs)
 
 
+class DeadlineExceeded(ServiceUnavailable):
+    code, title = "deadline-exceeded", "Request time limit exceeded"
+
+    def __init__(self, detail: str | None = None, **kwargs: Any):
+        kwargs.setdefault("headers", {"Retry-After": "5"})
+        super().__init__(detail or "The request took longer than this server allows (AIME_TIMEOUT); nothing was "
+                         "written. Try again, or ask for less.", **kwargs)
+
+
+def is_deadline_error(error: BaseException) -> bool:
+    """True for a statement stopped by the request deadline (SQLite interrupt, PostgreSQL query_canceled)."""
+    if not isinstance(error, OperationalError):
+        return False
+    orig = error.orig
+    if getattr(orig, "sqlstate", None) == "57014":
+        return True
+    return "interrupted" in str(orig).lower() and "sqlite" in type(orig).__module__
+
+
 class NotConfigured(ServiceUnavailable):
     code, title = "not-configured", "Feature not configured"
 
@@ -167,6 +186,9 @@ def _from_unexpected(error: Exception) -> Response:
         # A unique key hit by a concurrent writer: the same answer the service gives when it sees it first.
         log.info("integrity conflict: %s", type(error.orig).__name__)
         return _from_aime(Conflict("This conflicts with data that already exists."))
+    if is_deadline_error(error):
+        log.warning("%s %s stopped at its deadline", request.method, request.path)
+        return _from_aime(DeadlineExceeded())
     if _is_db_unavailable(error):
         log.warning("database unavailable: %s", type(error.orig if hasattr(error, "orig") else error).__name__,
                     exc_info=True)

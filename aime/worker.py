@@ -13,12 +13,15 @@ from __future__ import annotations
 import errno
 import logging
 import socket
+import threading
 import time
+from concurrent import futures
 
-from gunicorn.workers.gthread import ThreadWorker as GthreadWorker
+from gunicorn.workers.gthread import TConn, ThreadWorker as GthreadWorker
 
 from aime.config import Config
 from aime.errors import RequestTimeout
+from aime.worker_io import prefetch_body, take_queue_and_close
 
 log = logging.getLogger(__name__)
 
@@ -154,11 +157,31 @@ class PacedSocket:
 
 
 class ThreadWorker(GthreadWorker):
-    """gthread, with every plain-HTTP connection paced (see the module docstring)."""
+    """gthread, with every plain-HTTP connection paced (see the module docstring), requests read on cheap
+    I/O threads before one of the AIME_THREADS application slots is taken, and a stop that drops nothing
+    (see aime/worker_io.py)."""
 
     def init_process(self):
-        self.min_rate = Config.from_env().client_min_rate
+        config = Config.from_env()
+        self.min_rate = config.client_min_rate
+        self.prefetch_limit = config.max_body_mb * 1024 * 1024
+        self.io_threads = max(config.io_threads, self.cfg.threads)
+        self.app_slots = threading.BoundedSemaphore(self.cfg.threads)
+        self.listeners_handed_over = False
         super().init_process()
+
+    def get_thread_pool(self):
+        """AIME_IO_THREADS threads carry connections; at most AIME_THREADS of them run the application."""
+        return futures.ThreadPoolExecutor(max_workers=self.io_threads)
+
+    def set_accept_enabled(self, enabled):
+        """Stop accepting; when the worker is stopping, take what is queued and close the listeners too."""
+        super().set_accept_enabled(enabled)
+        if not enabled and not self.alive and not self.listeners_handed_over:
+            self.listeners_handed_over = True
+            for sock, address, server in take_queue_and_close(self.sockets):
+                self.nr_conns += 1
+                self.enqueue_req(TConn(self.cfg, sock, address, server))
 
     def handle(self, conn):
         """Serve one request on `conn`, with fresh budgets."""
@@ -174,7 +197,11 @@ class ThreadWorker(GthreadWorker):
         if isinstance(conn.sock, PacedSocket):
             # Where the next request would start is unknown once a body read was abandoned.
             conn.sock.on_too_slow = lambda: setattr(req, "must_close", True)
-        return super().handle_request(req, conn)
+        # Read (a bounded part of) the body on this I/O thread, then wait for an application slot: a client
+        # trickling its body holds a cheap thread, never one the probes and other clients need.
+        prefetch_body(req, conn.sock, self.prefetch_limit)
+        with self.app_slots:
+            return super().handle_request(req, conn)
 
     def handle_error(self, req, client, addr, exc):
         """A client too slow before the application saw its request is closed with one log line."""

@@ -15,6 +15,7 @@ import requests
 from flask import current_app
 from tenacity import Retrying, retry_if_exception_type, stop_after_attempt, wait_exponential_jitter
 
+from .. import deadlines
 from ..config import Config
 from ..errors import NotConfigured, ServiceUnavailable
 
@@ -119,10 +120,11 @@ def chat(config: Config, messages: list[dict], *, max_tokens: int = 400, tempera
 
 
 def _post_with_retries(config: Config, body: dict) -> str:
+    backoff = wait_exponential_jitter(multiplier=BACKOFF_INITIAL, max=BACKOFF_MAX, jitter=BACKOFF_JITTER)
     retrying = Retrying(
         retry=retry_if_exception_type(_Retryable),
         stop=stop_after_attempt(config.ai_attempts),
-        wait=wait_exponential_jitter(multiplier=BACKOFF_INITIAL, max=BACKOFF_MAX, jitter=BACKOFF_JITTER),
+        wait=lambda state: deadlines.cap(backoff(state)),
         reraise=True,
     )
     try:
@@ -140,8 +142,9 @@ def _post_once(config: Config, body: dict) -> str:
     if config.ai_api_key:
         headers["Authorization"] = f"Bearer {config.ai_api_key}"
     try:
+        read = deadlines.bound(config.ai_timeout)  # inside a request, never past its deadline
         response = requests.post(f"{config.ai_base_url}/chat/completions", json=body, headers=headers,
-                                 timeout=(min(config.ai_timeout, 10.0), config.ai_timeout))
+                                 timeout=(min(read, 10.0), read))
     except requests.Timeout:
         raise _Retryable(f"timed out after {config.ai_timeout:g} s") from None
     except requests.RequestException as error:

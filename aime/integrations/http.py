@@ -19,7 +19,7 @@ import requests
 from tenacity import RetryCallState, Retrying, retry_if_exception_type, stop_after_attempt, stop_after_delay
 from tenacity.wait import wait_exponential_jitter
 
-from .. import __version__
+from .. import __version__, deadlines
 from ..errors import ServiceUnavailable
 
 log = logging.getLogger(__name__)
@@ -139,7 +139,8 @@ class JsonClient:
     def _once(self, path: str, params: Mapping[str, Any] | None) -> tuple[int, Any]:
         self.requests_made += 1
         try:
-            response = self.session.get(self.base_url + path, params=params, timeout=self.timeout)
+            # Inside a request, never wait past its deadline (DeadlineExceeded, a 503, once nothing is left).
+            response = self.session.get(self.base_url + path, params=params, timeout=deadlines.bound(self.timeout))
         except requests.Timeout:
             raise RetryableError("timeout") from None
         except requests.ConnectionError:
@@ -178,7 +179,7 @@ class JsonClient:
 def _wait(state: RetryCallState, backoff) -> float:
     error = state.outcome.exception() if state.outcome else None
     asked = getattr(error, "retry_after", None)
-    return asked if asked is not None else backoff(state)
+    return deadlines.cap(asked if asked is not None else backoff(state))
 
 
 def _int_header(response: requests.Response, name: str) -> int | None:

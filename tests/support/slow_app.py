@@ -4,6 +4,8 @@ Run by gunicorn with the shipped gunicorn.conf.py as `tests.support.slow_app:app
 no test-only branch. /slow?seconds=N&tag=T writes a marker file named T into $AIME_DATA_DIR/slow-started
 when it begins (so a test can poll until every request is really in flight), sleeps N seconds and
 answers {"slept": N, "tag": T, "pid": <worker pid>}. /pid answers the worker's pid (to see a reload).
+/slow-query runs one SQL statement that takes minutes (SQLite: a recursive count; PostgreSQL: pg_sleep)
+unless the request deadline stops it.
 """
 from __future__ import annotations
 
@@ -11,9 +13,12 @@ import os
 import time
 from pathlib import Path
 
+import sqlalchemy as sa
 from flask import jsonify, request
 
 from aime import create_app
+from aime.extensions import db
+from tests.support.slow_sql import SLOW_SQL
 
 app = create_app()
 
@@ -35,3 +40,10 @@ def slow():
 def pid():
     """The pid of the worker that answered."""
     return jsonify(pid=os.getpid())
+
+
+@app.get("/slow-query")
+def slow_query():
+    """One statement that runs for minutes unless something stops it."""
+    db.session.execute(sa.text(SLOW_SQL[db.engine.url.get_backend_name()]))
+    return jsonify(finished=True)
