@@ -154,7 +154,7 @@ def test_integrations_never_make_the_service_unhealthy(make_app, httpserver):
     lastfm, discogs, spotify = run(app, "lastfm"), run(app, "discogs"), run(app, "spotify")
     assert (lastfm.status, lastfm.output) == ("pass", "reachable (HTTP 200)")
     assert (discogs.status, discogs.output) == ("warn", "unreachable (ConnectionError)")
-    assert (spotify.status, spotify.output) == ("warn", "not configured")
+    assert (spotify.status, spotify.output) == ("pass", "disabled (not configured)")
     assert "lfm-key-123456" not in httpserver.log[0][0].url  # reachability never sends the credential
     response = app.test_client().get("/health")
     assert response.status_code == 200 and response.json["status"] == "degraded"
