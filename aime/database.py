@@ -17,6 +17,7 @@ from tenacity import Retrying, before_sleep_log, retry_if_exception, stop_after_
 from .config import Config
 from .errors import DatabaseUnavailable
 from .extensions import db
+from .write_activity import activity
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -160,8 +161,9 @@ def run_write(fn: Callable[..., T], *args, **kwargs) -> T:
     budget (AIME_WRITE_RETRY_SECONDS) the caller gets DatabaseUnavailable (503), never a 500.
     """
     config: Config = current_app.extensions["aime.config"]
+    writes = activity(current_app)
     retrying = Retrying(
-        retry=retry_if_exception(is_busy_error),
+        retry=retry_if_exception(_note_busy(writes)),
         stop=stop_after_delay(config.write_retry_seconds),
         wait=wait_exponential_jitter(multiplier=0.05, max=1.0),
         before_sleep=before_sleep_log(log, logging.WARNING),
@@ -170,14 +172,27 @@ def run_write(fn: Callable[..., T], *args, **kwargs) -> T:
     try:
         for attempt in retrying:
             with attempt:
-                return _attempt(fn, *args, **kwargs)
+                result = _attempt(fn, *args, **kwargs)
+                writes.committed()
+                return result
     except OperationalError as error:
         if is_busy_error(error):
             raise DatabaseUnavailable("The database stayed busy; nothing was written. Try again.") from error
         if is_disk_full_error(error):
+            writes.refused_full()
             raise DatabaseUnavailable("The disk holding the database is full; nothing was written.") from error
         raise
     raise AssertionError("unreachable")  # pragma: no cover
+
+
+def _note_busy(writes):
+    """tenacity's retry test, which also tells the health check that writes are waiting."""
+    def busy(error: BaseException) -> bool:
+        if is_busy_error(error):
+            writes.waited()
+            return True
+        return False
+    return busy
 
 
 def _attempt(fn: Callable[..., T], *args, **kwargs) -> T:
