@@ -31,19 +31,25 @@ _json_formatter = {
     "rename_fields": {"asctime": "timestamp", "levelname": "level", "name": "logger"},
     "datefmt": "%Y-%m-%dT%H:%M:%S%z",
 }
+# A logconfig_dict alone switches gunicorn's access log on (whatever `accesslog` says): its logger gets a
+# null handler at WARNING unless AIME_GUNICORN_ACCESS_LOG asks for it, so each request is logged once, by
+# the app. When asked for, its line (already JSON, access_log_format below) is written as is, not wrapped.
 logconfig_dict = {
     "version": 1,
     "disable_existing_loggers": False,
-    "formatters": {"json": _json_formatter},
+    "formatters": {"json": _json_formatter, "as_is": {"format": "%(message)s"}},
     # gunicorn's defaults' names, so its own root entry ("console") stays valid.
     "handlers": {
         "console": {"class": "logging.StreamHandler", "formatter": "json", "stream": "ext://sys.stdout"},
         "error_console": {"class": "logging.StreamHandler", "formatter": "json", "stream": "ext://sys.stderr"},
+        "access_console": {"class": "logging.StreamHandler", "formatter": "as_is", "stream": "ext://sys.stdout"},
+        "nowhere": {"class": "logging.NullHandler"},
     },
     "root": {"level": "WARNING", "handlers": ["error_console"]},
     "loggers": {
         "gunicorn.error": {"level": loglevel.upper(), "handlers": ["error_console"], "propagate": False},
-        "gunicorn.access": {"level": "INFO", "handlers": ["console"], "propagate": False},
+        "gunicorn.access": {"level": "INFO" if accesslog else "WARNING",
+                            "handlers": ["access_console" if accesslog else "nowhere"], "propagate": False},
     },
 }
 access_log_format = (

@@ -192,6 +192,7 @@ class Config:
     write_retry_seconds: float = 10.0
     service_lease_seconds: float = 15.0
     import_lease_seconds: float = 60.0
+    db_write_stall_seconds: float = 120.0
     # Web sign-in cookie's Secure flag: "auto" (per request: https directly or via a trusted proxy), "always", "never".
     session_cookie_secure: str = "auto"
 
@@ -265,6 +266,8 @@ class Config:
             service_lease_seconds=_float(env, "AIME_SERVICE_LEASE_SECONDS", 15.0, minimum=0.3),
             # an import job whose process died is taken over this long after its last committed batch
             import_lease_seconds=_float(env, "AIME_IMPORT_LEASE_SECONDS", 60.0, minimum=1.0),
+            # writes waiting this long with no commit anywhere: the database check fails (busy is not down)
+            db_write_stall_seconds=_float(env, "AIME_DB_WRITE_STALL_SECONDS", 120.0, minimum=1.0),
             session_cookie_secure=_cookie_secure(env),
         )
 

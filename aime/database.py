@@ -18,6 +18,7 @@ from . import deadlines
 from .config import Config
 from .errors import DatabaseUnavailable, DeadlineExceeded, is_deadline_error
 from .extensions import db
+from .write_activity import activity
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -188,8 +189,9 @@ def run_write(fn: Callable[..., T], *args, **kwargs) -> T:
     config: Config = current_app.extensions["aime.config"]
     left = deadlines.remaining()
     budget = config.write_retry_seconds if left is None else max(0.0, min(config.write_retry_seconds, left))
+    writes = activity(current_app)
     retrying = Retrying(
-        retry=retry_if_exception(is_busy_error),
+        retry=retry_if_exception(_note_busy(writes)),
         stop=stop_after_delay(budget),
         wait=wait_exponential_jitter(multiplier=0.05, max=1.0),
         before_sleep=before_sleep_log(log, logging.WARNING),
@@ -198,7 +200,9 @@ def run_write(fn: Callable[..., T], *args, **kwargs) -> T:
     try:
         for attempt in retrying:
             with attempt:
-                return _attempt(fn, *args, **kwargs)
+                result = _attempt(fn, *args, **kwargs)
+                writes.committed()
+                return result
     except OperationalError as error:
         if is_deadline_error(error):
             raise DeadlineExceeded() from error
@@ -206,9 +210,20 @@ def run_write(fn: Callable[..., T], *args, **kwargs) -> T:
         if is_busy_error(error):
             raise DatabaseUnavailable("The database stayed busy; nothing was written. Try again.") from error
         if is_disk_full_error(error):
+            writes.refused_full()
             raise DatabaseUnavailable("The disk holding the database is full; nothing was written.") from error
         raise
     raise AssertionError("unreachable")  # pragma: no cover
+
+
+def _note_busy(writes):
+    """tenacity's retry test, which also tells the health check that writes are waiting."""
+    def busy(error: BaseException) -> bool:
+        if is_busy_error(error):
+            writes.waited()
+            return True
+        return False
+    return busy
 
 
 def _attempt(fn: Callable[..., T], *args, **kwargs) -> T:

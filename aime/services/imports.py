@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import logging
 import os
-import socket
 import threading
 import time
 import uuid
@@ -26,6 +25,7 @@ from ..config import Config
 from ..database import run_write
 from ..errors import NotFound, ServiceUnavailable
 from ..extensions import db
+from ..identity import owner_id
 from ..models import ImportJob, ServiceState
 from .collection import Page
 from .importers import resolve_format
@@ -33,7 +33,6 @@ from .importers.records import FatalFormatError
 from .importers.runner import LeaseLost, dry_run, execute
 
 log = logging.getLogger(__name__)
-OWNER = f"{socket.gethostname()}:{os.getpid()}"
 UNFINISHED = ("queued", "running")
 
 
@@ -98,7 +97,7 @@ def _create_job(filename: str, stored_path: str, fmt: str) -> int:
     db.session.flush()
     # The creator holds the lease from the start so no other worker "resumes" a job about to start.
     db.session.add(ServiceState(name=lease_name(job.id), active=True, state={"job": job.id},
-                                lease_owner=OWNER, lease_expires_at=time.time() + lease_seconds()))
+                                lease_owner=owner_id(), lease_expires_at=time.time() + lease_seconds()))
     return job.id
 
 
@@ -108,9 +107,10 @@ def run_job(job_id: int, on_batch: Callable[[int, int], None] | None = None) -> 
     if not run_write(_claim, job_id):
         return job_dict(db.session.get(ImportJob, job_id))
     job = db.session.get(ImportJob, job_id)
+    log.info("import %s runs in %s from row %s", job_id, owner_id(), job.processed)
     try:
         with open(job.stored_path, "rb") as stream:
-            execute(job_id, stream, window=config.dedup_window_seconds, lease=(lease_name(job_id), OWNER),
+            execute(job_id, stream, window=config.dedup_window_seconds, lease=(lease_name(job_id), owner_id()),
                     on_batch=on_batch)
         run_write(_finish, job_id, "done", None, None)
     except KeyboardInterrupt:
@@ -144,13 +144,13 @@ def _claim(job_id: int) -> bool:
     if job.status not in UNFINISHED:
         return False
     state = db.session.get(ServiceState, lease_name(job_id), with_for_update=True)
-    now = time.time()
+    now, owner = time.time(), owner_id()
     if state is None:
         state = ServiceState(name=lease_name(job_id), active=True, state={"job": job_id})
         db.session.add(state)
-    elif state.lease_owner != OWNER and (state.lease_expires_at or 0) > now:
+    elif state.lease_owner != owner and (state.lease_expires_at or 0) > now:
         return False
-    state.lease_owner, state.lease_expires_at = OWNER, now + lease_seconds()
+    state.lease_owner, state.lease_expires_at = owner, now + lease_seconds()
     job.status = "running"
     job.started_at = job.started_at or int(now)
     return True
@@ -172,7 +172,7 @@ def _finish(job_id: int, status: str, message: str | None, error: dict | None) -
 
 def _release(job_id: int) -> None:
     state = db.session.get(ServiceState, lease_name(job_id))
-    if state is not None and state.lease_owner == OWNER:
+    if state is not None and state.lease_owner == owner_id():
         state.lease_expires_at = 0
 
 
@@ -210,13 +210,15 @@ def start_thread(app: Flask, job_id: int) -> threading.Thread | None:
 
 
 def resume_stale_jobs(app: Flask) -> list[int]:
-    """Restart unfinished jobs whose process died (lease expired); returns their ids."""
+    """Restart unfinished jobs whose process died (lease expired); returns the ids given a thread here.
+
+    Each thread still has to win the job's lease: of several processes seeing the same stale job, one runs
+    it (and logs "import N runs in OWNER"); the others' threads end at once.
+    """
     ids = db.session.scalars(select(ImportJob.id).where(ImportJob.status.in_(UNFINISHED))).all()
     stale = [job_id for job_id in ids if not _lease_alive(job_id)
              and Path(db.session.get(ImportJob, job_id).stored_path or "").is_file()]
-    for job_id in stale:
-        start_thread(app, job_id)
-    return stale
+    return [job_id for job_id in stale if start_thread(app, job_id) is not None]
 
 
 def init_resumer(app: Flask) -> None:
@@ -228,9 +230,7 @@ def init_resumer(app: Flask) -> None:
         while not stop.wait(app.extensions["aime.config"].import_lease_seconds):
             with app.app_context():
                 try:
-                    resumed = resume_stale_jobs(app)
-                    if resumed:
-                        log.info("resumed interrupted imports %s", resumed)
+                    resume_stale_jobs(app)  # the thread that wins a job's lease logs it
                 except Exception:  # noqa: BLE001 - the database may be away for a while: try next period
                     log.warning("could not look for interrupted imports", exc_info=True)
                 finally:

@@ -68,13 +68,29 @@ def listens_added(session, pairs: Iterable[tuple[int, int]]) -> None:
             entry[0] += 1
             entry[1] = min(entry[1], played_at)
             entry[2] = max(entry[2], played_at)
-    session.execute(_ADD_BUCKETS, [{"bucket": b, "plays": n} for b, n in sorted(buckets.items())])
-    session.execute(_ADD_TOTALS, [{"track_id": t, "plays": v[0], "first": v[1], "last": v[2]}
-                                  for t, v in sorted(totals.items())])
+    _upsert(session, _ADD_BUCKETS, [{"bucket": b, "plays": n} for b, n in sorted(buckets.items())])
+    _upsert(session, _ADD_TOTALS, [{"track_id": t, "plays": v[0], "first": v[1], "last": v[2]}
+                                   for t, v in sorted(totals.items())])
     artists: Counter = Counter()
     for track_id, artist_id in _artists_of(session, list(totals)):
         artists[artist_id] += totals[track_id][0]
-    session.execute(_ADD_ARTISTS, [{"artist_id": a, "plays": n} for a, n in sorted(artists.items())])
+    _upsert(session, _ADD_ARTISTS, [{"artist_id": a, "plays": n} for a, n in sorted(artists.items())])
+
+
+def _upsert(session, statement, rows: list[dict]) -> None:
+    """executemany of a plain-SQL upsert; on SQLite straight through the DB-API cursor.
+
+    An import commits small batches (a fraction of a second of write lock each), so per-batch costs count:
+    SQLAlchemy's processing of each parameter set cost about as much as the upserts themselves.
+    """
+    if session.get_bind().dialect.name != "sqlite":
+        session.execute(statement, rows)
+        return
+    cursor = session.connection().connection.cursor()
+    try:
+        cursor.executemany(statement.text, rows)  # sqlite3 binds :name from the dicts itself
+    finally:
+        cursor.close()
 
 
 def _artists_of(session, track_ids: list[int]) -> list[tuple[int, int]]:

@@ -9,11 +9,8 @@ runs the service's ticks; if the holder dies, its lease expires and another proc
 from __future__ import annotations
 
 import logging
-import os
-import socket
 import threading
 import time
-import uuid
 from dataclasses import dataclass, field
 
 from flask import Flask
@@ -24,6 +21,7 @@ from .. import background
 from ..database import run_write
 from ..errors import NotFound
 from ..extensions import db
+from ..identity import owner_id
 from ..models import ServiceState
 from ..timeutil import iso
 
@@ -60,19 +58,23 @@ class _Slot:
 class Runtime:
     """Per-app registry of services and, once started, the threads that run them."""
 
-    owner: str
+    app: Flask
     lease_seconds: float
     slots: dict[str, _Slot] = field(default_factory=dict)
     stop_event: threading.Event = field(default_factory=threading.Event)
     keeper: threading.Thread | None = None
+
+    @property
+    def owner(self) -> str:
+        """The lease identity of this process (computed in it, not inherited through a fork)."""
+        return owner_id(self.app)
 
 
 def _runtime(app: Flask) -> Runtime:
     runtime = app.extensions.get(KEY)
     if runtime is None:
         lease = app.extensions["aime.config"].service_lease_seconds
-        owner = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
-        runtime = app.extensions[KEY] = Runtime(owner=owner, lease_seconds=lease)
+        runtime = app.extensions[KEY] = Runtime(app=app, lease_seconds=lease)
         background.register(app, "services", start_runtime, stop_runtime)
     return runtime
 

@@ -2,16 +2,21 @@
 from __future__ import annotations
 
 import os
+import re
 import sqlite3
 import time
 
 import pytest
+import sqlalchemy as sa
 import time_machine
 from flask_migrate import stamp
 
+from aime.extensions import db
 from aime.health.checkers.migrations import script_heads
 from aime.health.registry import get_registry
-from aime.models import ServiceState
+from aime.models import ImportJob, ServiceState
+from tests.factories import album_body
+from tests.support.polling import poll
 from tests.support.servers import free_port
 
 UNREACHABLE_PG = "postgresql+psycopg://x@127.0.0.1:1/none"
@@ -32,22 +37,63 @@ def test_database_round_trip_reports_latency_pool_and_journal_mode(app, backend)
         assert result.details["journal_mode"] == "wal"
 
 
-def test_database_locked_by_another_writer_fails_within_the_deadline(make_app):
-    app = make_app(health_check_timeout=0.5)
+def test_a_write_lock_held_elsewhere_is_busy_not_down_until_writes_stall(make_app, auth):
+    # Each refused write waits its 2 s retry budget (the test config); the 5 s stall budget takes three.
+    app = make_app(health_check_timeout=0.5, sqlite_busy_timeout_ms=50, db_write_stall_seconds=5.0)
+    client = app.test_client()
     path = app.extensions["aime.config"].database_url.removeprefix("sqlite:///")
     holder = sqlite3.connect(path, isolation_level=None)
-    holder.execute("BEGIN EXCLUSIVE")
+    holder.execute("BEGIN EXCLUSIVE")  # another process's writer (WAL: readers still read)
     try:
         result = run(app, "database")
-        assert result.status == "fail"
-        assert result.output in ("database is locked by another writer", "timed out after 0.5s")
-        response = app.test_client().get("/health")
-        assert response.status_code == 503
-        assert response.json["status"] == "unhealthy" and response.json["database"] == "unhealthy"
-        assert app.test_client().get("/live").status_code == 200
+        assert (result.status, result.output) == ("pass", "database answers")  # busy is not down
+        assert client.get("/ready").json == {"ready": True}
+        assert client.get("/health").json["status"] == "healthy"
+
+        refused = client.post("/api/v1/collection/albums", json=album_body(), headers=auth)
+        assert refused.status_code == 503
+        result = run(app, "database")
+        assert (result.status, result.output) == ("warn", "database busy, writes waiting")
+        assert client.get("/ready").status_code == 200
+
+        def stalled():  # writes keep being refused while nothing commits anywhere
+            assert client.post("/api/v1/collection/albums", json=album_body(), headers=auth).status_code == 503
+            return run(app, "database").status == "fail"
+        poll(stalled, 30, "the stall reported")
+        result = run(app, "database")
+        assert re.fullmatch(r"no write possible for \d+ s and no writer progressing", result.output), result.output
+        assert client.get("/ready").status_code == 503
+        assert client.get("/live").status_code == 200
     finally:
         holder.execute("ROLLBACK")
         holder.close()
+    assert client.post("/api/v1/collection/albums", json=album_body(), headers=auth).status_code == 201
+    assert (run(app, "database").status, run(app, "database").output) == ("pass", "database answers")
+
+
+def test_a_running_import_is_named_as_the_busy_writer(make_app):
+    app = make_app()
+    with app.app_context():
+        db.session.add(ImportJob(filename="h.csv", stored_path="/nowhere", format="lastfm-csv", status="running",
+                                 skipped=[], errors=[]))
+        db.session.add(ServiceState(name="discogs-sync", active=False, state={"status": "running"}))
+        db.session.commit()
+        job_id = db.session.scalar(sa.select(ImportJob.id))
+    result = run(app, "database")
+    assert (result.status, result.output) == (
+        "pass", f"database answers (busy: import {job_id} running, discogs-sync running)")
+    assert result.details["writers"] == [f"import {job_id} running", "discogs-sync running"]
+
+
+def test_a_full_disk_fails_the_database_check_until_a_write_lands(make_app):
+    app = make_app()
+    with app.app_context():
+        from aime.write_activity import activity
+
+        activity(app).refused_full()
+        assert (run(app, "database").status, run(app, "database").output) == (
+            "fail", "database disk is full: writes are refused")
+        activity(app).committed()
     assert run(app, "database").status == "pass"
 
 
@@ -154,7 +200,7 @@ def test_integrations_never_make_the_service_unhealthy(make_app, httpserver):
     lastfm, discogs, spotify = run(app, "lastfm"), run(app, "discogs"), run(app, "spotify")
     assert (lastfm.status, lastfm.output) == ("pass", "reachable (HTTP 200)")
     assert (discogs.status, discogs.output) == ("warn", "unreachable (ConnectionError)")
-    assert (spotify.status, spotify.output) == ("warn", "not configured")
+    assert (spotify.status, spotify.output) == ("pass", "disabled (not configured)")
     assert "lfm-key-123456" not in httpserver.log[0][0].url  # reachability never sends the credential
     response = app.test_client().get("/health")
     assert response.status_code == 200 and response.json["status"] == "degraded"

@@ -60,13 +60,21 @@ def test_health_counts_requests_and_5xx_but_not_probes(quiet_app):
     assert response.status_code == 200
     assert (body["requests"], body["errors"], body["error_rate"]) == (4, 1, "25.00%")
     assert body["database"] == "healthy"
-    assert body["status"] == "degraded"  # integrations are not configured: warn, never down
+    assert body["status"] == "degraded"  # 1 error in 4 requests: the error_rate check warns
     for field in ("uptime_seconds", "last_db_check", "timestamp", "checks"):
         assert field in body
     assert re.fullmatch(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ", body["timestamp"])
     database = body["checks"]["database"]
     assert database["status"] == "pass" and database["critical"] is True
     assert set(database) == {"status", "critical", "response_time_ms", "observed_at"}
+
+
+def test_a_fresh_install_without_integrations_is_healthy(make_app, token_headers):
+    body = make_app(disk_min_free_mb=0).test_client().get("/health", headers=token_headers).json
+    assert body["status"] == "healthy"
+    for name in ("lastfm", "discogs", "spotify", "ai"):
+        check = body["checks"][name]
+        assert (check["status"], check["critical"], check["output"]) == ("pass", False, "disabled (not configured)")
 
 
 def test_two_apps_in_one_process_keep_their_own_counters(make_app):
@@ -98,14 +106,14 @@ def test_health_json_format(make_app, token_headers):
     assert response.status_code == 200
     assert response.mimetype == HEALTH_JSON
     body = response.json
-    assert body["status"] == "warn"
+    assert body["status"] == "pass"
     assert body["releaseId"] == app.config["AIME_VERSION"] and body["version"] == "0"
     database = body["checks"]["database:responseTime"][0]
     assert database["componentType"] == "datastore" and database["status"] == "pass"
     assert database["observedUnit"] == "ms" and isinstance(database["observedValue"], float)
     assert body["checks"]["lastfm:responseTime"][0] == {
-        "componentId": "lastfm", "componentType": "component", "status": "warn",
-        "time": body["checks"]["lastfm:responseTime"][0]["time"], "output": "not configured"}
+        "componentId": "lastfm", "componentType": "component", "status": "pass",
+        "time": body["checks"]["lastfm:responseTime"][0]["time"], "output": "disabled (not configured)"}
     assert body["checks"]["uptime"][0]["observedUnit"] == "s"
 
 
@@ -132,5 +140,5 @@ def test_metrics_exposes_requests_latency_checks_and_uptime(quiet_app):
     assert 'aime_http_requests_total{endpoint="/boom",method="GET",status="500"} 1.0' in text
     assert 'aime_http_request_duration_seconds_count{endpoint="/boom"} 1.0' in text
     assert 'aime_health_check_status{check="database",critical="true"} 1.0' in text
-    assert 'aime_health_check_status{check="lastfm",critical="false"} 0.5' in text
+    assert 'aime_health_check_status{check="lastfm",critical="false"} 1.0' in text  # disabled: passes
     assert re.search(r"^aime_uptime_seconds \d", text, re.M)

@@ -136,30 +136,24 @@ def test_sigterm_flips_ready_at_once_while_in_flight_requests_complete(tmp_path)
         server.stop()
 
 
-def test_health_stays_fast_while_another_connection_holds_the_sqlite_write_lock(shared_server):
+def test_health_stays_fast_and_healthy_while_another_connection_holds_the_sqlite_write_lock(shared_server):
+    # Busy is not down: reads work (WAL), so /health and /ready stay 200 in every worker, past every cache.
     server = shared_server
     holder = sqlite3.connect(str(server.data_dir / "musique.db"), isolation_level=None, timeout=10)
     try:
         holder.execute("BEGIN EXCLUSIVE")
         locked_at = time.monotonic()
         answers = []
-        deadline = time.monotonic() + 30
-        while time.monotonic() < deadline:
-            response = fresh_get(server.url("/health"), timeout=3)
-            answers.append(response)
-            if response.status_code == 503:
-                break
-        body = answers[-1].json()
-        assert (body["status"], body["database"]) == ("unhealthy", "unhealthy")
-        assert body["checks"]["database"]["status"] == "fail"
-        assert fresh_get(server.url("/live"), timeout=3).status_code == 200
-        # Each worker has its own cache: within success TTL + deadline every one of them says so.
-        probe_until(server, locked_at + STALE_BOUND)
-        assert_p99_under_a_second(server)
+        while time.monotonic() < locked_at + STALE_BOUND + 1:  # every worker's check ran under the lock
+            answers += [fresh_get(server.url("/health"), timeout=3), fresh_get(server.url("/ready"), timeout=3)]
+        assert [r.status_code for r in answers] == [200] * len(answers)
+        body = fresh_get(server.url("/health"), timeout=3).json()
+        assert (body["status"], body["database"], body["checks"]["database"]["status"]) == (
+            "healthy", "healthy", "pass")
+        assert_p99_under_a_second(server, status=200)
     finally:
         holder.execute("ROLLBACK")
         holder.close()
-    poll(lambda: fresh_get(server.url("/health"), timeout=3).status_code == 200, 30, "recovery")
 
 
 @pytest.mark.postgres

@@ -4,7 +4,7 @@ from __future__ import annotations
 import time
 from bisect import bisect_left, insort
 from dataclasses import dataclass, field
-from typing import Iterable, Iterator
+from typing import Callable, Iterable, Iterator
 
 from sqlalchemy import select, text, update
 
@@ -13,7 +13,12 @@ from .. import rollups
 from .records import FatalFormatError, Malformed, Play, Skipped
 from .resolve import CatalogCache, chunks
 
-BATCH_SIZE = 20_000
+BATCH_SIZE = 20_000  # the most rows in one transaction
+# Each batch holds SQLite's write lock for its whole transaction: the size follows the measured time so
+# that a batch takes about TARGET_SECONDS, and a love or an album edit made meanwhile waits no longer.
+TARGET_SECONDS = 0.25
+FIRST_BATCH = 2_000
+MIN_BATCH = 1_000
 _SQLITE_INSERT = ("INSERT OR IGNORE INTO listens (track_id, played_at, source, client, import_id, created_at) "
                   "VALUES (?, ?, ?, ?, ?, ?)")
 _PG_INSERT = text(
@@ -117,10 +122,29 @@ class Batch:
     errors: list = field(default_factory=list)
 
 
-def batches(records: Iterable, *, skip_first: int = 0, size: int | None = None,
+class BatchSizer:
+    """Rows for the next batch: about TARGET_SECONDS of transaction, between MIN_BATCH and BATCH_SIZE."""
+
+    def __init__(self) -> None:
+        self.size = min(FIRST_BATCH, BATCH_SIZE)
+
+    def __call__(self) -> int:
+        """The size of the next batch."""
+        return self.size
+
+    def observe(self, rows: int, seconds: float) -> None:
+        """A batch of `rows` held its transaction `seconds`: aim the next one at the target (at most x2)."""
+        if rows <= 0:
+            return
+        wanted = rows * TARGET_SECONDS / max(seconds, 1e-3)
+        self.size = int(max(min(MIN_BATCH, BATCH_SIZE), min(BATCH_SIZE, wanted, 2 * self.size)))
+
+
+def batches(records: Iterable, *, skip_first: int = 0, size: int | Callable[[], int] | None = None,
             entry_type: type = Play) -> Iterator[Batch]:
-    """Group parser records into batches of `size`, after skipping the first `skip_first` (resume)."""
-    size = size or BATCH_SIZE
+    """Group parser records into batches of `size` (a number, or asked before each batch) after `skip_first`."""
+    size_of = size if callable(size) else (lambda: size or BATCH_SIZE)
+    limit = size_of()
     batch = Batch()
     try:
         for index, record in enumerate(records):
@@ -133,9 +157,10 @@ def batches(records: Iterable, *, skip_first: int = 0, size: int | None = None,
                 batch.skipped.append({"line": record.line, "reason": record.reason})
             elif isinstance(record, Malformed):
                 batch.errors.append({"line": record.line, "error": record.error})
-            if batch.records >= size:
+            if batch.records >= limit:
                 yield batch
                 batch = Batch()
+                limit = size_of()
     except FatalFormatError:
         if batch.records:
             yield batch  # what was read before the break is good: keep it, then report the break

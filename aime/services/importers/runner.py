@@ -10,7 +10,7 @@ from ...extensions import db
 from ...models import ImportJob, ServiceState
 from . import FORMATS, Format
 from .collection import write_entries
-from .pipeline import Batch, batches, write_plays
+from .pipeline import Batch, BatchSizer, batches, write_plays
 from .records import CollectionEntry, FatalFormatError, Play
 from .resolve import CatalogCache
 
@@ -37,11 +37,23 @@ def execute(job_id: int, stream: BinaryIO, *, window: int, lease: tuple[str, str
     db.session.rollback()
     cache = CatalogCache(source_of(fmt))
     kind = Play if fmt.kind == "listens" else CollectionEntry
-    size = None if fmt.kind == "listens" else COLLECTION_BATCH
+    sizer = BatchSizer()
+    size = sizer if fmt.kind == "listens" else COLLECTION_BATCH
     for batch in batches(fmt.parse(stream), skip_first=skip_first, entry_type=kind, size=size):
-        run_write(_commit, job_id, batch, cache, fmt, window, lease)
+        held = [0.0]
+        run_write(_timed_commit, held, job_id, batch, cache, fmt, window, lease)
+        sizer.observe(batch.records, held[0])
         if on_batch is not None:
             on_batch(batch.records, stream.tell())
+
+
+def _timed_commit(held: list, *args) -> None:
+    db.session.connection()  # begins the transaction: on SQLite, BEGIN IMMEDIATE waits for the lock here
+    started = time.perf_counter()  # from here to the end of the work: how long the batch holds the lock
+    try:
+        _commit(*args)
+    finally:
+        held[0] = time.perf_counter() - started
 
 
 def _commit(job_id: int, batch: Batch, cache: CatalogCache, fmt: Format, window: int,
