@@ -158,6 +158,8 @@ class Config:
     startup_db_wait_seconds: float = 30.0
     sentry_release: str | None = None
     dedup_window_seconds: int = 60
+    user_name: str = "aime"
+    lastfm_shared_secret: str | None = None
     lastfm_api_key: str | None = None
     lastfm_user: str | None = None
     lastfm_base_url: str = "https://ws.audioscrobbler.com/2.0"
@@ -224,6 +226,9 @@ class Config:
             startup_db_wait_seconds=_float(env, "AIME_STARTUP_DB_WAIT_SECONDS", 30.0),
             sentry_release=_text(env, "SENTRY_RELEASE"),
             dedup_window_seconds=_int(env, "AIME_DEDUP_WINDOW_SECONDS", 60, minimum=0),
+            # the one user's name in the ListenBrainz and Last.fm compatible APIs (/1/user/<name>/..., /2.0/)
+            user_name=_text(env, "AIME_USER_NAME", "aime"),
+            lastfm_shared_secret=_text(env, "AIME_LASTFM_SHARED_SECRET"),
             lastfm_api_key=_text(env, "AIME_LASTFM_API_KEY"),
             lastfm_user=_text(env, "AIME_LASTFM_USER"),
             lastfm_base_url=_url(env, "AIME_LASTFM_BASE_URL", "https://ws.audioscrobbler.com/2.0"),
