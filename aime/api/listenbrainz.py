@@ -14,7 +14,7 @@ from .. import auth
 from ..errors import AimeError
 from ..services import scrobbles
 from ..services.importers import submit as service
-from ..services.importers.lb_validation import _is_uuid
+from ..services.importers.lb_validation import is_uuid
 
 bp = Blueprint("listenbrainz", __name__)
 
@@ -175,7 +175,7 @@ def delete_listen():
         raise service.ListenBrainzError(400, f"{data['listened_at']}: Listen timestamp invalid.") from None
     if "recording_msid" not in data:
         raise service.ListenBrainzError(400, "Recording MSID missing.")
-    if not _is_uuid(data["recording_msid"]):
+    if not is_uuid(data["recording_msid"]):
         raise service.ListenBrainzError(400, f"{data['recording_msid']}: Recording MSID format invalid.")
     scrobbles.delete_listen(listened_at, data["recording_msid"])
     return jsonify({"status": "ok"})
@@ -196,7 +196,7 @@ def recording_feedback():
     if type(score) is not int or score not in (-1, 0, 1):
         raise service.ListenBrainzError(400, "Invalid JSON document submitted: score should be either 1, 0 or -1")
     for key, value in (("recording_msid", msid), ("recording_mbid", mbid)):
-        if value is not None and not _is_uuid(value):
+        if value is not None and not is_uuid(value):
             raise service.ListenBrainzError(400, f"Invalid JSON document submitted: {key} is not a valid UUID")
     scrobbles.set_feedback(msid, mbid, score)
     return jsonify({"status": "ok"})

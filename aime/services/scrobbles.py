@@ -6,6 +6,7 @@ Config.user_name. recording_msid is derived from the names (importers.submit.rec
 from __future__ import annotations
 
 import time
+import uuid
 
 from sqlalchemy import delete, false, func, select, update
 
@@ -13,7 +14,7 @@ from ..database import run_write
 from ..extensions import db
 from ..models import Album, Artist, Listen, ServiceState, Setting, Track
 from . import rollups
-from .importers.submit import NOW_PLAYING, ListenBrainzError, recording_msid
+from .importers.submit import NOW_PLAYING, ListenBrainzError, msid_bytes, msid_of_keys, recording_msid
 
 DEFAULT_ITEMS_PER_GET = 25
 MAX_ITEMS_PER_GET = 1000
@@ -23,14 +24,15 @@ IMPORT_SERVICES = ("lastfm", "librefm", "spotify", "listenbrainz")
 
 def _listens_select():
     return (select(Listen.played_at, Listen.created_at, Listen.client, Track.id.label("track_id"),
-                   Track.title, Artist.name.label("artist"), Album.title.label("album"))
+                   Track.title, Artist.name.label("artist"), Album.title.label("album"),
+                   Artist.name_key, Track.title_key, Album.title_key.label("album_key"))
             .join(Track, Track.id == Listen.track_id)
             .join(Artist, Artist.id == Track.artist_id)
             .outerjoin(Album, Album.id == Track.album_id))
 
 
 def _listen_json(row, user_name: str) -> dict:
-    msid = recording_msid(row.artist, row.title, row.album)
+    msid = msid_of_keys(row.name_key, row.title_key, row.album_key)
     info = {"recording_msid": msid}
     if row.client:
         info["submission_client"] = row.client
@@ -120,18 +122,16 @@ def _set_latest_import(service: str, ts: int) -> None:
         row.value = ts
 
 
-def _tracks_with_names():
-    return (select(Track.id, Track.title, Track.loved, Artist.name.label("artist"), Album.title.label("album"))
+def _tracks_with_keys():
+    return (select(Track.id, Artist.name_key, Track.title_key, Album.title_key.label("album_key"))
             .join(Artist, Artist.id == Track.artist_id).outerjoin(Album, Album.id == Track.album_id))
 
 
 def track_ids_of_msid(msid: str) -> list[int]:
-    """Tracks whose names give this recording_msid (a scan: msids are derived, not stored)."""
-    found = []
-    for row in db.session.execute(_tracks_with_names().execution_options(yield_per=5000)):
-        if recording_msid(row.artist, row.title, row.album) == msid:
-            found.append(row.id)
-    return found
+    """Tracks whose stored keys give this recording_msid (a scan of the keys: msids are derived, not stored)."""
+    target = uuid.UUID(msid).bytes
+    rows = db.session.execute(_tracks_with_keys().execution_options(yield_per=5000))
+    return [row.id for row in rows if msid_bytes(row.name_key, row.title_key, row.album_key) == target]
 
 
 def set_feedback(msid: str | None, mbid: str | None, score: int) -> None:
@@ -152,13 +152,13 @@ def _set_feedback(msid: str, score: int) -> None:
 
 def feedback(user_name: str, score: int | None, count: int, offset: int) -> dict:
     """Loved recordings as upstream's feedback list (score 1); AIME keeps no hate (-1) or times."""
-    query = _tracks_with_names().where(Track.loved.is_(True))
+    query = _tracks_with_keys().where(Track.loved.is_(True))
     if score == -1:
         query = query.where(false())
     total = db.session.scalar(select(func.count()).select_from(query.subquery()))
     rows = db.session.execute(query.order_by(Track.id).limit(count).offset(offset)).all()
-    items = [{"created": 0, "recording_mbid": None, "recording_msid": recording_msid(r.artist, r.title, r.album),
-              "score": 1, "track_metadata": None, "user_id": user_name} for r in rows]
+    items = [{"created": 0, "recording_mbid": None, "score": 1, "track_metadata": None, "user_id": user_name,
+              "recording_msid": msid_of_keys(r.name_key, r.title_key, r.album_key)} for r in rows]
     return {"feedback": items, "count": len(items), "total_count": total, "offset": offset}
 
 
@@ -169,7 +169,7 @@ def delete_listen(listened_at: int, msid: str) -> None:
 
 def _delete_listen(listened_at: int, msid: str) -> None:
     rows = db.session.execute(_listens_select().add_columns(Listen.id).where(Listen.played_at == listened_at)).all()
-    gone = [row for row in rows if recording_msid(row.artist, row.title, row.album) == msid]
+    gone = [row for row in rows if msid_of_keys(row.name_key, row.title_key, row.album_key) == msid]
     if gone:
         db.session.execute(delete(Listen).where(Listen.id.in_([row.id for row in gone])))
         rollups.listens_removed(db.session, [(row.track_id, row.played_at) for row in gone])

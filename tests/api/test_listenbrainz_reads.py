@@ -211,3 +211,21 @@ def test_multi_scrobbler_default_client_sequence(server, client):
     journal = client.get("/api/v1/history/tracks").get_json()["items"]
     assert [(i["title"], i["played_at"], i["source"]) for i in journal] == [
         ("Paranoid Android", _iso(now - 300), "listenbrainz"), ("Airbag", _iso(now - 600), "listenbrainz")]
+
+
+def test_msid_is_the_same_for_any_spelling_and_finds_plays_from_other_sources(client):
+    """A play recorded through /api/v1 gets the msid a client computes from its own spelling; feedback finds it."""
+    body = {"artist": "Björk", "title": "Jóga", "album": "Homogenic", "played_at": "2023-11-10T21:04:11Z"}
+    assert client.post("/api/v1/history/tracks", json=body, headers={"Authorization": f"Bearer {TEST_TOKEN}"}
+                       ).status_code == 201
+    msid = recording_msid("BJORK ", "jóga", "HOMOGENIC")
+    listen = client.get("/1/user/aime/listens").get_json()["payload"]["listens"][0]
+    assert (listen["recording_msid"], listen["track_metadata"]["artist_name"]) == (msid, "Björk")
+    assert client.post("/1/feedback/recording-feedback", json={"recording_msid": msid, "score": 1},
+                       headers=LB).get_json() == {"status": "ok"}
+    assert _journal(client) == [("Björk", "Jóga", "2023-11-10T21:04:11Z", True)]
+    unknown = recording_msid("Björk", "Hyperballad", None)
+    response = client.post("/1/feedback/recording-feedback", json={"recording_msid": unknown, "score": 1},
+                           headers=LB)
+    assert (response.status_code, response.get_json()) == (
+        404, {"code": 404, "error": f"No recording with recording_msid {unknown} is known to AIME."})

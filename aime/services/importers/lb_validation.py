@@ -123,7 +123,7 @@ def _check_additional_info(meta: dict) -> None:
         if key in info:
             if not info[key]:
                 del info[key]  # upstream drops null and "" MBIDs silently
-            elif not _is_uuid(info[key]):
+            elif not is_uuid(info[key]):
                 raise ListenValidationError(f"{key} MBID format invalid.")
     for key in MULTIPLE_MBID_KEYS:
         if key in info:
@@ -133,7 +133,7 @@ def _check_additional_info(meta: dict) -> None:
             if not isinstance(info[key], list):
                 raise ListenValidationError(f"{key} MBID format invalid.")
             mbids = [mbid for mbid in info[key] if mbid]
-            if not all(_is_uuid(mbid) for mbid in mbids):
+            if not all(is_uuid(mbid) for mbid in mbids):
                 raise ListenValidationError(f"{key} MBID format invalid.")
             info[key] = mbids
 
@@ -152,7 +152,8 @@ def _duration(info: dict, key: str, limit: int) -> None:
     info[key] = value
 
 
-def _is_uuid(value) -> bool:
+def is_uuid(value) -> bool:
+    """True for a UUID in any of the forms uuid.UUID reads (upstream's MBID/MSID check)."""
     try:
         uuid.UUID(value)
     except (AttributeError, TypeError, ValueError):

@@ -1,6 +1,7 @@
 """ListenBrainz-compatible submissions: upstream's validation, then the import pipeline with exact dedup."""
 from __future__ import annotations
 
+import hashlib
 import json
 import time
 import uuid
@@ -43,9 +44,22 @@ def _bad(message: str) -> ListenBrainzError:
 
 def recording_msid(artist: str, title: str, release: str | None) -> str:
     """A stable recording_msid: the same normalised artist/title/release always give the same id."""
-    key = "\x1f".join((normalise(artist[:NAME_LIMIT]), normalise(title[:NAME_LIMIT]),
-                       normalise((release or "")[:NAME_LIMIT])))
-    return str(uuid.uuid5(_MSID_NAMESPACE, key))
+    return msid_of_keys(normalise(artist[:NAME_LIMIT]), normalise(title[:NAME_LIMIT]),
+                        normalise((release or "")[:NAME_LIMIT]))
+
+
+def msid_of_keys(artist_key: str, title_key: str, album_key: str | None) -> str:
+    """The recording_msid of stored, already normalised keys (Artist.name_key, Track.title_key, Album.title_key)."""
+    return str(uuid.UUID(bytes=msid_bytes(artist_key, title_key, album_key)))
+
+
+def msid_bytes(artist_key: str, title_key: str, album_key: str | None) -> bytes:
+    """uuid5(namespace, keys).bytes, computed without building a UUID (scans compare millions of these)."""
+    key = "\x1f".join((artist_key, title_key, album_key or ""))
+    digest = bytearray(hashlib.sha1(_MSID_NAMESPACE.bytes + key.encode("utf-8")).digest()[:16])
+    digest[6] = (digest[6] & 0x0F) | 0x50  # version 5
+    digest[8] = (digest[8] & 0x3F) | 0x80  # RFC 4122 variant
+    return bytes(digest)
 
 
 def parse_submission(body: bytes) -> tuple[str, list[dict]]:
