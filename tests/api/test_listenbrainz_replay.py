@@ -220,3 +220,38 @@ def test_playing_now_with_duration_expires(client, payload_file):
 def test_get_listens_invalid_count_and_ts_order(client):
     assert client.get("/1/user/aime/listens?count=-1").status_code == 400
     assert client.get("/1/user/aime/listens?max_ts=1400000000&min_ts=1500000000").status_code == 400
+
+
+def test_get_listens(client):
+    """Upstream's test_get_listens, except additional_info.music_service, which AIME does not keep."""
+    payload = load("valid_single")
+    ts = int(time.time())
+    payload["payload"][0]["listened_at"] = ts
+    assert send(client, payload).get_json() == {"status": "ok"}
+    data = client.get("/1/user/aime/listens?count=1").get_json()["payload"]
+    assert (data["user_id"], data["count"], len(data["listens"])) == ("aime", 1, 1)
+    listen = data["listens"][0]
+    assert (listen["listened_at"], listen["track_metadata"]["track_name"], listen["track_metadata"]["artist_name"],
+            listen["track_metadata"]["release_name"]) == (ts, "Fade", "Kanye West", "The Life of Pablo")
+    uuid.UUID(listen["recording_msid"])
+    assert (data["latest_listen_ts"], data["oldest_listen_ts"]) == (ts, ts)
+    assert client.get(f"/1/user/aime/listens?min_ts={int(time.time())}").status_code == 200
+    data = client.get(f"/1/user/aime/listens?max_ts={ts - 2}").get_json()["payload"]
+    assert (data["listens"], data["latest_listen_ts"], data["oldest_listen_ts"]) == ([], ts, ts)
+    data = client.get(f"/1/user/aime/listens?max_ts={ts + 1000}&min_ts={ts - 1000}").get_json()["payload"]
+    assert [(x["listened_at"], x["track_metadata"]["track_name"]) for x in data["listens"]] == [(ts, "Fade")]
+    assert client.get("/1/user/aime/listen-count").get_json()["payload"]["count"] == 1
+    assert client.get("/1/user/sir_dumpsterfire/listen-count").status_code == 404
+
+
+def test_get_listens_order(client):
+    payload = load("valid_single")
+    for i in range(3):
+        payload["payload"][0]["listened_at"] = 1400000000 + 100 * i
+        assert send(client, payload).get_json() == {"status": "ok"}
+    data = client.get("/1/user/aime/listens").get_json()["payload"]
+    assert (data["count"], [x["listened_at"] for x in data["listens"]]) == (3, [1400000200, 1400000100, 1400000000])
+    data = client.get("/1/user/aime/listens?count=3&from_ts=1399999500").get_json()["payload"]
+    assert [x["listened_at"] for x in data["listens"]] == [1400000200, 1400000100, 1400000000]
+    # The same track at three instants: three plays (upstream's key is the instant, and so is AIME's for the API).
+    assert len(journal(client)) == 3
