@@ -106,3 +106,8 @@ def protect_api(app: Flask, prefix: str = "/api/v1") -> None:
 def init_auth(app: Flask) -> None:
     """Nothing to bind at start: the token is read lazily on first use (no I/O in create_app)."""
     app.extensions.setdefault("aime.api_token", None)
+
+
+def token_matches(given: str) -> bool:
+    """True when `given` is the API token (constant time); for protocols that carry it outside a header."""
+    return hmac.compare_digest(given.encode(), current_token().encode())

@@ -169,6 +169,8 @@ class Config:
     startup_db_wait_seconds: float = 30.0
     sentry_release: str | None = None
     dedup_window_seconds: int = 60
+    user_name: str = "aime"
+    lastfm_shared_secret: str | None = None
     lastfm_api_key: str | None = None
     lastfm_user: str | None = None
     lastfm_base_url: str = "https://ws.audioscrobbler.com/2.0"
@@ -238,6 +240,9 @@ class Config:
             startup_db_wait_seconds=_float(env, "AIME_STARTUP_DB_WAIT_SECONDS", 30.0),
             sentry_release=_text(env, "SENTRY_RELEASE"),
             dedup_window_seconds=_int(env, "AIME_DEDUP_WINDOW_SECONDS", 60, minimum=0),
+            # the one user's name in the ListenBrainz and Last.fm compatible APIs (/1/user/<name>/..., /2.0/)
+            user_name=_user_name(env, "AIME_USER_NAME"),
+            lastfm_shared_secret=_text(env, "AIME_LASTFM_SHARED_SECRET"),
             lastfm_api_key=_text(env, "AIME_LASTFM_API_KEY"),
             lastfm_user=_text(env, "AIME_LASTFM_USER"),
             lastfm_base_url=_url(env, "AIME_LASTFM_BASE_URL", "https://ws.audioscrobbler.com/2.0"),
@@ -281,6 +286,15 @@ class Config:
         values = {f.name: getattr(self, f.name) for f in fields(self)}
         values.update(changes)
         return Config(**values)
+
+
+def _user_name(env: Mapping[str, str], name: str) -> str:
+    value = _text(env, name, "aime")
+    # It is a URL path segment (/1/user/<name>/listens): no slash, space or control character.
+    if len(value) > 64 or any(ch in "/\\?#%" or ch.isspace() or not ch.isprintable() for ch in value):
+        raise ConfigError(f"{name}={value[:80]!r} must be a user name of at most 64 characters, without spaces "
+                          "or / \\ ? # %")
+    return value
 
 
 def _check_bind(bind: str) -> None:

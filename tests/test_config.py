@@ -38,6 +38,8 @@ def test_plain_postgresql_url_gets_the_psycopg3_driver():
     ("AIME_HEALTH_CHECK_TIMEOUT", "fast", "AIME_HEALTH_CHECK_TIMEOUT"),
     ("AIME_CORS_ORIGINS", "example.org", "AIME_CORS_ORIGINS"),
     ("SENTRY_DSN", "nonsense", "SENTRY_DSN"),
+    ("AIME_USER_NAME", "alice/../bob", "AIME_USER_NAME"),
+    ("AIME_USER_NAME", "two words", "AIME_USER_NAME"),
 ])
 def test_bad_values_name_the_variable(name, value, words):
     with pytest.raises(ConfigError) as caught:

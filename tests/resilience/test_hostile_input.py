@@ -137,8 +137,11 @@ def test_bodies_over_the_limit_are_413_and_change_nothing(client, auth, method, 
     assert client.get("/api/v1/playlists").get_json()["total"] == 0
 
 
-def test_listenbrainz_submission_over_the_limit_is_413(client, auth):
-    big = io.BytesIO(b'{"listen_type": "import", "payload": [' + b" " * (2 * 1024 * 1024) + b"]}")
+def test_listenbrainz_submission_over_upstreams_limit_is_refused(client, auth):
+    # The submit endpoint takes ListenBrainz's own limit (10,240,000 bytes), not AIME_MAX_BODY_MB, and answers
+    # beyond it as ListenBrainz does (400, its message): imports between 1 MiB and that limit are accepted.
+    big = io.BytesIO(b'{"listen_type": "import", "payload": [' + b" " * 10_240_000 + b"]}")
     response = client.post("/1/submit-listens", data=big, content_type="application/json", headers=auth)
-    assert response.status_code == 413
+    assert (response.status_code, response.get_json()) == (
+        400, {"code": 400, "error": "Payload too large. Payload cannot exceed 10240000 bytes"})
     assert client.get("/api/v1/history/tracks").get_json()["total"] == 0

@@ -1,23 +1,32 @@
-"""ListenBrainz-compatible submissions: validation as ListenBrainz documents it, then the import pipeline."""
+"""ListenBrainz-compatible submissions: upstream's validation, then the import pipeline with exact dedup."""
 from __future__ import annotations
 
+import hashlib
 import json
 import time
+import uuid
 
-from ...config import Config
 from ...database import run_write
 from ...extensions import db
 from ...models import ServiceState
-from .common import UNSTORABLE, RowError, text
+from ...text import normalise
+from .common import RowError, text
+from .lb_validation import ListenValidationError, validate_listen
 from .listenbrainz import listen_play
 from .pipeline import write_plays
+from .records import Play
 from .resolve import CatalogCache
 
 MAX_LISTENS_PER_REQUEST = 1000
-MAX_LISTEN_SIZE = 10240  # bytes of one listen, as ListenBrainz enforces
-LISTEN_MINIMUM_TS = 1033430400  # 2002-10-01, ListenBrainz' lower bound
+MAX_LISTEN_SIZE = 10240  # bytes per listen, on average over the body, as upstream measures it
+MAX_LISTEN_PAYLOAD_SIZE = MAX_LISTEN_SIZE * MAX_LISTENS_PER_REQUEST  # 10,240,000 bytes
+NAME_LIMIT = 500  # AIME's column width: longer names (which upstream keeps) are cut, not refused
 NOW_PLAYING = "now_playing"
+PLAYING_NOW_MAX_SECONDS = 600  # upstream's PLAYING_NOW_MAX_DURATION
 LISTEN_TYPES = ("single", "import", "playing_now")
+# Exact de-duplication: API clients send second-precise listened_at, so only an equal instant is the same play.
+API_DEDUP_WINDOW = 0
+_MSID_NAMESPACE = uuid.UUID("6f6d6b2e-6169-6d65-2e72-65636f726469")
 
 
 class ListenBrainzError(Exception):
@@ -33,98 +42,106 @@ def _bad(message: str) -> ListenBrainzError:
     return ListenBrainzError(400, message)
 
 
+def recording_msid(artist: str, title: str, release: str | None) -> str:
+    """A stable recording_msid: the same normalised artist/title/release always give the same id."""
+    return msid_of_keys(normalise(artist[:NAME_LIMIT]), normalise(title[:NAME_LIMIT]),
+                        normalise((release or "")[:NAME_LIMIT]))
+
+
+def msid_of_keys(artist_key: str, title_key: str, album_key: str | None) -> str:
+    """The recording_msid of stored, already normalised keys (Artist.name_key, Track.title_key, Album.title_key)."""
+    return str(uuid.UUID(bytes=msid_bytes(artist_key, title_key, album_key)))
+
+
+def msid_bytes(artist_key: str, title_key: str, album_key: str | None) -> bytes:
+    """uuid5(namespace, keys).bytes, computed without building a UUID (scans compare millions of these)."""
+    key = "\x1f".join((artist_key, title_key, album_key or ""))
+    digest = bytearray(hashlib.sha1(_MSID_NAMESPACE.bytes + key.encode("utf-8")).digest()[:16])
+    digest[6] = (digest[6] & 0x0F) | 0x50  # version 5
+    digest[8] = (digest[8] & 0x3F) | 0x80  # RFC 4122 variant
+    return bytes(digest)
+
+
 def parse_submission(body: bytes) -> tuple[str, list[dict]]:
-    """(listen_type, listens) of a submit-listens body, or ListenBrainzError(400) naming the problem."""
+    """(listen_type, validated listens) of a submit-listens body, or ListenBrainzError(400) naming the problem."""
+    if len(body) > MAX_LISTEN_PAYLOAD_SIZE:
+        raise _bad(f"Payload too large. Payload cannot exceed {MAX_LISTEN_PAYLOAD_SIZE} bytes")
     try:
         data = json.loads(body.decode("utf-8"))
     except (UnicodeDecodeError, ValueError) as error:
         raise _bad(f"Cannot parse JSON document: {str(error)[:200]}") from None
     except RecursionError:
         raise _bad("Cannot parse JSON document: nested too deeply.") from None
-    if not isinstance(data, dict) or "payload" not in data or "listen_type" not in data:
+    if not isinstance(data, dict):
+        raise _bad("Invalid JSON document submitted. Top level of JSON document should be a json object.")
+    if "payload" not in data:
         raise _bad("Invalid JSON document submitted.")
-    listen_type, payload = data["listen_type"], data["payload"]
-    if listen_type not in LISTEN_TYPES:
-        raise _bad("JSON document requires a valid listen_type key: one of single, import or playing_now.")
+    payload = data["payload"]
     if not isinstance(payload, list):
         raise _bad("The payload in the JSON document should be a list of listens.")
     if not payload:
-        raise _bad("JSON document does not contain any listens.")
-    if listen_type in ("single", "playing_now") and len(payload) != 1:
-        raise _bad(f"JSON document should contain exactly one listen for listen_type {listen_type}.")
+        raise _bad("JSON document does not contain any listens")
     if len(payload) > MAX_LISTENS_PER_REQUEST:
         raise _bad(f"Too many listens. You may not submit more than {MAX_LISTENS_PER_REQUEST} listens at once.")
-    for listen in payload:
-        _validate_listen(listen, listen_type)
-    return listen_type, payload
+    # Upstream measures the body in UTF-8 bytes, on average per listen: a long CJK listen is fine.
+    if len(body) > len(payload) * MAX_LISTEN_SIZE:
+        raise _bad(f"JSON document is too large. Each listens may not be larger than {MAX_LISTEN_SIZE} bytes.")
+    if "listen_type" not in data:
+        raise _bad("Invalid JSON document submitted.")
+    listen_type = data["listen_type"]
+    if listen_type not in LISTEN_TYPES:
+        raise _bad("JSON document requires a valid listen_type key.")
+    if listen_type in ("single", "playing_now") and len(payload) > 1:
+        raise _bad("JSON document contains more than listen for a single/playing_now. It should contain only one.")
+    try:
+        return listen_type, [validate_listen(listen, listen_type == "playing_now") for listen in payload]
+    except ListenValidationError as error:
+        raise _bad(str(error)) from None
 
 
-def _validate_listen(listen, listen_type: str) -> None:
-    if not isinstance(listen, dict):
-        raise _bad("Each listen in the payload should be a JSON object.")
-    if len(json.dumps(listen)) > MAX_LISTEN_SIZE:
-        raise _bad(f"JSON document is too large. In aggregate, listens may not exceed {MAX_LISTEN_SIZE} bytes.")
-    if listen_type == "playing_now":
-        if "listened_at" in listen:
-            raise _bad("JSON document must not contain listened_at while submitting playing_now.")
-    else:
-        if "listened_at" not in listen:
-            raise _bad("JSON document must contain the key listened_at at the top level.")
-        stamp = listen["listened_at"]
-        if not isinstance(stamp, int) or isinstance(stamp, bool):
-            raise _bad("JSON document must contain an int value for listened_at.")
-        if stamp < LISTEN_MINIMUM_TS:
-            raise _bad(f"Value for key listened_at is too low. listened_at timestamp should be greater "
-                       f"than {LISTEN_MINIMUM_TS}.")
-        if stamp > time.time() + 24 * 3600:
-            raise _bad("Value for key listened_at is in the future.")
-    meta = listen.get("track_metadata")
-    if not isinstance(meta, dict):
-        raise _bad("JSON document must contain the key track_metadata at the top level.")
-    for key in ("artist_name", "track_name"):
-        value = meta.get(key)
-        if not isinstance(value, str) or not value.strip():
-            raise _bad(f"JSON document does not contain required track_metadata.{key}.")
-        if len(value) > 500:
-            raise _bad(f"track_metadata.{key} is too long (500 characters at most).")
-        if UNSTORABLE.search(value):
-            raise _bad(f"track_metadata.{key} contains a NUL character or an invalid code point.")
-    if "additional_info" in meta and not isinstance(meta["additional_info"], dict):
-        raise _bad("track_metadata.additional_info must be a JSON object.")
+def listen_to_play(index: int, listen: dict) -> Play:
+    """One validated API listen as a Play (names cut to AIME's 500 characters; client from additional_info)."""
+    meta = dict(listen["track_metadata"])
+    for key in ("artist_name", "track_name", "release_name"):
+        if isinstance(meta.get(key), str):
+            meta[key] = meta[key][:NAME_LIMIT]
+    return listen_play(index, {"listened_at": listen["listened_at"], "track_metadata": meta})
 
 
-def submit(config: Config, body: bytes) -> dict:
-    """Store the listens of a submit-listens body (duplicates within the window are ignored)."""
+def submit(body: bytes, return_msid: bool = False) -> dict:
+    """Store the listens of a submit-listens body (the same track at the same second is stored once)."""
     listen_type, payload = parse_submission(body)
     if listen_type == "playing_now":
-        run_write(_set_now_playing, payload[0])
-        return {"status": "ok"}
+        msid = run_write(set_playing_now, payload[0]["track_metadata"])
+        return {"status": "ok", "recording_msid": msid} if return_msid else {"status": "ok"}
     try:
-        plays = [listen_play(i, listen) for i, listen in enumerate(payload)]
+        plays = [listen_to_play(i, listen) for i, listen in enumerate(payload)]
     except RowError as error:
         raise _bad(str(error)) from None
-    run_write(_store, plays, config.dedup_window_seconds)
+    store_plays(plays, "listenbrainz")
     return {"status": "ok"}
 
 
-def _store(plays, window: int) -> None:
-    write_plays(db.session, CatalogCache("listenbrainz"), plays, window=window, source="listenbrainz")
+def store_plays(plays: list[Play], source: str) -> None:
+    """Write plays received from a scrobbling client, de-duplicated on the exact instant."""
+    run_write(lambda: write_plays(db.session, CatalogCache(source), plays, window=API_DEDUP_WINDOW, source=source))
 
 
-def _set_now_playing(listen: dict) -> None:
-    meta = listen["track_metadata"]
+def set_playing_now(meta: dict) -> str:
+    """Remember what plays now (shared by every worker: it is a row), until its duration or 10 minutes pass."""
     info = meta.get("additional_info") or {}
-    duration = info.get("duration_ms")
-    seconds = duration / 1000 if isinstance(duration, (int, float)) and duration > 0 else info.get("duration")
-    seconds = seconds if isinstance(seconds, (int, float)) and 0 < seconds < 24 * 3600 else 600
+    seconds = info.get("duration") or (info.get("duration_ms") or 0) // 1000 or PLAYING_NOW_MAX_SECONDS
     now = int(time.time())
     state = db.session.get(ServiceState, NOW_PLAYING)
     if state is None:
         state = ServiceState(name=NOW_PLAYING)
         db.session.add(state)
+    artist, title = text(meta["artist_name"], "artist")[:NAME_LIMIT], text(meta["track_name"], "title")[:NAME_LIMIT]
+    album = meta.get("release_name")
+    msid = recording_msid(artist, title, album)
+    client = info.get("submission_client") or info.get("media_player")
     state.active = True
-    state.state = {"artist": text(meta["artist_name"], "artist"), "title": text(meta["track_name"], "title"),
-                   "album": text(meta.get("release_name"), "album", required=False) if isinstance(
-                       meta.get("release_name"), str) else None,
-                   "client": info.get("submission_client") if isinstance(info.get("submission_client"), str) else None,
-                   "since": now, "expires_at": now + int(seconds)}
+    state.state = {"artist": artist, "title": title, "album": album[:NAME_LIMIT] if album else None,
+                   "client": client[:200] if isinstance(client, str) else None, "duration": int(seconds),
+                   "recording_msid": msid, "since": now, "expires_at": now + int(seconds)}
+    return msid
