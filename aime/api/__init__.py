@@ -45,8 +45,8 @@ def register_api(app: Flask) -> None:
     api = ProblemApi(app)
     app.extensions["aime.api"] = api
     protect_api(app, "/api/v1")
-    for module in (collection, artists, collections, history, exports, search, analytics, playlists, services, scheduler,
-                   ai, imports, magazines):
+    for module in (collection, artists, collections, history, exports, search, analytics, playlists, services,
+                   scheduler, ai, imports, magazines):
         api.register_blueprint(module.blp, url_prefix="/api/v1")
     listenbrainz.register(app)  # plain Flask blueprint: ListenBrainz' paths and error shape, not /api/v1
     _limit_body_sizes(app)

@@ -20,7 +20,8 @@ class CollectionQuerySchema(Schema):
     year_to = fields.Integer(allow_none=True, validate=validate.Range(min=1000, max=2200))
     support = fields.String(validate=_TEXT, metadata={"description": "the support, exactly (any case)"})
     label = fields.String(validate=_TEXT, metadata={"description": "text contained in one of the labels"})
-    fact = fields.String(validate=validate.OneOf(FACTS), metadata={"description": "a listening fact (docs/collections.md)"})
+    fact = fields.String(validate=validate.OneOf(FACTS),
+                         metadata={"description": "a listening fact (docs/library.md)"})
     days = fields.Integer(validate=validate.Range(min=1, max=36_500),
                           metadata={"description": "for not_played_for_days (default 730)"})
     owned = fields.Boolean(load_default=True, metadata={"description": "only albums in the collection (default)"})

@@ -118,7 +118,8 @@ def _check_query(query: dict) -> None:
     if not any(query.get(key) not in (None, "") for key in CRITERIA):
         raise InvalidInput("A query needs at least one of: " + ", ".join(CRITERIA) + ".",
                            errors={"query": ["Give at least one criterion."]})
-    if query.get("year_from") is not None and query.get("year_to") is not None and query["year_from"] > query["year_to"]:
+    low, high = query.get("year_from"), query.get("year_to")
+    if low is not None and high is not None and low > high:
         raise InvalidInput("year_from is after year_to.", errors={"query": ["year_from is after year_to."]})
 
 

@@ -65,9 +65,9 @@ def _album_in_depth(featured: dict | None, previous: dict) -> dict | None:
                               .where(Track.album_id.is_not(None)).group_by(Track.album_id)
                               .order_by(plays.desc(), Track.album_id).limit(20)).all()
     candidates = [db.session.get(Album, album_id) for album_id, _ in rows]
+    fresh = [a for a in candidates if a.id != previous.get("album_id")] or candidates
     skip_artist = (featured or {}).get("artist_id")
-    album = next((a for a in candidates if a.primary_artist_id != skip_artist and a.id != previous.get("album_id")),
-                 next((a for a in candidates if a.id != previous.get("album_id")), candidates[0] if candidates else None))
+    album = next((a for a in fresh if a.primary_artist_id != skip_artist), fresh[0] if fresh else None)
     return _album_facts(album) if album else None
 
 
@@ -84,7 +84,8 @@ def _album_facts(album: Album) -> dict:
     heard = db.session.scalar(select(func.count(func.distinct(Listen.track_id))).join(Track)
                               .where(Track.album_id == album.id, Track.track_number.is_not(None)))
     return {"album_id": album.id, "title": album.title, "artists": [a.name for a in album.artists],
-            "artist_id": album.primary_artist_id, "year": album.year, "genre": album.genre, "owned": album.in_collection,
+            "artist_id": album.primary_artist_id, "year": album.year, "genre": album.genre,
+            "owned": album.in_collection,
             "plays": count, "first_played": first, "last_played": last, "listening_seconds": int(seconds),
             "tracks": len(listed), "tracks_heard": heard or 0,
             "top_tracks": [{"title": title, "plays": plays} for title, plays in per_track]}

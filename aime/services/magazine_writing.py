@@ -73,7 +73,8 @@ def _pieces(content: dict):
         text = (f"“{album['title']}” by {', '.join(album['artists'])} has been played {_times(album['plays'])}, "
                 f"first on {_day(album['first_played'])}, last on {_day(album['last_played'])}, "
                 f"{album['listening_seconds'] // 60} minutes in all."
-                + (f" {album['tracks_heard']} of its {album['tracks']} tracks have been heard." if album['tracks'] else "")
+                + (f" {album['tracks_heard']} of its {album['tracks']} tracks have been heard."
+                   if album["tracks"] else "")
                 + (f" “{top['title']}” most of all ({top['plays']} plays)." if top else ""))
         yield album, "text", text, (f"Write a short magazine piece (at most five sentences) about the album "
                                     f"“{album['title']}” by {', '.join(album['artists'])} and how it has been "

@@ -149,10 +149,13 @@ def ai_app(app, httpserver):
         db.engine.dispose()
 
 
+HAIKU = "needle finds the groove\nwinter light on the sleeve\nthe room hums along"
+
+
 def _writer(request):
     prompt = request.get_json()["messages"][-1]["content"]
     if "haiku" in prompt:
-        return Response(json.dumps(completion("needle finds the groove\nwinter light on the sleeve\nthe room hums along")))
+        return Response(json.dumps(completion(HAIKU)))
     if "portrait" in prompt:
         return Response(json.dumps(completion("Björk fills the room: 5 plays, each one a small storm.")))
     if "album" in prompt:
@@ -174,7 +177,7 @@ def test_the_ai_writes_the_prose_but_never_a_number_the_data_did_not_give(ai_app
     assert edition["writer"] == "mixed"
     assert edition["featured_artist"]["text"] == "Björk fills the room: 5 plays, each one a small storm."
     assert edition["album"]["text"].startswith("“Kind of Blue” by Miles Davis has been played 3 times")  # data's
-    assert edition["haikus"][0]["haiku"] == "needle finds the groove\nwinter light on the sleeve\nthe room hums along"
+    assert edition["haikus"][0]["haiku"] == HAIKU
     assert edition["collection"]["intro"] == "Records that wait for you."
     assert edition["album"]["plays"] == 3  # numbers are the data's whatever the AI says
 
