@@ -42,12 +42,14 @@ def artist_albums(artist_id: int) -> list[dict]:
     """Albums crediting the artist or holding their played tracks, most played first, with plays of the artist."""
     credited = select(AlbumArtist.album_id).where(AlbumArtist.artist_id == artist_id)
     heard = select(Track.album_id).where(Track.artist_id == artist_id, Track.album_id.is_not(None))
-    rows = db.session.scalars(select(Album).where(or_(Album.id.in_(credited), Album.id.in_(heard)))).all()
+    mine = or_(Album.id.in_(credited), Album.id.in_(heard))
+    rows = db.session.scalars(select(Album).where(mine)).all()
+    # A subquery, not a list of ids: an artist on thousands of records stays one bounded statement.
     stats = {row.album_id: row for row in db.session.execute(
         select(Track.album_id, func.count(Listen.id).label("plays"), func.min(Listen.played_at).label("first"),
                func.max(Listen.played_at).label("last"))
         .join(Listen, Listen.track_id == Track.id)
-        .where(Track.album_id.in_([a.id for a in rows])).group_by(Track.album_id))}
+        .where(Track.album_id.in_(select(Album.id).where(mine))).group_by(Track.album_id))}
     albums = []
     for album in rows:
         row = stats.get(album.id)
