@@ -1,11 +1,17 @@
-"""One artist's page: their albums (owned and heard), plays, first and last play, top tracks, an image."""
+"""One artist's page: their albums (owned and heard), plays, first and last play, top tracks, an image.
+
+Counts come from the per-track rollup (track_play_totals, kept exact with the listens): an artist with tens of
+thousands of plays is read in a few index lookups instead of a scan of their listens.
+"""
 from __future__ import annotations
 
 from sqlalchemy import func, or_, select
+from sqlalchemy.orm import lazyload
 
 from ..errors import NotFound
 from ..extensions import db
-from ..models import Album, AlbumArtist, Artist, Listen, Track
+from ..models import Album, AlbumArtist, Artist, Track
+from ..models.rollup import TrackPlayTotal as Totals
 from ..text import normalise
 
 
@@ -29,10 +35,11 @@ def artist_detail(artist_id: int, top: int = 10) -> dict:
     """Plays of the artist's tracks (count, first, last), their albums with plays, and their top tracks."""
     artist = get_artist(artist_id)
     plays, first, last = db.session.execute(
-        select(func.count(Listen.id), func.min(Listen.played_at), func.max(Listen.played_at))
-        .join(Track, Track.id == Listen.track_id).where(Track.artist_id == artist_id)).one()
+        select(func.coalesce(func.sum(Totals.plays), 0), func.min(Totals.first_played_at),
+               func.max(Totals.last_played_at))
+        .join(Track, Track.id == Totals.track_id).where(Track.artist_id == artist_id)).one()
     albums = artist_albums(artist_id)
-    return {"id": artist.id, "name": artist.name, "play_count": plays, "first_played": first, "last_played": last,
+    return {"id": artist.id, "name": artist.name, "play_count": int(plays), "first_played": first, "last_played": last,
             "albums_owned": [a for a in albums if a["in_collection"]],
             "albums_heard": [a for a in albums if not a["in_collection"] and a["plays"]],
             "top_tracks": top_tracks(artist_id, top), "image_url": _image(albums)}
@@ -43,19 +50,19 @@ def artist_albums(artist_id: int) -> list[dict]:
     credited = select(AlbumArtist.album_id).where(AlbumArtist.artist_id == artist_id)
     heard = select(Track.album_id).where(Track.artist_id == artist_id, Track.album_id.is_not(None))
     mine = or_(Album.id.in_(credited), Album.id.in_(heard))
-    rows = db.session.scalars(select(Album).where(mine)).all()
+    rows = db.session.scalars(select(Album).where(mine).options(lazyload(Album.tracks))).all()
     # A subquery, not a list of ids: an artist on thousands of records stays one bounded statement.
     stats = {row.album_id: row for row in db.session.execute(
-        select(Track.album_id, func.count(Listen.id).label("plays"), func.min(Listen.played_at).label("first"),
-               func.max(Listen.played_at).label("last"))
-        .join(Listen, Listen.track_id == Track.id)
+        select(Track.album_id, func.sum(Totals.plays).label("plays"), func.min(Totals.first_played_at).label("first"),
+               func.max(Totals.last_played_at).label("last"))
+        .join(Totals, Totals.track_id == Track.id)
         .where(Track.album_id.in_(select(Album.id).where(mine))).group_by(Track.album_id))}
     albums = []
     for album in rows:
         row = stats.get(album.id)
         albums.append({"id": album.id, "title": album.title, "year": album.year, "support": album.support,
                        "in_collection": album.in_collection, "image_url": album.image_url,
-                       "artists": album.artists, "plays": row.plays if row else 0,
+                       "artists": album.artists, "plays": int(row.plays) if row else 0,
                        "first_played": row.first if row else None, "last_played": row.last if row else None})
     albums.sort(key=lambda a: (-a["plays"], a["year"] or 9999, a["title"].casefold(), a["id"]))
     return albums
@@ -63,13 +70,12 @@ def artist_albums(artist_id: int) -> list[dict]:
 
 def top_tracks(artist_id: int, limit: int) -> list[dict]:
     """The artist's most played tracks (ties: title)."""
-    plays = func.count(Listen.id).label("plays")
     rows = db.session.execute(
-        select(Track.id, Track.title, Track.album_id, Album.title.label("album"), plays,
-               func.max(Listen.played_at).label("last"))
-        .join(Listen, Listen.track_id == Track.id).outerjoin(Album, Album.id == Track.album_id)
-        .where(Track.artist_id == artist_id).group_by(Track.id, Track.title, Track.album_id, Album.title)
-        .order_by(plays.desc(), Track.title, Track.id).limit(limit)).all()
+        select(Track.id, Track.title, Track.album_id, Album.title.label("album"), Totals.plays,
+               Totals.last_played_at.label("last"))
+        .join(Totals, Totals.track_id == Track.id).outerjoin(Album, Album.id == Track.album_id)
+        .where(Track.artist_id == artist_id)
+        .order_by(Totals.plays.desc(), Track.title, Track.id).limit(limit)).all()
     return [{"id": r.id, "title": r.title, "album_id": r.album_id, "album": r.album, "plays": r.plays,
              "last_played": r.last} for r in rows]
 

@@ -15,10 +15,12 @@ from datetime import datetime
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import exists, func, select
+from sqlalchemy.orm import lazyload
 
 from ..config import Config
 from ..extensions import db
 from ..models import Album, AlbumArtist, Artist, Listen, Track
+from ..models.rollup import TrackPlayTotal as Totals
 from ..text import normalise
 from .catalog import contains, escape_like
 
@@ -30,7 +32,8 @@ CRITERIA = ("genre", "artist", "year_from", "year_to", "support", "label", "fact
 
 def run_query(config: Config, query: dict) -> list[dict]:
     """Albums matching `query` (only albums the library has), each with its plays, last play and a reason."""
-    albums = db.session.scalars(select(Album).where(*_clauses(query))).all()
+    # No track lists: loading every album's tracks cost 0.6 s of 0.8 s for 1,000 albums.
+    albums = db.session.scalars(select(Album).where(*_clauses(query)).options(lazyload(Album.tracks))).all()
     if query.get("label"):
         wanted = normalise(query["label"])
         albums = [a for a in albums if any(wanted in normalise(label) for label in a.labels or [])]
@@ -61,15 +64,15 @@ def _clauses(query: dict) -> list:
 
 
 def album_plays(albums: list[Album]) -> dict[int, tuple[int, int | None]]:
-    """(plays, last play) of each album that has plays."""
+    """(plays, last play) of each album that has plays, from the per-track rollup (no scan of the listens)."""
     ids = [a.id for a in albums]
     result: dict[int, tuple[int, int | None]] = {}
     for chunk in range(0, len(ids), 500):  # bounded IN lists on every database
         for album_id, count, last in db.session.execute(
-                select(Track.album_id, func.count(Listen.id), func.max(Listen.played_at))
-                .join(Listen, Listen.track_id == Track.id)
+                select(Track.album_id, func.sum(Totals.plays), func.max(Totals.last_played_at))
+                .join(Totals, Totals.track_id == Track.id)
                 .where(Track.album_id.in_(ids[chunk:chunk + 500])).group_by(Track.album_id)):
-            result[album_id] = (count, last)
+            result[album_id] = (int(count), last)
     return result
 
 

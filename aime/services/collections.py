@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 from sqlalchemy import func, select
+from sqlalchemy.orm import lazyload
 
 from ..config import Config
 from ..database import run_write
@@ -140,7 +141,7 @@ def _albums(config: Config, row: AlbumCollection) -> list[dict]:
     if row.kind == "query":
         return collection_queries.run_query(config, row.query)
     items = db.session.execute(select(AlbumCollectionItem, Album).join(Album, Album.id == AlbumCollectionItem.album_id)
-                               .where(AlbumCollectionItem.collection_id == row.id)
+                               .where(AlbumCollectionItem.collection_id == row.id).options(lazyload(Album.tracks))
                                .order_by(AlbumCollectionItem.position)).all()
     plays = collection_queries.album_plays([album for _, album in items])
     return [{**collection_queries.album_item(album, *plays.get(album.id, (0, None))),

@@ -16,6 +16,7 @@ from ..database import run_write
 from ..errors import NotFound
 from ..extensions import db
 from ..models import Album, Listen, MagazineEdition, TaskRun, Track
+from ..models.rollup import TrackPlayTotal
 from . import artists, collection_queries, magazine_writing, stats
 from .collection import Page
 
@@ -60,8 +61,8 @@ def _featured_artist(config: Config, previous: dict) -> dict | None:
 
 def _album_in_depth(featured: dict | None, previous: dict) -> dict | None:
     # The most played record not by the featured artist (else any), not the one the last edition studied.
-    plays = func.count(Listen.id)
-    rows = db.session.execute(select(Track.album_id, plays).join(Listen, Listen.track_id == Track.id)
+    plays = func.sum(TrackPlayTotal.plays)
+    rows = db.session.execute(select(Track.album_id, plays).join(TrackPlayTotal, TrackPlayTotal.track_id == Track.id)
                               .where(Track.album_id.is_not(None)).group_by(Track.album_id)
                               .order_by(plays.desc(), Track.album_id).limit(20)).all()
     candidates = [db.session.get(Album, album_id) for album_id, _ in rows]
