@@ -188,3 +188,20 @@ def test_a_failing_ai_leaves_an_edition_written_from_the_data(ai_app, client, au
     edition = _generate(ai_app)
     assert edition["writer"] == "data" and edition["number"] == 1
     assert edition["featured_artist"]["text"].startswith("Björk is the artist of this edition: played 5 times")
+
+
+def test_one_edition_at_a_time_and_the_pages_say_so(app, client, auth):
+    from aime.services import tasks
+    from tests.web.test_pages import signed_in_client
+
+    with app.app_context():
+        run_id = tasks.start_run("magazine", "schedule")  # an edition being written (in any worker)
+    refused = client.post("/api/v1/magazines", headers=auth)
+    assert (refused.status_code, refused.mimetype) == (409, "application/problem+json")
+    assert f"run {run_id}" in refused.get_json()["detail"]
+    browser, csrf = signed_in_client(app)
+    page = browser.post("/magazine", data={"csrf_token": csrf}, follow_redirects=True).get_data(as_text=True)
+    assert f"Task &#39;magazine&#39; is already running (run {run_id})." in page
+    assert client.get("/api/v1/magazines").get_json()["total"] == 0
+    nav = client.get("/").get_data(as_text=True)
+    assert 'href="/collections"' in nav and 'href="/magazine"' in nav
