@@ -39,14 +39,16 @@ class ProblemApi(Api):
 
 def register_api(app: Flask) -> None:
     """Mount every API blueprint and the body-size limits."""
-    from . import ai, analytics, audioscrobbler, collection, exports, history, imports, listenbrainz, playlists, scheduler, search, services
+    from . import (ai, analytics, artists, audioscrobbler, collection, collections, exports, history, imports,
+                   listenbrainz, magazines, playlists, scheduler, search, services)
 
     # One Api per app: flask-smorest keeps the OpenAPI spec on the Api object.
     api = ProblemApi(app, spec_kwargs={
         "extra_plugins": [TokenSecurityPlugin(private=app.extensions["aime.config"].private)]})
     app.extensions["aime.api"] = api
     protect_api(app, "/api/v1")
-    for module in (collection, history, exports, search, analytics, playlists, services, scheduler, ai, imports):
+    for module in (collection, artists, collections, history, exports, search, analytics, playlists, services,
+                   scheduler, ai, imports, magazines):
         api.register_blueprint(module.blp, url_prefix="/api/v1")
     listenbrainz.register(app)  # plain Flask blueprint: ListenBrainz' paths and error shape, not /api/v1
     audioscrobbler.register(app)  # Last.fm protocols (/2.0/, 1.2): Last.fm's answers and error codes

@@ -1,8 +1,10 @@
 """SQLAlchemy models, one aggregate per module. Importing this registers every table."""
+from .library import AlbumCollection, AlbumCollectionItem, MagazineEdition
 from .listening import Listen
 from .music import Album, AlbumArtist, Artist, Track
 from .ops import ImportJob, Playlist, PlaylistTrack, ScheduledTask, ServiceState, Setting, TaskRun
 from .rollup import ArtistPlayTotal, ListenBucket, TrackPlayTotal
 
-__all__ = ["Album", "AlbumArtist", "Artist", "ArtistPlayTotal", "ImportJob", "Listen", "ListenBucket", "Playlist",
-           "PlaylistTrack", "ScheduledTask", "ServiceState", "Setting", "TaskRun", "Track", "TrackPlayTotal"]
+__all__ = ["Album", "AlbumArtist", "AlbumCollection", "AlbumCollectionItem", "Artist", "ArtistPlayTotal", "ImportJob",
+           "Listen", "ListenBucket", "MagazineEdition", "Playlist", "PlaylistTrack", "ScheduledTask", "ServiceState",
+           "Setting", "TaskRun", "Track", "TrackPlayTotal"]

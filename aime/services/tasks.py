@@ -24,7 +24,7 @@ from ..database import run_write
 from ..errors import Conflict, NotConfigured, NotFound
 from ..extensions import db
 from ..models import ScheduledTask, Setting, TaskRun
-from . import ai_writing, exports
+from . import ai_writing, exports, magazine
 
 log = logging.getLogger(__name__)
 OUTPUT_DIR = "scheduled-output"
@@ -100,12 +100,19 @@ def task_discogs_sync(config: Config) -> Output:
     return Output(_json_text(sync(config)), "json")
 
 
+def task_magazine(config: Config) -> Output:
+    """A new magazine edition, stored (written by the AI when configured, else from the data); its Markdown."""
+    edition = magazine.generate_edition(config, magazine.running_task_run())
+    return Output(magazine.to_markdown(edition), "md")
+
+
 TASKS: dict[str, Callable[[Config], Output]] = {
     "export_markdown": task_export_markdown,
     "export_json": task_export_json,
     "haiku": task_haiku,
     "discogs_sync": task_discogs_sync,
     "ai_enrichment": task_ai_enrichment,
+    "magazine": task_magazine,
 }
 
 
