@@ -12,11 +12,12 @@ __version__ = "0.1.0"
 
 def create_app(config: Config | Mapping[str, str] | None = None) -> Flask:
     """Build the Flask app. Only wiring: no connection, file or thread is opened here."""
-    from . import api, auth, cli, database, errors, health, observability, web
+    from . import api, auth, cli, database, errors, filemodes, health, observability, web
     from .extensions import cors, db, migrate
     from .services import scheduler, services_setup
 
     config = _resolve_config(config)
+    filemodes.restrict_new_files()  # a process setting, not I/O: everything AIME writes is 0600/0700
     app = Flask(__name__)
     app.extensions["aime.config"] = config
     _apply_flask_settings(app, config)

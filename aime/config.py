@@ -1,6 +1,7 @@
 """Configuration read from the environment (12-factor), typed and validated."""
 from __future__ import annotations
 
+import ipaddress
 import os
 from dataclasses import dataclass, field, fields
 from pathlib import Path
@@ -113,6 +114,18 @@ def _origins(env: Mapping[str, str], name: str) -> list[str]:
     return origins
 
 
+def _networks(env: Mapping[str, str], name: str) -> tuple[str, ...]:
+    raw = _text(env, name, "")
+    items = tuple(item.strip() for item in raw.split(",") if item.strip())
+    for item in items:
+        try:
+            ipaddress.ip_network(item, strict=False)
+        except ValueError:
+            raise ConfigError(f"{name} contains {item!r}, which is not an IP address or network (e.g. 10.0.0.0/8)") \
+                from None
+    return items
+
+
 def _sentry_dsn(env: Mapping[str, str], name: str) -> str | None:
     raw = _text(env, name)
     if raw is None:
@@ -183,6 +196,14 @@ class Config:
     import_lease_seconds: float = 60.0
     # Web sign-in cookie carries the Secure flag (browsers still send it to http://localhost); 0 only for plain-HTTP LANs.
     session_cookie_secure: bool = True
+    # Security (issue 15): proxies whose X-Forwarded-For/-Proto are believed, failed authentications allowed
+    # per client address and minute, paid AI calls allowed to anonymous clients per address and hour,
+    # a token for Prometheus to scrape /metrics in private mode, and the longest date range one request may ask.
+    trusted_proxies: tuple[str, ...] = ()
+    auth_failures_per_minute: int = 5
+    ai_anonymous_per_hour: int = 10
+    metrics_token: str | None = None
+    max_range_days: int = 3660
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> "Config":
@@ -253,6 +274,11 @@ class Config:
             # an import job whose process died is taken over this long after its last committed batch
             import_lease_seconds=_float(env, "AIME_IMPORT_LEASE_SECONDS", 60.0, minimum=1.0),
             session_cookie_secure=_bool(env, "AIME_SESSION_COOKIE_SECURE", True),
+            trusted_proxies=_networks(env, "AIME_TRUSTED_PROXIES"),
+            auth_failures_per_minute=_int(env, "AIME_AUTH_FAILURES_PER_MINUTE", 5, minimum=1),
+            ai_anonymous_per_hour=_int(env, "AIME_AI_ANONYMOUS_PER_HOUR", 10, minimum=0),
+            metrics_token=_text(env, "AIME_METRICS_TOKEN"),
+            max_range_days=_int(env, "AIME_MAX_RANGE_DAYS", 3660, minimum=1),
         )
 
     @property

@@ -5,8 +5,6 @@ Mounted at /1 and /apis/listenbrainz/1 (outside /api/v1): errors use ListenBrain
 """
 from __future__ import annotations
 
-import hmac
-
 from flask import Blueprint, Flask, current_app, jsonify, request
 from werkzeug.exceptions import HTTPException
 
@@ -29,7 +27,8 @@ def _lb_error(error: service.ListenBrainzError):
 
 @bp.errorhandler(AimeError)
 def _aime_error(error: AimeError):
-    return _error(error.status, error.detail)
+    body, code = _error(error.status, error.detail)
+    return body, code, error.headers  # e.g. Retry-After of a 429
 
 
 @bp.errorhandler(HTTPException)
@@ -57,7 +56,7 @@ def validate_token():
     given = auth.presented_token() or request.args.get("token")
     if not given:
         return _error(400, "You need to provide an Authorization token.")
-    if hmac.compare_digest(given.encode(), auth.current_token().encode()):
+    if auth.check_token(given):  # throttled and audited per client address
         return jsonify({"code": 200, "message": "Token valid.", "valid": True, "user_name": USER_NAME})
     return jsonify({"code": 200, "message": "Token invalid.", "valid": False})
 

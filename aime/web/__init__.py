@@ -46,7 +46,8 @@ def _headers(response):
 
 @bp.errorhandler(AimeError)
 def _aime_error(error: AimeError):
-    return render_template("error.html", status=error.status, title=error.title, detail=error.detail), error.status
+    return (render_template("error.html", status=error.status, title=error.title, detail=error.detail),
+            error.status, error.headers)
 
 
 @bp.errorhandler(HTTPException)
