@@ -7,6 +7,7 @@ import logging
 import os
 import secrets
 import threading
+import time
 from pathlib import Path
 
 from flask import Flask, current_app, g, request
@@ -156,6 +157,29 @@ def require_token() -> None:
     if not check_token(given):
         raise Unauthorized("The API token is not valid.")
     g.token_id = token_id(given)
+
+
+def paid_call_budget():
+    """None for a caller with the token; else a function charging one paid AI call to its address (429 past the limit).
+
+    Counted in the database, so the hourly budget holds across every gunicorn worker.
+    """
+    if is_authenticated():
+        return None
+    limit = throttle.Limit(current_app.extensions["aime.config"].ai_anonymous_per_hour, 3600)
+    address = client_address()
+
+    def charge() -> None:
+        # Counted first (one atomic upsert), then compared: concurrent requests cannot both slip under the limit.
+        count = throttle.record("ai:" + address, limit)
+        if count > limit.count:
+            retry_after = limit.window(time.time())[1]
+            log.warning("paid AI call refused to %s: %d this hour", address, count,
+                        extra={"client": address, "outcome": "throttled"})
+            raise TooManyRequests(f"Anonymous callers may cause {limit.count} AI calls per hour; try again in "
+                                  f"{retry_after} s, or send the API token.", retry_after=retry_after)
+
+    return charge
 
 
 def protect_api(app: Flask, prefix: str = "/api/v1") -> None:

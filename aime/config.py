@@ -203,7 +203,7 @@ class Config:
     auth_failures_per_minute: int = 5
     ai_anonymous_per_hour: int = 10
     metrics_token: str | None = None
-    max_range_days: int = 3660
+    max_range_days: int = 9200
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> "Config":
@@ -278,7 +278,7 @@ class Config:
             auth_failures_per_minute=_int(env, "AIME_AUTH_FAILURES_PER_MINUTE", 5, minimum=1),
             ai_anonymous_per_hour=_int(env, "AIME_AI_ANONYMOUS_PER_HOUR", 10, minimum=0),
             metrics_token=_text(env, "AIME_METRICS_TOKEN"),
-            max_range_days=_int(env, "AIME_MAX_RANGE_DAYS", 3660, minimum=1),
+            max_range_days=_int(env, "AIME_MAX_RANGE_DAYS", 9200, minimum=1),
         )
 
     @property
