@@ -57,12 +57,24 @@ def csrf_token() -> str:
 
 def check_csrf() -> None:
     """Abort 400 unless a POST carries this session's CSRF token (form field or header)."""
-    if request.method in SAFE_METHODS:
+    if request.method in SAFE_METHODS or request.environ.get("aime.csrf_checked"):
         return
     expected = session.get(CSRF_FIELD)
     given = request.form.get(CSRF_FIELD) or request.headers.get(CSRF_HEADER) or ""
     if not expected or not hmac.compare_digest(given.encode(), expected.encode()):
         abort(400, description="The form expired or did not come from this site; reload the page and try again.")
+
+
+def check_csrf_before_body() -> None:
+    """For uploads: check a CSRF token sent in the URL or header without reading the body (the form puts it in its
+    action URL); without one, check_csrf reads it from the form of this signed-in session."""
+    given = request.args.get(CSRF_FIELD) or request.headers.get(CSRF_HEADER)
+    if given is None:
+        return
+    expected = session.get(CSRF_FIELD)
+    if not expected or not hmac.compare_digest(given.encode(), expected.encode()):
+        abort(400, description="The form expired or did not come from this site; reload the page and try again.")
+    request.environ["aime.csrf_checked"] = True
 
 
 def sign_in(token: str) -> bool:
