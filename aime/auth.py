@@ -131,11 +131,14 @@ def record_failure(reason: str) -> None:
 
 def check_token(given: str) -> bool:
     """True when `given` is the API token; a wrong one is counted and audited, and a client over the limit gets 429."""
+    checked = g.setdefault("aime_checked_tokens", {})
+    if given in checked:  # asked twice in one request (e.g. /health): one verdict, one count
+        return checked[given]
     refuse_if_throttled()
-    if token_matches(given):
-        return True
-    record_failure("wrong token")
-    return False
+    checked[given] = token_matches(given)
+    if not checked[given]:
+        record_failure("wrong token")
+    return checked[given]
 
 
 def is_authenticated() -> bool:

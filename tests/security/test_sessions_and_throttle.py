@@ -95,3 +95,10 @@ def test_bad_trusted_proxies_setting_is_refused(tmp_path, value):
 
     with pytest.raises(ConfigError, match=f"AIME_TRUSTED_PROXIES contains '{value}'"):
         Config.from_env({"AIME_DATA_DIR": str(tmp_path), "AIME_TRUSTED_PROXIES": value})
+
+
+def test_one_request_counts_one_failure_even_when_the_token_is_asked_twice(make_app):
+    """Private /health asks twice (details, summary): five wrong tries are five failures, the sixth is 429."""
+    client = make_app(private=True).test_client()
+    assert [client.get("/health", headers=WRONG).status_code for _ in range(5)] == [200] * 5
+    assert client.get("/health", headers=WRONG).status_code == 429
