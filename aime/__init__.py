@@ -12,11 +12,12 @@ __version__ = "0.1.0"
 
 def create_app(config: Config | Mapping[str, str] | None = None) -> Flask:
     """Build the Flask app. Only wiring: no connection, file or thread is opened here."""
-    from . import api, auth, cli, database, deadlines, errors, health, observability, web
+    from . import api, auth, cli, database, deadlines, errors, filemodes, health, observability, security_headers, web
     from .extensions import cors, db, migrate
     from .services import scheduler, services_setup
 
     config = _resolve_config(config)
+    filemodes.restrict_new_files()  # a process setting, not I/O: everything AIME writes is 0600/0700
     app = Flask(__name__)
     app.extensions["aime.config"] = config
     _apply_flask_settings(app, config)
@@ -24,7 +25,9 @@ def create_app(config: Config | Mapping[str, str] | None = None) -> Flask:
     observability.init_logging(app, config)
     database.init_database(app, config)
     migrate.init_app(app, db, directory=_migrations_dir(), render_as_batch=True)
-    cors.init_app(app, origins=config.cors_origins or [], supports_credentials=False)
+    cors.init_app(app, resources=security_headers.cors_resources(), origins=config.cors_origins or [],
+                  supports_credentials=False)
+    security_headers.init_security_headers(app)
     auth.init_auth(app)
     observability.init_request_tracking(app)
     deadlines.init_deadlines(app)  # after request tracking: its access line shows a late answer's 503

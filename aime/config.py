@@ -1,6 +1,7 @@
 """Configuration read from the environment (12-factor), typed and validated."""
 from __future__ import annotations
 
+import ipaddress
 import os
 from dataclasses import dataclass, field, fields
 from pathlib import Path
@@ -123,6 +124,18 @@ def _origins(env: Mapping[str, str], name: str) -> list[str]:
     return origins
 
 
+def _networks(env: Mapping[str, str], name: str) -> tuple[str, ...]:
+    raw = _text(env, name, "")
+    items = tuple(item.strip() for item in raw.split(",") if item.strip())
+    for item in items:
+        try:
+            ipaddress.ip_network(item, strict=False)
+        except ValueError:
+            raise ConfigError(f"{name} contains {item!r}, which is not an IP address or network (e.g. 10.0.0.0/8)") \
+                from None
+    return items
+
+
 def _sentry_dsn(env: Mapping[str, str], name: str) -> str | None:
     raw = _text(env, name)
     if raw is None:
@@ -197,6 +210,14 @@ class Config:
     db_write_stall_seconds: float = 120.0
     # Web sign-in cookie's Secure flag: "auto" (per request: https directly or via a trusted proxy), "always", "never".
     session_cookie_secure: str = "auto"
+    # Security (issue 15): proxies whose X-Forwarded-For/-Proto are believed, failed authentications allowed
+    # per client address and minute, paid AI calls allowed to anonymous clients per address and hour,
+    # a token for Prometheus to scrape /metrics in private mode, and the longest date range one request may ask.
+    trusted_proxies: tuple[str, ...] = ()
+    auth_failures_per_minute: int = 5
+    ai_anonymous_per_hour: int = 10
+    metrics_token: str | None = None
+    max_range_days: int = 9200
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> "Config":
@@ -274,6 +295,11 @@ class Config:
             # writes waiting this long with no commit anywhere: the database check fails (busy is not down)
             db_write_stall_seconds=_float(env, "AIME_DB_WRITE_STALL_SECONDS", 120.0, minimum=1.0),
             session_cookie_secure=_cookie_secure(env),
+            trusted_proxies=_networks(env, "AIME_TRUSTED_PROXIES"),
+            auth_failures_per_minute=_int(env, "AIME_AUTH_FAILURES_PER_MINUTE", 5, minimum=1),
+            ai_anonymous_per_hour=_int(env, "AIME_AI_ANONYMOUS_PER_HOUR", 10, minimum=0),
+            metrics_token=_text(env, "AIME_METRICS_TOKEN"),
+            max_range_days=_int(env, "AIME_MAX_RANGE_DAYS", 9200, minimum=1),
         )
 
     @property

@@ -73,7 +73,7 @@ def install_sqlite_hooks(engine: Engine, busy_timeout_ms: int) -> None:
         # nothing is created before anything connects.
         path = cargs[0] if cargs else ""
         if path and path != ":memory:" and not path.startswith("file:"):
-            Path(path).parent.mkdir(parents=True, exist_ok=True)
+            Path(path).parent.mkdir(parents=True, exist_ok=True, mode=0o700)
 
     @event.listens_for(engine, "connect")
     def _on_connect(dbapi_connection, record):

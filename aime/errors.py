@@ -69,6 +69,14 @@ class InvalidInput(AimeError):
     status, code, title = 422, "invalid-input", "Invalid input"
 
 
+class TooManyRequests(AimeError):
+    status, code, title = 429, "too-many-requests", "Too many requests"
+
+    def __init__(self, detail: str | None = None, *, retry_after: int = 60, **kwargs: Any):
+        kwargs.setdefault("headers", {"Retry-After": str(retry_after)})
+        super().__init__(detail, **kwargs)
+
+
 class ServiceUnavailable(AimeError):
     status, code, title = 503, "service-unavailable", "Service unavailable"
 

@@ -2,6 +2,7 @@
 from flask import current_app
 from flask_smorest import Blueprint
 
+from .. import auth
 from ..schemas.ai import AlbumDescriptionSchema, EnrichAllSchema, EnrichResultSchema, HaikuQuerySchema, HaikuSchema
 from ..services import ai_writing
 
@@ -31,5 +32,5 @@ def enrich_all(data):
 @blp.arguments(HaikuQuerySchema, location="query")
 @blp.response(200, HaikuSchema)
 def haiku(query):
-    """A haiku about the last `days` days of listening."""
-    return ai_writing.listening_haiku(_config(), query["days"])
+    """A haiku about the last `days` days of listening (anonymous callers: AIME_AI_ANONYMOUS_PER_HOUR AI calls)."""
+    return ai_writing.listening_haiku(_config(), query["days"], auth.paid_call_budget())

@@ -13,6 +13,7 @@ blp = Blueprint("exports", __name__, description="Collection exports (JSON and M
 
 def _attachment(body: str, mimetype: str, name: str, ext: str) -> Response:
     filename = f"{name}-{time.strftime('%Y%m%d-%H%M%S', time.gmtime())}.{ext}"
+    # mimetype= gets "; charset=utf-8" added by werkzeug for text/*: pass the bare type, never the charset too.
     response = Response(body, mimetype=mimetype)
     response.headers["Content-Disposition"] = f'attachment; filename="{filename}"'
     return response
@@ -23,7 +24,7 @@ def _json(document: dict, name: str) -> Response:
 
 
 def _markdown(text: str, name: str) -> Response:
-    return _attachment(text, "text/markdown; charset=utf-8", name, "md")
+    return _attachment(text, "text/markdown", name, "md")
 
 
 @blp.route("/collection/export/json")

@@ -30,7 +30,8 @@ def _lb_error(error: service.ListenBrainzError):
 
 @bp.errorhandler(AimeError)
 def _aime_error(error: AimeError):
-    return _error(error.status, error.detail)
+    body, code = _error(error.status, error.detail)
+    return body, code, error.headers  # e.g. Retry-After of a 429
 
 
 @bp.errorhandler(HTTPException)
@@ -99,7 +100,7 @@ def validate_token():
     given = header.partition(" ")[2].strip() if header else request.args.get("token", "")
     if not given:
         return _error(400, "You need to provide an Authorization token.")
-    if auth.token_matches(given):
+    if auth.check_token(given):  # throttled and audited per client address
         return jsonify({"code": 200, "message": "Token valid.", "valid": True, "user_name": _user_name()})
     return jsonify({"code": 200, "message": "Token invalid.", "valid": False})
 

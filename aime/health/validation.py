@@ -17,6 +17,7 @@ from tenacity import Retrying, before_sleep_log, retry_if_exception_type, stop_a
 from tenacity import wait_exponential
 
 from ..config import Config, ConfigError
+from ..filemodes import private_dir
 
 log = logging.getLogger(__name__)
 
@@ -66,7 +67,7 @@ def validate_app(app: Flask, wait_seconds: float = 0.0) -> list[Step]:
 
 
 def _configuration(config: Config) -> Step:
-    from ..auth import ensure_api_token, token_path
+    from ..auth import ensure_api_token, token_path, weak_token_reason
 
     problems = []
     if not config.api_token and not token_path(config).exists():
@@ -82,7 +83,13 @@ def _configuration(config: Config) -> Step:
     token = "set" if config.api_token else f"stored in {token_path(config)}"
     origins = ", ".join(config.cors_origins) or "none"
     sentry = "on" if config.sentry_dsn else "off"
-    return Step("configuration", True, f"API token {token}; CORS origins: {origins}; Sentry {sentry}")
+    message = f"API token {token}; CORS origins: {origins}; Sentry {sentry}"
+    weak = weak_token_reason(config.api_token)
+    if weak:
+        # A warning, not a failure: an existing install keeps starting, but the operator is told at every start.
+        log.warning("WARNING: %s", weak)
+        message += f"; WARNING: {weak}"
+    return Step("configuration", True, message)
 
 
 def _imports() -> Step:
@@ -104,13 +111,13 @@ def _imports() -> Step:
 def _data_dir(config: Config) -> Step:
     path = config.data_dir
     try:
-        path.mkdir(parents=True, exist_ok=True)
+        private_dir(path)
         fd, name = tempfile.mkstemp(prefix=".validate-", dir=path)
         os.close(fd)
         os.unlink(name)
     except OSError as error:
         return Step("data_dir", False, f"{path} is not usable: {error.strerror}")
-    return Step("data_dir", True, f"{path} exists and is writable")
+    return Step("data_dir", True, f"{path} exists, is writable and is private (mode {oct(path.stat().st_mode & 0o777)})")
 
 
 def _database(app: Flask, wait_seconds: float) -> Step:

@@ -1,10 +1,13 @@
 """Probe endpoints outside /api/v1: /live, /ready, /health, /metrics. No auth for the summary."""
 from __future__ import annotations
 
+import hmac
+
 from flask import Blueprint, Response, current_app, jsonify, request
 from prometheus_client import CONTENT_TYPE_LATEST
 
 from .. import auth
+from ..errors import Unauthorized
 from ..observability.metrics import exposition
 from .readiness import readiness
 from .report import health_inadarei, health_summary, http_status, max_age
@@ -44,6 +47,10 @@ def health():
     wants_inadarei = request.accept_mimetypes.best_match(["application/json", HEALTH_JSON]) == HEALTH_JSON
     builder = health_inadarei if wants_inadarei else health_summary
     status, body = builder(app, _show_details())
+    if _hidden_in_private_mode():
+        # AIME_PRIVATE=1: anonymous callers learn only the verdict (monitors and start-services.sh need it),
+        # not uptime, request and error counters or checker names.
+        body = {"status": body["status"]}
     response = jsonify(body)
     if wants_inadarei:
         response.mimetype = HEALTH_JSON
@@ -54,7 +61,24 @@ def health():
     return response
 
 
+def _hidden_in_private_mode() -> bool:
+    return current_app.extensions["aime.config"].private and not auth.is_authenticated()
+
+
+def _metrics_allowed() -> bool:
+    """With AIME_PRIVATE=1, /metrics needs the API token or AIME_METRICS_TOKEN (a scrape-only secret)."""
+    config = current_app.extensions["aime.config"]
+    if not config.private:
+        return True
+    given = auth.presented_token()
+    if given and config.metrics_token and hmac.compare_digest(given.encode(), config.metrics_token.encode()):
+        return True
+    return given is not None and auth.check_token(given)
+
+
 @blp.get("/metrics")
 def metrics():
-    """Prometheus text exposition, summed over every worker."""
+    """Prometheus text exposition, summed over every worker (private mode: token or scrape token)."""
+    if not _metrics_allowed():
+        raise Unauthorized("AIME_PRIVATE=1: /metrics needs Authorization: Bearer <AIME_METRICS_TOKEN or API token>.")
     return Response(exposition(current_app._get_current_object()), mimetype=CONTENT_TYPE_LATEST)

@@ -4,7 +4,8 @@ from .listening import Listen
 from .music import Album, AlbumArtist, Artist, Track
 from .ops import ImportJob, Playlist, PlaylistTrack, ScheduledTask, ServiceState, Setting, TaskRun
 from .rollup import ArtistPlayTotal, ListenBucket, TrackPlayTotal
+from .security import RateCounter, WebSession
 
 __all__ = ["Album", "AlbumArtist", "AlbumCollection", "AlbumCollectionItem", "Artist", "ArtistPlayTotal", "ImportJob",
-           "Listen", "ListenBucket", "MagazineEdition", "Playlist", "PlaylistTrack", "ScheduledTask", "ServiceState",
-           "Setting", "TaskRun", "Track", "TrackPlayTotal"]
+           "Listen", "ListenBucket", "MagazineEdition", "Playlist", "PlaylistTrack", "RateCounter", "ScheduledTask",
+           "ServiceState", "Setting", "TaskRun", "Track", "TrackPlayTotal", "WebSession"]

@@ -5,6 +5,7 @@ import html
 import random
 import re
 import time
+from typing import Callable
 from html.parser import HTMLParser
 
 from flask import current_app
@@ -153,14 +154,20 @@ def enrich_all(config: Config, limit: int = 25) -> dict:
             "remaining": remaining or 0, "album_ids": enriched, "errors": errors}
 
 
-def listening_haiku(config: Config, days: int = 7) -> dict:
-    """A haiku about the last `days` days of listening; reused for HAIKU_CACHE_SECONDS per process."""
+def listening_haiku(config: Config, days: int = 7, before_paid_call: Callable[[], None] | None = None) -> dict:
+    """A haiku about the last `days` days of listening; reused for HAIKU_CACHE_SECONDS per process.
+
+    `before_paid_call` runs only when the AI will really be asked (a cache miss): the API passes the
+    per-address budget of anonymous callers there, which raises 429 when it is spent.
+    """
     require_ai(config)
     # GET is public unless AIME_PRIVATE: a short cache keeps anonymous reloads from spending AI calls.
     cache = current_app.extensions.setdefault("aime.haiku_cache", {})
     hit = cache.get(days)
     if hit is not None and hit[0] > time.monotonic():
         return hit[1]
+    if before_paid_call is not None:
+        before_paid_call()
     result = _listening_haiku(config, days)
     cache[days] = (time.monotonic() + HAIKU_CACHE_SECONDS, result)
     return result

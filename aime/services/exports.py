@@ -7,6 +7,7 @@ import time
 from ..models import Album
 from ..timeutil import iso
 from .collection import collection_albums
+from .safe_text import md_text, md_url
 
 
 def album_export(album: Album) -> dict:
@@ -38,7 +39,11 @@ def slug(text: str) -> str:
 
 
 def _md_escape(text: str) -> str:
-    return re.sub(r"([\\`*_\[\]<>|#])", r"\\\1", text)
+    return md_text(text)
+
+
+def _plural(count: int, word: str) -> str:
+    return f"{count} {word}" if count == 1 else f"{count} {word}s"
 
 
 def export_markdown(artist_id: int | None = None, support: str | None = None, title: str = "My collection") -> str:
@@ -47,7 +52,7 @@ def export_markdown(artist_id: int | None = None, support: str | None = None, ti
     groups: dict[str, list[Album]] = {}
     for album in albums:
         groups.setdefault(album.artists[0].name if album.artists else "Unknown artist", []).append(album)
-    lines = [f"# {_md_escape(title)}", "", f"_Exported {iso(time.time())} · {len(albums)} albums_", ""]
+    lines = [f"# {_md_escape(title)}", "", f"_Exported {iso(time.time())} · {_plural(len(albums), 'album')}_", ""]
     lines += ["## Contents", ""]
     used: dict[str, int] = {}
     anchors = []
@@ -72,15 +77,17 @@ def _unique(anchor: str, used: dict[str, int]) -> str:
 def _album_section(album: Album) -> list[str]:
     heading = _md_escape(album.title) + (f" ({album.year})" if album.year else "")
     lines = [f"### {heading}", ""]
-    if album.image_url:
-        lines += [f"![Cover of {_md_escape(album.title)}]({album.image_url})", ""]
+    if md_url(album.image_url):
+        lines += [f"![Cover of {_md_escape(album.title)}]({md_url(album.image_url)})", ""]
     facts = [("Artists", ", ".join(_md_escape(a.name) for a in album.artists)),
-             ("Year", str(album.year) if album.year else None), ("Support", album.support),
-             ("Genre", album.genre), ("Labels", ", ".join(album.labels or []) or None),
-             ("Catalog number", album.catalog_number)]
+             ("Year", str(album.year) if album.year else None), ("Support", album.support and _md_escape(album.support)),
+             ("Genre", album.genre and _md_escape(album.genre)),
+             ("Labels", ", ".join(_md_escape(label) for label in album.labels or []) or None),
+             ("Catalog number", album.catalog_number and _md_escape(album.catalog_number))]
     lines += [f"- **{name}:** {value}" for name, value in facts if value]
-    links = [(name, url) for name, url in (("Spotify", album.spotify_url), ("Discogs", album.discogs_url),
-                                             ("Apple Music", album.apple_music_url)) if url]
+    # URLs are percent-encoded: a ")" in one must not end the link and start another (javascript:...).
+    links = [(name, md_url(url)) for name, url in (("Spotify", album.spotify_url), ("Discogs", album.discogs_url),
+                                                     ("Apple Music", album.apple_music_url)) if md_url(url)]
     if links:
         lines.append("- **Links:** " + " · ".join(f"[{name}]({url})" for name, url in links))
     tracks = [t for t in album.tracks if t.track_number is not None]
@@ -88,7 +95,8 @@ def _album_section(album: Album) -> list[str]:
         lines += ["", "| # | Title | Length |", "|---|---|---|"]
         lines += [f"| {t.track_number} | {_md_escape(t.title)} | {_length(t.duration_seconds)} |" for t in tracks]
     if album.ai_description:
-        lines += ["", f"> {_md_escape(album.ai_description).replace(chr(10), chr(10) + '> ')}"]
+        paragraphs = [_md_escape(part) for part in album.ai_description.splitlines() if part.strip()]
+        lines += [""] + [f"> {part}" for part in paragraphs]
     return lines + [""]
 
 

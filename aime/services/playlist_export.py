@@ -12,6 +12,7 @@ from urllib.parse import quote, quote_plus
 from ..config import Config
 from ..timeutil import iso
 from .playlists import get_playlist
+from .safe_text import csv_cell, one_line
 
 XSPF_NS = "http://xspf.org/ns/0/"
 SEARCH_URL = "https://musicbrainz.org/search?type=recording&query="
@@ -37,7 +38,7 @@ def location(config: Config, entry: dict) -> str:
 
 
 def _one_line(text: str | None) -> str:
-    return re.sub(r"[\r\n]+", " ", text or "")
+    return one_line(text)
 
 
 def to_m3u(playlist: dict) -> str:
@@ -95,7 +96,7 @@ def to_csv(playlist: dict) -> str:
     out = io.StringIO()
     writer = csv.DictWriter(out, fieldnames=FIELDS, extrasaction="ignore")
     writer.writeheader()
-    writer.writerows(playlist["tracks"])
+    writer.writerows({key: csv_cell(value) for key, value in entry.items()} for entry in playlist["tracks"])
     return out.getvalue()
 
 

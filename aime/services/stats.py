@@ -6,12 +6,13 @@ All-time figures read the per-track rollup (track_play_totals); periods read the
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import date
+from datetime import date, datetime
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import func, select
 
 from ..config import Config
+from ..errors import InvalidInput
 from ..extensions import db
 from ..models import Album, Artist, Listen, Track
 from ..models.rollup import ArtistPlayTotal, TrackPlayTotal
@@ -46,7 +47,26 @@ def period(config: Config, start_date: date | None = None, end_date: date | None
     """Validate tz and the dates (422) and build the Period."""
     zone_info = zone(tz, config.timezone)
     lo, hi = range_bounds(start_date, end_date, zone_info)
+    _check_span(config, start_date, end_date, zone_info)
     return Period(start_date, end_date, zone_info, lo, hi)
+
+
+def _check_span(config: Config, start_date: date | None, end_date: date | None, tz: ZoneInfo) -> None:
+    """422 when a period spans more than AIME_MAX_RANGE_DAYS: work grows with its days (1900-2200 took 5-7 s).
+
+    An open end counts from today; all time (no dates) is read from the rollups and stays allowed.
+    """
+    if start_date is None and end_date is None:
+        return
+    today = datetime.now(tz).date()
+    first = start_date or min(today, end_date)
+    last = end_date or max(today, start_date)
+    days = (last - first).days + 1
+    if days > config.max_range_days:
+        field = "end_date" if end_date is not None else "start_date"
+        raise InvalidInput(f"The period spans {days} days; at most {config.max_range_days} "
+                           f"(AIME_MAX_RANGE_DAYS) per request.",
+                           errors={field: [f"the period may span at most {config.max_range_days} days"]})
 
 
 def period_clauses(lo: int | None, hi: int | None) -> list:

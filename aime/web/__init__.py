@@ -23,8 +23,13 @@ PUBLIC_ENDPOINTS = frozenset({"web.login", "web.static"})
 def _guard():
     """CSRF on every POST; with AIME_PRIVATE=1, every page but /login needs sign-in."""
     if request.endpoint == "web.upload_import":
-        # Uploads get AIME_MAX_UPLOAD_MB like the API's upload endpoint (set before the form is parsed).
+        # Uploads get AIME_MAX_UPLOAD_MB like the API's upload endpoint (set before the form is parsed; a
+        # chunked body is cut off by werkzeug as it streams past the limit).
         request.max_content_length = current_app.extensions["aime.config"].max_upload_mb * 1024 * 1024
+        # Session and CSRF before the body: an anonymous client must not get a GB into a temp file first.
+        if not security.signed_in():
+            return redirect(url_for("web.login", next=url_for("web.imports")))
+        security.check_csrf_before_body()
     security.check_csrf()
     if security.is_private() and request.endpoint not in PUBLIC_ENDPOINTS and not security.signed_in():
         return redirect(url_for("web.login", next=request.full_path.rstrip("?")))
@@ -46,7 +51,8 @@ def _headers(response):
 
 @bp.errorhandler(AimeError)
 def _aime_error(error: AimeError):
-    return render_template("error.html", status=error.status, title=error.title, detail=error.detail), error.status
+    return (render_template("error.html", status=error.status, title=error.title, detail=error.detail),
+            error.status, error.headers)
 
 
 @bp.errorhandler(HTTPException)

@@ -9,7 +9,7 @@ from ..errors import AimeError
 from ..schemas.history import JournalQuerySchema, TimelineQuerySchema
 from ..services import history as history_service
 from ..services import stats as stats_service
-from . import bp, charts, panels
+from . import bp, charts, panels, security
 from .helpers import config, parse, viewer_tz
 from .security import login_required
 
@@ -78,5 +78,5 @@ def _back() -> str:
     referrer = request.referrer or ""
     host = request.host_url
     if referrer.startswith(host):
-        return "/" + referrer[len(host):]
+        return security.local_path("/" + referrer[len(host):]) or url_for("web.journal")
     return url_for("web.journal")

@@ -1,38 +1,36 @@
 """Web sign-in, the session secret and CSRF: the API token entered once, kept in a signed HttpOnly cookie."""
 from __future__ import annotations
 
-import hashlib
 import hmac
 import secrets
 from functools import wraps
+from urllib.parse import urlsplit
 
-from flask import Flask, abort, current_app, redirect, request, session, url_for
+from flask import Flask, abort, current_app, g, redirect, request, session, url_for
 from flask.sessions import SecureCookieSessionInterface
 
 from .. import auth
 from .cookies import NO_COOKIE_CSRF_MESSAGE, cookie_secure
+from ..services import web_sessions
 
 CSRF_FIELD = "csrf_token"
 CSRF_HEADER = "X-CSRF-Token"
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 
 
-def derived_secret(token: str) -> str:
-    """A stable session secret derived from the API token (used when SECRET_KEY is unset)."""
-    return hmac.new(token.encode(), b"aime-web-session-v1", hashlib.sha256).hexdigest()
-
-
 class LazySecretSessionInterface(SecureCookieSessionInterface):
-    """Flask's signed-cookie session, whose secret is derived from the API token at first real use.
+    """Flask's signed-cookie session, whose secret is read (or generated) at first real use.
 
+    The secret is SECRET_KEY or a random one kept 0600 in the data dir, never derived from the API
+    token: a cookie anyone can get from GET /login must not let them test token guesses offline.
     Requests without a session cookie (every API call, /health ...) never need the secret, so they
-    never read the token file: create_app and cookie-less requests stay free of I/O.
+    never read the file: create_app and cookie-less requests stay free of I/O.
     """
 
     def get_signing_serializer(self, app: Flask):
-        """The serializer, deriving SECRET_KEY from the API token the first time it is needed."""
+        """The serializer, loading SECRET_KEY (or the stored random secret) the first time it is needed."""
         if not app.secret_key:
-            app.secret_key = derived_secret(auth.current_token())
+            app.secret_key = auth.ensure_session_secret(app.extensions["aime.config"])
         return super().get_signing_serializer(app)
 
     def get_cookie_secure(self, app: Flask) -> bool:
@@ -65,7 +63,7 @@ def csrf_token() -> str:
 
 def check_csrf() -> None:
     """Abort 400 unless a POST carries this session's CSRF token (form field or header)."""
-    if request.method in SAFE_METHODS:
+    if request.method in SAFE_METHODS or request.environ.get("aime.csrf_checked"):
         return
     expected = session.get(CSRF_FIELD)
     given = request.form.get(CSRF_FIELD) or request.headers.get(CSRF_HEADER) or ""
@@ -75,11 +73,26 @@ def check_csrf() -> None:
         abort(400, description="The form expired or did not come from this site; reload the page and try again.")
 
 
+def check_csrf_before_body() -> None:
+    """For uploads: check a CSRF token sent in the URL or header without reading the body (the form puts it in its
+    action URL); without one, check_csrf reads it from the form of this signed-in session."""
+    given = request.args.get(CSRF_FIELD) or request.headers.get(CSRF_HEADER)
+    if given is None:
+        return
+    expected = session.get(CSRF_FIELD)
+    if not expected or not hmac.compare_digest(given.encode(), expected.encode()):
+        abort(400, description="The form expired or did not come from this site; reload the page and try again.")
+    request.environ["aime.csrf_checked"] = True
+
+
 def sign_in(token: str) -> bool:
-    """Start a signed-in session if `token` is the API token (constant-time); False otherwise."""
-    if not token or not hmac.compare_digest(token.encode(), auth.current_token().encode()):
+    """Start a signed-in session if `token` is the API token; False otherwise (failures throttled and audited)."""
+    if not token or not auth.check_token(token):
         return False
     session.clear()  # a fresh session (and CSRF token) on sign-in: no fixation
+    session_id = secrets.token_urlsafe(32)
+    web_sessions.open_session(session_id, auth.token_id(token))
+    session["sid"] = session_id
     session["token_id"] = auth.token_id(token)
     session.permanent = True
     csrf_token()
@@ -87,14 +100,20 @@ def sign_in(token: str) -> bool:
 
 
 def sign_out() -> None:
-    """Forget the session."""
+    """End the session server-side (a copy of the cookie is refused from now on) and forget it."""
+    if session.get("sid"):
+        web_sessions.close_session(session["sid"])
     session.clear()
 
 
 def signed_in() -> bool:
-    """True when the session was opened with the current API token (a new token ends old sessions)."""
-    held = session.get("token_id")
-    return bool(held) and hmac.compare_digest(held, auth.token_id(auth.current_token()))
+    """True when the session's row exists and was opened with the current API token (a new token ends old sessions)."""
+    if "aime_signed_in" not in g:
+        held, session_id = session.get("token_id"), session.get("sid")
+        current = auth.token_id(auth.current_token())
+        g.aime_signed_in = bool(held and session_id and hmac.compare_digest(held, current)
+                                and web_sessions.is_open(session_id, current))
+    return g.aime_signed_in
 
 
 def login_required(view):
@@ -110,10 +129,25 @@ def login_required(view):
 
 
 def safe_next(target: str | None) -> str:
-    """Only same-site relative paths are followed after sign-in (no open redirect)."""
-    if target and target.startswith("/") and not target.startswith("//") and "\\" not in target:
-        return target
-    return url_for("web.dashboard")
+    """Only same-origin relative paths are followed after sign-in (no open redirect)."""
+    return local_path(target) or url_for("web.dashboard")
+
+
+def local_path(target: str | None) -> str | None:
+    """`target` if it is a path on this site, else None.
+
+    Browsers drop tabs and newlines inside URLs and read a backslash as a slash, so `/\t/evil` and
+    `/\\evil` mean `//evil` (another host); control characters are refused outright (a newline in a
+    Location header is also a 500 in werkzeug).
+    """
+    if not target or not target.startswith("/") or any(ch < " " or ch == "\x7f" for ch in target):
+        return None
+    if target[1:2] in ("/", "\\") or "\\" in target:
+        return None
+    parts = urlsplit(target)
+    if parts.scheme or parts.netloc:
+        return None
+    return target
 
 
 def is_private() -> bool:

@@ -6,7 +6,6 @@ import re
 import pytest
 
 from aime import create_app
-from aime.web.security import derived_secret
 from tests.conftest import TEST_TOKEN, make_config
 
 READ_PAGES = ["/", "/collection", "/journal", "/timeline", "/timeline?date=2024-03-31", "/stats", "/playlists",
@@ -167,7 +166,7 @@ def test_private_mode_sends_readers_to_sign_in(private_app):
     assert signed.get("/journal").status_code == 200
 
 
-def test_secret_key_is_derived_from_the_token_lazily(tmp_path):
+def test_secret_key_is_generated_lazily_and_not_from_the_token(tmp_path):
     config = make_config(tmp_path)
     application = create_app(config)
     assert not application.secret_key  # create_app reads no token file
@@ -179,7 +178,8 @@ def test_secret_key_is_derived_from_the_token_lazily(tmp_path):
 
         session["x"] = 1
         application.session_interface.get_signing_serializer(application)
-    assert application.secret_key == derived_secret(TEST_TOKEN)
+    stored = (config.data_dir / "session_secret").read_text().strip()
+    assert application.secret_key == stored and TEST_TOKEN not in stored  # see tests/security
 
 
 def test_explicit_secret_key_is_kept(tmp_path):

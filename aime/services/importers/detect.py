@@ -6,7 +6,10 @@ import re
 import zipfile
 from typing import BinaryIO
 
+from ...errors import InvalidInput
 from .common import RowError, lastfm_date
+from .records import FatalFormatError
+from .zipsafe import check_directory_size
 from .textio import decode_line
 
 HEAD_BYTES = 64 * 1024
@@ -27,8 +30,14 @@ def detect(stream: BinaryIO) -> str | None:
 
 def _zip_format(stream: BinaryIO) -> str | None:
     try:
+        check_directory_size(stream)  # from the end record alone: a huge directory is never listed in the request
         with zipfile.ZipFile(stream) as archive:
             names = archive.namelist()
+    except FatalFormatError as error:
+        if error.message.startswith("zip refused"):
+            raise InvalidInput(error.message[:1].upper() + error.message[1:] + ".",
+                               errors={"file": [error.message]}) from None
+        return None
     except (zipfile.BadZipFile, OSError):
         return None
     finally:

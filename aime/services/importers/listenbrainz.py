@@ -9,9 +9,8 @@ from typing import BinaryIO, Iterator
 from .common import RowError, epoch, guarded, play
 from .jsonstream import top_level_items
 from .records import FatalFormatError, Malformed, Play
+from .zipsafe import open_zip
 
-MAX_RATIO = 200  # compressed JSON Lines reach ~20x; far beyond that is a zip bomb
-MAX_TOTAL_BYTES = 16 * 1024 ** 3
 _LISTENS_MEMBER = re.compile(r"^(?:[^/]+/)?listens/(\d{4})/(\d{1,2})\.jsonl$")
 
 
@@ -38,20 +37,6 @@ def parse_json(stream: BinaryIO) -> Iterator:
             yield guarded(line, listen_play, line, item)
 
 
-def check_archive(archive: zipfile.ZipFile) -> None:
-    """Refuse path traversal, absolute names and zip bombs before reading anything."""
-    total = 0
-    for info in archive.infolist():
-        parts = info.filename.replace("\\", "/").split("/")
-        if info.filename.startswith(("/", "\\")) or ".." in parts or re.match(r"^[A-Za-z]:", info.filename):
-            raise FatalFormatError(0, f"zip refused: unsafe member name {info.filename[:100]!r}")
-        total += info.file_size
-        if info.file_size > 1024 * 1024 and info.file_size > MAX_RATIO * max(info.compress_size, 1):
-            raise FatalFormatError(0, f"zip refused: {info.filename[:100]!r} expands {MAX_RATIO}x+ (zip bomb?)")
-    if total > MAX_TOTAL_BYTES:
-        raise FatalFormatError(0, "zip refused: it expands to more than 16 GB")
-
-
 def _member_order(name: str) -> tuple[int, int]:
     match = _LISTENS_MEMBER.match(name)
     return (int(match.group(1)), int(match.group(2))) if match else (0, 0)
@@ -67,9 +52,8 @@ def parse_zip(stream: BinaryIO) -> Iterator:
 
 
 def _read_zip(stream: BinaryIO) -> Iterator:
-    archive = zipfile.ZipFile(stream)
+    archive = open_zip(stream)  # every limit checked before anything is read (see zipsafe)
     with archive:
-        check_archive(archive)
         names = archive.namelist()
         loved = _loved_ids(archive, [n for n in names if n.rsplit("/", 1)[-1] == "feedback.jsonl"])
         for name in sorted((n for n in names if _LISTENS_MEMBER.match(n)), key=_member_order):
