@@ -12,6 +12,7 @@ import xml.etree.ElementTree as ET
 from flask import Blueprint, Flask, Response, current_app, jsonify, request
 
 from .. import auth
+from ..errors import TooManyRequests
 from ..services import audioscrobbler as service
 from ..services.importers.common import RowError
 
@@ -89,7 +90,13 @@ def web_service():
 
 def _get_mobile_session(params: dict) -> Response:
     user = _config().user_name
-    key = service.mobile_session(params, user, auth.token_matches, auth.current_token())
+    _refuse_if_throttled()
+    try:
+        key = service.mobile_session(params, user, auth.token_matches, auth.current_token())
+    except service.LastfmError as error:
+        if error.code == 4:  # a wrong password counts against the address, like a wrong API token
+            auth.record_failure("wrong Last.fm password")
+        raise
     element = ET.Element("session")
     _sub(element, "name", user)
     _sub(element, "key", key)
@@ -143,7 +150,13 @@ def handshake() -> Response | None:
     if not stamp.isdigit() or abs(int(stamp) - time.time()) > HANDSHAKE_SKEW:
         return _plain("BADTIME")
     token = auth.current_token()
-    if user.lower() != _config().user_name.lower() or not hmac.compare_digest(given.encode(), service.md5(service.md5(token) + stamp).encode()):
+    try:
+        _refuse_if_throttled()
+    except service.LastfmError:
+        return _plain("FAILED Too many failed authentications from this address; try again later", 429)
+    expected = service.md5(service.md5(token) + stamp)
+    if user.lower() != _config().user_name.lower() or not hmac.compare_digest(given.encode(), expected.encode()):
+        auth.record_failure("wrong Last.fm 1.2 handshake")
         return _plain("BADAUTH")
     base = request.host_url.rstrip("/") + "/audioscrobbler/1.2"
     return _plain(f"OK\n{service.session_key(token, _config().user_name)}\n{base}/nowplaying\n{base}/submission")
@@ -204,3 +217,11 @@ def register(app: Flask) -> None:
         if request.path in ("/", "/apis/audioscrobbler_legacy/") and request.method == "GET":
             return handshake()
         return None
+
+
+def _refuse_if_throttled() -> None:
+    """Last.fm's error 29 when this address failed to authenticate too often (shared with the API's throttle)."""
+    try:
+        auth.refuse_if_throttled()
+    except TooManyRequests:
+        raise service.LastfmError(29) from None

@@ -28,7 +28,8 @@ ERRORS = {3: ("Invalid Method - No method with that name in this package", 400),
           4: ("Authentication Failed - You do not have permissions to access the service", 403),
           6: ("Invalid parameters - Your request is missing a required parameter", 400),
           9: ("Invalid session key - Please re-authenticate", 403),
-          13: ("Invalid method signature supplied", 403)}
+          13: ("Invalid method signature supplied", 403),
+          29: ("Rate limit exceeded - Your IP has made too many requests in a short period", 429)}
 
 
 class LastfmError(Exception):
