@@ -1,13 +1,13 @@
 """library: named album collections (by hand or by query) and stored magazine editions
 
 Revision ID: 0008
-Revises: 0003
+Revises: 0006
 """
 from alembic import op
 import sqlalchemy as sa
 
 revision = "0008"
-down_revision = "0003"
+down_revision = "0006"
 branch_labels = None
 depends_on = None
 
