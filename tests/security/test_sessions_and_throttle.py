@@ -102,3 +102,26 @@ def test_one_request_counts_one_failure_even_when_the_token_is_asked_twice(make_
     client = make_app(private=True).test_client()
     assert [client.get("/health", headers=WRONG).status_code for _ in range(5)] == [200] * 5
     assert client.get("/health", headers=WRONG).status_code == 429
+
+
+def test_last_fm_password_guesses_are_throttled_and_audited(client, caplog):
+    """The Last.fm sign-in (password = API token) and the 1.2 handshake count against the same budget."""
+    import time
+
+    from aime.services.audioscrobbler import md5
+
+    with caplog.at_level(logging.WARNING, logger="aime.auth"):
+        for i in range(4):
+            answer = client.post("/2.0/", data={"method": "auth.getMobileSession", "username": "aime",
+                                                "password": f"guess{i}", "format": "json"})
+            assert (answer.status_code, answer.get_json()["error"]) == (403, 4)
+        stamp = str(int(time.time()))
+        assert client.get(f"/?hs=true&p=1.2&u=aime&t={stamp}&a={md5(md5('guess') + stamp)}").data == b"BADAUTH\n"
+    audited = [r.getMessage() for r in caplog.records if "audit: rejected" in r.getMessage()]
+    assert len(audited) == 5 and all("from 127.0.0.1" in line for line in audited)
+    refused = client.post("/2.0/", data={"method": "auth.getMobileSession", "username": "aime",
+                                         "password": TEST_TOKEN, "format": "json"})
+    assert (refused.status_code, refused.get_json()["error"]) == (429, 29)
+    stamp = str(int(time.time()))
+    handshake = client.get(f"/?hs=true&p=1.2&u=aime&t={stamp}&a={md5(md5(TEST_TOKEN) + stamp)}")
+    assert handshake.status_code == 429 and handshake.data.startswith(b"FAILED Too many failed authentications")
