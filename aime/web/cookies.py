@@ -1,13 +1,15 @@
 """Whether the session cookie carries the Secure flag, decided per request (AIME_SESSION_COOKIE_SECURE).
 
-"auto" marks it Secure exactly when the request came over https: directly, or through a proxy gunicorn
-trusts (its `forwarded_allow_ips`, 127.0.0.1 by default, sets the scheme from `X-Forwarded-Proto`). A
+"auto" marks it Secure exactly when the request came over https: directly, or through a trusted proxy
+(gunicorn's `forwarded_allow_ips`, or AIME_TRUSTED_PROXIES, whose `X-Forwarded-Proto` is believed). A
 Secure cookie on a plain-http origin other than localhost is dropped by browsers, so forcing it there
 would make signing in impossible (every form then fails its CSRF check).
 """
 from __future__ import annotations
 
-from flask import Flask, request
+from flask import Flask
+
+from ..clients import came_over_https
 
 NO_COOKIE_CSRF_MESSAGE = (
     "Your browser sent no session cookie back, so this form cannot be checked. Allow cookies for this site. "
@@ -20,5 +22,5 @@ def cookie_secure(app: Flask) -> bool:
     """The Secure flag for the session cookie of the current request."""
     mode = app.extensions["aime.config"].session_cookie_secure
     if mode == "auto":
-        return request.is_secure
+        return came_over_https()
     return mode == "always"
