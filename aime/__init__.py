@@ -52,6 +52,7 @@ def _apply_flask_settings(app: Flask, config: Config) -> None:
         SECRET_KEY=config.secret_key,
         MAX_CONTENT_LENGTH=config.max_upload_mb * 1024 * 1024,
         MAX_FORM_MEMORY_SIZE=config.max_body_mb * 1024 * 1024,
+        JSON_SORT_KEYS=False,
         API_TITLE="AIME",
         API_VERSION=__version__,
         OPENAPI_VERSION="3.0.3",
@@ -59,9 +60,6 @@ def _apply_flask_settings(app: Flask, config: Config) -> None:
         OPENAPI_JSON_PATH="openapi.json",
         AIME_VERSION=__version__,
     )
-    # Keys keep the order the schemas give them (timeline hours 0..23, not "0", "1", "10", ...);
-    # Flask 3 ignores the old JSON_SORT_KEYS setting, only the provider's attribute counts.
-    app.json.sort_keys = False
 
 
 def _migrations_dir() -> str:
