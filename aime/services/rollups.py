@@ -84,6 +84,20 @@ def _artists_of(session, track_ids: list[int]) -> list[tuple[int, int]]:
     return rows
 
 
+def tracks_recounted(session, track_ids) -> None:
+    """Recount the totals of tracks whose listens moved between siblings (same artist, same instants:
+    buckets and artist totals do not change)."""
+    ids = sorted(track_ids)
+    for i in range(0, len(ids), _CHUNK):
+        part = {"ids": ids[i:i + _CHUNK]}
+        session.execute(text("DELETE FROM track_play_totals WHERE track_id IN :ids").bindparams(
+            bindparam("ids", expanding=True)), part)
+        session.execute(text(
+            "INSERT INTO track_play_totals (track_id, plays, first_played_at, last_played_at) "
+            "SELECT track_id, COUNT(*), MIN(played_at), MAX(played_at) FROM listens WHERE track_id IN :ids "
+            "GROUP BY track_id").bindparams(bindparam("ids", expanding=True)), part)
+
+
 def listens_removed(session, pairs: Iterable[tuple[int, int]]) -> None:
     """Account for deleted listens (track_id, played_at epoch seconds); call after the DELETE."""
     pairs = list(pairs)

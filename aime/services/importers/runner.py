@@ -54,8 +54,10 @@ def _commit(job_id: int, batch: Batch, cache: CatalogCache, fmt: Format, window:
             result = write_plays(session, cache, batch.plays, window=window, source=source_of(fmt),
                                  import_id=job_id)
             imported, duplicates = len(result.inserted), result.duplicates
+            enriched, conflicts = result.enriched, result.conflicts
         else:
             imported, duplicates = write_entries(session, batch.plays)
+            enriched, conflicts = 0, []
         job = session.get(ImportJob, job_id)
         job.processed += batch.records
         job.imported += imported
@@ -64,6 +66,9 @@ def _commit(job_id: int, batch: Batch, cache: CatalogCache, fmt: Format, window:
             job.skipped = job.skipped + batch.skipped[:MAX_REPORTED - len(job.skipped)]
         if batch.errors and len(job.errors) < MAX_REPORTED:
             job.errors = job.errors + batch.errors[:MAX_REPORTED - len(job.errors)]
+        job.enriched = (job.enriched or 0) + enriched
+        if conflicts and len(job.conflicts or []) < MAX_REPORTED:
+            job.conflicts = (job.conflicts or []) + conflicts[:MAX_REPORTED - len(job.conflicts or [])]
     except BaseException:
         cache.clear()  # ids learnt in a rolled-back transaction may not exist
         raise
@@ -81,7 +86,8 @@ def _renew(session, name: str, owner: str) -> None:
 def dry_run(fmt: Format, stream: BinaryIO, *, window: int,
             on_batch: Callable[[int, int], None] | None = None) -> dict:
     """What an import would do, writing nothing: each batch runs in a transaction that is rolled back."""
-    report = {"format": fmt.name, "processed": 0, "imported": 0, "duplicates": 0, "skipped": [], "errors": []}
+    report = {"format": fmt.name, "processed": 0, "imported": 0, "duplicates": 0, "enriched": 0,
+              "skipped": [], "errors": [], "conflicts": []}
     cache = CatalogCache(source_of(fmt))
     kind = Play if fmt.kind == "listens" else CollectionEntry
     try:
@@ -90,6 +96,8 @@ def dry_run(fmt: Format, stream: BinaryIO, *, window: int,
                 if fmt.kind == "listens":
                     result = write_plays(db.session, cache, batch.plays, window=window, source=source_of(fmt))
                     imported, duplicates = len(result.inserted), result.duplicates
+                    report["enriched"] += result.enriched
+                    report["conflicts"] += result.conflicts
                 else:
                     imported, duplicates = write_entries(db.session, batch.plays)
             finally:
