@@ -123,7 +123,9 @@ class HistoryStatsSchema(PeriodResultSchema):
     unique_albums = fields.Integer()
     unique_tracks = fields.Integer()
     peak_hour = fields.Integer(allow_none=True)
-    total_duration_seconds = fields.Integer()
+    total_duration_seconds = fields.Integer(metadata={"description": "each play's listened time when known, "
+                                                              "else its track's length"})
+    plays_without_duration = fields.Integer(metadata={"description": "plays with neither (counted as 0 s)"})
     top_artists = fields.List(fields.Nested(RankedSchema))
     top_albums = fields.List(fields.Nested(RankedSchema))
     top_tracks = fields.List(fields.Nested(RankedSchema))

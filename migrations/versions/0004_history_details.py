@@ -22,11 +22,16 @@ def upgrade():
     op.add_column("listens", sa.Column("listened_seconds", sa.Integer(), nullable=True))
     op.add_column("imports", sa.Column("enriched", sa.Integer(), nullable=False, server_default="0"))
     op.add_column("imports", sa.Column("conflicts", sa.JSON(), nullable=True))
+    # No listen has a listened time yet, so 0 is the exact back-fill.
+    op.add_column("track_play_totals", sa.Column("listened_seconds", sa.BigInteger(), nullable=False,
+                                                 server_default="0"))
+    op.add_column("track_play_totals", sa.Column("listened_plays", sa.Integer(), nullable=False, server_default="0"))
 
 
 def downgrade():
     # SQLite >= 3.35 drops a column in place (ALTER TABLE ... DROP COLUMN).
-    for table, column in (("imports", "conflicts"), ("imports", "enriched"), ("listens", "listened_seconds"),
+    for table, column in (("track_play_totals", "listened_plays"), ("track_play_totals", "listened_seconds"),
+                          ("imports", "conflicts"), ("imports", "enriched"), ("listens", "listened_seconds"),
                           ("tracks", "spotify_uri"), ("tracks", "recording_mbid"), ("albums", "release_mbid"),
                           ("artists", "artist_mbid")):
         op.drop_column(table, column)

@@ -129,6 +129,8 @@ def _fill_listens(session, plays, matched, targets, taught, result) -> None:
         if rows:
             session.execute(text(f"UPDATE listens SET {field} = :value WHERE track_id = :track AND played_at = :at "
                                  f"AND {field} IS NULL"), rows)
+    if updates["listened_seconds"]:
+        rollups.tracks_recounted(session, {row["track"] for row in updates["listened_seconds"]})
 
 
 def _fill_details(session, cache, plays, targets, duplicates: set[int], taught, result) -> None:

@@ -22,14 +22,14 @@ _PG_INSERT = text(
     "SELECT * FROM unnest(CAST(:track_id AS integer[]), CAST(:played_at AS bigint[]), CAST(:source AS varchar[]), "
     "CAST(:client AS varchar[]), CAST(:import_id AS integer[]), CAST(:created_at AS bigint[]), "
     "CAST(:listened_seconds AS integer[])) "
-    "ON CONFLICT DO NOTHING RETURNING track_id, played_at")
+    "ON CONFLICT DO NOTHING RETURNING track_id, played_at, listened_seconds")
 
 
 @dataclass
 class BatchResult:
     """What one batch of plays did."""
 
-    inserted: list[tuple[int, int]] = field(default_factory=list)
+    inserted: list[tuple[int, int, int | None]] = field(default_factory=list)
     duplicates: int = 0
     enriched: int = 0  # duplicates that brought something the stored play lacked (album, length, ids)
     conflicts: list[dict] = field(default_factory=list)  # values that disagree with what was stored
@@ -75,8 +75,8 @@ def write_plays(session, cache: CatalogCache, plays: list[Play], *, window: int,
     return result
 
 
-def _insert_listens(session, rows: list[tuple]) -> list[tuple[int, int]]:
-    """Insert listen rows; returns the (track_id, played_at) pairs really inserted."""
+def _insert_listens(session, rows: list[tuple]) -> list[tuple[int, int, int | None]]:
+    """Insert listen rows; returns the (track_id, played_at, listened_seconds) of those really inserted."""
     if session.get_bind().dialect.name == "sqlite":
         # The batch holds SQLite's write lock (BEGIN IMMEDIATE) since its dedup query, and the dedup
         # excluded every stored (track, time) pair, so each row goes in: the plain DB-API executemany is
@@ -85,7 +85,7 @@ def _insert_listens(session, rows: list[tuple]) -> list[tuple[int, int]]:
         try:
             cursor.executemany(_SQLITE_INSERT, rows)
             if cursor.rowcount == len(rows):
-                return [(r[0], r[1]) for r in rows]
+                return [(r[0], r[1], r[6]) for r in rows]
         finally:
             cursor.close()
         raise RuntimeError("listen rows were ignored inside a locked batch")  # rolled back by run_write
