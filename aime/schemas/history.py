@@ -35,6 +35,15 @@ class JournalQuerySchema(PeriodQuerySchema):
     album = fields.String(validate=_NAME)
 
 
+class HistoryExportQuerySchema(PeriodQuerySchema):
+    """GET /history/export: the format and the period (local days, inclusive)."""
+
+    format = fields.String(load_default="listenbrainz",
+                           validate=validate.OneOf(["listenbrainz", "jsonl", "csv"]),
+                           metadata={"description": "listenbrainz: ListenBrainz export zip (loves as feedback); "
+                                                    "jsonl: ListenBrainz listens, one per line; csv: lastfm.ghan.nl"})
+
+
 class ListenCreateSchema(Schema):
     """Body of POST /history/tracks: a manual, possibly back-dated play."""
 

@@ -39,6 +39,7 @@ DEFAULT_CRONS = {
     "discogs_sync": "30 4 * * *",
     "ai_enrichment": "0 5 * * *",
     "haiku": "0 8 * * 1",
+    "export_history": "45 3 * * *",
 }
 
 

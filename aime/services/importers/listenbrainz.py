@@ -32,7 +32,8 @@ def listen_play(line: int, item: dict, loved_ids: frozenset = frozenset()) -> Pl
                 recording_mbid=mbid(info.get("recording_mbid")) or mbid(mapping.get("recording_mbid")),
                 release_mbid=mbid(info.get("release_mbid")) or mbid(mapping.get("release_mbid")),
                 artist_mbid=mbid(info.get("artist_mbids")) or mbid(mapping.get("artist_mbids")),
-                spotify_uri=spotify_uri(info.get("spotify_id")))
+                spotify_uri=spotify_uri(info.get("spotify_id")),
+                listened_seconds=seconds(info.get("listened_seconds")))  # AIME's own exports write it
 
 
 def parse_json(stream: BinaryIO) -> Iterator:
