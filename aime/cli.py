@@ -59,6 +59,25 @@ def backup_command(output: str | None):
                f"{result['seconds']}s)")
 
 
+@click.command("restore")
+@click.argument("backup", type=click.Path(exists=True, dir_okay=False))
+@click.option("--force", is_flag=True, help="Replace a database that already holds data (stop AIME first).")
+@with_appcontext
+def restore_command(backup: str, force: bool):
+    """Restore the database from a backup: verified first, migrated to this version after."""
+    from .errors import AimeError
+    from .services.restore import restore
+
+    try:
+        result = restore(current_app.extensions["aime.config"], backup, force=force)
+    except AimeError as error:  # refused, unreadable, unknown revision; PostgreSQL: the pg_restore advice
+        click.echo(error.detail, err=True)
+        raise SystemExit(1) from None
+    counts = ", ".join(f"{name} {n}" for name, n in result["counts"].items() if name in ("listens", "albums", "tracks"))
+    click.echo(f"restored {result['backup']} into {result['database']} (revision {result['from_revision']} -> "
+               f"{result['revision']}, integrity {result['integrity']}, {counts}, {result['seconds']}s)")
+
+
 @click.command("export-history")
 @click.argument("file", type=click.Path(dir_okay=False, writable=True))
 @click.option("--format", "fmt", type=click.Choice(["listenbrainz", "jsonl", "csv"]), default=None,
@@ -149,7 +168,7 @@ def register_commands(app: Flask) -> None:
     from .services.importers.cli import import_command
 
     for command in (token_command, demo_data_command, validate_command, import_command, backup_command,
-                    export_history_command,
+                    export_history_command, restore_command,
                     lastfm_import_history_command, discogs_sync_command, rollups_rebuild_command,
                     run_task_command):
         app.cli.add_command(command)
