@@ -56,8 +56,9 @@ def _commit(job_id: int, batch: Batch, cache: CatalogCache, fmt: Format, window:
             imported, duplicates = len(result.inserted), result.duplicates
             enriched, conflicts = result.enriched, result.conflicts
         else:
-            imported, duplicates = write_entries(session, batch.plays)
-            enriched, conflicts = 0, []
+            conflicts = []
+            imported, duplicates = write_entries(session, batch.plays, conflicts)
+            enriched = 0
         job = session.get(ImportJob, job_id)
         job.processed += batch.records
         job.imported += imported
@@ -99,7 +100,7 @@ def dry_run(fmt: Format, stream: BinaryIO, *, window: int,
                     report["enriched"] += result.enriched
                     report["conflicts"] += result.conflicts
                 else:
-                    imported, duplicates = write_entries(db.session, batch.plays)
+                    imported, duplicates = write_entries(db.session, batch.plays, report["conflicts"])
             finally:
                 db.session.rollback()
                 cache.clear()
