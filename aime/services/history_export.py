@@ -91,9 +91,18 @@ def rows(lo: int | None = None, hi: int | None = None, *, newest_first: bool = F
         after = (found[-1][1], found[-1][0])
 
 
+_msids: dict[tuple[str, str], str] = {}
+
+
 def msid(row: Row) -> str:
     """A stable recording id for feedback: AIME's tracks have no ListenBrainz MSID of their own."""
-    return str(uuid.uuid5(_MSID_NAMESPACE, f"{row.artist.casefold()}\n{row.title.casefold()}"))
+    key = (row.artist, row.title)
+    found = _msids.get(key)
+    if found is None:  # uuid5 is a quarter of the zip's cost when computed per play
+        if len(_msids) > 100_000:
+            _msids.clear()
+        found = _msids[key] = str(uuid.uuid5(_MSID_NAMESPACE, f"{row.artist.casefold()}\n{row.title.casefold()}"))
+    return found
 
 
 def listen_document(row: Row) -> dict:
@@ -172,21 +181,29 @@ def listenbrainz_zip(lo: int | None = None, hi: int | None = None) -> Iterator[b
     loved: dict[str, int] = {}
     with zipfile.ZipFile(pipe, "w", compression=zipfile.ZIP_DEFLATED) as archive:
         archive.writestr("user.json", json.dumps({"user_id": 1, "username": USER}))
-        member, month = None, None
-        for count, row in enumerate(rows(lo, hi), 1):
-            moment = datetime.fromtimestamp(row.played_at, timezone.utc)
-            if (moment.year, moment.month) != month:
-                if member is not None:
-                    member.close()
-                month = (moment.year, moment.month)
-                member = archive.open(f"listens/{moment.year}/{moment.month}.jsonl", "w")
-            member.write((json.dumps(listen_document(row), ensure_ascii=False) + "\n").encode())
-            if row.loved:
-                loved.setdefault(msid(row), row.played_at)
-            if count % 1000 == 0:
-                yield pipe.take()
-        if member is not None:
-            member.close()
+        member, month, lines = None, None, []
+        try:
+            for row in rows(lo, hi):
+                moment = datetime.fromtimestamp(row.played_at, timezone.utc)
+                if (moment.year, moment.month) != month:
+                    if member is not None:
+                        member.write("".join(lines).encode())
+                        lines.clear()
+                        member.close()
+                    month = (moment.year, moment.month)
+                    member = archive.open(f"listens/{moment.year}/{moment.month}.jsonl", "w")
+                lines.append(json.dumps(listen_document(row), ensure_ascii=False) + "\n")
+                if row.loved:
+                    loved.setdefault(msid(row), row.played_at)
+                if len(lines) >= 1000:  # one compress call per thousand plays, not per play
+                    member.write("".join(lines).encode())
+                    lines.clear()
+                    yield pipe.take()
+            if member is not None:
+                member.write("".join(lines).encode())
+        finally:  # also when the client goes away mid-download: the archive cannot close over an open member
+            if member is not None:
+                member.close()
         # One line per loved song (bounded by the number of songs, not of plays).
         archive.writestr("feedback.jsonl", "".join(
             json.dumps({"recording_msid": key, "recording_mbid": None, "score": 1, "created": created}) + "\n"
