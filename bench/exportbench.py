@@ -39,6 +39,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--work", type=Path, default=Path("/tmp/aime-exportbench"))
     parser.add_argument("--json", type=Path, default=None)
     parser.add_argument("--timeout", type=float, default=3600)
+    parser.add_argument("--formats", default="listenbrainz,jsonl,csv", help="comma-separated subset to export")
     args = parser.parse_args(argv)
     data = args.work / "data"
     csv_path = data / f"recenttracks-bench-{args.rows}.csv"
@@ -53,7 +54,7 @@ def main(argv: list[str] | None = None) -> None:
                        stderr=subprocess.DEVNULL)
         report["import"] = importbench.measure_import(csv_path, env, work / "import.log", args.timeout)
     report["listens"] = importbench.count_rows(env["DATABASE_URL"])
-    for fmt, ext in FORMATS:
+    for fmt, ext in (f for f in FORMATS if f[0] in args.formats.split(",")):
         target = work / f"export.{ext}"
         target.unlink(missing_ok=True)
         result = importbench.run_child(importbench.flask_command("export-history", str(target), "--format", fmt),

@@ -49,6 +49,14 @@ def apply(session, cache, plays: list[Play], resolved, matched: list[tuple[int, 
     if moved:
         _merge_loose_tracks(session, cache, moved)
     result.enriched += len(taught)
+    # One line per disagreement about a track (a Spotify track relinked to another URI repeats on every play).
+    unique: dict[tuple, dict] = {}
+    for conflict in result.conflicts:
+        key = (conflict["track"], conflict["field"], str(conflict["stored"]), str(conflict["file"]))
+        if conflict["field"] in LISTEN_FIELDS:
+            key += (conflict["line"],)  # listened time and client belong to one play each
+        unique.setdefault(key, conflict)
+    result.conflicts[:] = unique.values()
 
 
 def _conflict(result, play: Play, field: str, stored, new) -> None:
