@@ -16,6 +16,7 @@ import uuid
 import zipfile
 from dataclasses import dataclass
 from datetime import datetime, timezone
+from functools import lru_cache
 from pathlib import Path
 from typing import Iterator
 
@@ -91,18 +92,14 @@ def rows(lo: int | None = None, hi: int | None = None, *, newest_first: bool = F
         after = (found[-1][1], found[-1][0])
 
 
-_msids: dict[tuple[str, str], str] = {}
-
-
 def msid(row: Row) -> str:
     """A stable recording id for feedback: AIME's tracks have no ListenBrainz MSID of their own."""
-    key = (row.artist, row.title)
-    found = _msids.get(key)
-    if found is None:  # uuid5 is a quarter of the zip's cost when computed per play
-        if len(_msids) > 100_000:
-            _msids.clear()
-        found = _msids[key] = str(uuid.uuid5(_MSID_NAMESPACE, f"{row.artist.casefold()}\n{row.title.casefold()}"))
-    return found
+    return _msid(row.artist, row.title)
+
+
+@lru_cache(maxsize=20_000)  # uuid5 per play was a quarter of the zip's cost; bounded, popular songs stay
+def _msid(artist: str, title: str) -> str:
+    return str(uuid.uuid5(_MSID_NAMESPACE, f"{artist.casefold()}\n{title.casefold()}"))
 
 
 def listen_document(row: Row) -> dict:
@@ -218,7 +215,7 @@ def stream(config: Config, fmt: str, start_date=None, end_date=None, tz: str | N
 
 
 def write_file(config: Config, path: Path, fmt: str, start_date=None, end_date=None, tz: str | None = None) -> dict:
-    """Write the export to path (a temporary name first, renamed once complete); returns its size and plays."""
+    """Write the export to path (a temporary name first, renamed once complete); returns its size and time."""
     path = Path(path)
     partial = path.with_name(f".{path.name}.partial")
     started = time.perf_counter()
