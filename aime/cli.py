@@ -59,6 +59,48 @@ def backup_command(output: str | None):
                f"{result['seconds']}s)")
 
 
+@click.command("restore")
+@click.argument("backup", type=click.Path(exists=True, dir_okay=False))
+@click.option("--force", is_flag=True, help="Replace a database that already holds data (stop AIME first).")
+@with_appcontext
+def restore_command(backup: str, force: bool):
+    """Restore the database from a backup: verified first, migrated to this version after."""
+    from .errors import AimeError
+    from .services.restore import restore
+
+    try:
+        result = restore(current_app.extensions["aime.config"], backup, force=force)
+    except AimeError as error:  # refused, unreadable, unknown revision; PostgreSQL: the pg_restore advice
+        click.echo(error.detail, err=True)
+        raise SystemExit(1) from None
+    counts = ", ".join(f"{name} {n}" for name, n in result["counts"].items() if name in ("listens", "albums", "tracks"))
+    click.echo(f"restored {result['backup']} into {result['database']} (revision {result['from_revision']} -> "
+               f"{result['revision']}, integrity {result['integrity']}, {counts}, {result['seconds']}s)")
+
+
+@click.command("export-history")
+@click.argument("file", type=click.Path(dir_okay=False, writable=True))
+@click.option("--format", "fmt", type=click.Choice(["listenbrainz", "jsonl", "csv"]), default=None,
+              help="Default: from FILE's extension (.zip, .jsonl, .csv), else listenbrainz.")
+@click.option("--start-date", type=click.DateTime(["%Y-%m-%d"]), default=None, help="First local day (YYYY-MM-DD).")
+@click.option("--end-date", type=click.DateTime(["%Y-%m-%d"]), default=None, help="Last local day, inclusive.")
+@click.option("--tz", default=None, help="IANA zone of the days (default AIME_TIMEZONE).")
+@with_appcontext
+def export_history_command(file: str, fmt: str | None, start_date, end_date, tz: str | None):
+    """Export the listening history to FILE (ListenBrainz zip, JSON Lines or Last.fm CSV), streamed."""
+    from .errors import AimeError
+    from .services import history_export
+
+    try:
+        result = history_export.write_file(current_app.extensions["aime.config"], file,
+                                           history_export.format_of(file, fmt), start_date and start_date.date(),
+                                           end_date and end_date.date(), tz)
+    except AimeError as error:
+        raise click.ClickException(error.detail) from None
+    click.echo(f"history exported: {result['path']} ({result['format']}, {result['bytes']} bytes, "
+               f"{result['seconds']}s)")
+
+
 @click.command("lastfm-import-history")
 @with_appcontext
 def lastfm_import_history_command():
@@ -106,7 +148,7 @@ def rollups_rebuild_command():
 @click.argument("task")
 @with_appcontext
 def run_task_command(task: str):
-    """Run a scheduled task now (export_markdown, export_json, haiku, discogs_sync, ai_enrichment) and record it."""
+    """Run a scheduled task now (export_markdown, export_json, haiku, discogs_sync, ai_enrichment, export_history)."""
     from .errors import AimeError
     from .services.tasks import run_task
 
@@ -126,6 +168,7 @@ def register_commands(app: Flask) -> None:
     from .services.importers.cli import import_command
 
     for command in (token_command, demo_data_command, validate_command, import_command, backup_command,
+                    export_history_command, restore_command,
                     lastfm_import_history_command, discogs_sync_command, rollups_rebuild_command,
                     run_task_command):
         app.cli.add_command(command)

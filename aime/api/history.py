@@ -1,12 +1,13 @@
 """History: the journal, recording plays, loving tracks, timeline and statistics."""
-from flask import current_app
+from flask import Response, current_app, stream_with_context
 from flask.views import MethodView
 from flask_smorest import Blueprint
 
-from ..schemas.history import (AlbumListenResultSchema, AlbumListenSchema, HistoryStatsSchema, JournalPageSchema,
-                               JournalQuerySchema, ListenCreateSchema, ListenSchema, LoveResultSchema, LoveSchema,
+from ..schemas.history import (AlbumListenResultSchema, AlbumListenSchema, HistoryExportQuerySchema,
+                               HistoryStatsSchema, JournalPageSchema, JournalQuerySchema, ListenCreateSchema, ListenSchema, LoveResultSchema, LoveSchema,
                                StatsQuerySchema, TimelineQuerySchema, TimelineSchema)
 from ..services import history as service
+from ..services import history_export
 from ..services import stats
 
 blp = Blueprint("history", __name__, description="Listening history")
@@ -57,6 +58,18 @@ def timeline(query):
     # reading other bodies rely on that order, so only this body is written unsorted.
     return current_app.response_class(current_app.json.dumps(day, sort_keys=False) + "\n",
                                       mimetype="application/json")
+
+
+@blp.route("/history/export")
+@blp.arguments(HistoryExportQuerySchema, location="query")
+@blp.response(200, content_type="application/zip")
+def export_history(query):
+    """The plays of a period (default: all) as a streamed file: ListenBrainz zip, JSON Lines or Last.fm CSV."""
+    fmt = query.pop("format")
+    chunks = history_export.stream(_config(), fmt, **query)
+    response = Response(stream_with_context(chunks), content_type=history_export.FORMATS[fmt][1])
+    response.headers["Content-Disposition"] = f'attachment; filename="{history_export.filename(fmt)}"'
+    return response
 
 
 @blp.route("/history/stats")

@@ -17,6 +17,7 @@ class Listen(IdMixin, db.Model):
     played_at: Mapped[int] = mapped_column(BigInteger, nullable=False)
     source: Mapped[str] = mapped_column(String(50), nullable=False, default="manual")
     client: Mapped[str | None] = mapped_column(String(200))
+    listened_seconds: Mapped[int | None] = mapped_column(Integer)  # this play's length, when the source says
     import_id: Mapped[int | None] = mapped_column(Integer)
     created_at: Mapped[int] = mapped_column(BigInteger, default=now_epoch, nullable=False)
 

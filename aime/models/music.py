@@ -14,6 +14,7 @@ class Artist(IdMixin, db.Model):
     __tablename__ = "artists"
     name: Mapped[str] = mapped_column(String(500), nullable=False)
     name_key: Mapped[str] = mapped_column(String(500), nullable=False, unique=True)
+    artist_mbid: Mapped[str | None] = mapped_column(String(36))
     created_at: Mapped[int] = mapped_column(BigInteger, default=now_epoch, nullable=False)
 
 
@@ -45,6 +46,7 @@ class Album(IdMixin, TimestampMixin, db.Model):
     discogs_url: Mapped[str | None] = mapped_column(String(1000))
     apple_music_url: Mapped[str | None] = mapped_column(String(1000))
     image_url: Mapped[str | None] = mapped_column(String(1000))
+    release_mbid: Mapped[str | None] = mapped_column(String(36))
     ai_description: Mapped[str | None] = mapped_column(Text)
     source: Mapped[str] = mapped_column(String(50), nullable=False, default="manual")
     # Albums seen only in listening history are not part of the owned collection.
@@ -77,6 +79,8 @@ class Track(IdMixin, db.Model):
     album_id: Mapped[int | None] = mapped_column(ForeignKey("albums.id", ondelete="SET NULL"))
     track_number: Mapped[int | None] = mapped_column(Integer)
     duration_seconds: Mapped[int | None] = mapped_column(Integer)
+    recording_mbid: Mapped[str | None] = mapped_column(String(36))
+    spotify_uri: Mapped[str | None] = mapped_column(String(100))
     loved: Mapped[bool] = mapped_column(Boolean, nullable=False, default=False)
     created_at: Mapped[int] = mapped_column(BigInteger, default=now_epoch, nullable=False)
 

@@ -89,6 +89,9 @@ class ImportJob(IdMixin, db.Model):
     duplicates: Mapped[int] = mapped_column(Integer, nullable=False, default=0)
     skipped: Mapped[list] = mapped_column(JSON, nullable=False, default=list)
     errors: Mapped[list] = mapped_column(JSON, nullable=False, default=list)
+    # Duplicates that brought more (album, length, ids) and values that disagreed with what was stored.
+    enriched: Mapped[int] = mapped_column(Integer, nullable=False, default=0, server_default="0")
+    conflicts: Mapped[list | None] = mapped_column(JSON)
     message: Mapped[str | None] = mapped_column(Text)
     created_at: Mapped[int] = mapped_column(BigInteger, default=now_epoch, nullable=False)
     started_at: Mapped[int | None] = mapped_column(BigInteger)

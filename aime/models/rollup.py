@@ -26,6 +26,10 @@ class TrackPlayTotal(db.Model):
     plays: Mapped[int] = mapped_column(Integer, nullable=False)
     first_played_at: Mapped[int] = mapped_column(BigInteger, nullable=False)
     last_played_at: Mapped[int] = mapped_column(BigInteger, nullable=False)
+    # Listening time: the sum of the plays' own lengths where the source gave one (listened_plays of them);
+    # the other plays count the track's length, when known.
+    listened_seconds: Mapped[int] = mapped_column(BigInteger, nullable=False, default=0, server_default="0")
+    listened_plays: Mapped[int] = mapped_column(Integer, nullable=False, default=0, server_default="0")
 
     __table_args__ = (Index("ix_track_play_totals_plays", "plays"),)
 

@@ -161,6 +161,7 @@ class PeriodSummarySchema(Schema):
     unique_albums = fields.Integer()
     unique_tracks = fields.Integer()
     total_duration_seconds = fields.Integer()
+    plays_without_duration = fields.Integer()
     active_days = fields.Integer()
     top_artists = fields.List(fields.Nested(RankedSchema))
 

@@ -35,6 +35,15 @@ class JournalQuerySchema(PeriodQuerySchema):
     album = fields.String(validate=_NAME)
 
 
+class HistoryExportQuerySchema(PeriodQuerySchema):
+    """GET /history/export: the format and the period (local days, inclusive)."""
+
+    format = fields.String(load_default="listenbrainz",
+                           validate=validate.OneOf(["listenbrainz", "jsonl", "csv"]),
+                           metadata={"description": "listenbrainz: ListenBrainz export zip (loves as feedback); "
+                                                    "jsonl: ListenBrainz listens, one per line; csv: lastfm.ghan.nl"})
+
+
 class ListenCreateSchema(Schema):
     """Body of POST /history/tracks: a manual, possibly back-dated play."""
 
@@ -126,7 +135,9 @@ class HistoryStatsSchema(PeriodResultSchema):
     unique_albums = fields.Integer()
     unique_tracks = fields.Integer()
     peak_hour = fields.Integer(allow_none=True)
-    total_duration_seconds = fields.Integer()
+    total_duration_seconds = fields.Integer(metadata={"description": "each play's listened time when known, "
+                                                              "else its track's length"})
+    plays_without_duration = fields.Integer(metadata={"description": "plays with neither (counted as 0 s)"})
     top_artists = fields.List(fields.Nested(RankedSchema))
     top_albums = fields.List(fields.Nested(RankedSchema))
     top_tracks = fields.List(fields.Nested(RankedSchema))

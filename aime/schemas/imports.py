@@ -27,6 +27,16 @@ class ErrorRowSchema(Schema):
     error = fields.String()
 
 
+class ConflictSchema(Schema):
+    """A value of the file that disagrees with what was stored (the stored one is kept)."""
+
+    line = fields.Integer(allow_none=True)
+    track = fields.String(metadata={"description": "artist – title (or the album, for a collection)"})
+    field = fields.String()
+    stored = fields.Raw(allow_none=True)
+    file = fields.Raw(allow_none=True)
+
+
 class ImportJobSchema(Schema):
     """An import job's progress and report."""
 
@@ -37,6 +47,8 @@ class ImportJobSchema(Schema):
     processed = fields.Integer()
     imported = fields.Integer()
     duplicates = fields.Integer()
+    enriched = fields.Integer(metadata={"description": "duplicates that completed a stored play (album, ids, ...)"})
+    conflicts = fields.List(fields.Nested(ConflictSchema))
     skipped = fields.List(fields.Nested(SkippedRowSchema))
     errors = fields.List(fields.Nested(ErrorRowSchema))
     skipped_count = fields.Integer()

@@ -270,6 +270,7 @@ def job_dict(job: ImportJob) -> dict:
     """A job as the API and the CLI report it."""
     return {"id": job.id, "format": job.format, "filename": job.filename, "status": job.status,
             "processed": job.processed, "imported": job.imported, "duplicates": job.duplicates,
+            "enriched": job.enriched or 0, "conflicts": list(job.conflicts or []),
             "skipped": list(job.skipped or []), "errors": list(job.errors or []),
             "skipped_count": len(job.skipped or []), "error_count": len(job.errors or []),
             "message": job.message, "created_at": job.created_at, "started_at": job.started_at,

@@ -20,9 +20,11 @@ _ADD_BUCKETS = text(
     "INSERT INTO listen_buckets (bucket, plays) VALUES (:bucket, :plays) "
     "ON CONFLICT (bucket) DO UPDATE SET plays = listen_buckets.plays + excluded.plays")
 _ADD_TOTALS = text(
-    "INSERT INTO track_play_totals (track_id, plays, first_played_at, last_played_at) "
-    "VALUES (:track_id, :plays, :first, :last) "
+    "INSERT INTO track_play_totals (track_id, plays, first_played_at, last_played_at, listened_seconds, "
+    "listened_plays) VALUES (:track_id, :plays, :first, :last, :listened, :listened_plays) "
     "ON CONFLICT (track_id) DO UPDATE SET plays = track_play_totals.plays + excluded.plays, "
+    "listened_seconds = track_play_totals.listened_seconds + excluded.listened_seconds, "
+    "listened_plays = track_play_totals.listened_plays + excluded.listened_plays, "
     "first_played_at = CASE WHEN excluded.first_played_at < track_play_totals.first_played_at "
     "THEN excluded.first_played_at ELSE track_play_totals.first_played_at END, "
     "last_played_at = CASE WHEN excluded.last_played_at > track_play_totals.last_played_at "
@@ -48,29 +50,40 @@ _RECOUNT_TRACK = text(
     "first_played_at = COALESCE((SELECT MIN(played_at) FROM listens "
     "WHERE listens.track_id = track_play_totals.track_id), 0), "
     "last_played_at = COALESCE((SELECT MAX(played_at) FROM listens "
-    "WHERE listens.track_id = track_play_totals.track_id), 0) "
+    "WHERE listens.track_id = track_play_totals.track_id), 0), "
+    "listened_seconds = COALESCE((SELECT SUM(listened_seconds) FROM listens "
+    "WHERE listens.track_id = track_play_totals.track_id), 0), "
+    "listened_plays = (SELECT COUNT(listened_seconds) FROM listens WHERE listens.track_id = track_play_totals.track_id) "
     "WHERE track_id = :track_id")
+_TOTALS_FROM_LISTENS = (
+    "INSERT INTO track_play_totals (track_id, plays, first_played_at, last_played_at, listened_seconds, listened_plays) "
+    "SELECT track_id, COUNT(*), MIN(played_at), MAX(played_at), COALESCE(SUM(listened_seconds), 0), "
+    "COUNT(listened_seconds) FROM listens")
 
 
-def listens_added(session, pairs: Iterable[tuple[int, int]]) -> None:
-    """Account for newly inserted listens (track_id, played_at epoch seconds): one upsert per rollup."""
+def listens_added(session, pairs: Iterable[tuple]) -> None:
+    """Account for newly inserted listens (track_id, played_at epoch seconds[, listened seconds or None])."""
     pairs = list(pairs)
     if not pairs:
         return
     # Aggregate first: one row per key, as PostgreSQL refuses to update the same row twice in one statement.
-    buckets = Counter(played_at // BUCKET_SECONDS for _, played_at in pairs)
+    buckets = Counter(pair[1] // BUCKET_SECONDS for pair in pairs)
     totals: dict[int, list[int]] = {}
-    for track_id, played_at in pairs:
+    for pair in pairs:
+        track_id, played_at = pair[0], pair[1]
+        listened = pair[2] if len(pair) > 2 else None
         entry = totals.get(track_id)
         if entry is None:
-            totals[track_id] = [1, played_at, played_at]
-        else:
-            entry[0] += 1
-            entry[1] = min(entry[1], played_at)
-            entry[2] = max(entry[2], played_at)
+            entry = totals[track_id] = [0, played_at, played_at, 0, 0]
+        entry[0] += 1
+        entry[1] = min(entry[1], played_at)
+        entry[2] = max(entry[2], played_at)
+        if listened is not None:
+            entry[3] += listened
+            entry[4] += 1
     _upsert(session, _ADD_BUCKETS, [{"bucket": b, "plays": n} for b, n in sorted(buckets.items())])
-    _upsert(session, _ADD_TOTALS, [{"track_id": t, "plays": v[0], "first": v[1], "last": v[2]}
-                                   for t, v in sorted(totals.items())])
+    _upsert(session, _ADD_TOTALS, [{"track_id": t, "plays": v[0], "first": v[1], "last": v[2], "listened": v[3],
+                                   "listened_plays": v[4]} for t, v in sorted(totals.items())])
     artists: Counter = Counter()
     for track_id, artist_id in _artists_of(session, list(totals)):
         artists[artist_id] += totals[track_id][0]
@@ -98,6 +111,18 @@ def _artists_of(session, track_ids: list[int]) -> list[tuple[int, int]]:
     for i in range(0, len(track_ids), _CHUNK):
         rows += session.execute(_TRACK_ARTISTS, {"ids": track_ids[i:i + _CHUNK]}).all()
     return rows
+
+
+def tracks_recounted(session, track_ids) -> None:
+    """Recount the totals of tracks whose listens moved between siblings (same artist, same instants:
+    buckets and artist totals do not change)."""
+    ids = sorted(track_ids)
+    for i in range(0, len(ids), _CHUNK):
+        part = {"ids": ids[i:i + _CHUNK]}
+        session.execute(text("DELETE FROM track_play_totals WHERE track_id IN :ids").bindparams(
+            bindparam("ids", expanding=True)), part)
+        session.execute(text(_TOTALS_FROM_LISTENS + " WHERE track_id IN :ids GROUP BY track_id").bindparams(
+            bindparam("ids", expanding=True)), part)
 
 
 def listens_removed(session, pairs: Iterable[tuple[int, int]]) -> None:
@@ -128,8 +153,7 @@ def _rebuild() -> dict:
     session.execute(text("DELETE FROM artist_play_totals"))
     session.execute(text("INSERT INTO listen_buckets (bucket, plays) "
                          "SELECT played_at / 900, COUNT(*) FROM listens GROUP BY played_at / 900"))
-    session.execute(text("INSERT INTO track_play_totals (track_id, plays, first_played_at, last_played_at) "
-                         "SELECT track_id, COUNT(*), MIN(played_at), MAX(played_at) FROM listens GROUP BY track_id"))
+    session.execute(text(_TOTALS_FROM_LISTENS + " GROUP BY track_id"))
     session.execute(text("INSERT INTO artist_play_totals (artist_id, plays) SELECT tracks.artist_id, "
                          "SUM(track_play_totals.plays) FROM track_play_totals "
                          "JOIN tracks ON tracks.id = track_play_totals.track_id GROUP BY tracks.artist_id"))

@@ -40,6 +40,7 @@ DEFAULT_CRONS = {
     "ai_enrichment": "0 5 * * *",
     "haiku": "0 8 * * 1",
     "magazine": "0 7 1 * *",
+    "export_history": "45 3 * * *",
 }
 
 

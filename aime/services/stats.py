@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from datetime import date, datetime
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import func, select
+from sqlalchemy import case, func, select
 
 from ..config import Config
 from ..errors import InvalidInput
@@ -85,23 +85,39 @@ def local_plays(p: Period) -> list[tuple[int, int, int]]:
 
 
 def per_track(p: Period):
-    """Subquery (track_id, plays) of the period: the rollup for all time, else the listens."""
+    """Subquery (track_id, plays, listened, listened_plays) of the period: the rollup for all time, else the
+    listens. `listened` sums the plays' own lengths, known for `listened_plays` of them."""
     if p.all_time:
-        return select(TrackPlayTotal.track_id.label("track_id"), TrackPlayTotal.plays.label("plays")).subquery()
-    return (select(Listen.track_id.label("track_id"), func.count().label("plays"))
+        return select(TrackPlayTotal.track_id.label("track_id"), TrackPlayTotal.plays.label("plays"),
+                      TrackPlayTotal.listened_seconds.label("listened"),
+                      TrackPlayTotal.listened_plays.label("listened_plays")).subquery()
+    return (select(Listen.track_id.label("track_id"), func.count().label("plays"),
+                   func.coalesce(func.sum(Listen.listened_seconds), 0).label("listened"),
+                   func.count(Listen.listened_seconds).label("listened_plays"))
             .where(*p.listen_clauses()).group_by(Listen.track_id).subquery())
 
 
+def listening_seconds(plays, listened, listened_plays):
+    """Listening time of a track's plays: each play's own length when known, else the track's length."""
+    return listened + (plays - listened_plays) * func.coalesce(Track.duration_seconds, 0)
+
+
+def unmeasured_plays(plays, listened_plays):
+    """Plays with neither their own length nor a track length (they count 0 s)."""
+    return case((Track.duration_seconds.is_(None), plays - listened_plays), else_=0)
+
+
 def totals(p: Period) -> dict:
-    """Plays, distinct artists/albums/tracks and listening seconds of the period."""
+    """Plays, distinct artists/albums/tracks and listening seconds of the period (and plays of unknown length)."""
     pt = per_track(p)
     row = db.session.execute(
         select(func.coalesce(func.sum(pt.c.plays), 0), func.count(func.distinct(Track.artist_id)),
                func.count(func.distinct(Track.album_id)), func.count(pt.c.track_id),
-               func.coalesce(func.sum(pt.c.plays * func.coalesce(Track.duration_seconds, 0)), 0))
+               func.coalesce(func.sum(listening_seconds(pt.c.plays, pt.c.listened, pt.c.listened_plays)), 0),
+               func.coalesce(func.sum(unmeasured_plays(pt.c.plays, pt.c.listened_plays)), 0))
         .select_from(pt).join(Track, Track.id == pt.c.track_id)).one()
     return {"total_tracks": int(row[0]), "unique_artists": row[1], "unique_albums": row[2],
-            "unique_tracks": row[3], "total_duration_seconds": int(row[4])}
+            "unique_tracks": row[3], "total_duration_seconds": int(row[4]), "plays_without_duration": int(row[5])}
 
 
 def peak_hour(local: list[tuple[int, int, int]]) -> int | None:
@@ -146,7 +162,7 @@ def _grouped(p: Period, key):
     walk an index instead of sorting every row by name."""
     pt = per_track(p)
     return (select(key.label("key"), func.sum(pt.c.plays).label("plays"),
-                   func.sum(pt.c.plays * func.coalesce(Track.duration_seconds, 0)).label("duration"))
+                   func.sum(listening_seconds(pt.c.plays, pt.c.listened, pt.c.listened_plays)).label("duration"))
             .select_from(pt).join(Track, Track.id == pt.c.track_id).where(key.is_not(None))
             .group_by(key).subquery())
 
@@ -155,7 +171,8 @@ def _top_artists_all_time(limit: int) -> list[dict]:
     """All-time artists by plays from the artist rollup: only the rows that can make the list are read."""
     threshold = db.session.scalar(select(ArtistPlayTotal.plays).order_by(ArtistPlayTotal.plays.desc())
                                   .offset(limit - 1).limit(1)) or 1
-    duration = func.sum(TrackPlayTotal.plays * func.coalesce(Track.duration_seconds, 0))
+    duration = func.sum(listening_seconds(TrackPlayTotal.plays, TrackPlayTotal.listened_seconds,
+                                          TrackPlayTotal.listened_plays))
     seconds = (select(Track.artist_id.label("key"), duration.label("duration"))
                .join(TrackPlayTotal, TrackPlayTotal.track_id == Track.id).group_by(Track.artist_id)
                .where(Track.artist_id.in_(select(ArtistPlayTotal.artist_id).where(ArtistPlayTotal.plays >= threshold)))
@@ -192,7 +209,7 @@ def top_tracks(p: Period, limit: int, by: str = "plays") -> list[dict]:
     each shown with its most played album."""
     pt = per_track(p)
     plays = func.sum(pt.c.plays).label("plays")
-    duration = func.sum(pt.c.plays * func.coalesce(Track.duration_seconds, 0)).label("duration")
+    duration = func.sum(listening_seconds(pt.c.plays, pt.c.listened, pt.c.listened_plays)).label("duration")
     songs = db.session.execute(
         select(Track.artist_id, Track.title_key, plays, duration).select_from(pt)
         .join(Track, Track.id == pt.c.track_id).group_by(Track.artist_id, Track.title_key)

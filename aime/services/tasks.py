@@ -45,6 +45,7 @@ class Output:
 
     text: str
     ext: str
+    path: Path | None = None  # a finished file (in the output folder) to publish instead of `text`
 
 
 def _json_text(document) -> str:
@@ -85,6 +86,22 @@ def task_ai_enrichment(config: Config) -> Output:
     return Output(_json_text(ai_writing.enrich_all(config, limit=50)), "json")
 
 
+def task_export_history(config: Config) -> Output:
+    """The whole listening history as a ListenBrainz export zip (streamed to disk, bounded memory)."""
+    from . import history_export
+
+    folder = output_dir(config)
+    folder.mkdir(parents=True, exist_ok=True)
+    fd, temp = tempfile.mkstemp(prefix=".export_history-", suffix=".zip.tmp", dir=folder)
+    os.close(fd)
+    try:
+        history_export.write_file(config, Path(temp), "listenbrainz")
+    except BaseException:
+        Path(temp).unlink(missing_ok=True)
+        raise
+    return Output("", "zip", Path(temp))
+
+
 def task_discogs_sync(config: Config) -> Output:
     """Sync the Discogs collection through aime.services.discogs_sync (owned by the Discogs integration)."""
     try:
@@ -113,6 +130,7 @@ TASKS: dict[str, Callable[[Config], Output]] = {
     "discogs_sync": task_discogs_sync,
     "ai_enrichment": task_ai_enrichment,
     "magazine": task_magazine,
+    "export_history": task_export_history,
 }
 
 
@@ -243,6 +261,10 @@ def write_output(config: Config, name: str, output: Output, keep: int) -> str:
     while target.exists():  # two runs in the same second: keep both (runs of one task never overlap)
         target = folder / f"{name}-{stamp}-{counter}.{output.ext}"
         counter += 1
+    if output.path is not None:  # already written (and synced) in this folder by the task
+        os.replace(output.path, target)
+        prune(folder, name, output.ext, keep)
+        return target.name
     fd, temp = tempfile.mkstemp(prefix=f".{name}-", suffix=".tmp", dir=folder)
     try:
         with os.fdopen(fd, "w", encoding="utf-8", newline="\n") as handle:

@@ -57,7 +57,7 @@ def test_spotify_basic_has_no_album_and_starts_before_end_time(app, samples, imp
         rows = db.session.execute(select(Track.title, Track.album_id, Listen.played_at).join(Listen)
                                   .order_by(Listen.played_at)).all()
     assert all(album is None for _t, album, _p in rows)
-    assert rows[0] == ("Paranoid Android", None, 1699650240 - 180)  # endTime 21:04 minus 180 000 ms
+    assert rows[0] == ("Paranoid Android", None, 1699650420 - 180)  # endTime 21:07 minus 180 000 ms
 
 
 def test_repeat_play_five_minutes_apart_is_kept_and_loose_track_has_no_album(app, samples, import_file):

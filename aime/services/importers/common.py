@@ -84,6 +84,40 @@ def iso_instant(value: Any, what: str) -> int:
     return epoch(moment.timestamp(), what)
 
 
+_MBID = re.compile(r"^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$")
+_SPOTIFY_TRACK = re.compile(r"^(?:spotify:track:|https?://open\.spotify\.com/(?:intl-[a-z-]+/)?track/)([0-9A-Za-z]{22})")
+
+
+def mbid(value: Any) -> str | None:
+    """A MusicBrainz id (UUID, lower case), or None for anything else: an optional detail never rejects a row."""
+    if isinstance(value, list):
+        value = value[0] if value else None
+    if isinstance(value, str):
+        value = value.strip().lower()
+        if _MBID.match(value):
+            return value
+    return None
+
+
+def spotify_uri(value: Any) -> str | None:
+    """'spotify:track:<id>' from a Spotify track URI or open.spotify.com URL, else None."""
+    match = _SPOTIFY_TRACK.match(value.strip()) if isinstance(value, str) else None
+    return f"spotify:track:{match.group(1)}" if match else None
+
+
+def seconds(value: Any, scale: float = 1.0) -> int | None:
+    """A plausible length in whole seconds (value / scale), else None (absent, zero, negative, over a day)."""
+    if isinstance(value, str):
+        try:
+            value = float(value)
+        except ValueError:
+            return None
+    if not isinstance(value, (int, float)) or isinstance(value, bool) or value != value:
+        return None
+    result = round(value / scale)
+    return result if 0 < result <= 86_400 else None
+
+
 def play(line: int, artist: Any, title: Any, album: Any, played_at: int, **extra) -> Play:
     """A validated Play (RowError names the bad field)."""
     result = _play(line, artist, title, album, played_at, **extra)

@@ -52,11 +52,14 @@ def parse_collection(stream: BinaryIO) -> Iterator:
 
 
 def _entry(line: int, row: list[str], columns: dict[str, int]) -> CollectionEntry:
-    if len(row) < len(columns):
-        raise RowError(f"expected {len(columns)} fields, found {len(row)}")
+    # Spreadsheet re-saves drop empty trailing cells (Collection Notes, ...): a short row is fine as long as
+    # every required column is there; the missing optional ones read as empty.
+    cut = [name for name in REQUIRED if columns[name] >= len(row)]
+    if cut:
+        raise RowError(f"expected {len(columns)} fields, found {len(row)}: required {', '.join(cut)} missing")
 
     def get(name: str) -> str:
-        return row[columns[name]].strip() if name in columns else ""
+        return row[columns[name]].strip() if name in columns and columns[name] < len(row) else ""
 
     release = get("release_id")
     if not release.isdigit():

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from typing import BinaryIO, Iterator
 
-from .common import RowError, epoch, guarded, lastfm_date, play
+from .common import RowError, epoch, guarded, lastfm_date, mbid, play
 from .jsonstream import top_level_items
 from .records import Malformed, Play, Skipped
 from .textio import csv_rows
@@ -46,6 +46,8 @@ def parse_ghan_csv(stream: BinaryIO) -> Iterator:
 def _ghan_rows(rows, columns: dict[str, int]) -> Iterator:
     width, uts, artist, track = len(columns), columns["uts"], columns["artist"], columns["track"]
     album = columns.get("album")
+    ids = [(field, columns[name]) for field, name in (("artist_mbid", "artist_mbid"), ("release_mbid", "album_mbid"),
+                                                      ("recording_mbid", "track_mbid")) if name in columns]
     for line, row, problem in rows:
         if problem is not None:
             yield problem
@@ -53,8 +55,9 @@ def _ghan_rows(rows, columns: dict[str, int]) -> Iterator:
         try:  # inlined rather than guarded(): this is the million-row hot path
             if len(row) < width:
                 raise RowError(f"expected {width} fields, found {len(row)}")
+            known = {field: mbid(row[i]) for field, i in ids if row[i]}  # usually empty: skip the work
             yield play(line, row[artist], row[track], row[album] if album is not None else None,
-                       epoch(row[uts], "uts"))
+                       epoch(row[uts], "uts"), **known)
         except RowError as error:
             yield Malformed(line, str(error))
 
@@ -81,9 +84,15 @@ def _name(value) -> str | None:
     return value
 
 
+def _mbid(value) -> str | None:
+    return value.get("mbid") if isinstance(value, dict) else None
+
+
 def _json_play(line: int, index: int, item: dict) -> Play:
     try:
         return play(line, _name(item.get("artist")), item.get("name"), _name(item.get("album")),
-                    epoch((item.get("date") or {}).get("uts"), "date.uts"))
+                    epoch((item.get("date") or {}).get("uts"), "date.uts"), loved=item.get("loved") == "1",
+                    artist_mbid=mbid(_mbid(item.get("artist"))), release_mbid=mbid(_mbid(item.get("album"))),
+                    recording_mbid=mbid(item.get("mbid")))
     except RowError as error:
         raise RowError(f"track {index} of the page: {error}") from None

@@ -6,7 +6,7 @@ import zipfile
 import zlib
 from typing import BinaryIO, Iterator
 
-from .common import RowError, epoch, guarded, play
+from .common import RowError, epoch, guarded, mbid, play, seconds, spotify_uri
 from .jsonstream import top_level_items
 from .records import FatalFormatError, Malformed, Play
 from .zipsafe import open_zip
@@ -23,9 +23,16 @@ def listen_play(line: int, item: dict, loved_ids: frozenset = frozenset()) -> Pl
     ids = {meta.get("recording_msid"), info.get("recording_msid"), info.get("recording_mbid"),
            (item.get("recording_msid"))}
     client = info.get("submission_client") or info.get("media_player")
+    mapping = meta.get("mbid_mapping") if isinstance(meta.get("mbid_mapping"), dict) else {}
     return play(line, meta.get("artist_name"), meta.get("track_name"), meta.get("release_name"),
                 epoch(item.get("listened_at"), "listened_at"), loved=bool(ids & loved_ids),
-                client=client[:200] if isinstance(client, str) else None)
+                client=client[:200] if isinstance(client, str) else None,
+                duration_seconds=seconds(info.get("duration_ms"), 1000) or seconds(info.get("duration")),
+                recording_mbid=mbid(info.get("recording_mbid")) or mbid(mapping.get("recording_mbid")),
+                release_mbid=mbid(info.get("release_mbid")) or mbid(mapping.get("release_mbid")),
+                artist_mbid=mbid(info.get("artist_mbids")) or mbid(mapping.get("artist_mbids")),
+                spotify_uri=spotify_uri(info.get("spotify_id")),
+                listened_seconds=seconds(info.get("listened_seconds")))  # AIME's own exports write it
 
 
 def parse_json(stream: BinaryIO) -> Iterator:

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from typing import BinaryIO, Iterator
 
-from .common import epoch, guarded, play
+from .common import epoch, guarded, play, seconds
 from .jsonstream import member_items
 from .records import Malformed, Play
 
@@ -24,4 +24,5 @@ def _play(line: int, item: dict) -> Play:
     album = track.get("album") if isinstance(track.get("album"), dict) else {}
     return play(line, artists[0] if artists else None, track.get("title"),
                 album.get("albumtitle") or album.get("name"), epoch(item.get("time")),
-                client=(item.get("origin") or "")[:200] or None)
+                client=(item.get("origin") or "")[:200] or None, duration_seconds=seconds(track.get("length")),
+                listened_seconds=seconds(item.get("duration")))

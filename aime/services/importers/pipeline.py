@@ -10,6 +10,7 @@ from sqlalchemy import select, text, update
 
 from ...models import Listen, Track
 from .. import rollups
+from . import enrich
 from .records import FatalFormatError, Malformed, Play, Skipped
 from .resolve import CatalogCache, chunks
 
@@ -19,21 +20,24 @@ BATCH_SIZE = 20_000  # the most rows in one transaction
 TARGET_SECONDS = 0.25
 FIRST_BATCH = 2_000
 MIN_BATCH = 1_000
-_SQLITE_INSERT = ("INSERT OR IGNORE INTO listens (track_id, played_at, source, client, import_id, created_at) "
-                  "VALUES (?, ?, ?, ?, ?, ?)")
+_SQLITE_INSERT = ("INSERT OR IGNORE INTO listens (track_id, played_at, source, client, import_id, created_at, "
+                  "listened_seconds) VALUES (?, ?, ?, ?, ?, ?, ?)")
 _PG_INSERT = text(
-    "INSERT INTO listens (track_id, played_at, source, client, import_id, created_at) "
+    "INSERT INTO listens (track_id, played_at, source, client, import_id, created_at, listened_seconds) "
     "SELECT * FROM unnest(CAST(:track_id AS integer[]), CAST(:played_at AS bigint[]), CAST(:source AS varchar[]), "
-    "CAST(:client AS varchar[]), CAST(:import_id AS integer[]), CAST(:created_at AS bigint[])) "
-    "ON CONFLICT DO NOTHING RETURNING track_id, played_at")
+    "CAST(:client AS varchar[]), CAST(:import_id AS integer[]), CAST(:created_at AS bigint[]), "
+    "CAST(:listened_seconds AS integer[])) "
+    "ON CONFLICT DO NOTHING RETURNING track_id, played_at, listened_seconds")
 
 
 @dataclass
 class BatchResult:
     """What one batch of plays did."""
 
-    inserted: list[tuple[int, int]] = field(default_factory=list)
+    inserted: list[tuple[int, int, int | None]] = field(default_factory=list)
     duplicates: int = 0
+    enriched: int = 0  # duplicates that brought something the stored play lacked (album, length, ids)
+    conflicts: list[dict] = field(default_factory=list)  # values that disagree with what was stored
 
 
 def write_plays(session, cache: CatalogCache, plays: list[Play], *, window: int, source: str,
@@ -43,8 +47,9 @@ def write_plays(session, cache: CatalogCache, plays: list[Play], *, window: int,
     if not plays:
         return result
     resolved = cache.resolve(session, plays)
-    existing = _existing_times(session, cache, resolved, plays, window)
-    rows, loved = [], set()
+    stored: dict[tuple[tuple[int, str], int], int] = {}  # (song, time) of a stored play -> its track
+    existing = _existing_times(session, cache, resolved, plays, window, stored)
+    rows, loved, matched = [], set(), []
     now = int(time.time())
     moments = [p.played_at for p in plays]
     order = sorted(range(len(plays)), key=moments.__getitem__)
@@ -57,9 +62,11 @@ def write_plays(session, cache: CatalogCache, plays: list[Play], *, window: int,
         at = bisect_left(times, moment - window)
         if at < len(times) and times[at] <= moment + window:
             result.duplicates += 1
+            if (song, times[at]) in stored:  # a play stored before this batch: it may learn from this one
+                matched.append((i, stored[(song, times[at])], times[at]))
         else:
             insort(times, moment)
-            rows.append((track_id, moment, source, plays[i].client, import_id, now))
+            rows.append((track_id, moment, source, plays[i].client, import_id, now, plays[i].listened_seconds))
         if plays[i].loved:
             loved.add(track_id)
     if rows:
@@ -69,11 +76,12 @@ def write_plays(session, cache: CatalogCache, plays: list[Play], *, window: int,
         for part in chunks(sorted(loved)):
             session.execute(update(Track).where(Track.id.in_(part), Track.loved.is_(False)).values(loved=True))
     rollups.listens_added(session, result.inserted)
+    enrich.apply(session, cache, plays, resolved, matched, result)  # after the rollups: it recounts what it moves
     return result
 
 
-def _insert_listens(session, rows: list[tuple]) -> list[tuple[int, int]]:
-    """Insert listen rows; returns the (track_id, played_at) pairs really inserted."""
+def _insert_listens(session, rows: list[tuple]) -> list[tuple[int, int, int | None]]:
+    """Insert listen rows; returns the (track_id, played_at, listened_seconds) of those really inserted."""
     if session.get_bind().dialect.name == "sqlite":
         # The batch holds SQLite's write lock (BEGIN IMMEDIATE) since its dedup query, and the dedup
         # excluded every stored (track, time) pair, so each row goes in: the plain DB-API executemany is
@@ -82,7 +90,7 @@ def _insert_listens(session, rows: list[tuple]) -> list[tuple[int, int]]:
         try:
             cursor.executemany(_SQLITE_INSERT, rows)
             if cursor.rowcount == len(rows):
-                return [(r[0], r[1]) for r in rows]
+                return [(r[0], r[1], r[6]) for r in rows]
         finally:
             cursor.close()
         raise RuntimeError("listen rows were ignored inside a locked batch")  # rolled back by run_write
@@ -91,12 +99,15 @@ def _insert_listens(session, rows: list[tuple]) -> list[tuple[int, int]]:
     columns = list(zip(*rows))
     result = session.execute(_PG_INSERT, {"track_id": list(columns[0]), "played_at": list(columns[1]),
                                           "source": list(columns[2]), "client": list(columns[3]),
-                                          "import_id": list(columns[4]), "created_at": list(columns[5])})
+                                          "import_id": list(columns[4]), "created_at": list(columns[5]),
+                                          "listened_seconds": list(columns[6])})
     return [tuple(r) for r in result.all()]
 
 
-def _existing_times(session, cache: CatalogCache, resolved, plays: list[Play], window: int) -> dict:
-    """Times of the stored plays of the batch's songs around the batch's time span, per song."""
+def _existing_times(session, cache: CatalogCache, resolved, plays: list[Play], window: int,
+                    stored: dict) -> dict:
+    """Times of the stored plays of the batch's songs around the batch's time span, per song (and, in
+    `stored`, the track each (song, time) is on)."""
     songs = {song for _track, song in resolved}
     track_ids = sorted({t for song in songs for t in cache.siblings.get(song, ())})
     lo = min(p.played_at for p in plays) - window
@@ -106,7 +117,9 @@ def _existing_times(session, cache: CatalogCache, resolved, plays: list[Play], w
         query = select(Listen.track_id, Listen.played_at).where(
             Listen.track_id.in_(part), Listen.played_at.between(lo, hi))
         for track_id, played_at in session.execute(query):
-            times.setdefault(cache.song_of[track_id], []).append(played_at)
+            song = cache.song_of[track_id]
+            times.setdefault(song, []).append(played_at)
+            stored[(song, played_at)] = track_id
     for values in times.values():
         values.sort()
     return times

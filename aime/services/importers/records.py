@@ -15,6 +15,13 @@ class Play:
     played_at: int
     loved: bool = False
     client: str | None = None
+    # What some sources know beyond the song and the instant; None = unknown (never erases a stored value).
+    duration_seconds: int | None = None  # the track's length
+    listened_seconds: int | None = None  # how long this play lasted (Spotify ms_played)
+    recording_mbid: str | None = None
+    release_mbid: str | None = None
+    artist_mbid: str | None = None
+    spotify_uri: str | None = None
 
 
 @dataclass(slots=True)

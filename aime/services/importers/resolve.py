@@ -47,6 +47,7 @@ class CatalogCache:
         self.tracks: dict[tuple[int, int, str], int] = {}
         self.siblings: dict[tuple[int, str], set[int]] = {}  # same artist+title on any album: one song
         self.song_of: dict[int, tuple[int, str]] = {}
+        self.album_of: dict[int, int | None] = {}  # track id -> album id (None: a loose, album-less track)
         # Artists whose albums / tracks are all in the cache: a miss there means "does not exist yet".
         self.album_artists_loaded: set[int] = set()
         self.track_artists_loaded: set[int] = set()
@@ -170,3 +171,4 @@ class CatalogCache:
         self.tracks[(artist_id, album_id or 0, title_key)] = track_id
         self.siblings.setdefault(song, set()).add(track_id)
         self.song_of[track_id] = song
+        self.album_of[track_id] = album_id

@@ -66,8 +66,11 @@ def _commit(job_id: int, batch: Batch, cache: CatalogCache, fmt: Format, window:
             result = write_plays(session, cache, batch.plays, window=window, source=source_of(fmt),
                                  import_id=job_id)
             imported, duplicates = len(result.inserted), result.duplicates
+            enriched, conflicts = result.enriched, result.conflicts
         else:
-            imported, duplicates = write_entries(session, batch.plays)
+            conflicts = []
+            imported, duplicates = write_entries(session, batch.plays, conflicts)
+            enriched = 0
         job = session.get(ImportJob, job_id)
         job.processed += batch.records
         job.imported += imported
@@ -76,6 +79,9 @@ def _commit(job_id: int, batch: Batch, cache: CatalogCache, fmt: Format, window:
             job.skipped = job.skipped + batch.skipped[:MAX_REPORTED - len(job.skipped)]
         if batch.errors and len(job.errors) < MAX_REPORTED:
             job.errors = job.errors + batch.errors[:MAX_REPORTED - len(job.errors)]
+        job.enriched = (job.enriched or 0) + enriched
+        if conflicts and len(job.conflicts or []) < MAX_REPORTED:
+            job.conflicts = (job.conflicts or []) + conflicts[:MAX_REPORTED - len(job.conflicts or [])]
     except BaseException:
         cache.clear()  # ids learnt in a rolled-back transaction may not exist
         raise
@@ -93,7 +99,8 @@ def _renew(session, name: str, owner: str) -> None:
 def dry_run(fmt: Format, stream: BinaryIO, *, window: int,
             on_batch: Callable[[int, int], None] | None = None) -> dict:
     """What an import would do, writing nothing: each batch runs in a transaction that is rolled back."""
-    report = {"format": fmt.name, "processed": 0, "imported": 0, "duplicates": 0, "skipped": [], "errors": []}
+    report = {"format": fmt.name, "processed": 0, "imported": 0, "duplicates": 0, "enriched": 0,
+              "skipped": [], "errors": [], "conflicts": []}
     cache = CatalogCache(source_of(fmt))
     kind = Play if fmt.kind == "listens" else CollectionEntry
     try:
@@ -102,8 +109,10 @@ def dry_run(fmt: Format, stream: BinaryIO, *, window: int,
                 if fmt.kind == "listens":
                     result = write_plays(db.session, cache, batch.plays, window=window, source=source_of(fmt))
                     imported, duplicates = len(result.inserted), result.duplicates
+                    report["enriched"] += result.enriched
+                    report["conflicts"] += result.conflicts
                 else:
-                    imported, duplicates = write_entries(db.session, batch.plays)
+                    imported, duplicates = write_entries(db.session, batch.plays, report["conflicts"])
             finally:
                 db.session.rollback()
                 cache.clear()

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from typing import BinaryIO, Iterator
 
-from .common import guarded, iso_instant, play
+from .common import guarded, iso_instant, play, seconds, spotify_uri
 from .jsonstream import top_level_items
 from .records import Malformed, Play, Skipped
 
@@ -39,8 +39,10 @@ def _duration(ms_played) -> int:
 
 def _extended_play(line: int, item: dict) -> Play:
     stopped = iso_instant(item.get("ts"), "ts")
+    listened = _duration(item.get("ms_played"))
     return play(line, item.get("master_metadata_album_artist_name"), item.get("master_metadata_track_name"),
-                item.get("master_metadata_album_album_name"), stopped - _duration(item.get("ms_played")))
+                item.get("master_metadata_album_album_name"), stopped - listened,
+                listened_seconds=seconds(listened), spotify_uri=spotify_uri(item.get("spotify_track_uri")))
 
 
 def parse_basic(stream: BinaryIO) -> Iterator:
@@ -56,4 +58,6 @@ def parse_basic(stream: BinaryIO) -> Iterator:
 
 def _basic_play(line: int, item: dict) -> Play:
     ended = iso_instant(item.get("endTime"), "endTime")
-    return play(line, item.get("artistName"), item.get("trackName"), None, ended - _duration(item.get("msPlayed")))
+    listened = _duration(item.get("msPlayed"))
+    return play(line, item.get("artistName"), item.get("trackName"), None, ended - listened,
+                listened_seconds=seconds(listened))
