@@ -1,13 +1,13 @@
 """security: server-side web sessions (logout ends them) and shared rate counters (failed sign-ins, paid calls)
 
 Revision ID: 0006
-Revises: 0003
+Revises: 0004
 """
 from alembic import op
 import sqlalchemy as sa
 
 revision = "0006"
-down_revision = "0003"
+down_revision = "0004"
 branch_labels = None
 depends_on = None
 
