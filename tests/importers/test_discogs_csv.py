@@ -44,3 +44,21 @@ def test_a_conflicting_support_is_kept_and_reported(app, client, auth, samples, 
         assert (homogenic.support, homogenic.catalog_number, homogenic.discogs_id) == ("Vinyle", "CDP 7 2435", 2345678)
     again = import_file(samples / "alice-collection-20231114-1200.csv")
     assert [c["field"] for c in again["conflicts"]] == ["support"]
+
+
+def test_superscript_digits_in_release_id_or_year_are_reported_not_a_crash(app, tmp_path, import_file):
+    """str.isdigit() is true for '²' but int() refuses it: found by the damaged-samples property test."""
+    path = tmp_path / "superscript.csv"
+    path.write_text("\n".join([
+        HEADER,
+        "A1,Björk,Homogenic,One Little Indian,CD,,²997,1234567,Uncategorized,2020-02-18,,,",
+        "A2,Björk,Post,One Little Indian,CD,,1995,²345678,Uncategorized,2020-02-18,,,",
+        "",
+    ]), encoding="utf-8")
+    report = import_file(path)
+    assert (report["status"], report["imported"], report["processed"]) == ("done", 1, 2)
+    assert report["errors"] == [{"line": 3, "error": "release_id '²345678' is not a number"}]
+    with app.app_context():
+        owned = db.session.execute(select(Album.title, Album.year, Album.discogs_id)
+                                   .where(Album.in_collection.is_(True))).all()
+    assert owned == [("Homogenic", None, 1234567)]

@@ -62,14 +62,14 @@ def _entry(line: int, row: list[str], columns: dict[str, int]) -> CollectionEntr
         return row[columns[name]].strip() if name in columns and columns[name] < len(row) else ""
 
     release = get("release_id")
-    if not release.isdigit():
+    if not (release.isascii() and release.isdigit()):  # "²" is a digit to str.isdigit, not to int()
         raise RowError(f"release_id {release[:40]!r} is not a number")
     year = get("released")
     labels = list(dict.fromkeys(clean_name(x) for x in get("label").split(",") if clean_name(x)))
     catalog = get("catalog#")
     return CollectionEntry(
         line=line, artists=[clean_name(text(get("artist"), "artist"))], title=text(get("title"), "title"),
-        year=int(year) if year.isdigit() and 0 < int(year) < 3000 else None,
+        year=int(year) if year.isascii() and year.isdigit() and 0 < int(year) < 3000 else None,
         support=support_of(get("format")), labels=labels[:20],
         catalog_number=catalog[:200] if catalog and catalog.lower() != "none" else None,
         discogs_id=int(release))
