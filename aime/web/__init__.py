@@ -68,7 +68,7 @@ def _unexpected(error: Exception):
 
 def init_web(app: Flask) -> None:
     """Register the pages, the session (secret derived lazily from the API token) and template helpers."""
-    from . import account, collection_views, history_views, insight_views, ops_views  # noqa: F401  (routes)
+    from . import account, collection_views, cover_views, history_views, insight_views, ops_views  # noqa: F401  (routes)
 
     security.init_security(app)
     register_template_helpers(app)
