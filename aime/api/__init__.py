@@ -38,13 +38,15 @@ class ProblemApi(Api):
 
 def register_api(app: Flask) -> None:
     """Mount every API blueprint and the body-size limits."""
-    from . import ai, analytics, collection, exports, history, imports, listenbrainz, playlists, scheduler, search, services
+    from . import (ai, analytics, collection, enrichment, exports, history, imports, listenbrainz, playlists, scheduler,
+                   search, services)
 
     # One Api per app: flask-smorest keeps the OpenAPI spec on the Api object.
     api = ProblemApi(app)
     app.extensions["aime.api"] = api
     protect_api(app, "/api/v1")
-    for module in (collection, history, exports, search, analytics, playlists, services, scheduler, ai, imports):
+    for module in (collection, history, exports, search, analytics, playlists, services, enrichment, scheduler, ai,
+                   imports):
         api.register_blueprint(module.blp, url_prefix="/api/v1")
     listenbrainz.register(app)  # plain Flask blueprint: ListenBrainz' paths and error shape, not /api/v1
     _limit_body_sizes(app)
