@@ -9,8 +9,10 @@ import pytest
 from PIL import Image
 
 from aime.services import covers
+from tests.conftest import TEST_TOKEN
 from tests.covers.conftest import image_bytes, store_cover
 from tests.factories import create_album
+from tests.web.test_pages import signed_in_client
 
 
 def get(client, url, **kwargs):
@@ -119,3 +121,13 @@ def test_pages_show_sleeves_served_by_aime_never_the_remote_url(client, auth):
     assert f'src="/covers/albums/{album["id"]}?size=full" alt="Homogenic" width="600" height="600"' in page
     for html in (grid, page):
         assert "images.example.com" not in html and "nocover" not in html
+
+
+def test_with_aime_private_covers_need_sign_in_and_are_cached_privately(make_app):
+    app = make_app(private=True)
+    client, _csrf = signed_in_client(app)
+    album = create_album(client, {"Authorization": f"Bearer {TEST_TOKEN}"})
+    stranger = app.test_client().get(f"/covers/albums/{album['id']}")
+    assert stranger.status_code == 302 and "/login" in stranger.headers["Location"]
+    response = client.get(f"/covers/albums/{album['id']}")
+    assert response.status_code == 200 and response.headers["Cache-Control"] == "private, no-cache"
