@@ -43,19 +43,22 @@ class MusicBrainzClient:
         return cls(config.musicbrainz_base_url, config.musicbrainz_contact, timeout=config.http_timeout_seconds,
                    **kwargs)
 
-    def _pace(self) -> None:
+    def _paced_get(self, path: str, params: dict) -> Any:
+        # One request at a time, each starting a full interval after the previous one was answered: counted
+        # from the answer, not from the sending, so a request delayed on its way cannot bunch up with the next.
         with self._lock:
             wait = self._next_at - self.clock()
             if wait > 0:
                 self.sleep(wait)
-            self._next_at = max(self._next_at, self.clock()) + self.interval
+            try:
+                return self.http.get_json(path, params)
+            finally:
+                self._next_at = self.clock() + self.interval
 
     def search_release_groups(self, artist: str, title: str, limit: int = 10) -> list[Candidate]:
         """Release groups whose title and artist match the phrase query, as candidates."""
-        self._pace()
         query = f"releasegroup:{_quote(title)} AND artist:{_quote(artist)}"
-        payload = self.http.get_json("/release-group", {"query": query, "fmt": "json", "limit": limit})
-        return parse_release_groups(payload)
+        return parse_release_groups(self._paced_get("/release-group", {"query": query, "fmt": "json", "limit": limit}))
 
 
 def parse_release_groups(payload: Any) -> list[Candidate]:

@@ -46,11 +46,27 @@ def test_musicbrainz_is_paced_to_one_request_a_second(httpserver):
     client = MusicBrainzClient(httpserver.url_for("/ws/2"), "me@example.org", policy=FAST, sleep=sleeps,
                                clock=lambda: now[0])
     client.search_release_groups("A", "B")
-    client.search_release_groups("A", "B")  # at once: waits the whole second
+    client.search_release_groups("A", "B")  # at once: waits the whole second after the first answer
     now[0] += 0.75
-    client.search_release_groups("A", "B")  # 0.75 s later (clock frozen during the wait): the rest of the second
-    assert sleeps == [1.0, 1.25]
+    client.search_release_groups("A", "B")  # 0.75 s after the second answer: the rest of the second
+    assert sleeps == [1.0, 0.25]
     assert len(httpserver.log) == 3
+
+
+def test_musicbrainz_pacing_counts_from_the_answer_not_the_sending(httpserver):
+    now = [100.0]
+
+    def slow_answer(_request):
+        now[0] += 0.4  # the answer takes 0.4 s on the client's clock
+        return Response(json.dumps(fakes.mb_search()), content_type="application/json")
+
+    httpserver.expect_request("/ws/2/release-group").respond_with_handler(slow_answer)
+    sleeps = Sleeps()
+    client = MusicBrainzClient(httpserver.url_for("/ws/2"), "me@example.org", policy=FAST, sleep=sleeps,
+                               clock=lambda: now[0])
+    client.search_release_groups("A", "B")
+    client.search_release_groups("A", "B")
+    assert sleeps == [1.0]  # a whole second after the first answer (counting from its sending: 0.6)
 
 
 def test_musicbrainz_503_with_retry_after_is_waited_out(httpserver):
