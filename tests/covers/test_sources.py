@@ -15,6 +15,7 @@ from aime.integrations.musicbrainz import CoverArtArchive, MusicBrainzClient
 from aime.integrations.spotify import SpotifyClient
 from tests.covers import fakes
 from tests.covers.conftest import image_bytes
+from tests.support.polling import poll
 
 FAST = RetryPolicy(attempts=3, budget=10, initial=0.01, maximum=0.02)
 
@@ -221,3 +222,7 @@ def test_image_timeouts_and_429_are_retried_then_reported(httpserver):
     httpserver.expect_request("/slow.png").respond_with_handler(slow)
     with pytest.raises(IntegrationError, match=r"did not answer \(timeout\)"):
         fetcher.fetch(httpserver.url_for("/slow.png"))
+    # The server is still answering the abandoned attempts: let it finish them here, or their late arrival in
+    # the next test's shared server breaks that test's ordered expectations.
+    poll(lambda: sum(1 for request, _ in httpserver.log if request.path == "/slow.png") == FAST.attempts,
+         what="the abandoned slow requests to be answered")
