@@ -195,6 +195,13 @@ class Config:
     http_timeout_seconds: float = 10.0
     spotify_client_id: str | None = None
     spotify_client_secret: str | None = None
+    spotify_base_url: str = "https://api.spotify.com/v1"
+    spotify_accounts_url: str = "https://accounts.spotify.com"
+    musicbrainz_contact: str | None = None
+    musicbrainz_base_url: str = "https://musicbrainz.org/ws/2"
+    coverart_base_url: str = "https://coverartarchive.org"
+    cover_max_mb: int = 10
+    cover_thumb_px: int = 300
     ai_base_url: str | None = None
     ai_api_key: str | None = None
     ai_model: str = "gpt-4o-mini"
@@ -277,6 +284,15 @@ class Config:
             http_timeout_seconds=_float(env, "AIME_HTTP_TIMEOUT_SECONDS", 10.0, minimum=0.05),
             spotify_client_id=_text(env, "AIME_SPOTIFY_CLIENT_ID"),
             spotify_client_secret=_text(env, "AIME_SPOTIFY_CLIENT_SECRET"),
+            spotify_base_url=_url(env, "AIME_SPOTIFY_BASE_URL", "https://api.spotify.com/v1"),
+            spotify_accounts_url=_url(env, "AIME_SPOTIFY_ACCOUNTS_URL", "https://accounts.spotify.com"),
+            # MusicBrainz asks every client for a contact (e-mail or URL) in its User-Agent: setting it turns
+            # MusicBrainz matching and the Cover Art Archive on.
+            musicbrainz_contact=_text(env, "AIME_MUSICBRAINZ_CONTACT"),
+            musicbrainz_base_url=_url(env, "AIME_MUSICBRAINZ_BASE_URL", "https://musicbrainz.org/ws/2"),
+            coverart_base_url=_url(env, "AIME_COVERART_BASE_URL", "https://coverartarchive.org"),
+            cover_max_mb=_int(env, "AIME_COVER_MAX_MB", 10, minimum=1),
+            cover_thumb_px=_int(env, "AIME_COVER_THUMB_PX", 300, minimum=32),
             ai_base_url=_url(env, "AIME_AI_BASE_URL"),
             ai_api_key=_text(env, "AIME_AI_API_KEY"),
             ai_model=_text(env, "AIME_AI_MODEL", "gpt-4o-mini"),

@@ -39,8 +39,8 @@ class ProblemApi(Api):
 
 def register_api(app: Flask) -> None:
     """Mount every API blueprint and the body-size limits."""
-    from . import (ai, analytics, artists, audioscrobbler, collection, collections, exports, history, imports,
-                   listenbrainz, magazines, playlists, scheduler, search, services)
+    from . import (ai, analytics, artists, audioscrobbler, collection, collections, enrichment, exports, history,
+                   imports, listenbrainz, magazines, playlists, scheduler, search, services)
 
     # One Api per app: flask-smorest keeps the OpenAPI spec on the Api object.
     api = ProblemApi(app, spec_kwargs={
@@ -48,7 +48,7 @@ def register_api(app: Flask) -> None:
     app.extensions["aime.api"] = api
     protect_api(app, "/api/v1")
     for module in (collection, artists, collections, history, exports, search, analytics, playlists, services,
-                   scheduler, ai, imports, magazines):
+                   enrichment, scheduler, ai, imports, magazines):
         api.register_blueprint(module.blp, url_prefix="/api/v1")
     listenbrainz.register(app)  # plain Flask blueprint: ListenBrainz' paths and error shape, not /api/v1
     audioscrobbler.register(app)  # Last.fm protocols (/2.0/, 1.2): Last.fm's answers and error codes

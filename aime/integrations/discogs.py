@@ -7,6 +7,7 @@ from typing import Any, Callable
 
 from ..config import Config
 from ..errors import NotConfigured
+from ..services.matching import Candidate
 from .http import IntegrationError, JsonClient, RetryPolicy
 
 PER_PAGE = 100  # Discogs' maximum
@@ -80,6 +81,38 @@ class DiscogsClient:
         if not isinstance(payload, dict) or "id" not in payload:
             raise IntegrationError("Discogs sent release details that AIME cannot read.")
         return payload
+
+    def search_releases(self, artist: str, title: str, limit: int = 10) -> list[Candidate]:
+        """Database search for releases of `title` by `artist`, one candidate per master (pressings fold)."""
+        payload = self.http.get_json("/database/search", {"type": "release", "artist": artist,
+                                                          "release_title": title, "per_page": limit})
+        try:
+            return [_search_candidate(item) for item in payload["results"]]
+        except (KeyError, TypeError, ValueError, AttributeError):
+            raise IntegrationError("Discogs sent a search result that AIME cannot read.") from None
+
+
+def primary_image(release: dict) -> str | None:
+    """The primary (else first) image URL of a release's details."""
+    images = [i for i in release.get("images") or [] if isinstance(i, dict) and i.get("uri")]
+    chosen = next((i for i in images if i.get("type") == "primary"), images[0] if images else None)
+    return chosen["uri"] if chosen else None
+
+
+def _search_candidate(item: dict) -> Candidate:
+    # Search titles read "Artist - Title"; the artist part may carry the "(2)" suffix.
+    artist, sep, title = str(item["title"]).partition(" - ")
+    if not sep:
+        artist, title = "", artist
+    year = int(item.get("year") or 0) or None
+    image = item.get("cover_image") or None
+    data: dict[str, Any] = {"discogs_url": f"https://www.discogs.com/release/{int(item['id'])}"}
+    if image and not image.endswith("spacer.gif"):  # Discogs' stand-in when a release has no image
+        data["image_url"] = image
+    if year:
+        data["year"] = year
+    ref = f"master-{item['master_id']}" if item.get("master_id") else f"release-{item['id']}"
+    return Candidate(ref=ref, artist=clean_name(artist), title=title.strip(), year=year, data=data)
 
 
 def parse_collection_page(payload: Any) -> CollectionPage:

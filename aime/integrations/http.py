@@ -111,8 +111,11 @@ class JsonClient:
         self.requests_made = 0
 
     def get_json(self, path: str, params: Mapping[str, Any] | None = None,
-                 check: Callable[[Any], None] | None = None) -> Any:
-        """GET base_url+path and return the decoded JSON; `check` may raise RetryableError for 'try later' bodies."""
+                 check: Callable[[Any], None] | None = None, *, missing_ok: bool = False) -> Any:
+        """GET base_url+path and return the decoded JSON; `check` may raise RetryableError for 'try later' bodies.
+
+        With missing_ok, a 404 returns None (the Cover Art Archive says "no image" that way).
+        """
         backoff = wait_exponential_jitter(multiplier=self.policy.initial, max=self.policy.maximum,
                                           jitter=self.policy.initial)
         retrying = Retrying(
@@ -126,7 +129,9 @@ class JsonClient:
         try:
             for attempt in retrying:
                 with attempt:
-                    status, payload = self._once(path, params)
+                    status, payload = self._once(path, params, missing_ok)
+                    if status == 404 and missing_ok:
+                        return None
                     if check is not None:
                         check(payload)
                     if status >= 400:
@@ -136,7 +141,7 @@ class JsonClient:
             raise IntegrationError(f"{self.service} did not answer usefully after retries ({error.reason}).") from None
         raise AssertionError("unreachable")  # pragma: no cover
 
-    def _once(self, path: str, params: Mapping[str, Any] | None) -> tuple[int, Any]:
+    def _once(self, path: str, params: Mapping[str, Any] | None, missing_ok: bool = False) -> tuple[int, Any]:
         self.requests_made += 1
         try:
             # Inside a request, never wait past its deadline (DeadlineExceeded, a 503, once nothing is left).
@@ -150,6 +155,8 @@ class JsonClient:
         self._respect_rate_limit(response)
         if response.status_code == 429 or response.status_code >= 500:
             raise RetryableError(f"HTTP {response.status_code}", parse_retry_after(response.headers.get("Retry-After")))
+        if response.status_code == 404 and missing_ok:
+            return 404, None
         try:
             payload = response.json()
         except ValueError:

@@ -6,12 +6,18 @@ from typing import Any, Callable
 
 from ..config import Config
 from ..errors import NotConfigured
+from ..services.matching import Candidate
 from .http import IntegrationError, JsonClient, RetryableError, RetryPolicy
 
 PAGE_LIMIT = 200  # the most Last.fm returns per page
 # Last.fm error codes that mean "try again later" (operation failed, service offline, temporarily
 # unavailable, rate limit exceeded); every other code is a real refusal (bad key, unknown user...).
 RETRYABLE_CODES = {8, 11, 16, 29}
+ALBUM_NOT_FOUND = 6  # Last.fm's "Album not found" (error 6 is also "invalid parameters" for unknown names)
+
+
+class _AlbumNotFound(Exception):
+    """album.getInfo knows no such album (not an error of the service)."""
 
 
 @dataclass(frozen=True)
@@ -69,6 +75,34 @@ class LastfmClient:
             params["to"] = until
         payload = self.http.get_json("/", params, check=_check_error)
         return parse_recent_tracks(payload)
+
+    def album_info(self, artist: str, album: str) -> Candidate | None:
+        """album.getInfo as a matching Candidate (largest image, MusicBrainz id, track count), or None when unknown."""
+        params = {"method": "album.getinfo", "artist": artist, "album": album, "api_key": self._api_key,
+                  "format": "json", "autocorrect": 0}
+
+        def check(payload: Any) -> None:
+            # Last.fm may send "not found" with HTTP 200 or 4xx: the body decides, before the status does.
+            if isinstance(payload, dict) and payload.get("error") == ALBUM_NOT_FOUND:
+                raise _AlbumNotFound
+            _check_error(payload)
+
+        try:
+            payload = self.http.get_json("/", params, check=check)
+        except _AlbumNotFound:
+            return None
+        try:
+            body = payload["album"]
+            images = {i.get("size"): i.get("#text") for i in body.get("image") or [] if i.get("#text")}
+            tracks = (body.get("tracks") or {}).get("track") or []
+            tracks = [tracks] if isinstance(tracks, dict) else tracks
+            data = {"image_url": images.get("mega") or images.get("extralarge") or images.get("large")}
+            if body.get("mbid"):
+                data["musicbrainz_release_id"] = body["mbid"]
+            return Candidate(ref=body.get("mbid") or body.get("url") or body["name"], artist=_text(body["artist"]),
+                             title=str(body["name"]), track_count=len(tracks) or None, data=data)
+        except (KeyError, TypeError, AttributeError):
+            raise IntegrationError("Last.fm sent an album.getInfo response that AIME cannot read.") from None
 
 
 def _check_error(payload: Any) -> None:

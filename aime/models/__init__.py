@@ -1,11 +1,12 @@
 """SQLAlchemy models, one aggregate per module. Importing this registers every table."""
 from .library import AlbumCollection, AlbumCollectionItem, MagazineEdition
+from .enrichment import AlbumEnrichment
 from .listening import Listen
 from .music import Album, AlbumArtist, Artist, Track
 from .ops import ImportJob, Playlist, PlaylistTrack, ScheduledTask, ServiceState, Setting, TaskRun
 from .rollup import ArtistPlayTotal, ListenBucket, TrackPlayTotal
 from .security import RateCounter, WebSession
 
-__all__ = ["Album", "AlbumArtist", "AlbumCollection", "AlbumCollectionItem", "Artist", "ArtistPlayTotal", "ImportJob",
-           "Listen", "ListenBucket", "MagazineEdition", "Playlist", "PlaylistTrack", "RateCounter", "ScheduledTask",
-           "ServiceState", "Setting", "TaskRun", "Track", "TrackPlayTotal", "WebSession"]
+__all__ = ["Album", "AlbumArtist", "AlbumCollection", "AlbumCollectionItem", "AlbumEnrichment", "Artist",
+           "ArtistPlayTotal", "ImportJob", "Listen", "ListenBucket", "MagazineEdition", "Playlist", "PlaylistTrack",
+           "RateCounter", "ScheduledTask", "ServiceState", "Setting", "TaskRun", "Track", "TrackPlayTotal", "WebSession"]

@@ -15,6 +15,7 @@ from ..models import Album, AlbumArtist, Artist, Listen, Track
 from ..text import normalise
 from .album_removal import remove_album
 from .catalog import contains, escape_like, get_or_create_artist
+from .enrichment import mark_user_fields
 
 ALBUM_FIELDS = ("year", "support", "genre", "labels", "catalog_number", "discogs_id", "spotify_url",
                 "discogs_url", "apple_music_url", "image_url", "ai_description")
@@ -126,6 +127,7 @@ def _create_album(data: dict, source: str) -> int:
     album.album_artists = [AlbumArtist(artist=a, position=i) for i, a in enumerate(artists)]
     db.session.flush()
     _apply_tracks(album, artists[0], data.get("tracks"))
+    mark_user_fields(album.id, [name for name, value in data.items() if value not in (None, "", [])])
     return album.id
 
 
@@ -147,6 +149,7 @@ def _update_album(album_id: int, data: dict, partial: bool) -> None:
         album.title = data["title"].strip()
         album.title_key = normalise(data["title"])
     _apply_fields(album, data, replace=not partial)
+    mark_user_fields(album.id, data.keys())  # enrichment must not change what the user just set
     clash = db.session.scalar(select(Album.id).where(
         Album.title_key == album.title_key, Album.primary_artist_id == album.primary_artist_id, Album.id != album.id))
     if clash is not None:

@@ -38,6 +38,7 @@ DEFAULT_CRONS = {
     "export_json": "15 3 * * *",
     "discogs_sync": "30 4 * * *",
     "ai_enrichment": "0 5 * * *",
+    "metadata_enrichment": "45 4 * * *",
     "haiku": "0 8 * * 1",
     "magazine": "0 7 1 * *",
     "export_history": "45 3 * * *",

@@ -24,7 +24,7 @@ from ..database import run_write
 from ..errors import Conflict, NotConfigured, NotFound
 from ..extensions import db
 from ..models import ScheduledTask, Setting, TaskRun
-from . import ai_writing, exports, magazine
+from . import ai_writing, enrichment, enrichment_jobs, exports, magazine
 
 log = logging.getLogger(__name__)
 OUTPUT_DIR = "scheduled-output"
@@ -123,6 +123,13 @@ def task_magazine(config: Config) -> Output:
     return Output(magazine.to_markdown(edition), "md")
 
 
+def task_enrichment(config: Config) -> Output:
+    """Covers, years, links and MusicBrainz ids for collection albums that need them; the file is the run's progress."""
+    if not enrichment.configured_sources(config):
+        raise Skipped("No enrichment source is configured (see docs/enrichment.md).")
+    return Output(_json_text(enrichment_jobs.run_now(config)), "json")
+
+
 TASKS: dict[str, Callable[[Config], Output]] = {
     "export_markdown": task_export_markdown,
     "export_json": task_export_json,
@@ -131,6 +138,7 @@ TASKS: dict[str, Callable[[Config], Output]] = {
     "ai_enrichment": task_ai_enrichment,
     "magazine": task_magazine,
     "export_history": task_export_history,
+    "metadata_enrichment": task_enrichment,
 }
 
 

@@ -74,8 +74,8 @@ def _unexpected(error: Exception):
 
 def init_web(app: Flask) -> None:
     """Register the pages, the session (secret derived lazily from the API token) and template helpers."""
-    from . import (account, collection_views, collections_views, history_views, insight_views,  # noqa: F401  (routes)
-                   library_views, magazine_views, ops_views)
+    from . import (account, collection_views, collections_views, cover_views, history_views,  # noqa: F401  (routes)
+                   insight_views, library_views, magazine_views, ops_views)
 
     security.init_security(app)
     register_template_helpers(app)

@@ -21,7 +21,7 @@ def test_defaults_are_created_with_next_runs_in_utc(client):
     assert body["max_files_per_type"] == 5
     tasks = by_name(body)
     assert list(tasks) == ["export_markdown", "export_json", "haiku", "discogs_sync", "ai_enrichment", "magazine",
-                           "export_history"]
+                           "export_history", "metadata_enrichment"]
     assert tasks["export_markdown"] == {"name": "export_markdown", "cron": "0 3 * * *", "timezone": "UTC",
                                         "enabled": True, "next_run": "2026-03-29T03:00:00Z", "last_run": None}
     assert tasks["haiku"]["cron"] == "0 8 * * 1" and tasks["haiku"]["next_run"] == "2026-03-30T08:00:00Z"

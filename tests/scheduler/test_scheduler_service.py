@@ -26,7 +26,7 @@ def test_jobs_follow_the_stored_schedule_and_reload_on_change(app):
             service.tick(app)  # the holder notices the new config version and rebuilds its jobs
             config = {t["name"]: t for t in scheduler.get_config()["tasks"]}
             jobs = service.jobs()
-            assert "haiku" not in jobs and len(jobs) == 6  # seven tasks, haiku disabled
+            assert "haiku" not in jobs and len(jobs) == 7  # eight tasks, haiku disabled
             assert jobs["export_json"] == config["export_json"]["next_run"]
             version = service.version
             service.tick(app)  # nothing changed: no reload
@@ -65,7 +65,7 @@ def test_only_one_process_runs_the_scheduler(two_processes):
     with first.app_context():
         status = runtime.status(first, "scheduler")
     assert status["running"] and status["holder"] == holder.extensions[runtime.KEY].owner
-    assert len(scheduler.service(holder).jobs()) == 7
+    assert len(scheduler.service(holder).jobs()) == 8  # every default task
     with first.app_context():
         assert set(runtime.status(first, "scheduler")["state"]["next_runs"]) == set(scheduler.DEFAULT_CRONS)
 

@@ -10,12 +10,13 @@ def builtin_checkers() -> list:
     from .data_dir import DataDirChecker
     from .database import DatabaseChecker
     from .disk_space import DiskSpaceChecker
+    from .enrichment_sources import enrichment_checkers
     from .error_rate import ErrorRateChecker
     from .integrations import integration_checkers
     from .migrations import MigrationsChecker
 
     return [DatabaseChecker(), MigrationsChecker(), DataDirChecker(), DiskSpaceChecker(), ErrorRateChecker(),
-            BackgroundServicesChecker(), *integration_checkers()]
+            BackgroundServicesChecker(), *integration_checkers(), *enrichment_checkers()]
 
 
 __all__ = ["Checker", "CheckResult", "builtin_checkers", "failed", "passed", "warned"]

@@ -47,6 +47,6 @@ def integration_checkers() -> list[IntegrationChecker]:
         IntegrationChecker("lastfm", lambda c: bool(c.lastfm_api_key), lambda c: c.lastfm_base_url + "/"),
         IntegrationChecker("discogs", lambda c: bool(c.discogs_token), lambda c: c.discogs_base_url + "/"),
         IntegrationChecker("spotify", lambda c: bool(c.spotify_client_id and c.spotify_client_secret),
-                           lambda c: "https://accounts.spotify.com/"),
+                           lambda c: c.spotify_accounts_url + "/"),
         IntegrationChecker("ai", lambda c: bool(c.ai_base_url), lambda c: c.ai_base_url + "/models"),
     ]
