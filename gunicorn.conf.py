@@ -92,6 +92,13 @@ def post_worker_init(worker):
     worker_started(worker, _config.drain_seconds)
 
 
+def on_reload(server):
+    """Master, SIGHUP: the workers about to be replaced stop without turning /ready to 503."""
+    from aime.observability.gunicorn_hooks import note_reload
+
+    note_reload(server)
+
+
 def worker_exit(server, worker):
     """Worker, on its way out: stop its background parts."""
     from aime.observability.gunicorn_hooks import worker_stopping

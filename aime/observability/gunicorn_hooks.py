@@ -15,6 +15,8 @@ import traceback
 log = logging.getLogger("aime.server")
 METRICS_DIR_ENV = "PROMETHEUS_MULTIPROC_DIR"
 STARTED_AT_ENV = "AIME_STARTED_AT"
+RELOAD_MARK = "replaced-workers"  # in the metrics dir: "<time> <pid> <pid> ..." written by the master on SIGHUP
+RELOAD_MARK_SECONDS = 300  # a mark older than this is stale (a later stop must drain even if a pid was reused)
 # Nothing here imports prometheus_client at module level: it must first be imported after
 # prepare_metrics_dir() has set PROMETHEUS_MULTIPROC_DIR, or it silently stays single-process.
 
@@ -93,6 +95,11 @@ def _install_drain_handler(worker, app, drain_seconds: float) -> None:
     stop_taking_requests = worker.handle_exit
 
     def on_sigterm(sig, frame):
+        if _replaced_by_reload(worker.pid):
+            # SIGHUP: new workers already serve; the instance is not stopping, so /ready stays 200 and
+            # nothing needs the load balancer's notice: stop taking requests now and finish the ones held.
+            stop_taking_requests(sig, frame)
+            return
         start_draining(app)  # /ready answers 503 from this instant
         if drain_seconds > 0:
             # Keep serving while load balancers notice /ready; then the normal graceful stop.
@@ -104,6 +111,29 @@ def _install_drain_handler(worker, app, drain_seconds: float) -> None:
 
     signal.signal(signal.SIGTERM, on_sigterm)
     signal.siginterrupt(signal.SIGTERM, False)  # as gunicorn does: do not break in-flight system calls
+
+
+def note_reload(server) -> None:
+    """Master, on SIGHUP: name the workers about to be replaced, so that their SIGTERM does not mark the
+    instance as draining (a reload keeps it in service; only a stop turns /ready to 503)."""
+    directory = os.environ.get(METRICS_DIR_ENV)
+    if directory:
+        pids = " ".join(str(pid) for pid in server.WORKERS)
+        with open(os.path.join(directory, RELOAD_MARK), "w", encoding="ascii") as mark:
+            mark.write(f"{time.time():.3f} {pids}")
+
+
+def _replaced_by_reload(pid: int) -> bool:
+    directory = os.environ.get(METRICS_DIR_ENV)
+    if not directory:
+        return False
+    try:
+        with open(os.path.join(directory, RELOAD_MARK), encoding="ascii") as mark:
+            written, *pids = mark.read().split()
+        age = time.time() - float(written)
+    except (OSError, ValueError):
+        return False
+    return age < RELOAD_MARK_SECONDS and str(pid) in pids
 
 
 def worker_stopping(worker) -> None:

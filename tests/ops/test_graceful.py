@@ -232,3 +232,18 @@ def test_sighup_under_16_continuous_clients_refuses_and_resets_nothing(slow_serv
     outcomes = dict(arrivals.outcomes)
     assert set(outcomes) == {"200"}, outcomes
     assert server.proc.poll() is None
+
+
+def test_a_worker_replaced_by_a_reload_is_recognised_and_a_stale_mark_is_not(tmp_path, monkeypatch):
+    """SIGHUP: the master names the workers it replaces; their SIGTERM must not turn /ready to 503."""
+    from types import SimpleNamespace
+
+    from aime.observability import gunicorn_hooks as hooks
+
+    monkeypatch.setenv(hooks.METRICS_DIR_ENV, str(tmp_path))
+    assert hooks._replaced_by_reload(101) is False  # no reload yet: a SIGTERM is a stop
+    hooks.note_reload(SimpleNamespace(WORKERS={101: object(), 102: object()}))
+    assert (hooks._replaced_by_reload(101), hooks._replaced_by_reload(102), hooks._replaced_by_reload(103)) == (
+        True, True, False)
+    (tmp_path / hooks.RELOAD_MARK).write_text(f"{time.time() - hooks.RELOAD_MARK_SECONDS - 1:.3f} 101")
+    assert hooks._replaced_by_reload(101) is False  # a later stop drains even if a pid came back

@@ -28,5 +28,5 @@ def test_wheel_builds_without_ignored_package_warnings_and_carries_the_web_files
     web = ROOT / "aime" / "web"
     expected = {f"aime/web/{p.relative_to(web).as_posix()}" for folder in ("templates", "static")
                 for p in (web / folder).iterdir() if p.is_file()}
-    assert len(expected) == 20 and expected <= names
+    assert len(expected) == 27 and expected <= names  # 24 templates, 3 static files
     assert not [n for n in names if "__pycache__" in n]
