@@ -21,7 +21,7 @@ from ..config import Config
 from ..extensions import db
 from ..models import Album, AlbumArtist, Artist, Listen, Track
 from ..models.rollup import TrackPlayTotal as Totals
-from ..text import normalise
+from ..text import normalise, plural
 from .catalog import contains, escape_like
 
 FACTS = ("not_played_for_days", "never_played", "most_played", "winter_evenings")
@@ -100,7 +100,7 @@ def _apply_fact(config: Config, query: dict, items: list[dict]) -> list[dict]:
     if fact == "most_played":
         kept = sorted((i for i in items if i["plays"]), key=lambda i: -i["plays"])
         for item in kept:
-            item["fact_reason"] = f"{item['plays']} plays"
+            item["fact_reason"] = plural(item["plays"], "play")
         return kept
     if fact == "not_played_for_days":
         return _not_played_for(ZoneInfo(config.timezone), items, query.get("days") or DEFAULT_DAYS)
