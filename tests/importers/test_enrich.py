@@ -98,3 +98,12 @@ def test_ids_and_lengths_from_listenbrainz_fill_empty_columns_and_report_disagre
             305, rec, "spotify:track:3MjUtNVVq3C8Fn0MP3zhXa")
         assert (track.album.release_mbid, track.artist.artist_mbid) == (rel, art)
         assert db.session.scalar(select(Listen.client)) == "Navidrome"
+
+
+def test_maloja_after_listenbrainz_reports_no_client_conflict(samples, import_file, count_listens):
+    """Maloja's origin "client:sample" is the client "sample" of the ListenBrainz export: it listed a conflict on
+    every play of a file that otherwise agrees with what is stored."""
+    assert import_file(samples / "listenbrainz_alice_1700000000.zip")["imported"] == 10
+    maloja = import_file(samples / "maloja_export_20231114.json")
+    assert (maloja["imported"], maloja["duplicates"], count_listens()) == (0, 10, 10)
+    assert maloja["conflicts"] == []
