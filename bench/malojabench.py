@@ -12,13 +12,12 @@ from __future__ import annotations
 import csv
 import os
 import re
-import shutil
 import socket
 import subprocess
 import sys
 import time
 from contextlib import contextmanager
-from datetime import date, datetime
+from datetime import datetime
 from pathlib import Path
 from typing import Iterable, Iterator
 from urllib.parse import quote
