@@ -5,6 +5,11 @@ import unicodedata
 _SPACES = re.compile(r"\s+")
 
 
+def plural(count: int, word: str) -> str:
+    """'1 play', '2 plays' (English, regular plurals only)."""
+    return f"{count} {word}" if count == 1 else f"{count} {word}s"
+
+
 def normalise(text: str | None) -> str:
     """Case-, accent- and spacing-insensitive key for a name ("Björk " -> "bjork")."""
     if not text:

@@ -122,6 +122,10 @@ def render(report: dict) -> str:
                   f"{_fmt(pg['import']['rows_added'])} rows, {_fmt(pg['import']['rows_per_s'])} rows/s, "
                   f"peak RSS {_fmt(pg['import']['peak_rss_mb'])} MB.", ""]
         lines += _endpoint_table("HTTP, PostgreSQL", pg["endpoints"])
+    if report.get("maloja"):
+        from bench.malojabench import render as render_maloja
+
+        lines += render_maloja(report["maloja"])
     lines += ["### Targets", "", "| target | measured | goal | met |", "|---|---:|---:|---|"]
     for check in report.get("targets", []):
         met = {True: "yes", False: "**no**", None: "-"}[check["met"]]

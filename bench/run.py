@@ -23,11 +23,13 @@ import time
 from datetime import datetime, timezone
 from pathlib import Path
 
+import requests
+
 ROOT = Path(__file__).resolve().parents[1]
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
-from bench import httpbench, importbench, make_dataset  # noqa: E402
+from bench import httpbench, importbench, make_dataset, malojabench  # noqa: E402
 from bench.report import evaluate, render  # noqa: E402
 from tests.support.servers import migrate  # noqa: E402
 
@@ -169,6 +171,37 @@ def postgres_phase(csv_path: Path, work: Path, meta: dict, args) -> dict:
     return result
 
 
+def maloja_phase(csv_path: Path, work: Path, sqlite_url: str, aime_import: dict, args) -> dict:
+    """Maloja in its own virtualenv, fed the same CSV; the same questions to both, answers and speed compared."""
+    script = malojabench.install(args.maloja_venv, args.maloja_version)
+    data = work / "maloja"
+    shutil.rmtree(data, ignore_errors=True)
+    data.mkdir(parents=True)
+    imported = malojabench.import_plays(script, csv_path, data, work / "maloja-import.log", args.maloja_import_timeout)
+    if imported["exit_code"] != 0:
+        raise RuntimeError(f"maloja import failed ({imported}); see {work / 'maloja-import.log'}")
+    targets = httpbench.pick_targets(sqlite_url)
+    with httpbench.running(httpbench.server_env(sqlite_url, work), work / "gunicorn-vs-maloja.log") as aime, \
+            malojabench.running(script, data, work / "maloja-server.log") as maloja_base:
+        top = requests.get(aime.url("/api/v1/history/top/artists?limit=1"), timeout=120).json()["items"][0]
+        asked = malojabench.questions(targets["year"], targets["day"], top["id"], top["name"])
+        agreement = []
+        for q in asked:  # the answers once, before the load: also warms both servers' caches
+            a = requests.get(aime.url(q["aime"]), timeout=300)
+            m = requests.get(maloja_base + q["maloja"], timeout=300)
+            a.raise_for_status()
+            m.raise_for_status()
+            agreement.append(malojabench.agree(q["name"], malojabench.aime_answer(q["name"], a.json()),
+                                               malojabench.maloja_answer(q["name"], m.json())))
+        total = requests.get(maloja_base + malojabench.MLJ + "/numscrobbles", timeout=300).json()["amount"]
+        measured = malojabench.measure(aime.base_url, maloja_base, asked, args.maloja_duration, args.maloja_rounds,
+                                       args.loadgen)
+    return {"version": args.maloja_version, "targets": {**targets, "artist": top["name"]},
+            "import": {"aime": aime_import, "maloja": {**imported, "scrobbles_total": total}},
+            "agreement": agreement, "rounds": args.maloja_rounds, "duration_s": args.maloja_duration,
+            "loadgen": args.loadgen, "rows": malojabench.ratio_rows(measured), "raw": measured}
+
+
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
     """Command-line options (defaults are the documented full run)."""
     parser = argparse.ArgumentParser(description="AIME benchmark suite")
@@ -190,6 +223,13 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--results-dir", type=Path, default=ROOT / "bench" / "results")
     parser.add_argument("--work-dir", type=Path, default=None, help="keep databases and logs here (default: temp)")
     parser.add_argument("--import-timeout", type=float, default=600)
+    parser.add_argument("--maloja", action="store_true",
+                        help="also install Maloja (own virtualenv), import the same plays and compare side by side")
+    parser.add_argument("--maloja-version", default=malojabench.MALOJA_VERSION)
+    parser.add_argument("--maloja-venv", type=Path, default=malojabench.DEFAULT_VENV)
+    parser.add_argument("--maloja-duration", type=float, default=2.0, help="seconds per question per round")
+    parser.add_argument("--maloja-rounds", type=int, default=2, help="times round the interleaved question set")
+    parser.add_argument("--maloja-import-timeout", type=float, default=3600)
     args = parser.parse_args(argv)
     args.duration = args.duration or (1.0 if args.quick else 5.0)
     args.blocked_duration = args.blocked_duration or (1.0 if args.quick else 4.0)
@@ -232,6 +272,9 @@ def main(argv: list[str] | None = None) -> dict:
         report["http_sqlite"] = phase("http sqlite", http_phase, sqlite_url, work, args.seed, args, "sqlite")
         if not args.skip_blocked:
             report["blocked"] = phase("blocked sqlite", blocked_phase, sqlite_url, work, args)
+        if args.maloja:
+            report["maloja"] = phase("maloja", maloja_phase, csv_path, work, sqlite_url, report["import"]["first"],
+                                     args)
         if not args.skip_postgres:
             report["http_postgres"] = phase("postgres", postgres_phase, csv_path, work, meta, args)
     report["total_seconds"] = round(time.perf_counter() - started, 1)

@@ -41,3 +41,55 @@ def test_start_services_help_names_the_port_setting():
                           timeout=30).stdout
     assert "AIME_BIND               host:port gunicorn listens on [127.0.0.1:8000]" in text
     assert "the address and port are `AIME_BIND`" in README
+
+
+def _readme_curls() -> list[list[str]]:
+    """The README's `Use it` curl commands, in order, as argument lists (continuations joined, comments cut)."""
+    import shlex
+
+    block = README.split("## Use it", 1)[1].split("```sh", 1)[1].split("```", 1)[0]
+    commands, current = [], None
+    for word in shlex.split(block.replace("\\\n", " "), comments=True):
+        if word == "curl":
+            current = []
+            commands.append(current)
+        elif word == ";" or word.startswith(".venv/"):
+            current = None
+        elif current is not None:
+            current.append(word)
+    return commands
+
+
+def test_the_readme_curl_examples_work_in_order_on_a_new_instance(app, client):
+    """Each curl of the README, run in order on an empty AIME, answers 2xx (deleting album 1 before listening to
+    it gave a 422 "This album has no tracks to play")."""
+    from aime.services.scheduler import stop_task_executor
+    from tests.importers.conftest import join_import_threads
+    from tests.scheduler.conftest import finished_run
+
+    answers = []
+    for args in _readme_curls():
+        method, headers, data, files, url = "GET", {}, None, None, None
+        words = iter(args)
+        for word in words:
+            if word == "-X":
+                method = next(words)
+            elif word == "-H":
+                name, value = next(words).split(": ", 1)
+                headers[name] = value.replace("$TOKEN", TEST_TOKEN)
+            elif word == "-d":
+                data, method = next(words), "POST" if method == "GET" else method
+            elif word == "-F":
+                field, path = next(words).split("=@", 1)
+                files, method = {field: (open(ROOT / path, "rb"), path.rsplit("/", 1)[-1])}, "POST"
+            elif not word.startswith("-"):
+                url = word.replace("$API", "/api/v1").replace("http://127.0.0.1:8000", "")
+        response = client.open(url, method=method, headers=headers, data=files or data)
+        join_import_threads()
+        if response.status_code == 202 and "run_id" in (response.get_json(silent=True) or {}):
+            assert finished_run(client, response.get_json()["run_id"])["status"] == "success"
+        answers.append((method, url.split("?")[0], response.status_code))
+        assert 200 <= response.status_code < 300, (method, url, response.get_data(as_text=True)[:300])
+    stop_task_executor(app)
+    assert [code for _, _, code in answers] == [200, 201, 200, 200, 200, 200, 201, 201, 200, 200, 200, 200, 200,
+                                                204, 200, 201, 200, 202, 200, 200, 202, 200, 200, 200, 200, 200], answers

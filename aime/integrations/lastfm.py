@@ -98,7 +98,7 @@ class LastfmClient:
             tracks = [tracks] if isinstance(tracks, dict) else tracks
             data = {"image_url": images.get("mega") or images.get("extralarge") or images.get("large")}
             if body.get("mbid"):
-                data["musicbrainz_release_id"] = body["mbid"]
+                data["release_mbid"] = body["mbid"]
             return Candidate(ref=body.get("mbid") or body.get("url") or body["name"], artist=_text(body["artist"]),
                              title=str(body["name"]), track_count=len(tracks) or None, data=data)
         except (KeyError, TypeError, AttributeError):

@@ -79,7 +79,7 @@ def _candidate(group: dict) -> Candidate:
     official = next((r for r in releases if r.get("status") == "Official"), releases[0] if releases else None)
     data = {"musicbrainz_release_group_id": group["id"], "primary_type": group.get("primary-type")}
     if official is not None:
-        data["musicbrainz_release_id"] = official["id"]
+        data["release_mbid"] = official["id"]
     if year:
         data["year"] = year
     return Candidate(ref=group["id"], artist=credit, title=str(group["title"]), year=year, data=data)

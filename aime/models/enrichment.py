@@ -1,4 +1,7 @@
-"""What enrichment knows about an album: its stored cover, MusicBrainz ids, the fields the user set, the last run."""
+"""What enrichment knows about an album: its stored cover, MusicBrainz release-group id, user-set fields, last run.
+
+The MusicBrainz release id lives on the album (Album.release_mbid), shared with the history importers.
+"""
 from __future__ import annotations
 
 from sqlalchemy import JSON, BigInteger, ForeignKey, Integer, String
@@ -22,7 +25,6 @@ class AlbumEnrichment(db.Model):
     cover_source: Mapped[str | None] = mapped_column(String(50))
     cover_source_url: Mapped[str | None] = mapped_column(String(1000))
     cover_fetched_at: Mapped[int | None] = mapped_column(BigInteger)
-    musicbrainz_release_id: Mapped[str | None] = mapped_column(String(36))
     musicbrainz_release_group_id: Mapped[str | None] = mapped_column(String(36))
     # Album fields the user typed (create/PUT/PATCH): enrichment never changes them.
     user_fields: Mapped[list] = mapped_column(JSON, nullable=False, default=list)

@@ -14,9 +14,11 @@ class EnrichmentReportSchema(Schema):
     matches = fields.Dict(keys=fields.String(), values=fields.String())
     ambiguous = fields.Dict(keys=fields.String(), values=fields.List(fields.Dict()))
     errors = fields.Dict(keys=fields.String(), values=fields.String())
+    conflicts = fields.Dict(keys=fields.String(), values=fields.Dict(),
+                            metadata={"description": "field -> known, found, source: a different id, not written"})
     user_fields = fields.List(fields.String())
     cover = fields.Dict(allow_none=True)
-    musicbrainz_release_id = fields.String(allow_none=True)
+    release_mbid = fields.String(allow_none=True, metadata={"description": "the album's MusicBrainz release id"})
     musicbrainz_release_group_id = fields.String(allow_none=True)
 
 

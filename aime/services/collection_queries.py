@@ -21,12 +21,13 @@ from ..config import Config
 from ..extensions import db
 from ..models import Album, AlbumArtist, Artist, Listen, Track
 from ..models.rollup import TrackPlayTotal as Totals
-from ..text import normalise
+from ..text import normalise, plural
 from .catalog import contains, escape_like
 
 FACTS = ("not_played_for_days", "never_played", "most_played", "winter_evenings")
 DEFAULT_DAYS = 730
 WINTER_MONTHS, EVENING_HOURS = (12, 1, 2), range(18, 24)
+VINYL = ("vinyl", "vinyle")
 CRITERIA = ("genre", "artist", "year_from", "year_to", "support", "label", "fact")
 
 
@@ -52,7 +53,9 @@ def _clauses(query: dict) -> list:
     if query.get("genre"):
         clauses.append(func.lower(Album.genre).like(f"%{escape_like(query['genre'].strip().lower())}%", escape="\\"))
     if query.get("support"):
-        clauses.append(func.lower(Album.support) == query["support"].strip().lower())
+        wanted = query["support"].strip().lower()
+        # AIME names vinyl "Vinyle" (Discogs imports, the demo data); the English "Vinyl" must find it too.
+        clauses.append(func.lower(Album.support).in_(VINYL if wanted in VINYL else (wanted,)))
     if query.get("year_from") is not None:
         clauses.append(Album.year >= query["year_from"])
     if query.get("year_to") is not None:
@@ -100,7 +103,7 @@ def _apply_fact(config: Config, query: dict, items: list[dict]) -> list[dict]:
     if fact == "most_played":
         kept = sorted((i for i in items if i["plays"]), key=lambda i: -i["plays"])
         for item in kept:
-            item["fact_reason"] = f"{item['plays']} plays"
+            item["fact_reason"] = plural(item["plays"], "play")
         return kept
     if fact == "not_played_for_days":
         return _not_played_for(ZoneInfo(config.timezone), items, query.get("days") or DEFAULT_DAYS)

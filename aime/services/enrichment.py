@@ -1,5 +1,6 @@
 """Enrich one album from the configured sources: a stored cover, the year when unknown, the Spotify and Discogs
 links, MusicBrainz ids. Fields the user typed are never changed; ambiguous matches are reported, not guessed.
+The release id is the album's own `release_mbid` (imports fill it too): a known one is used, never overwritten.
 
 Sources are asked outside any transaction (they are slow and rate-limited); what they proposed is written in one
 short transaction that re-reads the album, so an edit made meanwhile wins.
@@ -29,7 +30,8 @@ from .matching import Candidate, MatchResult, choose
 log = logging.getLogger(__name__)
 SOURCES = ("musicbrainz", "discogs", "spotify", "lastfm")  # also the order in which their proposals win
 ALBUM_FIELDS = ("year", "spotify_url", "discogs_url")  # album columns enrichment may fill when empty
-ID_FIELDS = ("musicbrainz_release_id", "musicbrainz_release_group_id")
+RELEASE_FIELD = "release_mbid"  # albums.release_mbid: filled when empty, a different finding is a conflict
+ID_FIELDS = (RELEASE_FIELD, "musicbrainz_release_group_id")
 USER_FIELDS = ("title", "artists", "year", "support", "genre", "labels", "catalog_number", "discogs_id",
                "spotify_url", "discogs_url", "apple_music_url", "image_url", "ai_description")
 
@@ -99,6 +101,7 @@ class Snapshot:
     cover_sha256: str | None
     cover_source_url: str | None
     musicbrainz_release_group_id: str | None
+    release_mbid: str | None
 
 
 @dataclass
@@ -135,9 +138,8 @@ def snapshot(album_id: int) -> Snapshot:
                     user_fields=set(row.user_fields or []) if row else set(),
                     cover_sha256=row.cover_sha256 if row else None,
                     cover_source_url=row.cover_source_url if row else None,
-                    musicbrainz_release_group_id=row.musicbrainz_release_group_id if row else None)
-    for name in ID_FIELDS:
-        snap.values[name] = getattr(row, name) if row else None
+                    musicbrainz_release_group_id=row.musicbrainz_release_group_id if row else None,
+                    release_mbid=album.release_mbid)
     db.session.rollback()  # no transaction stays open while the sources are asked
     return snap
 
@@ -172,6 +174,10 @@ def _record(name: str, result: MatchResult, findings: Findings) -> None:
 
 def _ask(name: str, sources: Sources, snap: Snapshot, findings: Findings) -> None:
     if name == "musicbrainz":
+        if snap.release_mbid is not None:  # the release is known (an import brought it): no search needed
+            findings.matches[name] = snap.release_mbid
+            _coverart(sources, findings, snap.release_mbid, "release")
+            return
         group = snap.musicbrainz_release_group_id
         if group is None:
             candidates = sources.musicbrainz.search_release_groups(snap.artist, snap.title)
@@ -184,13 +190,7 @@ def _ask(name: str, sources: Sources, snap: Snapshot, findings: Findings) -> Non
         else:
             findings.matches[name] = group
         if group is not None:
-            try:
-                url = sources.coverart.front_url(group)
-            except AimeError as error:
-                findings.errors["coverart"] = error.detail
-            else:
-                if url:
-                    findings.images.insert(0, ("coverart", url))
+            _coverart(sources, findings, group, "release-group")
     elif name == "discogs":
         if snap.discogs_id is not None:  # the user's own release: no guessing needed
             release = sources.discogs.release(snap.discogs_id)
@@ -204,6 +204,16 @@ def _ask(name: str, sources: Sources, snap: Snapshot, findings: Findings) -> Non
     elif name == "lastfm":
         found = sources.lastfm.album_info(snap.artist, snap.title)
         _record(name, _match(snap, [found] if found else []), findings)
+
+
+def _coverart(sources: Sources, findings: Findings, mbid: str, kind: str) -> None:
+    try:
+        url = sources.coverart.front_url(mbid, kind)
+    except AimeError as error:
+        findings.errors["coverart"] = error.detail
+    else:
+        if url:
+            findings.images.insert(0, ("coverart", url))
 
 
 def _needs_cover(config: Config, snap: Snapshot) -> bool:
@@ -238,9 +248,13 @@ def _apply(album_id: int, findings: Findings, cover: dict | None) -> dict:
     row = _row(album_id)
     user = set(row.user_fields or [])
     changes: dict[str, dict] = {}
+    conflicts: dict[str, dict] = {}
     for name, (value, source) in findings.proposed.items():
-        target = album if name in ALBUM_FIELDS else row
+        target = album if name in ALBUM_FIELDS or name == RELEASE_FIELD else row
         current = getattr(target, name)
+        if name == RELEASE_FIELD and current not in (None, "") and current != value:
+            # Read again here, so an id an import stored meanwhile is the one kept; the other is only reported.
+            conflicts[name] = {"known": current, "found": value, "source": source}
         if name in user or current not in (None, ""):
             continue  # what the user typed, or what is already known, stays
         setattr(target, name, value)
@@ -254,7 +268,7 @@ def _apply(album_id: int, findings: Findings, cover: dict | None) -> dict:
     row.enriched_at = int(time.time())
     row.status = _status(findings)
     row.report = {"changes": changes, "matches": findings.matches, "ambiguous": findings.ambiguous,
-                  "errors": findings.errors}
+                  "errors": findings.errors, "conflicts": conflicts}
     db.session.flush()
     return {"album_id": album_id, "status": row.status, "enriched_at": row.enriched_at, **row.report}
 
@@ -286,15 +300,17 @@ def mark_user_fields(album_id: int, names) -> None:
 
 def album_enrichment(album_id: int) -> dict:
     """The last enrichment of an album (status, report, cover, ids, user fields); NotFound for no album."""
-    if db.session.get(Album, album_id) is None:
+    album = db.session.get(Album, album_id)
+    if album is None:
         raise NotFound(f"Album {album_id} does not exist.")
     row = db.session.get(AlbumEnrichment, album_id)
     if row is None:
-        return {"album_id": album_id, "status": None, "user_fields": [], "cover": None}
+        return {"album_id": album_id, "status": None, "user_fields": [], "cover": None,
+                "release_mbid": album.release_mbid, "musicbrainz_release_group_id": None}
     cover = None if row.cover_sha256 is None else {
         "sha256": row.cover_sha256, "mime": row.cover_mime, "width": row.cover_width, "height": row.cover_height,
         "source": row.cover_source, "fetched_at": row.cover_fetched_at}
     return {"album_id": album_id, "status": row.status, "enriched_at": row.enriched_at,
             "user_fields": list(row.user_fields or []), "cover": cover,
-            "musicbrainz_release_id": row.musicbrainz_release_id,
+            "release_mbid": album.release_mbid,
             "musicbrainz_release_group_id": row.musicbrainz_release_group_id, **(row.report or {})}

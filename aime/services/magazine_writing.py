@@ -11,6 +11,7 @@ from datetime import datetime, timezone
 
 from ..config import Config
 from ..integrations import ai
+from ..text import plural
 from .ai_writing import HAIKU_MAX_CHARS, SYSTEM, clean_text
 
 log = logging.getLogger(__name__)
@@ -60,7 +61,7 @@ def _pieces(content: dict):
     """(dict, key, text from the data, prompt for the AI) for every text of the edition."""
     featured = content.get("featured_artist")
     if featured:
-        records = "; ".join(f"{r['title']} ({r['plays']} plays)" for r in featured["records"])
+        records = "; ".join(f"{r['title']} ({plural(r['plays'], 'play')})" for r in featured["records"])
         text = (f"{featured['name']} is the artist of this edition: played {_times(featured['plays'])}, first on "
                 f"{_day(featured['first_played'])}, last on {_day(featured['last_played'])}."
                 + (f" The most played records: {records}." if records else ""))
@@ -71,11 +72,13 @@ def _pieces(content: dict):
     if album:
         top = album["top_tracks"][0] if album["top_tracks"] else None
         text = (f"“{album['title']}” by {', '.join(album['artists'])} has been played {_times(album['plays'])}, "
-                f"first on {_day(album['first_played'])}, last on {_day(album['last_played'])}, "
-                f"{album['listening_seconds'] // 60} minutes in all."
+                f"first on {_day(album['first_played'])}, last on {_day(album['last_played'])}"
+                # Under a minute is what plays of unknown length give: no "0 minutes in all".
+                + (f", {plural(album['listening_seconds'] // 60, 'minute')} in all."
+                   if album["listening_seconds"] >= 60 else ".")
                 + (f" {album['tracks_heard']} of its {album['tracks']} tracks have been heard."
                    if album["tracks"] else "")
-                + (f" “{top['title']}” most of all ({top['plays']} plays)." if top else ""))
+                + (f" “{top['title']}” most of all ({plural(top['plays'], 'play')})." if top else ""))
         yield album, "text", text, (f"Write a short magazine piece (at most five sentences) about the album "
                                     f"“{album['title']}” by {', '.join(album['artists'])} and how it has been "
                                     f"listened to: {text} Use no other numbers than these.")
@@ -87,6 +90,6 @@ def _pieces(content: dict):
             "Use no digits.")
     shelf = content.get("collection")
     if shelf:
-        text = f"{shelf['name']}: {len(shelf['items'])} records, and why each one is here."
+        text = f"{shelf['name']}: {plural(len(shelf['items']), 'record')}, and why each one is here."
         yield shelf, "intro", text, (f"Write one inviting sentence introducing a shelf of records called "
                                      f"“{shelf['name']}” ({len(shelf['items'])} records). Use no other numbers.")

@@ -123,7 +123,7 @@ def _set_latest_import(service: str, ts: int) -> None:
 
 
 def _tracks_with_keys():
-    return (select(Track.id, Artist.name_key, Track.title_key, Album.title_key.label("album_key"))
+    return (select(Track.id, Artist.name_key, Track.title_key, Album.title_key.label("album_key"), Track.recording_mbid)
             .join(Artist, Artist.id == Track.artist_id).outerjoin(Album, Album.id == Track.album_id))
 
 
@@ -136,11 +136,20 @@ def track_ids_of_msid(msid: str) -> list[int]:
 
 def set_feedback(msid: str | None, mbid: str | None, score: int) -> None:
     """Score 1 loves the recording, 0 and -1 unlove it (AIME has love only)."""
-    if not msid:
-        # MBIDs are not stored (yet), so a recording known only by its MBID cannot be found.
+    if msid:
+        run_write(_set_feedback, msid, score)
+    else:
+        run_write(_set_feedback_by_mbid, mbid, score)
+
+
+def _set_feedback_by_mbid(mbid: str, score: int) -> None:
+    # Tracks keep the MusicBrainz recording id their imports and scrobbles carried (clients such as
+    # liblistenbrainz and the Jellyfin plugin send feedback by MBID only).
+    ids = db.session.scalars(select(Track.id).where(func.lower(Track.recording_mbid) == mbid.lower())).all()
+    if not ids:
         raise ListenBrainzError(404, f"No recording with recording_mbid {mbid} is known to AIME; "
                                      "send its recording_msid instead.")
-    run_write(_set_feedback, msid, score)
+    db.session.execute(update(Track).where(Track.id.in_(ids)).values(loved=score == 1))
 
 
 def _set_feedback(msid: str, score: int) -> None:
@@ -157,7 +166,7 @@ def feedback(user_name: str, score: int | None, count: int, offset: int) -> dict
         query = query.where(false())
     total = db.session.scalar(select(func.count()).select_from(query.subquery()))
     rows = db.session.execute(query.order_by(Track.id).limit(count).offset(offset)).all()
-    items = [{"created": 0, "recording_mbid": None, "score": 1, "track_metadata": None, "user_id": user_name,
+    items = [{"created": 0, "recording_mbid": r.recording_mbid, "score": 1, "track_metadata": None, "user_id": user_name,
               "recording_msid": msid_of_keys(r.name_key, r.title_key, r.album_key)} for r in rows]
     return {"feedback": items, "count": len(items), "total_count": total, "offset": offset}
 

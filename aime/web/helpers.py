@@ -9,6 +9,7 @@ from flask import Flask, current_app, request, url_for
 from marshmallow import EXCLUDE, Schema, ValidationError
 
 from ..errors import InvalidInput
+from ..text import plural
 from . import security
 
 TZ_COOKIE = "aime_tz"
@@ -94,6 +95,7 @@ def register_template_helpers(app: Flask) -> None:
     app.add_template_filter(duration, "duration")
     app.add_template_filter(listening_time, "listening_time")
     app.add_template_filter(safe_url, "safe_url")
+    app.add_template_filter(plural, "plural")
 
     @app.context_processor
     def _web_globals():

@@ -1,4 +1,6 @@
-"""album_enrichment: stored covers, MusicBrainz ids, user-set fields and the last enrichment of each album
+"""album_enrichment: stored covers, the MusicBrainz release-group id, user-set fields and the last enrichment
+
+The MusicBrainz release id is not kept here: its one home is albums.release_mbid (0004), which imports fill too.
 
 Revision ID: 0007
 Revises: 0006
@@ -24,7 +26,6 @@ def upgrade():
         sa.Column("cover_source", sa.String(length=50), nullable=True),
         sa.Column("cover_source_url", sa.String(length=1000), nullable=True),
         sa.Column("cover_fetched_at", sa.BigInteger(), nullable=True),
-        sa.Column("musicbrainz_release_id", sa.String(length=36), nullable=True),
         sa.Column("musicbrainz_release_group_id", sa.String(length=36), nullable=True),
         sa.Column("user_fields", sa.JSON(), nullable=False),
         sa.Column("enriched_at", sa.BigInteger(), nullable=True),

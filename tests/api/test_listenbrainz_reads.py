@@ -114,7 +114,7 @@ def test_playing_now_with_return_msid_and_feedback_loves_the_track(lb, server, c
     assert requests.post(f"{server}/1/feedback/recording-feedback", headers=LB, timeout=10,
                          json={"recording_msid": msid, "score": 0}).json() == {"status": "ok"}
     assert _journal(client) == [("Radiohead", "No Surprises", _iso(now - 60), False)]
-    # liblistenbrainz sends feedback by MBID only; AIME does not know recordings by MBID (yet): a clear 404.
+    # liblistenbrainz sends feedback by MBID only; an MBID no stored track carries is a clear 404.
     with pytest.raises(ListenBrainzAPIException) as caught:
         lb.submit_user_feedback(1, "2f3d422f-8890-41a1-9762-fbe16f107c31")
     assert caught.value.status_code == 404
@@ -229,3 +229,23 @@ def test_msid_is_the_same_for_any_spelling_and_finds_plays_from_other_sources(cl
                            headers=LB)
     assert (response.status_code, response.get_json()) == (
         404, {"code": 404, "error": f"No recording with recording_msid {unknown} is known to AIME."})
+
+
+def test_liblistenbrainz_feedback_by_mbid_loves_a_track_scrobbled_with_that_mbid(lb, client):
+    """Tracks keep their recording MBID since the history details work; feedback by MBID alone (liblistenbrainz,
+    the Jellyfin plugin) still answered 404 "not known to AIME"."""
+    now = int(time.time())
+    mbid = "6b9a3e5c-9b6e-4b0e-9b70-1a3c1b5e0c11"
+    lb.submit_single_listen(_listen("Let Down", now - 120, recording_mbid=mbid))
+    lb.submit_single_listen(_listen("Lucky", now - 60))
+    assert lb.submit_user_feedback(1, mbid.upper()) == {"status": "ok"}
+    assert _journal(client) == [("Radiohead", "Lucky", _iso(now - 60), False),
+                                ("Radiohead", "Let Down", _iso(now - 120), True)]
+    assert lb.get_user_feedback("aime", score=1, metadata=False)["feedback"] == [
+        {"created": 0, "recording_mbid": mbid, "score": 1, "track_metadata": None, "user_id": "aime",
+         "recording_msid": recording_msid("Radiohead", "Let Down", "OK Computer")}]
+    assert lb.submit_user_feedback(0, mbid) == {"status": "ok"}
+    assert _journal(client)[1] == ("Radiohead", "Let Down", _iso(now - 120), False)
+    with pytest.raises(ListenBrainzAPIException) as caught:
+        lb.submit_user_feedback(1, "2f3d422f-8890-41a1-9762-fbe16f107c31")
+    assert caught.value.status_code == 404

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from bench import loadgen, make_dataset
+from bench import loadgen, make_dataset, malojabench
 from bench.report import render
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -164,3 +164,115 @@ def test_table_and_targets(report):
             "/health p99, sqlite write lock held"} <= names
     met = {check["name"]: check["met"] for check in report["targets"]}
     assert met["import rows added = dataset rows"] is True and met["re-import rows added"] is True
+
+
+# The Maloja phase (bench/run.py --maloja): its pure parts, without installing Maloja.
+
+def test_maloja_rules_keep_whole_the_dataset_artists_maloja_would_split(tmp_path):
+    meta = make_dataset.write(2_000, tmp_path, seed=7)
+    csv_path = tmp_path / meta["files"]["csv"]
+    artists = malojabench.csv_artists(csv_path)
+    assert len(artists) == len(set(artists)) == meta["artists"]
+    rules = malojabench.belongtogether_rules(artists).splitlines()
+    # Every name with Maloja's " & " delimiter (the ", Jr. & Band" artists), and no other.
+    assert rules == [f"belongtogether\t{name}" for name in artists if " & " in name] and rules
+    assert malojabench.belongtogether_rules(["A vs. B", "AC/DC", "Simon; Garfunkel", "X feat. Y", "Ampersand&Co",
+                                             "Plain"]) == ("belongtogether\tA vs. B\nbelongtogether\tAC/DC\n"
+                                                           "belongtogether\tSimon; Garfunkel\nbelongtogether\tX feat. Y\n")
+    data = tmp_path / "maloja"
+    assert malojabench.prepare(csv_path, data) == csv_path  # Maloja reads the same Last.fm CSV as AIME
+    assert (data / "rules" / "aime_bench.tsv").read_text(encoding="utf-8").splitlines() == rules
+    renamed = tmp_path / "plays.csv"
+    renamed.write_text(csv_path.read_text(encoding="utf-8"), encoding="utf-8")
+    with pytest.raises(ValueError, match="recenttracks-"):
+        malojabench.prepare(renamed, data)
+
+
+def test_maloja_questions_ask_both_servers_the_same_thing():
+    asked = malojabench.questions(2024, "2024-03-09", 17, "The Owls, Jr. & Band")
+    assert [(q["name"], q["aime"], q["maloja"]) for q in asked] == [
+        ("top artists, all time", "/api/v1/history/top/artists?limit=10", "/apis/mlj_1/charts/artists"),
+        ("top artists, 2024", "/api/v1/history/top/artists?limit=10&start_date=2024-01-01&end_date=2024-12-31",
+         "/apis/mlj_1/charts/artists?in=2024"),
+        ("top tracks, 2024", "/api/v1/history/top/tracks?limit=10&start_date=2024-01-01&end_date=2024-12-31",
+         "/apis/mlj_1/charts/tracks?in=2024"),
+        ("play count, 2024", "/api/v1/history/tracks?page=1&page_size=1&start_date=2024-01-01&end_date=2024-12-31",
+         "/apis/mlj_1/numscrobbles?in=2024"),
+        ("scrobbles of 2024-03-09", "/api/v1/history/timeline?date=2024-03-09", "/apis/mlj_1/scrobbles?in=2024/03/09"),
+        ("recent scrobbles (50)", "/api/v1/history/tracks?page=1&page_size=50", "/apis/mlj_1/scrobbles?perpage=50&page=0"),
+        ("one artist", "/api/v1/collection/artists/17", "/apis/mlj_1/artistinfo?artist=The%20Owls%2C%20Jr.%20%26%20Band"),
+    ]
+
+
+def _aime_top(*pairs):
+    return {"items": [{"name": n, "plays": c} for n, c in pairs]}
+
+
+def _maloja_top(*pairs):
+    return {"list": [{"artist": n, "scrobbles": c} for n, c in pairs]}
+
+
+def test_maloja_answers_are_compared_for_agreement():
+    top = [(f"Artist {i}", 100 - i) for i in range(10)]
+    # Maloja returns the whole chart; AIME its top 10. Agreement is on the top 10.
+    full = top + [("Artist tail", 3)]
+    a = malojabench.aime_answer("top artists, all time", _aime_top(*top))
+    m = malojabench.maloja_answer("top artists, all time", _maloja_top(*full))
+    assert malojabench.agree("top artists, all time", a, m) == {
+        "question": "top artists, all time", "agree": True, "detail": "top 10 match (Artist 0 100 first)"}
+    # Ties at the 10th place may be ordered apart: names there are not compared, counts are.
+    tied_a = top[:9] + [("Edge A", 5)]
+    tied_m = top[:9] + [("Edge B", 5), ("Edge A", 5)]
+    assert malojabench.agree("top artists, 2024", tied_a, tied_m)["agree"] is True
+    off_by_one = top[:9] + [("Artist 9", 90)]
+    assert malojabench.agree("top artists, 2024", top, off_by_one) == {
+        "question": "top artists, 2024", "agree": False,
+        "detail": "counts differ: AIME [100, 99, 98, 97, 96, 95, 94, 93, 92, 91] "
+                  "Maloja [100, 99, 98, 97, 96, 95, 94, 93, 92, 90]"}
+    swapped = [("Someone Else", 100)] + top[1:]
+    assert malojabench.agree("top artists, 2024", top, swapped)["detail"] == (
+        "names differ: only AIME ['artist 0'], only Maloja ['someone else']")
+    tracks_a = malojabench.aime_answer("top tracks, 2024", {"items": [{"artist": "A", "name": "Song", "plays": 4}]})
+    tracks_m = malojabench.maloja_answer("top tracks, 2024", {"list": [
+        {"track": {"artists": ["A"], "title": "Song"}, "scrobbles": 4}]})
+    assert tracks_a == tracks_m == [("A - Song", 4)]
+    # One day: AIME groups by hour, Maloja lists newest first; the same instants agree.
+    day_a = malojabench.aime_answer("scrobbles of 2024-03-09", {"hours": {
+        "9": [{"played_at": "2024-03-09T09:00:00Z"}], "21": [{"played_at": "2024-03-09T21:30:00Z"}]}})
+    day_m = malojabench.maloja_answer("scrobbles of 2024-03-09", {"list": [{"time": 1710019800}, {"time": 1709974800}]})
+    assert day_a == day_m == [1709974800, 1710019800]
+    assert malojabench.agree("scrobbles of 2024-03-09", day_a, day_m)["detail"] == "2 scrobbles, same times"
+    assert malojabench.agree("scrobbles of 2024-03-09", day_a, day_m[:1])["detail"] == "AIME 2 scrobbles, Maloja 1"
+    assert malojabench.agree("recent scrobbles (50)", [2, 1], [2, 0])["detail"] == "AIME 2 scrobbles, Maloja 2, times differ"
+    assert malojabench.aime_answer("play count, 2024", {"total": 373}) == 373
+    assert malojabench.maloja_answer("play count, 2024", {"status": "ok", "amount": 373}) == 373
+    assert malojabench.agree("one artist", malojabench.aime_answer("one artist", {"play_count": 787}),
+                             malojabench.maloja_answer("one artist", {"scrobbles": 786})) == {
+        "question": "one artist", "agree": False, "detail": "AIME 787, Maloja 786"}
+
+
+def _run(rps, p50, p99):
+    return {"rps": rps, "p50_ms": p50, "p99_ms": p99, "requests": int(rps * 2), "non_2xx": 0, "errors": 0}
+
+
+def test_maloja_ratio_table():
+    measured = [{"question": "top artists, 2024", "aime": [_run(40.0, 20.0, 50.0), _run(60.0, 10.0, 30.0)],
+                 "maloja": [_run(200.0, 4.0, 9.0), _run(200.0, 6.0, 12.0)]}]
+    rows = malojabench.ratio_rows(measured)
+    assert rows == [{"question": "top artists, 2024",
+                     "aime": {"rps": 50.0, "rps_min": 40.0, "rps_max": 60.0, "p50_ms": 15.0, "p99_ms": 50.0,
+                              "requests": 200, "non_2xx": 0, "errors": 0},
+                     "maloja": {"rps": 200.0, "rps_min": 200.0, "rps_max": 200.0, "p50_ms": 5.0, "p99_ms": 12.0,
+                                "requests": 800, "non_2xx": 0, "errors": 0},
+                     "rps_ratio": 0.25, "p50_ratio": 3.0, "p99_ratio": 4.17}]
+    result = {"version": "3.2.9", "rounds": 2, "duration_s": 2.0, "rows": rows,
+              "agreement": [{"question": "top artists, 2024", "agree": True, "detail": "top 10 match (X 9 first)"}],
+              "import": {"aime": {"seconds": 2.0, "rows_added": 10_000, "rows_per_s": 5000.0, "peak_rss_mb": 100.0},
+                         "maloja": {"seconds": 50.0, "rows_added": 10_000, "rows_per_s": 200.0, "peak_rss_mb": 60.0}}}
+    lines = malojabench.render(result)
+    assert lines[0] == "### AIME against Maloja 3.2.9 (same plays, one connection, interleaved, 2 rounds x 2 s)"
+    assert "| AIME | 2.00 | 10,000 | 5,000.0 | 100.0 |" in lines
+    assert "| Maloja 3.2.9 | 50.00 | 10,000 | 200.0 | 60.0 |" in lines
+    assert "AIME imports 25.0x faster." in lines
+    assert ("| top artists, 2024 | 50.0 (40-60) | 200.0 | 0.25 | 15 / 50 | 5 / 12 | 3.0 | 4.17 | "
+            "yes: top 10 match (X 9 first) |") in lines

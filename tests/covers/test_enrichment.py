@@ -10,6 +10,7 @@ from werkzeug import Response
 
 from aime.database import run_write
 from aime.extensions import db
+from aime.models import Album
 from aime.services import tasks
 from aime.services.runtime import update_state
 from tests.covers import fakes
@@ -28,6 +29,7 @@ class World:
         self.base = server.url_for("").rstrip("/")
         self.mb_groups = [fakes.mb_release_group()]
         self.caa = {fakes.RG_ID: fakes.caa_listing(f"{self.base}/img/caa.jpg")}
+        self.caa_releases: dict[str, dict] = {}  # GET /release/<release id>: none listed unless a test adds one
         self.spotify = [fakes.spotify_album(image_url=f"{self.base}/img/spotify.jpg")]
         self.discogs = [fakes.discogs_result(cover_image=f"{self.base}/img/discogs.jpg")]
         self.lastfm = fakes.lastfm_album(image_url=f"{self.base}/img/lastfm.png")
@@ -50,6 +52,9 @@ class World:
             return _json(fakes.mb_search(*self.mb_groups))
         if path.startswith("/caa/release-group/"):
             listing = self.caa.get(path.rsplit("/", 1)[1])
+            return _json(listing) if listing else Response("Not Found", status=404)
+        if path.startswith("/caa/release/"):
+            listing = self.caa_releases.get(path.rsplit("/", 1)[1])
             return _json(listing) if listing else Response("Not Found", status=404)
         if path == "/spotify/v1/search":
             return _json(fakes.spotify_search(*self.spotify))
@@ -92,7 +97,8 @@ def test_an_album_gets_year_links_ids_and_a_stored_cover(sources_app, world, aut
                                       "source": "spotify"}
     assert changes["discogs_url"]["to"] == "https://www.discogs.com/release/4567"
     assert changes["musicbrainz_release_group_id"]["to"] == fakes.RG_ID
-    assert changes["musicbrainz_release_id"] == {"from": None, "to": fakes.RELEASE_ID, "source": "musicbrainz"}
+    assert changes["release_mbid"] == {"from": None, "to": fakes.RELEASE_ID, "source": "musicbrainz"}
+    assert report["conflicts"] == {}
     assert changes["cover"]["source"] == "coverart" and report["errors"] == {}
     detail = client.get(f"/api/v1/collection/albums/{album['id']}").get_json()
     assert detail["year"] == 1997 and detail["spotify_url"].endswith("3icIEOIT2NnVvRSsMjpVFb")
@@ -106,6 +112,9 @@ def test_an_album_gets_year_links_ids_and_a_stored_cover(sources_app, world, aut
     stored = client.get(f"/api/v1/services/enrich/albums/{album['id']}").get_json()
     assert stored["cover"]["width"] == 500 and stored["cover"]["source"] == "coverart"
     assert stored["musicbrainz_release_group_id"] == fakes.RG_ID
+    assert stored["release_mbid"] == fakes.RELEASE_ID  # albums.release_mbid, the column imports fill too
+    with sources_app.app_context():
+        assert db.session.get(Album, album["id"]).release_mbid == fakes.RELEASE_ID
 
 
 def test_what_the_user_typed_is_never_changed(sources_app, world, auth):
@@ -115,7 +124,7 @@ def test_what_the_user_typed_is_never_changed(sources_app, world, auth):
     patched = client.patch(f"/api/v1/collection/albums/{album['id']}", json={"discogs_url": None}, headers=auth)
     assert patched.status_code == 200
     report = enrich(client, auth, album["id"])
-    assert set(report["changes"]) == {"musicbrainz_release_id", "musicbrainz_release_group_id", "cover"}
+    assert set(report["changes"]) == {"release_mbid", "musicbrainz_release_group_id", "cover"}
     detail = client.get(f"/api/v1/collection/albums/{album['id']}").get_json()
     assert (detail["year"], detail["spotify_url"], detail["discogs_url"]) == (
         1998, "https://open.spotify.com/album/mine", None)

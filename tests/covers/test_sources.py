@@ -34,7 +34,7 @@ def test_musicbrainz_search_names_a_contact_and_reads_release_groups(httpserver)
     assert (candidate.ref, candidate.artist, candidate.title, candidate.year) == (fakes.RG_ID, "Björk", "Homogenic",
                                                                                    1997)
     assert candidate.data == {"musicbrainz_release_group_id": fakes.RG_ID, "primary_type": "Album",
-                              "musicbrainz_release_id": fakes.RELEASE_ID, "year": 1997}
+                              "release_mbid": fakes.RELEASE_ID, "year": 1997}
     request, _ = httpserver.log[0]
     assert request.headers["User-Agent"].endswith("( me@example.org )")
     assert request.args["query"] == 'releasegroup:"Homo\\"genic" AND artist:"Björk"'
@@ -155,7 +155,7 @@ def test_lastfm_album_info_image_mbid_and_not_found(httpserver):
     client = LastfmClient(httpserver.url_for("/2.0"), "k" * 32, "", policy=FAST, sleep=Sleeps())
     found = client.album_info("Björk", "Homogenic")
     assert (found.artist, found.title, found.track_count) == ("Björk", "Homogenic", 10)
-    assert found.data == {"image_url": "http://img.example/lfm.png", "musicbrainz_release_id": fakes.RELEASE_ID}
+    assert found.data == {"image_url": "http://img.example/lfm.png", "release_mbid": fakes.RELEASE_ID}
     assert client.album_info("Björk", "Nope") is None
     assert httpserver.log[0][0].args["method"] == "album.getinfo"
 

@@ -142,3 +142,17 @@ def test_metrics_exposes_requests_latency_checks_and_uptime(quiet_app):
     assert 'aime_health_check_status{check="database",critical="true"} 1.0' in text
     assert 'aime_health_check_status{check="lastfm",critical="false"} 1.0' in text  # disabled: passes
     assert re.search(r"^aime_uptime_seconds \d", text, re.M)
+
+
+def test_a_track_playing_now_leaves_health_healthy(make_app, token_headers):
+    """The ListenBrainz playing-now row lives in service_states but is not a stalled background service."""
+    client = make_app(disk_min_free_mb=0).test_client()
+    sent = client.post("/1/submit-listens", headers={"Authorization": token_headers["Authorization"]},
+                       json={"listen_type": "playing_now", "payload": [
+                           {"track_metadata": {"artist_name": "Portishead", "track_name": "Sour Times"}}]})
+    assert sent.status_code == 200
+    assert client.get("/1/user/aime/playing-now").json["payload"]["count"] == 1
+    body = client.get("/health", headers=token_headers).json
+    assert body["status"] == "healthy"
+    services = body["checks"]["background_services"]
+    assert (services["status"], services["output"]) == ("pass", "0 active service(s) running")

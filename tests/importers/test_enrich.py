@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import json
+import re
 
 from sqlalchemy import func, select, text
 
@@ -98,3 +99,28 @@ def test_ids_and_lengths_from_listenbrainz_fill_empty_columns_and_report_disagre
             305, rec, "spotify:track:3MjUtNVVq3C8Fn0MP3zhXa")
         assert (track.album.release_mbid, track.artist.artist_mbid) == (rel, art)
         assert db.session.scalar(select(Listen.client)) == "Navidrome"
+
+
+def test_maloja_after_listenbrainz_reports_no_client_conflict(samples, import_file, count_listens):
+    """Maloja's origin "client:sample" is the client "sample" of the ListenBrainz export: it listed a conflict on
+    every play of a file that otherwise agrees with what is stored."""
+    assert import_file(samples / "listenbrainz_alice_1700000000.zip")["imported"] == 10
+    maloja = import_file(samples / "maloja_export_20231114.json")
+    assert (maloja["imported"], maloja["duplicates"], count_listens()) == (0, 10, 10)
+    assert maloja["conflicts"] == []
+
+
+def test_the_import_page_shows_what_was_completed_and_the_disagreements(samples, import_file, client):
+    """The API reported enriched and conflicts; the import's page showed neither."""
+    import_file(samples / "StreamingHistory_music_0.json")
+    extended = import_file(samples / "Streaming_History_Audio_2023.json")
+    html = client.get(f"/imports/{extended['id']}").get_data(as_text=True)
+    assert '<dt>Completed</dt><dd data-field="enriched">9</dd>' in html
+    rows = re.findall(r"<tr><td>(\d+)</td><td>([^<]*)</td><td>([^<]*)</td><td>([^<]*)</td><td>([^<]*)</td></tr>", html)
+    # The ten disagreements of the basic-then-extended test above: nine listened times (180 s stored) and the
+    # second Spotify URI of Daft Punk's track.
+    assert len(rows) == 10
+    assert sorted((field, stored, file) for _, _, field, stored, file in rows) == [
+        ("listened_seconds", "180", str(v)) for v in (200, 201, 202, 203, 204, 205, 206, 208, 209)] + [
+        ("spotify_uri", "spotify:track:0000000000000000000008", "spotify:track:0000000000000000000009")]
+    assert ("Daft Punk – One More Time", "spotify_uri") in {(track, field) for _, track, field, _, _ in rows}

@@ -133,3 +133,15 @@ def test_bad_input_is_a_clear_problem_and_stores_nothing(client, auth):
     assert client.get("/api/v1/collections").get_json()["items"] == []
     assert client.post("/api/v1/collections", json={"name": "x"}).status_code == 401
     assert client.get("/api/v1/collections/99").get_json()["detail"] == "Collection 99 does not exist."
+
+
+def test_support_vinyl_finds_the_vinyle_records_of_discogs_imports_and_the_demo(client, auth):
+    """AIME stores vinyl as "Vinyle"; the README's query {"support": "Vinyl"} found none of them."""
+    homogenic = create_album(client, auth, "Homogenic", ("Björk",), year=1997, support="Vinyle")["id"]
+    create_album(client, auth, "Post", ("Björk",), year=1995, support="CD")
+    for support in ("Vinyl", "vinyle", "VINYL"):
+        found = _create(client, auth, {"name": f"Forgotten {support}", "query": {
+            "support": support, "fact": "not_played_for_days", "days": 730}})
+        assert [(a["id"], a["reason"]) for a in found["albums"]] == [(homogenic, "Vinyle; never played")]
+    cds = _create(client, auth, {"name": "CDs", "query": {"support": "cd"}})
+    assert [a["title"] for a in cds["albums"]] == ["Post"]

@@ -62,3 +62,15 @@ def test_forms_need_sign_in_and_csrf_and_bad_input_stores_nothing(app, client, a
     bad = browser.post("/collections", data={"name": "x", "year_from": "2000", "year_to": "1990", "csrf_token": csrf})
     assert bad.status_code == 422 and "year_from is after year_to." in bad.get_data(as_text=True)
     assert client.get("/api/v1/collections").get_json()["items"] == []
+
+
+def test_a_collection_of_one_album_says_one_album(client, auth):
+    """The list and the page said "1 albums"."""
+    album = create_album(client, auth, "Blue Train", ("John Coltrane",), year=1957)
+    response = client.post("/api/v1/collections", json={"name": "Desert island", "album_ids": [album["id"]]},
+                           headers=auth)
+    assert response.status_code == 201, response.get_json()
+    listing = client.get("/collections").get_data(as_text=True)
+    assert "· 1 album · by hand" in listing and "1 albums" not in listing
+    page = client.get(f"/collections/{response.get_json()['id']}").get_data(as_text=True)
+    assert '<span class="muted small" data-album-count>1</span><span class="muted small"> album</span>' in page

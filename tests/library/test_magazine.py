@@ -205,3 +205,20 @@ def test_one_edition_at_a_time_and_the_pages_say_so(app, client, auth):
     assert client.get("/api/v1/magazines").get_json()["total"] == 0
     nav = client.get("/").get_data(as_text=True)
     assert 'href="/collections"' in nav and 'href="/magazine"' in nav
+
+
+def test_one_play_of_unknown_length_reads_as_one_play_without_zero_minutes(client, auth):
+    """A first scrobble (no length known) made "1 plays" and "0 minutes in all" in the edition and its page."""
+    add_listen(client, auth, "Björk", "Jóga", "2024-01-15T23:30:00Z", album="Homogenic")
+    edition = _new_edition(client, auth)
+    assert edition["featured_artist"]["text"] == (
+        "Björk is the artist of this edition: played once, first on 15 January 2024, last on 15 January 2024. "
+        "The most played records: Homogenic (1 play).")
+    assert edition["album"]["text"] == (
+        "“Homogenic” by Björk has been played once, first on 15 January 2024, last on 15 January 2024. "
+        "“Jóga” most of all (1 play).")
+    html = client.get(f"/magazine/{edition['id']}").get_data(as_text=True)
+    assert '<span data-fact="record-plays">1</span> play</span>' in html and "1 plays" not in html
+    artist_page = client.get(f"/artists/{edition['featured_artist']['artist_id']}").get_data(as_text=True)
+    assert "<span data-album-plays>1</span> play</span>" in artist_page and "1 plays" not in artist_page
+    assert ">1 play</span>" in client.get("/journal").get_data(as_text=True)

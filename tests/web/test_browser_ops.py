@@ -21,7 +21,11 @@ def test_upload_a_sample_import_and_read_its_report(page, live_server):
     assert page.locator('[data-field="status"]').inner_text() == "done"
     assert page.locator('[data-field="imported"]').inner_text() == "9"
     assert page.locator('[data-field="skipped_count"]').inner_text() == "2"
-    assert page.locator("section table tbody tr").count() == 2
+    assert page.locator("table[data-skipped] tbody tr").count() == 2
+    # Within the file, Daft Punk's track comes with a second Spotify URI: one disagreement, the first URI kept.
+    assert page.locator("table[data-conflicts] tbody tr td").all_inner_texts() == [
+        "202", "Daft Punk – One More Time", "spotify_uri", "spotify:track:0000000000000000000008",
+        "spotify:track:0000000000000000000009"]
     screenshot(page, "import-report-desktop")
     page.goto(live_server.url("/journal?start_date=2023-11-10&end_date=2023-11-14&tz=UTC"))
     assert page.locator("table.plays tbody tr").count() == 9

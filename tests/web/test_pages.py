@@ -293,3 +293,12 @@ def test_uploads_get_the_upload_limit_not_the_body_limit(upload_app):
     assert too_big.status_code == 413
     assert "Request Entity Too Large" in too_big.get_data(as_text=True)
     assert client.post("/imports", data={"csrf_token": csrf}).status_code == 302  # no file: a message, no job
+
+
+def test_the_sign_in_link_on_the_sign_in_page_keeps_its_destination(client):
+    """Each click on "Sign in" while on /login nested the page in next= (/login?next=/login?next=...) until 414."""
+    assert re.findall(r'href="(/login[^"]*)">Sign in<', client.get("/stats").get_data(as_text=True)) == [
+        "/login?next=/stats"]
+    html = client.get("/login?next=/stats").get_data(as_text=True)
+    assert re.findall(r'href="(/login[^"]*)">Sign in<', html) == ["/login?next=/stats"]
+    assert re.findall(r'href="(/login[^"]*)">Sign in<', client.get("/login").get_data(as_text=True)) == ["/login"]

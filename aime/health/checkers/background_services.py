@@ -6,6 +6,7 @@ import time
 import sqlalchemy as sa
 
 from ...extensions import db
+from ...services.importers.submit import NOW_PLAYING
 from .base import Checker, CheckResult, passed, warned
 
 
@@ -20,9 +21,11 @@ class BackgroundServicesChecker(Checker):
     def check(self) -> CheckResult:
         """List active services whose lease is missing or expired."""
         now = time.time()
-        query = sa.text("SELECT name, lease_owner, lease_expires_at FROM service_states WHERE active = :active")
+        # The playing-now row shares the table but is no service: it is "active" while a track plays, with no lease.
+        query = sa.text("SELECT name, lease_owner, lease_expires_at FROM service_states "
+                        "WHERE active = :active AND name <> :now_playing")
         with db.engine.connect() as connection:
-            rows = connection.execute(query, {"active": True}).all()
+            rows = connection.execute(query, {"active": True, "now_playing": NOW_PLAYING}).all()
         stalled = sorted(name for name, owner, expires in rows if not owner or expires is None or expires < now)
         if stalled:
             return warned(f"active but not running: {', '.join(stalled)}", len(stalled), "services",

@@ -24,5 +24,6 @@ def _play(line: int, item: dict) -> Play:
     album = track.get("album") if isinstance(track.get("album"), dict) else {}
     return play(line, artists[0] if artists else None, track.get("title"),
                 album.get("albumtitle") or album.get("name"), epoch(item.get("time")),
-                client=(item.get("origin") or "")[:200] or None, duration_seconds=seconds(track.get("length")),
+                # Maloja writes "client:<name>"; other formats (ListenBrainz' submission_client) the name alone.
+                client=(item.get("origin") or "").removeprefix("client:")[:200] or None, duration_seconds=seconds(track.get("length")),
                 listened_seconds=seconds(item.get("duration")))
