@@ -8,33 +8,28 @@ from ..extensions import db
 from ..models import Album, Artist, Track
 from ..text import normalise
 from .catalog import contains
-from .search_index import matching_ids, use_fts
+from .search_index import matches
 
 
 def search(q: str, kind: str | None = None, limit: int = 20) -> dict:
     """Albums, artists and tracks whose names contain q (case/accent-insensitive)."""
-    key = normalise(q)
-    indexed = use_fts(key)
-    pattern = contains(q)
-
-    def where(id_column, key_column, fts: str):
-        # Same rows either way: the trigram phrase matches exactly the keys containing `key`.
-        return id_column.in_(matching_ids(fts, key)) if indexed else key_column.like(pattern, escape="\\")
-
+    key, pattern = normalise(q), contains(q)
     result: dict = {"query": q, "albums": [], "artists": [], "tracks": []}
     if kind in (None, "album"):
         result["albums"] = list(db.session.scalars(
             select(Album).options(lazyload(Album.tracks))  # results show no tracks: don't load them
-            .where(where(Album.id, Album.title_key, "fts_albums"))
+            .where(matches(Album.id, Album.title_key, key, pattern, "fts_albums", limit, probe=False))
             .order_by(Album.in_collection.desc(), Album.title_key, Album.id).limit(limit)))
     if kind in (None, "artist"):
         result["artists"] = list(db.session.scalars(
-            select(Artist).where(where(Artist.id, Artist.name_key, "fts_artists")).order_by(Artist.name_key).limit(limit)))
+            select(Artist).where(matches(Artist.id, Artist.name_key, key, pattern, "fts_artists", limit))
+            .order_by(Artist.name_key).limit(limit)))
     if kind in (None, "track"):
         rows = db.session.execute(
             select(Track.id, Track.title, Artist.name.label("artist"), Album.title.label("album"),
                    Album.id.label("album_id"))
             .join(Artist, Artist.id == Track.artist_id).outerjoin(Album, Album.id == Track.album_id)
-            .where(where(Track.id, Track.title_key, "fts_tracks")).order_by(Track.title_key, Track.id).limit(limit)).all()
+            .where(matches(Track.id, Track.title_key, key, pattern, "fts_tracks", limit))
+            .order_by(Track.title_key, Track.id).limit(limit)).all()
         result["tracks"] = [row._asdict() for row in rows]
     return result

@@ -9,6 +9,7 @@ from hypothesis import strategies as st
 from sqlalchemy import text
 
 from aime.extensions import db
+from aime.services import search_index
 from aime.services.search import search
 from aime.services.search_index import INDEXED, fts_enabled
 from aime.text import normalise
@@ -92,27 +93,35 @@ def test_a_sqlite_without_fts5_trigram_falls_back_to_the_scan_and_says_so(backen
 
 
 _CHARS = list("abcABéÉèöÖßİı -_%\"'*().:^\\")
-_names = st.lists(st.text(alphabet=_CHARS, min_size=1, max_size=10), max_size=25)
+_SYLLABLES = ["ab", "Ab", "bé", "é", "e", "ö", "ß", "ss", "İ", "i", " ", "-", "%", "_", '"', "*", "\\", "(", "x"]
+_chunk = st.lists(st.sampled_from(_SYLLABLES), max_size=4).map("".join)
+_queries = st.one_of(st.text(alphabet=_CHARS, min_size=1, max_size=5),
+                     st.lists(st.sampled_from(_SYLLABLES), min_size=2, max_size=3).map("".join))
 
 
-@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
-@given(names=_names, query=st.text(alphabet=_CHARS, min_size=1, max_size=5), pick=st.integers(0, 30))
-def test_index_answers_equal_a_brute_force_scan(app, names, query, pick):
-    """Random names and queries (some taken from inside a name): the search returns exactly the scan's rows."""
+@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(data=st.data(), query=_queries, limit=st.integers(1, 8), probe_rows=st.integers(1, 20))
+def test_index_answers_equal_a_brute_force_scan(app, data, query, limit, probe_rows):
+    """Random names (many holding the query, in any case or accent), queries, page sizes and probe windows."""
+    variant = st.sampled_from([query, query.upper(), query.lower(), query.replace("e", "É")])
+    names = data.draw(st.lists(st.tuples(_chunk, st.one_of(st.just(""), variant), _chunk).map("".join),
+                               min_size=1, max_size=40))
     keyed = {normalise(n): n for n in names if normalise(n)}
-    if keyed and pick % 2:  # half the queries are real substrings, so matches are common
-        key = sorted(keyed)[pick % len(keyed)]
-        query = key[pick % len(key):][:3 + pick % 4]
     with app.app_context():
         db.session.execute(text("DELETE FROM artists"))  # the delete trigger empties the index too
         for i, (key, name) in enumerate(keyed.items(), start=1):
             db.session.execute(text("INSERT INTO artists (id, name, name_key, created_at) VALUES (:i, :n, :k, 0)"),
                                {"i": i, "n": name, "k": key})
         db.session.commit()
-        found = [a.name for a in search(query, "artist", limit=100)["artists"]]
+        original, search_index.PROBE_ROWS = search_index.PROBE_ROWS, probe_rows  # a window smaller than the table
+        try:
+            found = [a.name for a in search(query, "artist", limit=limit)["artists"]]
+            everything = [a.name for a in search(query, "artist", limit=100)["artists"]]
+        finally:
+            search_index.PROBE_ROWS = original
         dialect = db.engine.dialect.name
     wanted = [keyed[k] for k in sorted(keyed) if normalise(query) in k]
-    assert sorted(found) == sorted(wanted)
+    assert sorted(everything) == sorted(wanted) and len(found) == min(limit, len(wanted))
     if dialect == "sqlite":  # binary collation orders like Python; PostgreSQL's depends on the database locale
-        assert found == wanted
+        assert found == wanted[:limit] and everything == wanted
     assert index_is_exact(app)
