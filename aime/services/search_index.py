@@ -109,10 +109,14 @@ def matches(id_column, key_column, key: str, pattern: str, fts: str, limit: int,
     if not use_fts(key):
         return key_column.like(pattern, escape="\\")
     if probe:
-        window = select(id_column.label("id"), key_column.label("key")).order_by(key_column, id_column) \
-            .limit(PROBE_ROWS).subquery()
-        ids = db.session.scalars(select(window.c.id).where(window.c.key.like(pattern, escape="\\"))
-                                 .order_by(window.c.key, window.c.id).limit(limit)).all()
+        table, column = id_column.table.name, key_column.name
+        # Bounded by the key at position PROBE_ROWS, the ordered index scan stops early and never reads the table;
+        # keys up to and including it are a prefix of the (key, id) order. A smaller table has no such key: the
+        # bound is NULL, nothing is found here and the index answers.
+        ids = db.session.scalars(text(  # plain SQL: this runs on every search, SQLAlchemy's overhead would dominate
+            f"SELECT id FROM {table} WHERE {column} <= (SELECT {column} FROM {table} ORDER BY {column}, id "
+            f"LIMIT 1 OFFSET :window) AND {column} LIKE :pattern ESCAPE '\\' ORDER BY {column}, id LIMIT :limit"),
+            {"window": PROBE_ROWS, "pattern": pattern, "limit": limit}).all()
         if len(ids) == limit:
             return id_column.in_(ids)
     return id_column.in_(matching_ids(fts, key))
