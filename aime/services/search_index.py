@@ -5,6 +5,8 @@ the source tables keep it exact for every writer (API, importers, merges, delete
 service has to remember it. The index is exact for queries of 3 characters or more (a trigram phrase matches
 exactly the substrings); shorter queries, and a SQLite without FTS5 trigram, use the LIKE scan of before.
 PostgreSQL: GIN `gin_trgm_ops` indexes on the same key columns serve LIKE '%...%' directly; nothing to sync.
+A later migration that rebuilds one of these tables (Alembic batch mode on SQLite) drops its triggers: search
+then falls back to the scan (and says so) until that migration calls install_sqlite() again.
 """
 from __future__ import annotations
 
@@ -30,7 +32,8 @@ _TOKENIZER = "trigram case_sensitive 1"  # keys are already casefolded and accen
 
 
 def _triggers(source: str, column: str, fts: str) -> list[str]:
-    # Delete-then-insert on update also follows an id change; AFTER triggers see the committed row values.
+    # Delete-then-insert on update also follows a changed id. Rows replaced by a conflict (REPLACE) fire no delete
+    # trigger without recursive_triggers: AIME never writes these tables with REPLACE.
     return [
         f"CREATE TRIGGER {fts}_ai AFTER INSERT ON {source} BEGIN "
         f"INSERT INTO {fts}(rowid, key) VALUES (new.id, new.{column}); END",
