@@ -5,6 +5,8 @@ from flask import current_app
 
 from alembic import context
 
+from aime.services.search_index import autogenerate_filter
+
 # this is the Alembic Config object, which provides
 # access to the values within the .ini file in use.
 config = context.config
@@ -89,6 +91,7 @@ def run_migrations_online():
     connectable = get_engine()
 
     with connectable.connect() as connection:
+        conf_args.setdefault("include_object", autogenerate_filter(connection.dialect.name))
         context.configure(
             connection=connection,
             target_metadata=get_metadata(),

@@ -8,6 +8,12 @@ from ..extensions import db
 from .base import IdMixin, TimestampMixin, now_epoch
 
 
+def trigram_index(name: str, column: str) -> Index:
+    """A pg_trgm GIN index serving LIKE '%...%' search on PostgreSQL (SQLite searches through FTS5, migration 0012)."""
+    return Index(name, column, postgresql_using="gin", postgresql_ops={column: "gin_trgm_ops"}).ddl_if(
+        dialect="postgresql")
+
+
 class Artist(IdMixin, db.Model):
     """A performer; `name_key` is the case/accent-insensitive identity."""
 
@@ -16,6 +22,8 @@ class Artist(IdMixin, db.Model):
     name_key: Mapped[str] = mapped_column(String(500), nullable=False, unique=True)
     artist_mbid: Mapped[str | None] = mapped_column(String(36))
     created_at: Mapped[int] = mapped_column(BigInteger, default=now_epoch, nullable=False)
+
+    __table_args__ = (trigram_index("ix_artists_name_key_trgm", "name_key"),)
 
 
 class AlbumArtist(db.Model):
@@ -61,6 +69,7 @@ class Album(IdMixin, TimestampMixin, db.Model):
         UniqueConstraint("title_key", "primary_artist_id", name="uq_albums_identity"),
         Index("ix_albums_collection_title", "in_collection", "title_key"),
         Index("ix_albums_primary_artist", "primary_artist_id"),
+        trigram_index("ix_albums_title_key_trgm", "title_key"),
     )
 
     @property
@@ -92,4 +101,5 @@ class Track(IdMixin, db.Model):
         Index("uq_tracks_identity", "artist_id", text("coalesce(album_id, 0)"), "title_key", unique=True),
         Index("ix_tracks_album", "album_id"),
         Index("ix_tracks_title_key", "title_key"),
+        trigram_index("ix_tracks_title_key_trgm", "title_key"),
     )

@@ -1,0 +1,141 @@
+"""Substring search indexes: FTS5 trigram tables on SQLite (kept by triggers), pg_trgm GIN indexes on PostgreSQL.
+
+SQLite: one FTS5 table per searched table holds a copy of its normalised key, rowid = the row's id. Triggers on
+the source tables keep it exact for every writer (API, importers, merges, deletes, cascades, raw SQL), so no
+service has to remember it. The index is exact for queries of 3 characters or more (a trigram phrase matches
+exactly the substrings); shorter queries, and a SQLite without FTS5 trigram, use the LIKE scan of before.
+PostgreSQL: GIN `gin_trgm_ops` indexes on the same key columns serve LIKE '%...%' directly; nothing to sync.
+A later migration that rebuilds one of these tables (Alembic batch mode on SQLite) drops its triggers: search
+then falls back to the scan (and says so) until that migration calls install_sqlite() again.
+"""
+from __future__ import annotations
+
+import logging
+
+from flask import current_app
+from sqlalchemy import Connection, Integer, select, text
+from sqlalchemy.exc import OperationalError
+from sqlalchemy.sql.selectable import TextualSelect
+
+from ..extensions import db
+
+log = logging.getLogger(__name__)
+
+# (source table, key column, FTS table)
+INDEXED = (("artists", "name_key", "fts_artists"), ("albums", "title_key", "fts_albums"),
+           ("tracks", "title_key", "fts_tracks"))
+MIN_QUERY_CHARS = 3  # a trigram index cannot answer shorter substrings
+# A common substring ("mor": 7,600 of 50,000 tracks) costs the index every match, then a sort; the ordered scan
+# finds its first page in a few hundred rows. So the first PROBE_ROWS rows in result order are scanned first.
+PROBE_ROWS = 2_000
+_TOKENIZER = "trigram case_sensitive 1"  # keys are already casefolded and accent-free: match them byte for byte
+
+
+def _triggers(source: str, column: str, fts: str) -> list[str]:
+    # Delete-then-insert on update also follows a changed id. Rows replaced by a conflict (REPLACE) fire no delete
+    # trigger without recursive_triggers: AIME never writes these tables with REPLACE.
+    return [
+        f"CREATE TRIGGER {fts}_ai AFTER INSERT ON {source} BEGIN "
+        f"INSERT INTO {fts}(rowid, key) VALUES (new.id, new.{column}); END",
+        f"CREATE TRIGGER {fts}_ad AFTER DELETE ON {source} BEGIN "
+        f"DELETE FROM {fts} WHERE rowid = old.id; END",
+        f"CREATE TRIGGER {fts}_au AFTER UPDATE OF id, {column} ON {source} BEGIN "
+        f"DELETE FROM {fts} WHERE rowid = old.id; INSERT INTO {fts}(rowid, key) VALUES (new.id, new.{column}); END",
+    ]
+
+
+def sqlite_trigram_available(connection: Connection) -> bool:
+    """True when this SQLite has FTS5 with the trigram tokenizer (SQLite >= 3.34 built with FTS5)."""
+    try:
+        connection.exec_driver_sql(f"CREATE VIRTUAL TABLE temp.aime_fts_probe USING fts5(key, tokenize='{_TOKENIZER}')")
+    except OperationalError:
+        return False
+    connection.exec_driver_sql("DROP TABLE temp.aime_fts_probe")
+    return True
+
+
+def install_sqlite(connection: Connection) -> bool:
+    """(Re)build the FTS tables and their triggers from the current rows; False (and a log line) when unsupported."""
+    if not sqlite_trigram_available(connection):
+        log.warning("search index: this SQLite (%s) has no FTS5 trigram tokenizer; search scans with LIKE",
+                    connection.exec_driver_sql("SELECT sqlite_version()").scalar())
+        return False
+    uninstall_sqlite(connection)
+    for source, column, fts in INDEXED:
+        connection.exec_driver_sql(f"CREATE VIRTUAL TABLE {fts} USING fts5(key, tokenize='{_TOKENIZER}')")
+        connection.exec_driver_sql(f"INSERT INTO {fts}(rowid, key) SELECT id, {column} FROM {source}")
+        for statement in _triggers(source, column, fts):
+            connection.exec_driver_sql(statement)
+    return True
+
+
+def uninstall_sqlite(connection: Connection) -> None:
+    """Drop the FTS tables and triggers (a no-op where they do not exist)."""
+    for _source, _column, fts in INDEXED:
+        for suffix in ("ai", "ad", "au"):
+            connection.exec_driver_sql(f"DROP TRIGGER IF EXISTS {fts}_{suffix}")
+        connection.exec_driver_sql(f"DROP TABLE IF EXISTS {fts}")
+
+
+def _sqlite_index_present(connection: Connection) -> bool:
+    names = {f"{fts}{suffix}" for _s, _c, fts in INDEXED for suffix in ("", "_ai", "_ad", "_au")}
+    found = {row[0] for row in connection.exec_driver_sql(
+        "SELECT name FROM sqlite_master WHERE type IN ('table', 'trigger') AND name LIKE 'fts\\_%' ESCAPE '\\'")}
+    return names <= found
+
+
+def fts_enabled() -> bool:
+    """Whether this app's database answers substring search from FTS5 (checked once per app, logged once)."""
+    state = current_app.extensions.setdefault("aime.search_index", {})
+    if "sqlite_fts" not in state:
+        engine = db.engine
+        present = engine.dialect.name == "sqlite" and _sqlite_index_present(db.session.connection())
+        if engine.dialect.name == "sqlite" and not present:
+            log.warning("search index: FTS5 trigram tables missing (SQLite %s); search scans with LIKE",
+                        db.session.connection().exec_driver_sql("SELECT sqlite_version()").scalar())
+        state["sqlite_fts"] = present
+    return state["sqlite_fts"]
+
+
+def matching_ids(fts: str, key: str) -> TextualSelect:
+    """Row ids whose indexed key contains `key` (normalised, >= MIN_QUERY_CHARS characters)."""
+    phrase = '"' + key.replace('"', '""') + '"'  # one FTS5 string: every character literal
+    return text(f"SELECT rowid FROM {fts} WHERE {fts} MATCH :phrase").bindparams(phrase=phrase).columns(rowid=Integer)
+
+
+def matches(id_column, key_column, key: str, pattern: str, fts: str, limit: int, probe: bool = True):
+    """WHERE clause for rows whose key contains `key`, for a page of `limit` ordered by (key, id).
+
+    With probe, a page found whole among the first PROBE_ROWS rows in that order is the answer (every later row
+    sorts after it); otherwise, and for short queries or without FTS5, the index (or the scan) answers.
+    """
+    if not use_fts(key):
+        return key_column.like(pattern, escape="\\")
+    if probe:
+        table, column = id_column.table.name, key_column.name
+        # Bounded by the key at position PROBE_ROWS, the ordered index scan stops early and never reads the table;
+        # keys up to and including it are a prefix of the (key, id) order. A smaller table has no such key: the
+        # bound is NULL, nothing is found here and the index answers.
+        ids = db.session.scalars(text(  # plain SQL: this runs on every search, SQLAlchemy's overhead would dominate
+            f"SELECT id FROM {table} WHERE {column} <= (SELECT {column} FROM {table} ORDER BY {column}, id "
+            f"LIMIT 1 OFFSET :window) AND {column} LIKE :pattern ESCAPE '\\' ORDER BY {column}, id LIMIT :limit"),
+            {"window": PROBE_ROWS, "pattern": pattern, "limit": limit}).all()
+        if len(ids) == limit:
+            return id_column.in_(ids)
+    return id_column.in_(matching_ids(fts, key))
+
+
+def use_fts(key: str) -> bool:
+    """Whether a normalised query can be answered from the FTS index."""
+    return len(key) >= MIN_QUERY_CHARS and "\x00" not in key and fts_enabled()
+
+
+def autogenerate_filter(dialect: str):
+    """Alembic include_object: the FTS tables (SQLite) and pg_trgm indexes (elsewhere) are not model drift."""
+    trigram_indexes = {f"ix_{source}_{column}_trgm" for source, column, _fts in INDEXED}
+
+    def include(obj, name, type_, reflected, compare_to) -> bool:
+        if type_ == "table" and name and name.startswith("fts_") and reflected:
+            return False
+        return not (type_ == "index" and name in trigram_indexes and dialect != "postgresql")
+    return include
