@@ -7,8 +7,6 @@ from __future__ import annotations
 
 import hashlib
 import io
-import os
-import tempfile
 import warnings
 from dataclasses import dataclass
 from pathlib import Path
@@ -20,6 +18,7 @@ from sqlalchemy import select
 from ..config import Config
 from ..errors import BadRequest, NotFound
 from ..extensions import db
+from ..files import write_atomic
 from ..models import Album, AlbumEnrichment
 
 COVERS_DIR = "covers"
@@ -99,10 +98,10 @@ def store_image(config: Config, data: bytes) -> StoredImage:
     folder.mkdir(parents=True, exist_ok=True)
     full = folder / f"{digest}.{ext}"
     if not full.exists():
-        _write_atomic(full, data)
+        write_atomic(full, data, prefix=".cover-")
     thumb = folder / f"{digest}.thumb.jpg"
     if not thumb.exists():
-        _write_atomic(thumb, _thumbnail(data, config.cover_thumb_px))
+        write_atomic(thumb, _thumbnail(data, config.cover_thumb_px), prefix=".cover-")
     return StoredImage(digest, ext, mime, width, height)
 
 
@@ -116,17 +115,6 @@ def _thumbnail(data: bytes, px: int) -> bytes:
     return out.getvalue()
 
 
-def _write_atomic(target: Path, data: bytes) -> None:
-    fd, temp = tempfile.mkstemp(prefix=".cover-", suffix=".tmp", dir=target.parent)
-    try:
-        with os.fdopen(fd, "wb") as handle:
-            handle.write(data)
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.replace(temp, target)
-    except BaseException:
-        Path(temp).unlink(missing_ok=True)
-        raise
 
 
 def cover_body(config: Config, album_id: int, size: str) -> CoverBody:

@@ -23,6 +23,7 @@ from ..config import Config
 from ..database import run_write
 from ..errors import Conflict, NotConfigured, NotFound
 from ..extensions import db
+from ..files import write_atomic
 from ..models import ScheduledTask, Setting, TaskRun
 from . import ai_writing, enrichment, enrichment_jobs, exports, magazine
 
@@ -273,16 +274,7 @@ def write_output(config: Config, name: str, output: Output, keep: int) -> str:
         os.replace(output.path, target)
         prune(folder, name, output.ext, keep)
         return target.name
-    fd, temp = tempfile.mkstemp(prefix=f".{name}-", suffix=".tmp", dir=folder)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8", newline="\n") as handle:
-            handle.write(output.text)
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.replace(temp, target)
-    except BaseException:
-        Path(temp).unlink(missing_ok=True)
-        raise
+    write_atomic(target, output.text.encode("utf-8"), prefix=f".{name}-")
     prune(folder, name, output.ext, keep)
     return target.name
 
