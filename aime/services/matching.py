@@ -14,7 +14,7 @@ _DECORATION_WORDS = (r"remaster(?:ed)?|deluxe|expanded|anniversary|edition|versi
                      r"collector'?s|legacy|super|mono|stereo|\d{4}")
 # "(Remastered 2011)", "[Deluxe Edition]", " - 2009 Remaster", "(40th Anniversary Edition)"
 _BRACKETED = re.compile(rf"\s*[\(\[][^\)\]]*\b(?:{_DECORATION_WORDS})\b[^\)\]]*[\)\]]", re.IGNORECASE)
-_DASHED = re.compile(rf"\s+[-–—]\s+[^-–—]*\b(?:remaster(?:ed)?|deluxe|expanded|anniversary|edition)\b.*$", re.IGNORECASE)
+_DASHED = re.compile(r"\s+[-–—]\s+[^-–—]*\b(?:remaster(?:ed)?|deluxe|expanded|anniversary|edition)\b.*$", re.IGNORECASE)
 _PUNCT = re.compile(r"[^\w\s]")
 _ARTICLE = re.compile(r"^the\s+")
 

@@ -13,7 +13,7 @@ from __future__ import annotations
 import logging
 
 from flask import current_app
-from sqlalchemy import Connection, Integer, select, text
+from sqlalchemy import Connection, Integer, text
 from sqlalchemy.exc import OperationalError
 from sqlalchemy.sql.selectable import TextualSelect
 
