@@ -40,7 +40,7 @@ def test_writes_are_marked_and_really_need_the_token(client):
         else:
             assert "security" not in operation, (method, path)
             assert answer != 401, (method, path)
-    assert marked == 25  # every write operation of the document (19, plus 6 of collections and magazines)
+    assert marked == 27  # every write operation: 19, plus 6 of collections and magazines, 2 of enrichment
 
 
 def test_private_mode_marks_every_operation(make_app, auth):
