@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import os
 import uuid
+from pathlib import Path
 
 import pytest
 import sqlalchemy as sa
@@ -11,6 +12,9 @@ from aime import create_app
 from aime.config import Config
 
 TEST_TOKEN = "test-token-0123456789abcdef"
+CHROMIUM = Path("/usr/bin/chromium")
+CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
+                 "--disable-component-update", "--disable-sync", "--no-first-run"]
 POSTGRES_URL = os.environ.get("AIME_TEST_POSTGRES_URL", "")
 
 
@@ -191,3 +195,18 @@ def two_processes(app, app_factory):
     """Two more apps on the migrated app's database, as two gunicorn workers would be, with a short lease."""
     config = app.extensions["aime.config"].replace(service_lease_seconds=0.6)
     return [app_factory(config), app_factory(config)]
+
+
+@pytest.fixture(scope="session")
+def browser():
+    """Debian's Chromium under Playwright, one for the whole session (Playwright's sync API allows one per
+    process: a second session fixture in another package made every later browser test error); skipped (with
+    the reason) when either is missing."""
+    if not CHROMIUM.exists():
+        pytest.skip("/usr/bin/chromium is absent: install it with `apt-get install -y chromium`")
+    sync_api = pytest.importorskip("playwright.sync_api", reason="playwright is not installed (pip extra [test])")
+    playwright = sync_api.sync_playwright().start()
+    chromium = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
+    yield chromium
+    chromium.close()
+    playwright.stop()

@@ -8,11 +8,7 @@ import pytest
 from werkzeug.serving import make_server
 
 from aime import background, create_app
-from tests.conftest import TEST_TOKEN, make_config, upgrade
-
-CHROMIUM = Path("/usr/bin/chromium")
-CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-                 "--disable-component-update", "--disable-sync", "--no-first-run"]
+from tests.conftest import CHROMIUM, CHROMIUM_ARGS, TEST_TOKEN, make_config, upgrade  # noqa: F401 (re-exported)
 ARTIFACTS = Path(__file__).resolve().parents[1] / "artifacts" / "web"
 DESKTOP = {"width": 1280, "height": 900}
 PHONE = {"width": 390, "height": 844}
@@ -77,19 +73,6 @@ def live_server(live_app):
     yield server
     server.server.shutdown()
     server.thread.join(10)
-
-
-@pytest.fixture(scope="session")
-def browser():
-    """Debian's Chromium under Playwright; skipped (with the reason) when either is missing."""
-    if not CHROMIUM.exists():
-        pytest.skip("/usr/bin/chromium is absent: install it with `apt-get install -y chromium`")
-    sync_api = pytest.importorskip("playwright.sync_api", reason="playwright is not installed (pip extra [test])")
-    playwright = sync_api.sync_playwright().start()
-    chromium = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
-    yield chromium
-    chromium.close()
-    playwright.stop()
 
 
 class PageProblems:
