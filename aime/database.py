@@ -4,9 +4,10 @@ from __future__ import annotations
 import logging
 import os
 import sqlite3
-from pathlib import Path
+from contextlib import contextmanager
 from contextvars import ContextVar
-from typing import Callable, TypeVar
+from pathlib import Path
+from typing import Callable, Iterator, TypeVar
 
 from flask import Flask, current_app
 from sqlalchemy import event
@@ -178,6 +179,21 @@ def sqlite_file_replaced() -> bool:
         return False
     now = _file_identity(db.engine.url)
     return now is not None and now != db.session.connection().connection.info.get(_FILE_KEY)
+
+
+@contextmanager
+def dbapi_cursor(session) -> Iterator:
+    """The DB-API cursor of the session's connection, for hot paths; its errors are raised as SQLAlchemy's, so
+    that busy, disk-full and deadline errors are told apart (and retried) as everywhere else."""
+    connection = session.connection()
+    dbapi_error = connection.dialect.loaded_dbapi.Error
+    cursor = connection.connection.cursor()
+    try:
+        yield cursor
+    except dbapi_error as error:
+        raise DBAPIError.instance(None, None, error, dbapi_error) from error
+    finally:
+        cursor.close()
 
 
 def run_write(fn: Callable[..., T], *args, **kwargs) -> T:

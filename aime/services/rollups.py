@@ -11,7 +11,7 @@ from typing import Iterable
 
 from sqlalchemy import bindparam, text
 
-from ..database import run_write
+from ..database import dbapi_cursor, run_write
 from ..extensions import db
 from ..models.rollup import BUCKET_SECONDS, ArtistPlayTotal, ListenBucket, TrackPlayTotal  # noqa: F401  (tables)
 
@@ -99,11 +99,8 @@ def _upsert(session, statement, rows: list[dict]) -> None:
     if session.get_bind().dialect.name != "sqlite":
         session.execute(statement, rows)
         return
-    cursor = session.connection().connection.cursor()
-    try:
+    with dbapi_cursor(session) as cursor:
         cursor.executemany(statement.text, rows)  # sqlite3 binds :name from the dicts itself
-    finally:
-        cursor.close()
 
 
 def _artists_of(session, track_ids: list[int]) -> list[tuple[int, int]]:

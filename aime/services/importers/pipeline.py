@@ -8,6 +8,7 @@ from typing import Callable, Iterable, Iterator
 
 from sqlalchemy import select, text, update
 
+from ...database import dbapi_cursor
 from ...models import Listen, Track
 from .. import rollups
 from . import enrich
@@ -86,13 +87,10 @@ def _insert_listens(session, rows: list[tuple]) -> list[tuple[int, int, int | No
         # The batch holds SQLite's write lock (BEGIN IMMEDIATE) since its dedup query, and the dedup
         # excluded every stored (track, time) pair, so each row goes in: the plain DB-API executemany is
         # several times faster than a RETURNING statement built per row.
-        cursor = session.connection().connection.cursor()
-        try:
+        with dbapi_cursor(session) as cursor:
             cursor.executemany(_SQLITE_INSERT, rows)
             if cursor.rowcount == len(rows):
                 return [(r[0], r[1], r[6]) for r in rows]
-        finally:
-            cursor.close()
         raise RuntimeError("listen rows were ignored inside a locked batch")  # rolled back by run_write
     # PostgreSQL: one statement over arrays (unnest) instead of 10,000 parameter sets; RETURNING tells which
     # rows went in (a concurrent writer may have stored the same (track, time) meanwhile).
