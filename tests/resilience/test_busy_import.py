@@ -109,7 +109,9 @@ def test_a_300k_import_keeps_every_probe_200_and_every_interactive_write_2xx(ser
     assert bad_probes == []
     assert {path for path, *_ in answers} == set(PROBES) and len(answers) >= 3 * 10
     bad_writes = [w for w in writes if not (isinstance(w[1], int) and 200 <= w[1] < 300)]
-    assert bad_writes == [] and len(writes) >= 10
+    # Writes ran from before the upload until the import was done (about 9 s on a quiet machine, a minute on a
+    # loaded one): each kind of write was made at least once, and none failed.
+    assert bad_writes == [] and {kind for kind, *_ in writes} == {0, 1, 2}
     plays = sum(1 for kind, *_ in writes if kind == 0)
     with sqlite3.connect(server.data_dir / "musique.db") as conn:
         assert conn.execute("SELECT count(*) FROM listens").fetchone()[0] == ROWS + plays
