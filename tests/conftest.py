@@ -210,3 +210,16 @@ def browser():
     yield chromium
     chromium.close()
     playwright.stop()
+
+
+@pytest.fixture
+def database_url(backend, tmp_path):
+    """A fresh database of the backend under test (SQLite file or a new PostgreSQL database)."""
+    if backend == "sqlite":
+        yield f"sqlite:///{tmp_path / 'aime.db'}"
+        return
+    if not POSTGRES_URL:
+        pytest.skip("PostgreSQL not configured (AIME_TEST_POSTGRES_URL unset)")
+    url = make_postgres_database(POSTGRES_URL)
+    yield url
+    drop_postgres_database(POSTGRES_URL, url)

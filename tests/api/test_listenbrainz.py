@@ -1,31 +1,19 @@
 """ListenBrainz-compatible API, driven by the real liblistenbrainz client against a served app."""
 from __future__ import annotations
 
-import threading
 import time
 
 import liblistenbrainz
 import pytest
 from liblistenbrainz.errors import ListenBrainzAPIException
 from sqlalchemy import func, select
-from werkzeug.serving import make_server
 
 from aime.extensions import db
 from aime.models import Listen, ServiceState
 from tests.conftest import TEST_TOKEN
+from tests.support.http_app import server  # noqa: F401  (fixture)
 
 LB = {"Authorization": f"Token {TEST_TOKEN}"}
-
-
-@pytest.fixture
-def server(app):
-    """The app served over real HTTP by werkzeug in a thread."""
-    httpd = make_server("127.0.0.1", 0, app, threaded=True)
-    thread = threading.Thread(target=httpd.serve_forever, daemon=True)
-    thread.start()
-    yield f"http://127.0.0.1:{httpd.server_port}"
-    httpd.shutdown()
-    thread.join(10)
 
 
 def _listen(title: str, at: int | None, artist: str = "Radiohead", album: str | None = "OK Computer"):

@@ -4,30 +4,18 @@ Every test checks what AIME stored through AIME's own /api/v1.
 """
 from __future__ import annotations
 
-import threading
 import time
 
 import liblistenbrainz
 import pytest
 import requests
 from liblistenbrainz.errors import ListenBrainzAPIException
-from werkzeug.serving import make_server
 
 from aime.services.importers.submit import recording_msid
 from tests.conftest import TEST_TOKEN
+from tests.support.http_app import server  # noqa: F401  (fixture)
 
 LB = {"Authorization": f"Token {TEST_TOKEN}"}
-
-
-@pytest.fixture
-def server(app):
-    """The app served over real HTTP by werkzeug in a thread."""
-    httpd = make_server("127.0.0.1", 0, app, threaded=True)
-    thread = threading.Thread(target=httpd.serve_forever, daemon=True)
-    thread.start()
-    yield f"http://127.0.0.1:{httpd.server_port}"
-    httpd.shutdown()
-    thread.join(10)
 
 
 @pytest.fixture

@@ -11,24 +11,11 @@ import requests
 
 from aime.services.audioscrobbler import session_key
 from tests.api.test_audioscrobbler import ToPlainHttp, network
-from tests.conftest import POSTGRES_URL, TEST_TOKEN, drop_postgres_database, make_postgres_database
+from tests.conftest import TEST_TOKEN  # the database_url fixture: tests/conftest.py
 from tests.support.servers import Gunicorn, gunicorn
 
 LB = {"Authorization": f"Token {TEST_TOKEN}"}
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
-
-
-@pytest.fixture
-def database_url(backend, tmp_path):
-    """A fresh database of the backend under test (SQLite file or a new PostgreSQL database)."""
-    if backend == "sqlite":
-        yield f"sqlite:///{tmp_path / 'aime.db'}"
-        return
-    if not POSTGRES_URL:
-        pytest.skip("PostgreSQL not configured (AIME_TEST_POSTGRES_URL unset)")
-    url = make_postgres_database(POSTGRES_URL)
-    yield url
-    drop_postgres_database(POSTGRES_URL, url)
 
 
 def _fresh_get(url: str) -> dict:

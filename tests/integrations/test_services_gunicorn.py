@@ -6,7 +6,7 @@ import pytest
 import requests
 
 from aime.timeutil import to_epoch
-from tests.conftest import POSTGRES_URL, TEST_TOKEN, drop_postgres_database, make_postgres_database
+from tests.conftest import TEST_TOKEN  # the database_url fixture: tests/conftest.py
 from tests.integrations.fakes import FakeLastfm
 from tests.support.polling import poll
 from tests.support.servers import Gunicorn, gunicorn
@@ -29,19 +29,6 @@ def restarted(env, log_path):
 def journal(server):
     body = requests.get(server.url("/api/v1/history/tracks?page_size=50"), timeout=5).json()
     return sorted((item["title"], to_epoch(datetime.fromisoformat(item["played_at"]))) for item in body["items"])
-
-
-@pytest.fixture
-def database_url(backend, tmp_path):
-    """A fresh database of the backend under test (SQLite file or a new PostgreSQL database)."""
-    if backend == "sqlite":
-        yield f"sqlite:///{tmp_path / 'aime.db'}"
-        return
-    if not POSTGRES_URL:
-        pytest.skip("PostgreSQL not configured (AIME_TEST_POSTGRES_URL unset)")
-    url = make_postgres_database(POSTGRES_URL)
-    yield url
-    drop_postgres_database(POSTGRES_URL, url)
 
 
 def test_three_workers_poll_once_per_interval_and_active_survives_a_restart(httpserver, tmp_path, database_url):
