@@ -10,8 +10,8 @@ except ConfigError as error:  # one clear line naming the variable, then stop
 
 bind = _config.bind
 # gthread (it drains on SIGTERM; sync workers reset queued connections) with a minimum pace for slow
-# clients, so that one trickling its request cannot hold a thread: see aime/worker.py.
-worker_class = "aime.worker.ThreadWorker"
+# clients, so that one trickling its request cannot hold a thread: see aime/server/worker.py.
+worker_class = "aime.server.worker.ThreadWorker"
 workers = _config.workers
 threads = _config.threads
 timeout = _config.timeout
@@ -62,7 +62,7 @@ access_log_format = (
 # instances would fight over it, and stopping it costs seconds at every shutdown. AIME does not use it.
 control_socket_disable = True
 
-# Hooks (the work itself lives in aime/observability/gunicorn_hooks.py). Imports happen inside the
+# Hooks (the work itself lives in aime/server/hooks.py). Imports happen inside the
 # hooks so that prometheus_client is first imported after PROMETHEUS_MULTIPROC_DIR is set.
 _metrics_dir_created = None
 
@@ -70,7 +70,7 @@ _metrics_dir_created = None
 def on_starting(server):
     """Master, before anything else: an empty shared metrics directory and the service start time."""
     global _metrics_dir_created
-    from aime.observability.gunicorn_hooks import prepare_metrics_dir
+    from aime.server.hooks import prepare_metrics_dir
 
     path, created = prepare_metrics_dir()
     _metrics_dir_created = path if created else None
@@ -79,7 +79,7 @@ def on_starting(server):
 
 def when_ready(server):
     """Master, before forking workers: validate startup, or stop with a clear message."""
-    from aime.observability.gunicorn_hooks import FAILURE_REASON, validate_before_serving
+    from aime.server.hooks import FAILURE_REASON, validate_before_serving
 
     if not validate_before_serving(_config, server.log):
         server.halt(reason=FAILURE_REASON, exit_status=1)
@@ -87,41 +87,41 @@ def when_ready(server):
 
 def post_worker_init(worker):
     """Worker, app loaded: start its background parts; SIGTERM flips /ready to 503 at once."""
-    from aime.observability.gunicorn_hooks import worker_started
+    from aime.server.hooks import worker_started
 
     worker_started(worker, _config.drain_seconds)
 
 
 def on_reload(server):
     """Master, SIGHUP: the workers about to be replaced stop without turning /ready to 503."""
-    from aime.observability.gunicorn_hooks import note_reload
+    from aime.server.hooks import note_reload
 
     note_reload(server)
 
 
 def worker_exit(server, worker):
     """Worker, on its way out: stop its background parts."""
-    from aime.observability.gunicorn_hooks import worker_stopping
+    from aime.server.hooks import worker_stopping
 
     worker_stopping(worker)
 
 
 def child_exit(server, worker):
     """Master, a worker died: drop its live gauges (its counters still count)."""
-    from aime.observability.gunicorn_hooks import worker_exited
+    from aime.server.hooks import worker_exited
 
     worker_exited(worker.pid)
 
 
 def worker_abort(worker):
     """Worker, SIGABRT on timeout: log the stuck request's stack and report it to Sentry."""
-    from aime.observability.gunicorn_hooks import report_stuck_worker
+    from aime.server.hooks import report_stuck_worker
 
     report_stuck_worker(worker)
 
 
 def on_exit(server):
     """Master, last thing: remove the metrics directory if we made it."""
-    from aime.observability.gunicorn_hooks import remove_metrics_dir
+    from aime.server.hooks import remove_metrics_dir
 
     remove_metrics_dir(_metrics_dir_created)

@@ -250,7 +250,7 @@ class Config:
             timeout=_int(env, "AIME_TIMEOUT", 75, minimum=1),
             graceful_timeout=_int(env, "AIME_GRACEFUL_TIMEOUT", 30, minimum=1),
             keepalive=_int(env, "AIME_KEEPALIVE", 75, minimum=0),
-            # bytes/s a client must keep up beyond AIME_TIMEOUT seconds of waiting (aime/worker.py); 0: no limit
+            # bytes/s a client must keep up beyond AIME_TIMEOUT seconds of waiting (aime/server/worker.py); 0: no limit
             client_min_rate=_int(env, "AIME_CLIENT_MIN_RATE", 500, minimum=0),
             cors_origins=_origins(env, "AIME_CORS_ORIGINS"),
             sentry_dsn=_sentry_dsn(env, "SENTRY_DSN"),

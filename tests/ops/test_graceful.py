@@ -160,7 +160,7 @@ def test_sigterm_drains_50_accepted_requests_while_more_arrive(slow_server):
     # Everything sent before the signal was answered normally: no reset, no 5xx.
     assert set(arrivals.before) == {"200"} and arrivals.before["200"] >= 10, dict(arrivals.before)
     # New connections after the signal are answered (200) or refused at once; never reset, never a 5xx
-    # (a stopping worker takes what is queued and closes its listener: aime/worker_io.py).
+    # (a stopping worker takes what is queued and closes its listener: aime/server/worker_io.py).
     after = dict(arrivals.outcomes - arrivals.before)
     assert set(after) <= {"200", "refused"}, after
     print(f"arrivals after SIGTERM: {after}")
@@ -238,7 +238,7 @@ def test_a_worker_replaced_by_a_reload_is_recognised_and_a_stale_mark_is_not(tmp
     """SIGHUP: the master names the workers it replaces; their SIGTERM must not turn /ready to 503."""
     from types import SimpleNamespace
 
-    from aime.observability import gunicorn_hooks as hooks
+    from aime.server import hooks
 
     monkeypatch.setenv(hooks.METRICS_DIR_ENV, str(tmp_path))
     assert hooks._replaced_by_reload(101) is False  # no reload yet: a SIGTERM is a stop

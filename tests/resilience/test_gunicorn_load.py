@@ -310,7 +310,7 @@ def test_a_client_trickling_its_request_does_not_stop_the_others(server):
 
 def test_trickling_clients_are_cut_off_within_the_worker_timeout(server):
     # As many tricklers as a worker has threads (all of them, if the kernel hands them to one worker): three
-    # trickle a body, one its request line. aime.worker gives each AIME_TIMEOUT (10 s here) of waiting, plus
+    # trickle a body, one its request line. aime.server.worker gives each AIME_TIMEOUT (10 s here) of waiting, plus
     # 1 s per 500 bytes sent: one byte every 0.5 s runs out after about 10 s.
     log_before = len(server.log_text())
     listens_before = stored_listens(server)

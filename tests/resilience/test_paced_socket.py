@@ -1,4 +1,4 @@
-"""aime.worker.PacedSocket over a real TCP connection: slow clients are cut, fair ones are not."""
+"""aime.server.worker.PacedSocket over a real TCP connection: slow clients are cut, fair ones are not."""
 from __future__ import annotations
 
 import io
@@ -8,7 +8,7 @@ import time
 
 import pytest
 
-from aime.worker import ClientTooSlow, PacedSocket
+from aime.server.worker import ClientTooSlow, PacedSocket
 
 pytestmark = pytest.mark.resilience
 GRACE, MIN_RATE = 0.5, 1000  # 0.5 s of waiting, plus 1 s per 1,000 bytes

@@ -149,7 +149,7 @@ def report_stuck_worker(worker) -> None:
     """On SIGABRT (worker timeout): log each in-flight request with its stack, report it to Sentry."""
     import sentry_sdk
 
-    from .requests import inflight_requests
+    from ..observability.requests import inflight_requests
 
     app = flask_app(worker)
     inflight = inflight_requests(app) if app is not None else {}

@@ -21,7 +21,7 @@ from gunicorn.workers.gthread import TConn, ThreadWorker as GthreadWorker
 
 from aime.config import Config
 from aime.errors import RequestTimeout
-from aime.worker_io import prefetch_body, take_queue_and_close
+from aime.server.worker_io import prefetch_body, take_queue_and_close
 
 log = logging.getLogger(__name__)
 
@@ -159,7 +159,7 @@ class PacedSocket:
 class ThreadWorker(GthreadWorker):
     """gthread, with every plain-HTTP connection paced (see the module docstring), requests read on cheap
     I/O threads before one of the AIME_THREADS application slots is taken, and a stop that drops nothing
-    (see aime/worker_io.py)."""
+    (see aime/server/worker_io.py)."""
 
     def init_process(self):
         config = Config.from_env()

@@ -1,4 +1,4 @@
-"""Parts of AIME's gunicorn worker (aime/worker.py): request bodies read before the application, listeners
+"""Parts of AIME's gunicorn worker (aime/server/worker.py): request bodies read before the application, listeners
 handed over without dropping a connection.
 
 Bodies: a client sending its body slowly holds the thread that reads it. The worker reads a request's head
