@@ -62,15 +62,16 @@ access_log_format = (
 # instances would fight over it, and stopping it costs seconds at every shutdown. AIME does not use it.
 control_socket_disable = True
 
-# Hooks (the work itself lives in aime/server/hooks.py). Imports happen inside the
-# hooks so that prometheus_client is first imported after PROMETHEUS_MULTIPROC_DIR is set.
+# Hooks (the work itself lives in aime/server/hooks.py and aime/observability/metrics_dir.py). Imports happen
+# inside the hooks: aime.server.hooks imports prometheus_client (through the metrics), which must first be
+# imported after on_starting has set PROMETHEUS_MULTIPROC_DIR.
 _metrics_dir_created = None
 
 
 def on_starting(server):
     """Master, before anything else: an empty shared metrics directory and the service start time."""
     global _metrics_dir_created
-    from aime.server.hooks import prepare_metrics_dir
+    from aime.observability.metrics_dir import prepare_metrics_dir
 
     path, created = prepare_metrics_dir()
     _metrics_dir_created = path if created else None
@@ -122,6 +123,6 @@ def worker_abort(worker):
 
 def on_exit(server):
     """Master, last thing: remove the metrics directory if we made it."""
-    from aime.server.hooks import remove_metrics_dir
+    from aime.observability.metrics_dir import remove_metrics_dir
 
     remove_metrics_dir(_metrics_dir_created)

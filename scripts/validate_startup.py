@@ -13,7 +13,8 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # run from a checkout without installing
 
-from aime.health.validation import passed_all, render, validate_environment  # noqa: E402
+from aime.health.validation import passed_all, render  # noqa: E402
+from aime.server.startup import validate_environment  # noqa: E402
 
 
 def main(argv: list[str] | None = None) -> int:

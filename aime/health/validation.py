@@ -1,4 +1,5 @@
-"""Startup validation, shared by `flask --app aime validate`, scripts/validate_startup.py and gunicorn's when_ready."""
+"""Startup validation, shared by `flask --app aime validate`, /ready and (through aime/server/startup.py)
+scripts/validate_startup.py and gunicorn's when_ready."""
 from __future__ import annotations
 
 import importlib
@@ -8,7 +9,6 @@ import os
 import pkgutil
 import tempfile
 from dataclasses import asdict, dataclass
-from typing import Mapping
 
 from flask import Flask
 from sqlalchemy import text
@@ -16,7 +16,7 @@ from sqlalchemy.exc import OperationalError
 from tenacity import Retrying, before_sleep_log, retry_if_exception_type, stop_after_attempt, stop_after_delay
 from tenacity import wait_exponential
 
-from ..config import Config, ConfigError
+from ..config import Config
 from ..filemodes import private_dir
 
 log = logging.getLogger(__name__)
@@ -29,30 +29,6 @@ class Step:
     name: str
     ok: bool
     message: str
-
-
-def validate_environment(env: Mapping[str, str] | None = None, wait_seconds: float = 0.0) -> list[Step]:
-    """Read the configuration, build the app and validate it (for callers without an app)."""
-    try:
-        config = Config.from_env(env)
-    except ConfigError as error:
-        return [Step("configuration", False, str(error))]
-    from .. import create_app
-
-    app = create_app(config)
-    try:
-        return validate_app(app, wait_seconds=wait_seconds)
-    finally:
-        dispose(app)
-
-
-def dispose(app: Flask) -> None:
-    """Close the app's database connections (the gunicorn master must not fork open sockets)."""
-    from ..extensions import db
-
-    with app.app_context():
-        db.session.remove()
-        db.engine.dispose()
 
 
 def validate_app(app: Flask, wait_seconds: float = 0.0) -> list[Step]:

@@ -17,7 +17,7 @@ from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, gene
 from prometheus_client.core import GaugeMetricFamily
 from prometheus_client.multiprocess import MultiProcessCollector
 
-from ..server.hooks import STARTED_AT_ENV
+from .metrics_dir import STARTED_AT_ENV
 
 KEY = "aime.metrics"
 # Probes are polled every few seconds by orchestrators; counting them would drown the real traffic.

@@ -1,45 +1,20 @@
-"""What gunicorn.conf.py's hooks do: metrics directory, startup validation, draining, stuck workers."""
+"""What gunicorn.conf.py's hooks do: startup validation, draining, reloads, stuck workers (the metrics directory:
+aime/observability/metrics_dir.py)."""
 from __future__ import annotations
 
-import glob
 import logging
 import os
-import shutil
 import signal
 import sys
-import tempfile
 import threading
 import time
 import traceback
 
+from ..observability.metrics_dir import METRICS_DIR_ENV
+
 log = logging.getLogger("aime.server")
-METRICS_DIR_ENV = "PROMETHEUS_MULTIPROC_DIR"
-STARTED_AT_ENV = "AIME_STARTED_AT"
 RELOAD_MARK = "replaced-workers"  # in the metrics dir: "<time> <pid> <pid> ..." written by the master on SIGHUP
 RELOAD_MARK_SECONDS = 300  # a mark older than this is stale (a later stop must drain even if a pid was reused)
-# Nothing here imports prometheus_client at module level: it must first be imported after
-# prepare_metrics_dir() has set PROMETHEUS_MULTIPROC_DIR, or it silently stays single-process.
-
-
-def prepare_metrics_dir() -> tuple[str, bool]:
-    """Point PROMETHEUS_MULTIPROC_DIR at an empty directory (before any worker exists); (path, created_here)."""
-    path = os.environ.get(METRICS_DIR_ENV, "").strip()
-    created = not path
-    if created:
-        path = tempfile.mkdtemp(prefix="aime-metrics-")
-    os.makedirs(path, exist_ok=True)
-    # Counters count "since the service started": files of a previous run must not be added in.
-    for stale in glob.glob(os.path.join(path, "*.db")):
-        os.remove(stale)
-    os.environ[METRICS_DIR_ENV] = path
-    os.environ[STARTED_AT_ENV] = repr(time.time())
-    return path, created
-
-
-def remove_metrics_dir(path: str | None) -> None:
-    """Remove a metrics directory this process created."""
-    if path:
-        shutil.rmtree(path, ignore_errors=True)
 
 
 def worker_exited(pid: int) -> None:
@@ -53,7 +28,8 @@ def worker_exited(pid: int) -> None:
 def validate_before_serving(config, server_log) -> bool:
     """Run the startup validation in the master; log every line; True when the server may start."""
     from ..health.readiness import VALIDATED_ENV
-    from ..health.validation import passed_all, render, validate_environment
+    from ..health.validation import passed_all, render
+    from .startup import validate_environment
 
     steps = validate_environment(wait_seconds=config.startup_db_wait_seconds)
     for line in render(steps).splitlines():
