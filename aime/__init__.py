@@ -1,17 +1,20 @@
 """AIME: a self-hosted record collection and listening history service."""
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Mapping
 
 from flask import Flask
 
 from .config import Config
-
-__version__ = "0.1.0"
+from .version import __version__
 
 
 def create_app(config: Config | Mapping[str, str] | None = None) -> Flask:
     """Build the Flask app. Only wiring: no connection, file or thread is opened here."""
+    # Imported here, not at the top: gunicorn.conf.py and the worker class import aime.config, so this package,
+    # in the master before on_starting has set PROMETHEUS_MULTIPROC_DIR, and the app's modules import
+    # prometheus_client, which decides once, when first imported, whether its metrics are multi-process.
     from . import api, auth, cli, database, deadlines, errors, filemodes, health, observability, security_headers, web
     from .extensions import cors, db, migrate
     from .services import scheduler, services_setup
@@ -63,6 +66,4 @@ def _apply_flask_settings(app: Flask, config: Config) -> None:
 
 
 def _migrations_dir() -> str:
-    from pathlib import Path
-
     return str(Path(__file__).resolve().parent.parent / "migrations")

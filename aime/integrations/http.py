@@ -19,8 +19,9 @@ import requests
 from tenacity import RetryCallState, Retrying, retry_if_exception_type, stop_after_attempt, stop_after_delay
 from tenacity.wait import wait_exponential_jitter
 
-from .. import __version__, deadlines
+from .. import deadlines
 from ..errors import ServiceUnavailable
+from ..version import __version__
 
 log = logging.getLogger(__name__)
 USER_AGENT = f"AIME/{__version__} +https://github.com/aime-music/aime"

@@ -5,7 +5,8 @@ import logging
 
 from flask import flash, redirect, render_template, request, url_for
 
-from . import bp, security
+from . import security
+from .blueprint import bp
 
 log = logging.getLogger(__name__)
 

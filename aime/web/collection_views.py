@@ -10,7 +10,8 @@ from ..errors import AimeError
 from ..schemas.collection import AlbumCreateSchema, AlbumQuerySchema
 from ..services import collection as collection_service
 from ..services import history as history_service
-from . import bp, charts
+from . import charts
+from .blueprint import bp
 from .helpers import config, parse, viewer_tz
 from .security import login_required
 

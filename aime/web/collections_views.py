@@ -8,7 +8,7 @@ from ..integrations import ai
 from ..schemas.collections import CollectionCreateSchema
 from ..services import collection as collection_service
 from ..services import collections as service
-from . import bp
+from .blueprint import bp
 from .helpers import config, parse
 from .security import login_required
 

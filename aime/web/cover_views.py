@@ -4,7 +4,7 @@ from __future__ import annotations
 from flask import Response, request, send_file
 
 from ..services import covers
-from . import bp
+from .blueprint import bp
 from .helpers import config
 
 # A stored cover changes only when enrichment replaces it (its ETag then changes); a day of freshness then a

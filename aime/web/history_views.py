@@ -9,7 +9,8 @@ from ..errors import AimeError
 from ..schemas.history import JournalQuerySchema, TimelineQuerySchema
 from ..services import history as history_service
 from ..services import stats as stats_service
-from . import bp, charts, panels, security
+from . import charts, panels, security
+from .blueprint import bp
 from .helpers import config, parse, viewer_tz
 from .security import login_required
 

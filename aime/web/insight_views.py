@@ -11,7 +11,8 @@ from ..schemas.common import PeriodQuerySchema
 from ..schemas.playlists import EXPORT_FORMATS, PlaylistGenerateSchema
 from ..services import analytics, playlist_export, stats as stats_service
 from ..services import playlists as playlist_service
-from . import bp, charts
+from . import charts
+from .blueprint import bp
 from .helpers import config, parse, viewer_tz
 from .security import login_required
 

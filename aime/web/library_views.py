@@ -5,7 +5,7 @@ from flask import redirect, render_template, request, url_for
 
 from ..errors import InvalidInput
 from ..services import artists as artist_service
-from . import bp
+from .blueprint import bp
 
 
 @bp.route("/artists/<int:artist_id>")

@@ -7,7 +7,7 @@ from ..errors import AimeError
 from ..schemas.common import PageQuerySchema
 from ..services import magazine as magazine_service
 from ..services import scheduler
-from . import bp
+from .blueprint import bp
 from .helpers import parse
 from .security import login_required
 

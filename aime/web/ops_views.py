@@ -7,7 +7,7 @@ from ..errors import AimeError, BadRequest
 from ..health import report
 from ..services import imports as import_service
 from ..services import scheduler, services_setup, tasks
-from . import bp
+from .blueprint import bp
 from .helpers import config
 from .security import is_private, login_required, signed_in
 
