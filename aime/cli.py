@@ -1,17 +1,30 @@
 """`flask --app aime ...` commands. Thin: each calls a service."""
 from __future__ import annotations
 
+import sys
+
 import click
 from flask import Flask, current_app
 from flask.cli import with_appcontext
+
+from .auth import ensure_api_token
+from .errors import AimeError
+from .health.validation import passed_all, render, validate_app
+from .services import history_export
+from .services.backup import backup_sqlite
+from .services.demo import load_demo_data
+from .services.discogs_sync import sync
+from .services.importers.cli import import_command
+from .services.restore import restore
+from .services.rollups import rebuild
+from .services.tasks import run_task
+from .services.tracker import import_history
 
 
 @click.command("token")
 @with_appcontext
 def token_command():
     """Print the API token (generating and storing it on first use)."""
-    from .auth import ensure_api_token
-
     click.echo(ensure_api_token(current_app.extensions["aime.config"]))
 
 
@@ -19,8 +32,6 @@ def token_command():
 @with_appcontext
 def demo_data_command():
     """Load a small, believable collection and listening history."""
-    from .services.demo import load_demo_data
-
     result = load_demo_data(current_app.extensions["aime.config"])
     click.echo(f"demo data: {result['albums']} albums, {result['listens']} listens added")
 
@@ -32,10 +43,6 @@ def demo_data_command():
 @with_appcontext
 def validate_command(as_json: bool, wait_seconds: float):
     """Check that this instance can start: config, imports, data dir, database, migrations."""
-    import sys
-
-    from .health.validation import passed_all, render, validate_app
-
     steps = validate_app(current_app._get_current_object(), wait_seconds=wait_seconds)
     click.echo(render(steps, as_json=as_json, tty=sys.stdout.isatty()))
     raise SystemExit(0 if passed_all(steps) else 1)
@@ -47,9 +54,6 @@ def validate_command(as_json: bool, wait_seconds: float):
 @with_appcontext
 def backup_command(output: str | None):
     """Back up the database: SQLite online backup, verified; for PostgreSQL, the pg_dump command."""
-    from .errors import AimeError
-    from .services.backup import backup_sqlite
-
     try:
         result = backup_sqlite(current_app.extensions["aime.config"], output)
     except AimeError as error:  # includes PostgreSQL, whose detail is the pg_dump advice
@@ -65,9 +69,6 @@ def backup_command(output: str | None):
 @with_appcontext
 def restore_command(backup: str, force: bool):
     """Restore the database from a backup: verified first, migrated to this version after."""
-    from .errors import AimeError
-    from .services.restore import restore
-
     try:
         result = restore(current_app.extensions["aime.config"], backup, force=force)
     except AimeError as error:  # refused, unreadable, unknown revision; PostgreSQL: the pg_restore advice
@@ -88,9 +89,6 @@ def restore_command(backup: str, force: bool):
 @with_appcontext
 def export_history_command(file: str, fmt: str | None, start_date, end_date, tz: str | None):
     """Export the listening history to FILE (ListenBrainz zip, JSON Lines or Last.fm CSV), streamed."""
-    from .errors import AimeError
-    from .services import history_export
-
     try:
         result = history_export.write_file(current_app.extensions["aime.config"], file,
                                            history_export.format_of(file, fmt), start_date and start_date.date(),
@@ -105,8 +103,6 @@ def export_history_command(file: str, fmt: str | None, start_date, end_date, tz:
 @with_appcontext
 def lastfm_import_history_command():
     """Import the whole Last.fm history of AIME_LASTFM_USER (re-running adds nothing twice)."""
-    from .services.tracker import import_history
-
     _run_sync_job(lambda on_page: import_history(current_app.extensions["aime.config"], on_page=on_page),
                   "page {page}/{pages}: {processed} scrobbles read, {imported} imported, {duplicates} duplicates")
 
@@ -115,15 +111,11 @@ def lastfm_import_history_command():
 @with_appcontext
 def discogs_sync_command():
     """Sync the Discogs collection of AIME_DISCOGS_USER now (removed releases are reported, not deleted)."""
-    from .services.discogs_sync import sync
-
     _run_sync_job(lambda on_page: sync(current_app.extensions["aime.config"], on_page=on_page),
                   "page {page}/{pages}: {processed} releases, {added} added, {updated} updated")
 
 
 def _run_sync_job(job, line: str) -> None:
-    from .errors import AimeError
-
     try:
         result = job(lambda progress: click.echo(line.format(**progress)))
     except AimeError as error:  # not configured, Last.fm/Discogs unreachable: one clear line
@@ -138,8 +130,6 @@ def _run_sync_job(job, line: str) -> None:
 @with_appcontext
 def rollups_rebuild_command():
     """Recompute the statistics rollups from the listens (after bulk SQL that bypassed the write hooks)."""
-    from .services.rollups import rebuild
-
     result = rebuild()
     click.echo(f"rollups rebuilt: {result['buckets']} 15-minute buckets, {result['tracks']} tracks")
 
@@ -149,9 +139,6 @@ def rollups_rebuild_command():
 @with_appcontext
 def run_task_command(task: str):
     """Run a scheduled task now (export_markdown, export_json, haiku, discogs_sync, ai_enrichment, ...) and record it."""
-    from .errors import AimeError
-    from .services.tasks import run_task
-
     try:
         run = run_task(current_app._get_current_object(), task, "cli")
     except AimeError as error:  # unknown task, or a run already in progress
@@ -165,8 +152,6 @@ def run_task_command(task: str):
 
 def register_commands(app: Flask) -> None:
     """Attach every command to the app's CLI."""
-    from .services.importers.cli import import_command
-
     for command in (token_command, demo_data_command, validate_command, import_command, backup_command,
                     export_history_command, restore_command,
                     lastfm_import_history_command, discogs_sync_command, rollups_rebuild_command,

@@ -6,6 +6,8 @@ from flask_smorest import Api
 from marshmallow import Schema, fields
 
 from ..auth import protect_api
+from . import (ai, analytics, artists, audioscrobbler, collection, collections, enrichment, exports, history, imports,
+               listenbrainz, magazines, playlists, scheduler, search, services)
 from .openapi_security import TokenSecurityPlugin
 
 # Endpoints that accept file uploads get AIME_MAX_UPLOAD_MB; every other body gets AIME_MAX_BODY_MB.
@@ -39,9 +41,6 @@ class ProblemApi(Api):
 
 def register_api(app: Flask) -> None:
     """Mount every API blueprint and the body-size limits."""
-    from . import (ai, analytics, artists, audioscrobbler, collection, collections, enrichment, exports, history,
-                   imports, listenbrainz, magazines, playlists, scheduler, search, services)
-
     # One Api per app: flask-smorest keeps the OpenAPI spec on the Api object.
     api = ProblemApi(app, spec_kwargs={
         "extra_plugins": [TokenSecurityPlugin(private=app.extensions["aime.config"].private)]})

@@ -7,12 +7,11 @@ from .. import background
 from .monitor import start_monitor, stop_monitor
 from .readiness import init_readiness
 from .registry import build_registry, get_registry
+from .views import blp
 
 
 def init_health(app: Flask) -> None:
     """Wire the registry, readiness state, probe endpoints and the monitor (started later, explicitly)."""
-    from .views import blp
-
     build_registry(app)
     init_readiness(app)
     app.register_blueprint(blp)

@@ -8,6 +8,7 @@ import time
 from flask import Flask
 
 from .registry import get_registry
+from .validation import validate_app
 
 VALIDATED_ENV = "AIME_STARTUP_VALIDATED"
 DRAINING_KEY = "aime.draining"
@@ -39,8 +40,6 @@ def startup_validated(app: Flask) -> tuple[bool, str | None]:
     with state["lock"]:
         if state["ok"] or (state["ok"] is False and time.monotonic() - state["checked"] < failure_ttl):
             return state["ok"], state["reason"]
-        from .validation import validate_app
-
         failing = [step for step in validate_app(app) if not step.ok]
         state["ok"] = not failing
         # Step names only: the messages can hold paths, which anonymous callers do not get.

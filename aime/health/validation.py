@@ -9,6 +9,7 @@ import os
 import pkgutil
 import tempfile
 from dataclasses import asdict, dataclass
+from pathlib import Path
 
 from flask import Flask
 from sqlalchemy import text
@@ -16,10 +17,15 @@ from sqlalchemy.exc import OperationalError
 from tenacity import Retrying, before_sleep_log, retry_if_exception_type, stop_after_attempt, stop_after_delay
 from tenacity import wait_exponential
 
+from ..auth import ensure_api_token, token_path, weak_token_reason
 from ..config import Config
+from ..extensions import db
 from ..filemodes import private_dir
+from .checkers.database import _describe
+from .checkers.migrations import migration_state
 
 log = logging.getLogger(__name__)
+PACKAGE_DIR = Path(__file__).resolve().parent.parent  # aime/, whose every module the imports step imports
 
 
 @dataclass(frozen=True)
@@ -43,8 +49,6 @@ def validate_app(app: Flask, wait_seconds: float = 0.0) -> list[Step]:
 
 
 def _configuration(config: Config) -> Step:
-    from ..auth import ensure_api_token, token_path, weak_token_reason
-
     problems = []
     if not config.api_token and not token_path(config).exists():
         try:
@@ -69,11 +73,9 @@ def _configuration(config: Config) -> Step:
 
 
 def _imports() -> Step:
-    import aime
-
     failures = []
     count = 0
-    for module in pkgutil.walk_packages(aime.__path__, prefix="aime."):
+    for module in pkgutil.walk_packages([str(PACKAGE_DIR)], prefix="aime."):
         count += 1
         try:
             importlib.import_module(module.name)
@@ -97,9 +99,6 @@ def _data_dir(config: Config) -> Step:
 
 
 def _database(app: Flask, wait_seconds: float) -> Step:
-    from ..extensions import db
-    from .checkers.database import _describe
-
     stop = stop_after_delay(wait_seconds) if wait_seconds > 0 else stop_after_attempt(1)
     # A database server started after AIME (compose, systemd) is waited for, within a bound.
     retrying = Retrying(retry=retry_if_exception_type(OperationalError), stop=stop, reraise=True,
@@ -117,8 +116,6 @@ def _database(app: Flask, wait_seconds: float) -> Step:
 
 
 def _migrations(app: Flask) -> Step:
-    from .checkers.migrations import migration_state
-
     try:
         at_head, message = migration_state(app)
     except Exception as error:  # noqa: BLE001

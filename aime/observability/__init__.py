@@ -1,7 +1,8 @@
 """Logs, request ids and counters, metrics, error reporting.
 
-Imports happen inside the functions: gunicorn's on_starting hook imports this package before
-PROMETHEUS_MULTIPROC_DIR is set, and prometheus_client decides its storage when first imported.
+Imports happen inside the functions: gunicorn's on_starting hook imports this package (for metrics_dir.py)
+before PROMETHEUS_MULTIPROC_DIR is set, and prometheus_client, which .requests imports through .metrics,
+decides its storage when first imported.
 """
 from __future__ import annotations
 

@@ -6,7 +6,9 @@ import re
 import sys
 
 from flask import Flask, g, has_request_context, request
+from flask.logging import default_handler
 from pythonjsonlogger.json import JsonFormatter
+from sqlalchemy.engine import make_url
 
 from ..config import Config
 
@@ -54,8 +56,6 @@ class ScrubbingJsonFormatter(JsonFormatter):
 
 def secret_values(config: Config) -> tuple[str, ...]:
     """Configured secret values that must be masked wherever they appear."""
-    from sqlalchemy.engine import make_url
-
     values = [config.api_token, config.secret_key, config.lastfm_api_key, config.discogs_token,
               config.ai_api_key, config.spotify_client_secret]
     try:
@@ -79,8 +79,6 @@ def build_handler(config: Config) -> logging.Handler:
 
 def init_logging(app: Flask, config: Config) -> None:
     """Send the `aime` logger (which is also app.logger) through one scrubbing JSON handler."""
-    from flask.logging import default_handler
-
     logger = logging.getLogger("aime")
     logger.setLevel(config.log_level)
     logger.removeHandler(default_handler)

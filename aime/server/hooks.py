@@ -10,7 +10,15 @@ import threading
 import time
 import traceback
 
+import sentry_sdk
+from prometheus_client import multiprocess
+
+from .. import background
+from ..health.readiness import VALIDATED_ENV, start_draining
+from ..health.validation import passed_all, render
 from ..observability.metrics_dir import METRICS_DIR_ENV
+from ..observability.requests import inflight_requests
+from .startup import validate_environment
 
 log = logging.getLogger("aime.server")
 RELOAD_MARK = "replaced-workers"  # in the metrics dir: "<time> <pid> <pid> ..." written by the master on SIGHUP
@@ -19,18 +27,12 @@ RELOAD_MARK_SECONDS = 300  # a mark older than this is stale (a later stop must 
 
 def worker_exited(pid: int) -> None:
     """Drop a dead worker's live gauges; its counters stay (they are part of the service's totals)."""
-    from prometheus_client import multiprocess
-
     if os.environ.get(METRICS_DIR_ENV):
         multiprocess.mark_process_dead(pid)
 
 
 def validate_before_serving(config, server_log) -> bool:
     """Run the startup validation in the master; log every line; True when the server may start."""
-    from ..health.readiness import VALIDATED_ENV
-    from ..health.validation import passed_all, render
-    from .startup import validate_environment
-
     steps = validate_environment(wait_seconds=config.startup_db_wait_seconds)
     for line in render(steps).splitlines():
         (server_log.info if not line.startswith("FAIL") else server_log.error)("aime validate: %s", line)
@@ -54,8 +56,6 @@ def flask_app(worker):
 
 def worker_started(worker, drain_seconds: float) -> None:
     """Start the app's background parts and make SIGTERM flip readiness before the worker stops."""
-    from .. import background
-
     app = flask_app(worker)
     if app is None:
         return
@@ -66,8 +66,6 @@ def worker_started(worker, drain_seconds: float) -> None:
 
 
 def _install_drain_handler(worker, app, drain_seconds: float) -> None:
-    from ..health.readiness import start_draining
-
     stop_taking_requests = worker.handle_exit
 
     def on_sigterm(sig, frame):
@@ -114,8 +112,6 @@ def _replaced_by_reload(pid: int) -> bool:
 
 def worker_stopping(worker) -> None:
     """Stop the app's background parts."""
-    from .. import background
-
     app = flask_app(worker)
     if app is not None:
         background.stop(app)
@@ -123,10 +119,6 @@ def worker_stopping(worker) -> None:
 
 def report_stuck_worker(worker) -> None:
     """On SIGABRT (worker timeout): log each in-flight request with its stack, report it to Sentry."""
-    import sentry_sdk
-
-    from ..observability.requests import inflight_requests
-
     app = flask_app(worker)
     inflight = inflight_requests(app) if app is not None else {}
     frames = sys._current_frames()

@@ -1,7 +1,7 @@
-"""Startup validation for callers without an app (gunicorn's master, scripts/validate_startup.py): build one, check it."""
+"""Startup validation for callers without an app (gunicorn's master, scripts/validate_startup.py): build one."""
 from __future__ import annotations
 
-from typing import Mapping
+from collections.abc import Mapping
 
 from flask import Flask
 

@@ -57,7 +57,8 @@ def prefetch_body(req, sock, limit: int) -> None:
         # application starts, after this read-ahead: send it now, once.
         sock.sendall(b"HTTP/1.1 100 Continue\r\n\r\n")
         req._expected_100_continue = False
-    spool = tempfile.SpooledTemporaryFile(max_size=SPOOL_IN_MEMORY)
+    # Not a `with`: the spool outlives this function, handed to the request as its body reader.
+    spool = tempfile.SpooledTemporaryFile(max_size=SPOOL_IN_MEMORY)  # noqa: SIM115
     error = None
     try:
         read = 0
