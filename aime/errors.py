@@ -41,10 +41,6 @@ class Unauthorized(AimeError):
         super().__init__(detail, **kwargs)
 
 
-class Forbidden(AimeError):
-    status, code, title = 403, "forbidden", "Forbidden"
-
-
 class NotFound(AimeError):
     status, code, title = 404, "not-found", "Not found"
 
@@ -59,10 +55,6 @@ class RequestTimeout(AimeError):
     def __init__(self, detail: str | None = None, **kwargs: Any):
         super().__init__(detail or "The request arrived too slowly; send it again at a steadier pace.",
                          **kwargs)
-
-
-class PayloadTooLarge(AimeError):
-    status, code, title = 413, "payload-too-large", "Payload too large"
 
 
 class InvalidInput(AimeError):

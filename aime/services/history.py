@@ -1,7 +1,6 @@
 """The listening history: the journal, recording plays, loving tracks, the day timeline."""
 from __future__ import annotations
 
-from collections import defaultdict
 from datetime import date, datetime
 
 from sqlalchemy import Select, func, select
@@ -182,11 +181,3 @@ def timeline(config: Config, day: date | None, tz_name: str | None) -> dict:
         "peak_hour": int(max(counts, key=lambda h: (counts[h], -int(h)))) if counts else None,
     }
     return {"date": day, "tz": tz.key, "hours": hours, "stats": stats}
-
-
-def plays_by_hour(rows_by_bucket, tz) -> dict[int, int]:
-    """Fold (15-minute UTC bucket, count) rows into local hours of tz."""
-    hours: dict[int, int] = defaultdict(int)
-    for bucket, count in rows_by_bucket:
-        hours[datetime.fromtimestamp(bucket * 900, tz).hour] += count
-    return hours
