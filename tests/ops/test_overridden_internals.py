@@ -1,0 +1,161 @@
+"""The gunicorn and flask-smorest internals AIME overrides are still there, in the shape AIME relies on.
+
+AIME subclasses gunicorn's gthread worker (aime/server/worker.py, worker_io.py) and flask-smorest's Api
+(ProblemApi._register_responses in aime/api/__init__.py). These are private APIs that a release may rename or
+reshape without notice: an override of a method nobody calls any more is silently dead. setup.cfg bounds both
+packages to the series checked here; when a new release is tried, these tests fail naming what changed.
+"""
+from __future__ import annotations
+
+import configparser
+import inspect
+import runpy
+
+import pytest
+from flask_smorest import Api
+from flask_smorest.spec import APISpecMixin
+from gunicorn.arbiter import Arbiter
+from gunicorn.config import Config as GunicornConfig
+from gunicorn.http.body import Body
+from gunicorn.http.message import Request
+from gunicorn.sock import BaseSocket
+from gunicorn.workers import base
+from gunicorn.workers.gthread import TConn
+from gunicorn.workers.gthread import ThreadWorker as GthreadWorker
+from packaging.requirements import Requirement
+from packaging.version import Version
+
+from aime.api import ProblemApi
+from aime.server.worker import ThreadWorker
+from tests.support.servers import ROOT
+
+# What aime/server/worker.py overrides on gthread's worker, with the parameters it expects.
+GTHREAD_OVERRIDES = {
+    "init_process": ["self"],
+    "get_thread_pool": ["self"],
+    "set_accept_enabled": ["self", "enabled"],
+    "handle": ["self", "conn"],
+    "handle_request": ["self", "req", "conn"],
+    "handle_error": ["self", "req", "client", "addr", "exc"],
+}
+# What AIME calls on gunicorn objects without overriding it (the worker, the hooks in aime/server/hooks.py).
+GUNICORN_CALLED = [
+    (GthreadWorker, "enqueue_req", ["self", "conn"]),
+    (GthreadWorker, "handle_exit", ["self", "sig", "frame"]),
+    (TConn, "__init__", ["self", "cfg", "sock", "client", "server"]),
+    (Body, "__init__", ["self", "reader"]),
+    (Arbiter, "halt", ["self", "reason", "exit_status"]),
+]
+# Where gthread must still call what AIME overrides, and the attributes AIME reads and writes.
+GTHREAD_SOURCE_USES = {
+    "init_process": ["self.get_thread_pool()"],
+    "run": ["self.set_accept_enabled(False)"],
+    "enqueue_req": ["self.tpool.submit(self.handle, conn)"],
+    "handle": ["self.handle_request(req, conn)", "self.handle_error(req, conn.sock, conn.client, e)"],
+    "__init__": ["self.nr_conns = 0"],
+}
+# gunicorn.conf.py's hooks: gunicorn checks each one's arity when it is set (a changed arity raises there).
+HOOKS = ["on_starting", "when_ready", "post_worker_init", "on_reload", "worker_exit", "child_exit", "worker_abort",
+         "on_exit"]
+
+
+def _parameters(function) -> list[str]:
+    return list(inspect.signature(function).parameters)
+
+
+def _install_requires() -> dict[str, Requirement]:
+    parser = configparser.ConfigParser()
+    parser.read(ROOT / "setup.cfg")
+    lines = [line.strip() for line in parser["options"]["install_requires"].splitlines() if line.strip()]
+    return {Requirement(line).name.lower(): Requirement(line) for line in lines}
+
+
+def _constraint_pins() -> dict[str, Version]:
+    pins = {}
+    for line in (ROOT / "constraints.txt").read_text().splitlines():
+        line = line.split("#")[0].strip()
+        if "==" in line:
+            name, version = line.split("==")
+            pins[name.strip().lower()] = Version(version.strip())
+    return pins
+
+
+@pytest.mark.parametrize("package", ["gunicorn", "flask-smorest"])
+def test_setup_cfg_bounds_the_overridden_packages_to_the_series_constraints_txt_pins(package):
+    requirement, pinned = _install_requires()[package], _constraint_pins()[package]
+    upper = [spec for spec in requirement.specifier if spec.operator == "<"]
+    assert upper, f"setup.cfg: {requirement} has no upper bound, yet AIME overrides {package}'s internals"
+    assert pinned in requirement.specifier, f"constraints.txt pins {package}=={pinned}, outside {requirement}"
+
+
+@pytest.mark.parametrize("name", sorted(GTHREAD_OVERRIDES))
+def test_gthread_still_has_each_method_aime_overrides_with_the_same_parameters(name):
+    upstream = getattr(GthreadWorker, name, None)
+    assert upstream is not None, f"gunicorn's gthread ThreadWorker has no {name} any more: AIME's override is dead"
+    assert _parameters(upstream) == GTHREAD_OVERRIDES[name], (
+        f"gunicorn's ThreadWorker.{name} now takes {inspect.signature(upstream)}; AIME's override expects "
+        f"({', '.join(GTHREAD_OVERRIDES[name])})")
+    ours = ThreadWorker.__dict__.get(name)
+    assert ours is not None and ours is not upstream, f"aime.server.worker.ThreadWorker no longer overrides {name}"
+    assert _parameters(ours) == GTHREAD_OVERRIDES[name]
+
+
+@pytest.mark.parametrize(("owner", "name", "parameters"), GUNICORN_CALLED,
+                         ids=[f"{owner.__name__}.{name}" for owner, name, _ in GUNICORN_CALLED])
+def test_what_aime_calls_on_gunicorn_keeps_its_parameters(owner, name, parameters):
+    function = getattr(owner, name, None)
+    assert function is not None, f"gunicorn's {owner.__name__} has no {name} any more"
+    assert _parameters(function) == parameters, (
+        f"gunicorn's {owner.__name__}.{name} now takes {inspect.signature(function)}, not ({', '.join(parameters)})")
+
+
+@pytest.mark.parametrize("method", sorted(GTHREAD_SOURCE_USES))
+def test_gthread_still_calls_what_aime_overrides(method):
+    source = inspect.getsource(getattr(GthreadWorker, method))
+    missing = [line for line in GTHREAD_SOURCE_USES[method] if line not in source]
+    assert missing == [], f"gunicorn's ThreadWorker.{method} no longer does {missing}: check aime/server/worker.py"
+
+
+def test_the_gunicorn_attributes_aime_reads_are_still_there():
+    assert Request._expected_100_continue is False  # worker_io sends the 100 Continue itself, then clears it
+    assert "self.reader = reader" in inspect.getsource(Body.__init__)  # worker_io swaps the body's reader
+    assert "self.sock = " in inspect.getsource(BaseSocket.__init__)  # worker_io detaches the listener's fd
+    assert "self.wsgi = self.app.wsgi()" in inspect.getsource(base.Worker.load_wsgi)  # hooks.flask_app
+    assert isinstance(Arbiter.WORKERS, dict)  # hooks.note_reload lists the workers being replaced
+    assert isinstance(GunicornConfig.is_ssl, property)  # the worker paces plain HTTP only
+    missing = [name for name in ("threads", "timeout") if name not in GunicornConfig().settings]
+    assert missing == [], f"gunicorn's Config has no {missing} setting any more (the worker reads them)"
+
+
+def test_gunicorn_conf_installs_aimes_worker_and_every_hook(monkeypatch, tmp_path):
+    monkeypatch.setenv("AIME_DATA_DIR", str(tmp_path))
+    settings = runpy.run_path(str(ROOT / "gunicorn.conf.py"))
+    config = GunicornConfig()
+    unknown = [name for name in [*HOOKS, "worker_class", "control_socket_disable"] if name not in config.settings]
+    assert unknown == [], f"gunicorn no longer knows the settings {unknown} that gunicorn.conf.py sets"
+    for name in [*HOOKS, "worker_class", "control_socket_disable"]:
+        config.set(name, settings[name])  # as gunicorn loads a config file; a hook of the wrong arity raises here
+    assert config.worker_class is ThreadWorker and issubclass(ThreadWorker, GthreadWorker)
+    assert [getattr(config, hook) for hook in HOOKS] == [settings[hook] for hook in HOOKS]
+    assert config.control_socket_disable is True
+
+
+def test_flask_smorest_still_registers_its_error_responses_the_way_problem_api_overrides():
+    assert _parameters(APISpecMixin._register_responses) == ["self"]
+    source = inspect.getsource(APISpecMixin._register_responses)
+    missing = [name for name in ("self.DEFAULT_RESPONSE_CONTENT_TYPE", "self.ERROR_SCHEMA") if name not in source]
+    assert missing == [], f"flask-smorest's _register_responses no longer reads {missing}: check ProblemApi"
+    assert "self._register_responses()" in inspect.getsource(APISpecMixin._init_spec)
+    # ProblemApi sets the content type on the instance for the call, then deletes it to fall back to this.
+    assert Api.DEFAULT_RESPONSE_CONTENT_TYPE == "application/json"
+    assert "_register_responses" in vars(ProblemApi)
+
+
+def test_the_app_runs_problem_api_and_documents_errors_as_problem_json(app):
+    api = app.extensions["aime.api"]
+    assert type(api) is ProblemApi
+    responses = api.spec.to_dict()["components"]["responses"]
+    assert {name: list(response["content"]) for name, response in responses.items()} == {
+        "DEFAULT_ERROR": ["application/problem+json"], "UNAUTHORIZED": ["application/problem+json"],
+        "UNPROCESSABLE_ENTITY": ["application/problem+json"]}
+    assert api.DEFAULT_RESPONSE_CONTENT_TYPE == "application/json"  # success responses keep the default
