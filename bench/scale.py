@@ -26,6 +26,7 @@ import argparse
 import csv
 import http.client
 import json
+import math
 import os
 import shutil
 import signal
@@ -100,7 +101,7 @@ http {{
             proxy_set_header Host $http_host;
             proxy_set_header X-Forwarded-For $proxy_add_x_forwarded_for;
             proxy_set_header X-Forwarded-Proto $scheme;
-            proxy_next_upstream error timeout;   # a stopped instance: idempotent requests go to the other
+            proxy_next_upstream error timeout;   # a stopped instance refuses: the request goes to the other
             proxy_request_buffering off;         # uploads stream to AIME, which spools them itself
             add_header X-Upstream $upstream_addr always;
         }}
@@ -274,6 +275,19 @@ def read_pass(label: str, base_url: str, endpoints, args, aime_masters, proxy: N
     return result
 
 
+def interleaved_mix(binary: str, work: Path, ports: dict[str, int], endpoints, args) -> dict:
+    """The mix through nginx to A, then to A + B, alternately `args.rounds` times: drift on a shared machine
+    hits both alike. Requests/s of each round, and the median."""
+    rounds: dict[str, list[float]] = {"nginx -> A": [], "nginx -> A + B": []}
+    for _ in range(args.rounds):
+        for label, names in (("nginx -> A", ["A"]), ("nginx -> A + B", ["A", "B"])):
+            with nginx_in_front(binary, work / "nginx", [ports[n] for n in names]) as proxy:
+                rounds[label].append(measure_mix(proxy.base_url, endpoints, args.mix_duration, args.loadgen)["rps"])
+    medians = {label: sorted(values)[len(values) // 2] for label, values in rounds.items()}
+    one, two = medians["nginx -> A"], medians["nginx -> A + B"]
+    return {"rounds": rounds, "median_rps": medians, "two_over_one": round(two / one, 2) if one else None}
+
+
 # --- the client address behind the proxy ---------------------------------------------------------------
 
 def request_from(source: str, port: int, method: str, path: str, headers: dict) -> tuple[int, str]:
@@ -423,31 +437,79 @@ def judge_runs(runs: list[tuple[str, int, str]], boundaries: list[int]) -> dict:
     return per_task
 
 
-def scheduled_once(proxy: Nginx, url: str, masters: dict[str, int], data_dirs: dict[str, Path],
-                   occurrences: int) -> dict:
-    """Let `occurrences` minute boundaries pass with the scheduler on; every occurrence must have run once."""
-    first = schedule_every_minute(proxy)
-    boundaries = [first + 60 * i for i in range(occurrences)]
-    holders = set()
-    print(f"[scale] scheduler: waiting for {occurrences} minute boundar{'y' if occurrences == 1 else 'ies'} "
-          f"(until {datetime.fromtimestamp(boundaries[-1], UTC):%H:%M:%S} UTC)", file=sys.stderr, flush=True)
-    deadline = boundaries[-1] + 50
-    while time.time() < deadline:
-        holder = api(proxy, "GET", "/services/scheduler/status").get("holder")
-        holders.add(f"{owner_instance(holder, masters)} ({holder})")
-        runs = [r for r in scheduled_runs(url) if r[1] >= boundaries[-1]]
-        if time.time() > boundaries[-1] and {r[0] for r in runs if r[2] != "running"} == set(SCHEDULED):
-            break
+class Holders:
+    """The scheduler lease holders seen, in order, as "A (host:pid:random)"."""
+
+    def __init__(self, proxy: Nginx, masters: dict[str, int]):
+        self.proxy, self.masters, self.seen = proxy, masters, []
+
+    def look(self) -> str | None:
+        """The instance (A/B) holding the scheduler lease now, or None."""
+        holder = api(self.proxy, "GET", "/services/scheduler/status").get("holder")
+        name = owner_instance(holder, self.masters)
+        if holder and f"{name} ({holder})" not in self.seen:
+            self.seen.append(f"{name} ({holder})")
+        return name
+
+
+def wait_for_minute(url: str, boundary: int, holders: Holders) -> None:
+    """Until every SCHEDULED task's run of this minute finished (or 50 s past it)."""
+    while time.time() < boundary + 50:
+        holders.look()
+        done = {task for task, started, status in scheduled_runs(url) if started >= boundary and status != "running"}
+        if time.time() > boundary and done == set(SCHEDULED):
+            return
         time.sleep(2)
+
+
+def stop_the_holder(proxy: Nginx, servers: dict, holders: Holders, args) -> dict:
+    """SIGTERM the instance running the scheduler while reads go through nginx; wait for the other to take over."""
+    deadline = time.monotonic() + 30
+    stopped = holders.look()
+    while stopped is None and time.monotonic() < deadline:
+        time.sleep(0.5)
+        stopped = holders.look()
+    load: dict = {}
+    reader = threading.Thread(target=lambda: load.update(loadgen.measure(
+        proxy.url("/api/v1/collection/albums"), 2, args.failover_duration, args.loadgen)))
+    reader.start()
+    time.sleep(min(1.0, args.failover_duration / 4))
+    began = time.monotonic()
+    exit_code = servers[stopped].stop()
+    taken, successor = None, None
+    while time.monotonic() < began + 60:
+        successor = holders.look()
+        if successor not in (None, stopped):
+            taken = round(time.monotonic() - began, 1)
+            break
+        time.sleep(0.3)
+    reader.join(args.failover_duration + 120)
+    return {"stopped": stopped, "exit_code": exit_code, "successor": successor, "taken_over_after_s": taken,
+            "reads_meanwhile": {k: load.get(k) for k in ("requests", "non_2xx", "errors", "p99_ms")}}
+
+
+def scheduled_once(proxy: Nginx, url: str, servers: dict, data_dirs: dict[str, Path], args) -> dict:
+    """Minutes with the scheduler on; its holder stopped before the last one: every occurrence must run once."""
+    holders = Holders(proxy, {name: server.proc.pid for name, server in servers.items()})
+    first = schedule_every_minute(proxy)
+    boundaries = [first + 60 * i for i in range(args.occurrences)]
+    print(f"[scale] scheduler: {args.occurrences} minute(s) from {datetime.fromtimestamp(first, UTC):%H:%M} UTC, "
+          "the holder stopped before the last", file=sys.stderr, flush=True)
+    for boundary in boundaries[:-1]:
+        wait_for_minute(url, boundary, holders)
+    failover = stop_the_holder(proxy, servers, holders, args)
+    # The successor schedules from when it took over: a boundary passed meanwhile belongs to no one.
+    boundaries[-1] = max(boundaries[-1], math.ceil((time.time() + 2) / 60) * 60)
+    wait_for_minute(url, boundaries[-1], holders)
     time.sleep(3)  # a duplicate, if any, would be recorded by now
     runs = scheduled_runs(url)
     api(proxy, "POST", "/services/scheduler/stop")
     files = {name: sorted(p.name for p in (d / OUTPUT_DIR).glob("*")) if (d / OUTPUT_DIR).is_dir() else []
              for name, d in data_dirs.items()}
-    return {"occurrences": occurrences,
+    return {"occurrences": args.occurrences,
             "boundaries": [datetime.fromtimestamp(b, UTC).strftime("%H:%M") for b in boundaries],
             "tasks": judge_runs(runs, boundaries), "statuses": sorted({r[2] for r in runs}),
-            "lease_holders": sorted(holders),
+            "lease_holders": holders.seen, "failover": failover,
             "output_files_per_instance": {name: len(names) for name, names in files.items()}}
 
 
@@ -463,10 +525,14 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--mix-duration", type=float, default=None, help="seconds of the whole mix (default 8)")
     parser.add_argument("--connections", type=int, default=8)
     parser.add_argument("--loadgen", choices=("auto", "wrk", "python"), default="auto")
+    parser.add_argument("--failover-duration", type=float, default=8.0,
+                        help="seconds of reads through nginx while the scheduler's instance stops")
+    parser.add_argument("--rounds", type=int, default=None, help="interleaved mix rounds, 1 and 2 instances (3)")
     parser.add_argument("--occurrences", type=int, default=None, help="scheduled minutes to judge (default 2)")
     parser.add_argument("--probe-rows", type=int, default=None, help="plays in the file submitted twice (2,000)")
     parser.add_argument("--postgres-url", default=os.environ.get("AIME_BENCH_POSTGRES_URL", DEFAULT_PG))
-    parser.add_argument("--postgres-db", default="aime_bench_scale", help="scratch database (dropped at the end)")
+    parser.add_argument("--postgres-db", default=f"aime_bench_scale_{os.getpid()}",
+                        help="scratch database, dropped at the end (default: one per run, so runs never share it)")
     parser.add_argument("--data-dir", type=Path, default=make_dataset.DEFAULT_OUT)
     parser.add_argument("--results-dir", type=Path, default=ROOT / "bench" / "results")
     parser.add_argument("--work-dir", type=Path, default=None, help="keep logs here (default: temp)")
@@ -475,6 +541,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     args.duration = args.duration or (0.3 if args.tiny else 3.0)
     args.mix_duration = args.mix_duration or (0.5 if args.tiny else 8.0)
     args.occurrences = args.occurrences or (1 if args.tiny else 2)
+    args.rounds = args.rounds or (1 if args.tiny else 3)
     args.probe_rows = args.probe_rows or (100 if args.tiny else 2_000)
     return args
 
@@ -510,6 +577,8 @@ def run(args, work: Path, binary: str) -> dict:
             with nginx_in_front(binary, work / "nginx", [ports[n] for n in names]) as proxy:
                 passes.append(read_pass(label, proxy.base_url, endpoints, args, [masters[n] for n in names], proxy))
         report["passes"] = passes
+        print("[scale] the mix, one and two instances alternately", file=sys.stderr, flush=True)
+        report["mix_interleaved"] = interleaved_mix(binary, work, ports, endpoints, args)
         lap("instances and reads")
         with nginx_in_front(binary, work / "nginx", [ports["A"], ports["B"]]) as proxy:
             report["nginx_config"] = (proxy.prefix / "nginx.conf").read_text()
@@ -519,7 +588,7 @@ def run(args, work: Path, binary: str) -> dict:
             probe = write_probe_csv(work / "recenttracks-scale-probe.csv", args.probe_rows, meta["last_played_at"])
             report["import_twice"] = submit_twice(proxy, probe, url)
             lap("client address and import")
-            report["scheduler"] = scheduled_once(proxy, url, masters, dirs, args.occurrences)
+            report["scheduler"] = scheduled_once(proxy, url, servers, dirs, args)
             lap("scheduler")
     report["verdicts"] = verdicts(report)
     return report
@@ -530,6 +599,8 @@ def verdicts(report: dict) -> dict[str, bool]:
     client, twice, sched = report["client_address"], report["import_twice"], report["scheduler"]
     jobs = twice["jobs"]
     two = report["passes"][-1]
+    failover = sched["failover"]
+    reads = failover["reads_meanwhile"]
     return {
         "both instances served the two-instance pass": len(two.get("requests_per_upstream", {})) == 2,
         "every read answered 2xx": all(r["non_2xx"] == 0 and r["errors"] == 0 for p in report["passes"]
@@ -546,6 +617,10 @@ def verdicts(report: dict) -> dict[str, bool]:
         "each scheduled occurrence ran exactly once": all(
             t["runs_per_occurrence"] == [1] * sched["occurrences"] and not t["minutes_run_twice"]
             for t in sched["tasks"].values()) and sched["statuses"] == ["success"],
+        "the other instance took the scheduler over when its holder stopped":
+            failover["successor"] not in (None, failover["stopped"]) and failover["exit_code"] == 0,
+        "no read failed through nginx while that instance stopped":
+            reads["requests"] > 0 and reads["non_2xx"] == 0 and reads["errors"] == 0,
     }
 
 
@@ -565,6 +640,10 @@ def render(report: dict) -> str:
     lines.append("| **mix** (8 API endpoints at once) | " + " | ".join(
         f"**{p['mix']['rps']:,.1f}** ({p['mix']['p50_ms_median']:g} / {p['mix']['p99_ms_worst']:g})"
         for p in passes) + " |")
+    mixed = report["mix_interleaved"]
+    lines += ["", f"The mix alternately through nginx to A and to A + B, {len(mixed['rounds']['nginx -> A'])} rounds: "
+              + "; ".join(f"{label} {values} req/s (median {mixed['median_rps'][label]})"
+                          for label, values in mixed["rounds"].items()) + f"; two / one = {mixed['two_over_one']}."]
     lines += ["", "Requests per upstream: " + "; ".join(
         f"{p['label']}: {p['requests_per_upstream']}" for p in passes if "requests_per_upstream" in p), ""]
     for claim, met in report["verdicts"].items():
