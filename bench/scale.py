@@ -651,9 +651,17 @@ def render(report: dict) -> str:
     return "\n".join(lines)
 
 
+def _stop_on_signal(signum, _frame) -> None:
+    # The instances and nginx run in sessions of their own: a SIGTERM or SIGHUP (a timeout, a closed
+    # terminal) must unwind through the blocks that stop them and drop the scratch database.
+    raise SystemExit(128 + signum)
+
+
 def main(argv: list[str] | None = None) -> dict:
     """Run it; print the tables, write the JSON. Exits 2 without nginx, 1 when a claim does not hold."""
     args = parse_args(argv)
+    signal.signal(signal.SIGTERM, _stop_on_signal)
+    signal.signal(signal.SIGHUP, _stop_on_signal)
     binary = nginx_binary()
     if binary is None:
         print("bench/scale.py needs nginx (apt-get install nginx, or scripts/install-test-system-deps.sh)",

@@ -70,11 +70,17 @@ def report(tmp_path_factory) -> dict:
                "--postgres-db", f"aime_scale_smoke_{os.getpid()}", "--data-dir", str(tmp / "data"),
                "--results-dir", str(tmp / "results"), "--work-dir", str(tmp / "work")]
     env = {k: v for k, v in os.environ.items() if k not in ("DATABASE_URL", "AIME_DATA_DIR")}
-    done = subprocess.run(command, cwd=ROOT, env=env, capture_output=True, text=True, timeout=600)
+    proc = subprocess.Popen(command, cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        stdout, stderr = proc.communicate(timeout=600)
+    finally:
+        if proc.poll() is None:  # timed out or interrupted: SIGTERM lets it stop its servers and drop its database
+            proc.terminate()
+            stdout, stderr = proc.communicate(timeout=120)
     written = list((tmp / "results").glob("*.json"))
-    assert len(written) == 1, done.stdout[-3000:] + done.stderr[-3000:]
+    assert len(written) == 1, stdout[-3000:] + stderr[-3000:]
     data = json.loads(written[0].read_text())
-    data["_exit_code"], data["_stdout"] = done.returncode, done.stdout
+    data["_exit_code"], data["_stdout"] = proc.returncode, stdout
     return data
 
 
