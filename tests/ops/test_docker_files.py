@@ -172,3 +172,53 @@ def test_entrypoint_waits_for_a_database_that_starts_after_it(tmp_path, postgres
         drop_postgres_database(postgres_admin_url, url)
     lines = [json.loads(line) for line in out_path.read_text().splitlines() if line.startswith("{")]
     assert lines[0]["level"] == "WARNING" and lines[-1]["message"] == "database migrations applied"
+
+
+NGINX_EXAMPLE = ROOT / "docs" / "examples" / "nginx-two-instances.conf"
+
+
+def test_compose_scale_profile_is_a_second_instance_and_nginx(compose):
+    services = compose["services"]
+    backend, second, proxy = services["backend"], services["backend-b"], services["proxy"]
+    # Neither starts without --profile scale; the default `docker compose up -d` is unchanged.
+    assert second["profiles"] == ["scale"] and proxy["profiles"] == ["scale"]
+    assert "profiles" not in backend
+    # The second instance is the first one again: same image, settings, data volume, health check, dependencies.
+    for key in ("image", "environment", "volumes", "healthcheck", "depends_on", "restart", "stop_grace_period"):
+        assert second[key] == backend[key], key
+    assert "ports" not in second  # reached only through nginx
+    assert backend["environment"]["AIME_TRUSTED_PROXIES"] == "${AIME_TRUSTED_PROXIES:-}"
+    assert proxy["depends_on"] == {"backend": {"condition": "service_healthy"},
+                                   "backend-b": {"condition": "service_healthy"}}
+    assert proxy["ports"] == ["${AIME_PROXY_PORT:-8080}:8080"]
+    assert proxy["volumes"] == ["./docs/examples/nginx-two-instances.conf:/etc/nginx/conf.d/default.conf:ro"]
+    assert "/live" in " ".join(proxy["healthcheck"]["test"])
+
+
+def test_nginx_example_balances_the_compose_instances_like_the_benchmark(tmp_path):
+    import shutil
+    import subprocess
+
+    from bench import scale
+
+    text = NGINX_EXAMPLE.read_text()
+    assert "server backend:8000 " in text and "server backend-b:8000 " in text and "listen 8080;" in text
+    # Every proxy_* setting documented is the one bench/scale.py measured.
+    measured = scale.nginx_config(tmp_path, 8080, [8000, 8001])
+    settings = [line.split("#")[0].strip() for line in text.splitlines() if line.strip().startswith("proxy_")]
+    assert len(settings) == 9
+    for setting in settings:
+        assert setting in measured, setting
+    binary = scale.nginx_binary() or shutil.which("nginx")
+    if binary is None:
+        pytest.skip("nginx is not installed: the example's syntax is not checked")
+    # nginx -t, with the compose service names (unknown here) replaced by this machine's address.
+    body = text.replace("backend-b:8000", "127.0.0.1:8001").replace("backend:8000", "127.0.0.1:8000")
+    body = body.replace("listen 8080;", "listen 127.0.0.1:8080;")
+    conf = tmp_path / "nginx.conf"
+    conf.write_text(f"pid {tmp_path}/nginx.pid;\nerror_log {tmp_path}/error.log;\nevents {{}}\n"
+                    f"http {{\naccess_log off;\nclient_body_temp_path {tmp_path}/body;\n"
+                    f"proxy_temp_path {tmp_path}/proxy;\n{body}\n}}\n")
+    checked = subprocess.run([binary, "-t", "-p", str(tmp_path), "-e", str(tmp_path / "error.log"), "-c", str(conf)],
+                             capture_output=True, text=True)
+    assert checked.returncode == 0, checked.stderr
