@@ -1,7 +1,7 @@
 """AIME: a self-hosted record collection and listening history service."""
 from __future__ import annotations
 
-from typing import Mapping
+from collections.abc import Mapping
 
 from flask import Flask
 

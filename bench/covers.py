@@ -16,7 +16,7 @@ import tempfile
 import threading
 import time
 from collections import Counter
-from datetime import datetime, timezone
+from datetime import datetime, UTC
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -146,11 +146,11 @@ def main(argv: list[str] | None = None) -> None:
         workdir = Path(folder)
         enriched = enrich(args.albums, workdir)
         served = serve(enriched, workdir, args.duration, args.connections)
-    report = {"when": datetime.now(timezone.utc).isoformat(timespec="seconds"), "enrichment": enriched,
+    report = {"when": datetime.now(UTC).isoformat(timespec="seconds"), "enrichment": enriched,
               "serving": served}
     for key in ("data_dir", "database_url", "placeholder_album"):
         enriched.pop(key)
-    out = ROOT / "bench" / "results" / f"covers-{datetime.now(timezone.utc):%Y-%m-%d}.json"
+    out = ROOT / "bench" / "results" / f"covers-{datetime.now(UTC):%Y-%m-%d}.json"
     out.write_text(json.dumps(report, indent=2) + "\n")
     print(json.dumps(report, indent=2))
 

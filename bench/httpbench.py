@@ -7,9 +7,9 @@ import subprocess
 import sys
 import threading
 from contextlib import contextmanager
-from datetime import datetime, timezone
+from datetime import datetime, UTC
 from pathlib import Path
-from typing import Iterator
+from collections.abc import Iterator
 
 import requests
 
@@ -79,8 +79,8 @@ def pick_targets(database_url: str) -> dict:
             last = conn.execute(text("SELECT max(played_at) FROM listens")).scalar()
     finally:
         engine.dispose()
-    last_year = datetime.fromtimestamp(last, timezone.utc).year - 1
-    return {"album_id": int(album), "day": datetime.fromtimestamp(int(day) * 86400, timezone.utc).date().isoformat(),
+    last_year = datetime.fromtimestamp(last, UTC).year - 1
+    return {"album_id": int(album), "day": datetime.fromtimestamp(int(day) * 86400, UTC).date().isoformat(),
             "year": last_year}
 
 
@@ -219,7 +219,7 @@ class TcpProxy:
         self.sockets: list[socket.socket] = []
         self.lock = threading.Lock()
 
-    def __enter__(self) -> "TcpProxy":
+    def __enter__(self) -> TcpProxy:
         threading.Thread(target=self._accept, daemon=True).start()
         return self
 

@@ -146,5 +146,5 @@ def placeholder(title: str) -> CoverBody:
     svg = ('<svg xmlns="http://www.w3.org/2000/svg" width="300" height="300" viewBox="0 0 300 300" role="img">'
            '<rect width="300" height="300" fill="#e8e6e3"/>'
            '<text x="150" y="150" dy=".35em" text-anchor="middle" font-family="system-ui, sans-serif" '
-           f'font-size="140" fill="#77736d">{escape(letter)}</text></svg>').encode("utf-8")
+           f'font-size="140" fill="#77736d">{escape(letter)}</text></svg>').encode()
     return CoverBody(mime="image/svg+xml", etag="placeholder-" + hashlib.sha256(svg).hexdigest()[:16], data=svg)

@@ -65,7 +65,7 @@ class Arrivals:
             if kind == "refused":
                 time.sleep(0.01)  # the server is gone; do not spin
 
-    def __enter__(self) -> "Arrivals":
+    def __enter__(self) -> Arrivals:
         for thread in self.threads:
             thread.start()
         return self

@@ -5,7 +5,7 @@ import json
 import threading
 import traceback
 import time
-from datetime import datetime, timezone
+from datetime import datetime, UTC
 
 import pytest
 import sqlalchemy as sa
@@ -34,7 +34,7 @@ def pg_app(make_app, postgres_admin_url):
 
 def iso(epoch: int) -> str:
     """UTC ISO 8601 of an epoch second."""
-    return datetime.fromtimestamp(epoch, timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+    return datetime.fromtimestamp(epoch, UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 def kill_backends(admin_url: str, database: str) -> int:

@@ -16,7 +16,7 @@ class TcpProxy:
         self._stopped = False
         self._listener: socket.socket | None = None
 
-    def start(self) -> "TcpProxy":
+    def start(self) -> TcpProxy:
         """Start listening (connections are accepted from now on)."""
         listener = socket.socket()
         listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)

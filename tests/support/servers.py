@@ -9,7 +9,7 @@ import sys
 import time
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Iterator
+from collections.abc import Iterator
 
 import requests
 
@@ -52,7 +52,7 @@ class Gunicorn:
         self.env = {**os.environ, **env, "AIME_BIND": f"127.0.0.1:{self.port}"}
         self.proc: subprocess.Popen | None = None
 
-    def start(self, wait_path: str = "/live", timeout: float = 60.0) -> "Gunicorn":
+    def start(self, wait_path: str = "/live", timeout: float = 60.0) -> Gunicorn:
         """Start the master and wait until wait_path answers 200 (no wait when wait_path is empty)."""
         self._log = open(self.log_path, "ab")
         self.proc = subprocess.Popen(

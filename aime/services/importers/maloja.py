@@ -1,7 +1,8 @@
 """Maloja export: `{"maloja": {...}, "scrobbles": [{"time", "track": {"artists", "title", "album"}}]}`."""
 from __future__ import annotations
 
-from typing import BinaryIO, Iterator
+from typing import BinaryIO
+from collections.abc import Iterator
 
 from .common import epoch, guarded, play, seconds
 from .jsonstream import member_items
