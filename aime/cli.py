@@ -148,7 +148,8 @@ def rollups_rebuild_command():
 @click.argument("task")
 @with_appcontext
 def run_task_command(task: str):
-    """Run a scheduled task now (export_markdown, export_json, haiku, discogs_sync, ai_enrichment, ...) and record it."""
+    """Run a scheduled task now (export_markdown, export_json, haiku, discogs_sync, ai_enrichment, ...)
+    and record it."""
     from .errors import AimeError
     from .services.tasks import run_task
 

@@ -6,6 +6,7 @@ import socket
 import subprocess
 import sys
 import threading
+import contextlib
 from contextlib import contextmanager
 from datetime import datetime, UTC
 from pathlib import Path
@@ -51,7 +52,7 @@ def own_collection(database_url: str, seed: int, count: int = 1_000) -> int:
     engine = create_engine(database_url)
     try:
         with engine.begin() as conn:
-            result = conn.execute(text(
+            conn.execute(text(
                 "UPDATE albums SET in_collection = :yes, year = :year, support = :support "
                 "WHERE title_key = :title AND primary_artist_id = (SELECT id FROM artists WHERE name_key = :artist)"),
                 [{**p, "yes": True} for p in params])
@@ -232,10 +233,8 @@ class TcpProxy:
         self.listener.close()
         with self.lock:
             for sock in self.sockets:
-                try:
+                with contextlib.suppress(OSError):
                     sock.shutdown(socket.SHUT_RDWR)
-                except OSError:
-                    pass
                 sock.close()
             self.sockets.clear()
 

@@ -107,8 +107,8 @@ def load_collection(url: str, work: Path, meta: dict, args) -> dict:
     Falls back to marking the same albums owned with SQL if the importer cannot take the file.
     """
     env = base_env(url, work)
-    result = importbench.run_child(importbench.flask_command("import", str(args.data_dir / meta["files"]["collection"])),
-                                   env, work / "import-collection.log", args.import_timeout)
+    command = importbench.flask_command("import", str(args.data_dir / meta["files"]["collection"]))
+    result = importbench.run_child(command, env, work / "import-collection.log", args.import_timeout)
     if result["exit_code"] != 0:
         result["method"] = "sql (importer failed, see import-collection.log)"
         result["owned"] = httpbench.own_collection(url, args.seed)

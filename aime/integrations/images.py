@@ -1,4 +1,4 @@
-"""Download one image: http(s) only, type checked from the headers, size capped while streaming, retried like JSON calls."""
+"""Download one image: http(s) only, type checked from headers, size capped while streaming, retried like JSON calls."""
 from __future__ import annotations
 
 import time

@@ -1,4 +1,4 @@
-"""Spotify Web API with client credentials: the token cached until it expires, album search (429 Retry-After honoured)."""
+"""Spotify Web API with client credentials: token cached until it expires, album search (429 Retry-After honoured)."""
 from __future__ import annotations
 
 import threading

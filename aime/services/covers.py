@@ -1,4 +1,4 @@
-"""Stored covers: verify and keep an image once (<AIME_DATA_DIR>/covers/), make its thumbnail, serve it or a placeholder.
+"""Stored covers: keep a verified image once (<AIME_DATA_DIR>/covers/), make its thumbnail, serve it or a placeholder.
 
 Files are named by the SHA-256 of the original bytes, written to a temporary file and renamed into place, so a
 reader never sees half an image and the same picture found for two albums is stored once.

@@ -39,7 +39,8 @@ def _guard():
 @bp.after_request
 def _headers(response):
     # Pages are per-session (CSRF token, sign-in state): never cached by shared caches; no framing.
-    response.headers.setdefault("Cache-Control", "private, no-store" if request.endpoint != "web.static" else "public, max-age=3600")
+    cache = "public, max-age=3600" if request.endpoint == "web.static" else "private, no-store"
+    response.headers.setdefault("Cache-Control", cache)
     response.headers.setdefault("X-Frame-Options", "DENY")
     response.headers.setdefault("X-Content-Type-Options", "nosniff")
     response.headers.setdefault("Referrer-Policy", "same-origin")
