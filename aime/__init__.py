@@ -1,8 +1,8 @@
 """AIME: a self-hosted record collection and listening history service."""
 from __future__ import annotations
 
+from collections.abc import Mapping
 from pathlib import Path
-from typing import Mapping
 
 from flask import Flask
 

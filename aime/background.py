@@ -7,7 +7,7 @@ worker_exit hooks, or a test.
 from __future__ import annotations
 
 import logging
-from typing import Callable
+from collections.abc import Callable
 
 from flask import Flask
 

@@ -138,7 +138,8 @@ def rollups_rebuild_command():
 @click.argument("task")
 @with_appcontext
 def run_task_command(task: str):
-    """Run a scheduled task now (export_markdown, export_json, haiku, discogs_sync, ai_enrichment, ...) and record it."""
+    """Run a scheduled task now (export_markdown, export_json, haiku, discogs_sync, ai_enrichment, ...)
+    and record it."""
     try:
         run = run_task(current_app._get_current_object(), task, "cli")
     except AimeError as error:  # unknown task, or a run already in progress

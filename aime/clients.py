@@ -1,4 +1,4 @@
-"""Who is asking, and over what: the client address and scheme, believing forwarded headers only from trusted proxies."""
+"""Who is asking, and over what: client address and scheme, believing forwarded headers only from trusted proxies."""
 from __future__ import annotations
 
 import ipaddress

@@ -5,7 +5,8 @@ import ipaddress
 import os
 from dataclasses import dataclass, field, fields
 from pathlib import Path
-from typing import Any, Mapping
+from typing import Any
+from collections.abc import Mapping
 from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
@@ -227,7 +228,7 @@ class Config:
     max_range_days: int = 9200
 
     @classmethod
-    def from_env(cls, env: Mapping[str, str] | None = None) -> "Config":
+    def from_env(cls, env: Mapping[str, str] | None = None) -> Config:
         """Parse and validate the environment (or a mapping given by tests)."""
         env = os.environ if env is None else env
         data_dir = Path(_text(env, "AIME_DATA_DIR", "./data")).expanduser().resolve()
@@ -323,7 +324,7 @@ class Config:
         """True when the database is the embedded SQLite file."""
         return self.database_url.startswith("sqlite")
 
-    def replace(self, **changes: Any) -> "Config":
+    def replace(self, **changes: Any) -> Config:
         """A copy with some settings changed (tests use this)."""
         values = {f.name: getattr(self, f.name) for f in fields(self)}
         values.update(changes)

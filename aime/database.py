@@ -7,7 +7,8 @@ import sqlite3
 from contextlib import contextmanager
 from contextvars import ContextVar
 from pathlib import Path
-from typing import Callable, Iterator, TypeVar
+from typing import TypeVar
+from collections.abc import Callable, Iterator
 
 from flask import Flask, current_app
 from sqlalchemy import event

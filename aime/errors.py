@@ -163,11 +163,7 @@ def _from_http(error: HTTPException) -> Response:
 
 
 def _is_db_unavailable(error: Exception) -> bool:
-    if isinstance(error, OperationalError):
-        return True
-    if isinstance(error, DBAPIError) and error.connection_invalidated:
-        return True
-    return False
+    return isinstance(error, OperationalError) or (isinstance(error, DBAPIError) and error.connection_invalidated)
 
 
 def _from_unexpected(error: Exception) -> Response:

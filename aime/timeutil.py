@@ -1,7 +1,7 @@
 """UTC instants stored as epoch seconds; ISO 8601 in and out; IANA zones for grouping."""
 from __future__ import annotations
 
-from datetime import date, datetime, time, timedelta, timezone
+from datetime import date, datetime, time, timedelta, UTC
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from .errors import InvalidInput
@@ -9,19 +9,19 @@ from .errors import InvalidInput
 
 def utcnow() -> datetime:
     """The current instant, timezone-aware UTC."""
-    return datetime.now(timezone.utc)
+    return datetime.now(UTC)
 
 
 def to_epoch(moment: datetime) -> int:
     """Epoch seconds for an aware datetime (naive ones are taken as UTC)."""
     if moment.tzinfo is None:
-        moment = moment.replace(tzinfo=timezone.utc)
+        moment = moment.replace(tzinfo=UTC)
     return int(moment.timestamp())
 
 
 def from_epoch(seconds: int | float) -> datetime:
     """Aware UTC datetime for epoch seconds."""
-    return datetime.fromtimestamp(seconds, tz=timezone.utc)
+    return datetime.fromtimestamp(seconds, tz=UTC)
 
 
 def iso(seconds: int | float | None) -> str | None:

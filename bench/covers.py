@@ -10,13 +10,14 @@ from __future__ import annotations
 
 import argparse
 import io
+import itertools
 import json
 import sys
 import tempfile
 import threading
 import time
 from collections import Counter
-from datetime import datetime, timezone
+from datetime import datetime, UTC
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -38,7 +39,7 @@ def _cover(seed: int) -> bytes:
 
 
 class Sources:
-    """One werkzeug server answering as MusicBrainz, the Cover Art Archive, Spotify, Discogs, Last.fm and image hosts."""
+    """One werkzeug server answering as MusicBrainz, the Cover Art Archive, Spotify, Discogs, Last.fm, image hosts."""
 
     def __init__(self):
         self.server = make_server("127.0.0.1", 0, self.app, threaded=True)
@@ -58,7 +59,8 @@ class Sources:
         title = request.args.get("album") or request.args.get("release_title") or _quoted(request.args.get("q") or
                                                                                            request.args.get("query"))
         if path == "/ws/2/release-group":
-            return _json(fakes.mb_search(fakes.mb_release_group(rg_id=f"rg-{title.split()[-1]}", title=title, artist="Bench Artist")))
+            group = fakes.mb_release_group(rg_id=f"rg-{title.split()[-1]}", title=title, artist="Bench Artist")
+            return _json(fakes.mb_search(group))
         if path.startswith("/caa/release-group/"):
             number = path.rsplit("-", 1)[1]
             return _json(fakes.caa_listing(f"{self.base}/img/{number}.jpg"))
@@ -107,7 +109,7 @@ def enrich(albums: int, workdir: Path) -> dict:
         extra = collection.create_album({"title": "Zeta", "artists": ["Nobody"]})["id"]  # no cover: the placeholder
     sources.stop()
     mb = [t for t, kind in sources.log if kind == "ws"]
-    gaps = [later - earlier for earlier, later in zip(mb, mb[1:])]
+    gaps = [later - earlier for earlier, later in itertools.pairwise(mb)]
     return {"albums": albums, "seconds": round(seconds, 1), "albums_per_minute": round(albums / seconds * 60, 1),
             "processed": result["processed"], "covers": result["covers"], "matched": result["matched"],
             "requests": dict(Counter(kind for _, kind in sources.log)),
@@ -146,11 +148,11 @@ def main(argv: list[str] | None = None) -> None:
         workdir = Path(folder)
         enriched = enrich(args.albums, workdir)
         served = serve(enriched, workdir, args.duration, args.connections)
-    report = {"when": datetime.now(timezone.utc).isoformat(timespec="seconds"), "enrichment": enriched,
+    report = {"when": datetime.now(UTC).isoformat(timespec="seconds"), "enrichment": enriched,
               "serving": served}
     for key in ("data_dir", "database_url", "placeholder_album"):
         enriched.pop(key)
-    out = ROOT / "bench" / "results" / f"covers-{datetime.now(timezone.utc):%Y-%m-%d}.json"
+    out = ROOT / "bench" / "results" / f"covers-{datetime.now(UTC):%Y-%m-%d}.json"
     out.write_text(json.dumps(report, indent=2) + "\n")
     print(json.dumps(report, indent=2))
 

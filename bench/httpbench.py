@@ -6,10 +6,11 @@ import socket
 import subprocess
 import sys
 import threading
+import contextlib
 from contextlib import contextmanager
-from datetime import datetime, timezone
+from datetime import datetime, UTC
 from pathlib import Path
-from typing import Iterator
+from collections.abc import Iterator
 
 import requests
 
@@ -51,7 +52,7 @@ def own_collection(database_url: str, seed: int, count: int = 1_000) -> int:
     engine = create_engine(database_url)
     try:
         with engine.begin() as conn:
-            result = conn.execute(text(
+            conn.execute(text(
                 "UPDATE albums SET in_collection = :yes, year = :year, support = :support "
                 "WHERE title_key = :title AND primary_artist_id = (SELECT id FROM artists WHERE name_key = :artist)"),
                 [{**p, "yes": True} for p in params])
@@ -79,8 +80,8 @@ def pick_targets(database_url: str) -> dict:
             last = conn.execute(text("SELECT max(played_at) FROM listens")).scalar()
     finally:
         engine.dispose()
-    last_year = datetime.fromtimestamp(last, timezone.utc).year - 1
-    return {"album_id": int(album), "day": datetime.fromtimestamp(int(day) * 86400, timezone.utc).date().isoformat(),
+    last_year = datetime.fromtimestamp(last, UTC).year - 1
+    return {"album_id": int(album), "day": datetime.fromtimestamp(int(day) * 86400, UTC).date().isoformat(),
             "year": last_year}
 
 
@@ -219,7 +220,7 @@ class TcpProxy:
         self.sockets: list[socket.socket] = []
         self.lock = threading.Lock()
 
-    def __enter__(self) -> "TcpProxy":
+    def __enter__(self) -> TcpProxy:
         threading.Thread(target=self._accept, daemon=True).start()
         return self
 
@@ -232,10 +233,8 @@ class TcpProxy:
         self.listener.close()
         with self.lock:
             for sock in self.sockets:
-                try:
+                with contextlib.suppress(OSError):
                     sock.shutdown(socket.SHUT_RDWR)
-                except OSError:
-                    pass
                 sock.close()
             self.sockets.clear()
 

@@ -38,17 +38,21 @@ START = END - YEARS * 365 * 86_400
 DEFAULT_OUT = Path(__file__).resolve().parent / "data"
 FILE_KINDS = ("csv", "jsonl", "zip", "collection", "meta")
 
-_ADJ = ("Silent Velvet Electric Golden Broken Hollow Crimson Distant Midnight Paper Neon Wild Lonely Frozen "
-        "Burning Quiet Northern Southern Little Great Blue Black White Red Green Secret Lost Sunday Morning "
-        "Ancient Modern Lazy Heavy Gentle Bright Dark Strange Sweet Bitter Young").split()
-_NOUN = ("Owls Rivers Machines Gardens Lights Harbours Wolves Engines Mirrors Horses Ghosts Satellites Dreams "
-         "Animals Sailors Strangers Forests Echoes Bridges Windows Pilots Dancers Monks Giants Comets Tigers "
-         "Ravens Saints Orchards Islands Lanterns Shadows Kings Queens Waves Clouds Roads Stones Flowers Bells "
-         "Doors Cities Mountains Foxes Whales Arrows Crowns Canyons Rockets Poets Thieves Hearts Storms Valleys "
-         "Shores Towers Planets Signals").split()
-_WORD = ("love night light day heart time rain fire home road sky dream blue gold summer winter river song dance "
-         "city star sun moon water ocean memory shadow glass paper silver morning evening stranger tomorrow "
-         "yesterday echo wire signal garden window mirror harbour island lantern thunder velvet").split()
+_ADJ = ["Silent", "Velvet", "Electric", "Golden", "Broken", "Hollow", "Crimson", "Distant", "Midnight", "Paper",
+        "Neon", "Wild", "Lonely", "Frozen", "Burning", "Quiet", "Northern", "Southern", "Little", "Great", "Blue",
+        "Black", "White", "Red", "Green", "Secret", "Lost", "Sunday", "Morning", "Ancient", "Modern", "Lazy",
+        "Heavy", "Gentle", "Bright", "Dark", "Strange", "Sweet", "Bitter", "Young"]
+_NOUN = ["Owls", "Rivers", "Machines", "Gardens", "Lights", "Harbours", "Wolves", "Engines", "Mirrors", "Horses",
+         "Ghosts", "Satellites", "Dreams", "Animals", "Sailors", "Strangers", "Forests", "Echoes", "Bridges",
+         "Windows", "Pilots", "Dancers", "Monks", "Giants", "Comets", "Tigers", "Ravens", "Saints", "Orchards",
+         "Islands", "Lanterns", "Shadows", "Kings", "Queens", "Waves", "Clouds", "Roads", "Stones", "Flowers",
+         "Bells", "Doors", "Cities", "Mountains", "Foxes", "Whales", "Arrows", "Crowns", "Canyons", "Rockets",
+         "Poets", "Thieves", "Hearts", "Storms", "Valleys", "Shores", "Towers", "Planets", "Signals"]
+_WORD = ["love", "night", "light", "day", "heart", "time", "rain", "fire", "home", "road", "sky", "dream", "blue",
+         "gold", "summer", "winter", "river", "song", "dance", "city", "star", "sun", "moon", "water", "ocean",
+         "memory", "shadow", "glass", "paper", "silver", "morning", "evening", "stranger", "tomorrow", "yesterday",
+         "echo", "wire", "signal", "garden", "window", "mirror", "harbour", "island", "lantern", "thunder",
+         "velvet"]
 _ACCENTS = str.maketrans({"o": "ö", "e": "é", "a": "á", "u": "ü"})
 _FORMATS = ("LP, Album", "CD, Album", "Cassette, Album", "2xLP, Album, RE")
 

@@ -19,7 +19,7 @@ import time
 from contextlib import contextmanager
 from datetime import datetime
 from pathlib import Path
-from typing import Iterable, Iterator
+from collections.abc import Iterable, Iterator
 from urllib.parse import quote
 
 import requests
@@ -228,7 +228,7 @@ def measure(aime_base: str, maloja_base: str, asked: list[dict], duration: float
     rows = [{"question": q["name"], "aime_path": q["aime"], "maloja_path": q["maloja"], "aime": [], "maloja": []}
             for q in asked]
     for _ in range(rounds):
-        for q, row in zip(asked, rows):
+        for q, row in zip(asked, rows, strict=True):
             row["aime"].append(loadgen.measure(aime_base + q["aime"], 1, duration, tool))
             row["maloja"].append(loadgen.measure(maloja_base + q["maloja"], 1, duration, tool))
     return rows
@@ -258,7 +258,9 @@ def ratio_rows(measured: list[dict]) -> list[dict]:
 
 
 def _range(s: dict) -> str:
-    return f"{s['rps']:,.1f}" if s["rps_min"] == s["rps_max"] else f"{s['rps']:,.1f} ({s['rps_min']:,.0f}-{s['rps_max']:,.0f})"
+    if s["rps_min"] == s["rps_max"]:
+        return f"{s['rps']:,.1f}"
+    return f"{s['rps']:,.1f} ({s['rps_min']:,.0f}-{s['rps_max']:,.0f})"
 
 
 def render(result: dict) -> list[str]:

@@ -23,7 +23,8 @@ def _endpoint_targets(prefix: str, endpoints: list[dict]) -> list[dict]:
                                   None if p99 is None else p99 <= P99_TARGETS_MS[name], "ms"))
         if row.get("non_2xx") or row.get("errors") or row.get("missing"):
             checks.append(_target(f"{prefix} {name} answers 2xx",
-                                  f"status {row.get('status')}, non-2xx {row.get('non_2xx')}, errors {row.get('errors')}",
+                                  f"status {row.get('status')}, non-2xx {row.get('non_2xx')}, "
+                                  f"errors {row.get('errors')}",
                                   "all 2xx", False))
     return checks
 
@@ -34,7 +35,7 @@ def evaluate(report: dict) -> list[dict]:
     imp = report.get("import")
     if imp:
         scale = report["rows"] / 1_000_000  # targets are for 1,000,000 rows; smaller runs scale them
-        first, again, floor = imp["first"], imp["reimport"], imp["floor"]
+        first, again = imp["first"], imp["reimport"]
         checks += [
             _target("import rows added = dataset rows", first["rows_added"], imp["expected_rows"],
                     first["rows_added"] == imp["expected_rows"]),
@@ -78,7 +79,8 @@ def _endpoint_table(title: str, endpoints: list[dict]) -> list[str]:
             continue
         lines.append(f"| {row['name']} | {_fmt(row.get('rps'))} | {_fmt(row.get('p50_ms'), 2)} | "
                      f"{_fmt(row.get('p99_ms'), 2)} | {_fmt(row.get('ratio_to_live'), 2)} | "
-                     f"{_fmt(row.get('non_2xx'))} | {_fmt(row.get('p50_1c_ms'), 2)} | {_fmt(row.get('p99_1c_ms'), 2)} | "
+                     f"{_fmt(row.get('non_2xx'))} | {_fmt(row.get('p50_1c_ms'), 2)} | "
+                     f"{_fmt(row.get('p99_1c_ms'), 2)} | "
                      f"{_fmt(row.get('server_cpu_ms_per_request'), 2)} |")
     return lines + [""]
 
@@ -98,7 +100,8 @@ def render(report: dict) -> str:
     imp = report.get("import")
     if imp:
         lines += ["### Import (Last.fm CSV, empty SQLite database)", "",
-                  "| step | wall s | rows added | rows/s | peak RSS MB | ratio to floor |", "|---|---:|---:|---:|---:|---:|"]
+                  "| step | wall s | rows added | rows/s | peak RSS MB | ratio to floor |",
+                  "|---|---:|---:|---:|---:|---:|"]
         for label, row in (("import", imp["first"]), ("re-import (all duplicates)", imp["reimport"]),
                            ("floor: plain sqlite3 executemany", imp["floor"])):
             lines.append(f"| {label} | {_fmt(row['seconds'], 2)} | {_fmt(row['rows_added'])} | "

@@ -20,7 +20,7 @@ import subprocess
 import sys
 import tempfile
 import time
-from datetime import datetime, timezone
+from datetime import datetime, UTC
 from pathlib import Path
 
 import requests
@@ -107,8 +107,8 @@ def load_collection(url: str, work: Path, meta: dict, args) -> dict:
     Falls back to marking the same albums owned with SQL if the importer cannot take the file.
     """
     env = base_env(url, work)
-    result = importbench.run_child(importbench.flask_command("import", str(args.data_dir / meta["files"]["collection"])),
-                                   env, work / "import-collection.log", args.import_timeout)
+    command = importbench.flask_command("import", str(args.data_dir / meta["files"]["collection"]))
+    result = importbench.run_child(command, env, work / "import-collection.log", args.import_timeout)
     if result["exit_code"] != 0:
         result["method"] = "sql (importer failed, see import-collection.log)"
         result["owned"] = httpbench.own_collection(url, args.seed)
@@ -136,10 +136,9 @@ def blocked_phase(sqlite_url: str, work: Path, args) -> list[dict]:
     db_path = Path(sqlite_url.removeprefix("sqlite:///"))
     env = httpbench.server_env(sqlite_url, work, **httpbench.BLOCKED_ENV)
     results = []
-    with httpbench.running(env, work / "gunicorn-blocked.log") as server:
-        with httpbench.sqlite_write_lock(db_path):
-            results.append({"name": "sqlite write lock held",
-                            **httpbench.health_while_blocked(server, args.blocked_duration, args.loadgen)})
+    with httpbench.running(env, work / "gunicorn-blocked.log") as server, httpbench.sqlite_write_lock(db_path):
+        results.append({"name": "sqlite write lock held",
+                        **httpbench.health_while_blocked(server, args.blocked_duration, args.loadgen)})
     return results
 
 
@@ -241,7 +240,7 @@ def main(argv: list[str] | None = None) -> dict:
     """Run the whole suite; print the table and write the JSON report. Returns the report."""
     args = parse_args(argv)
     started = time.perf_counter()
-    report = {"started_at": datetime.now(timezone.utc).isoformat(timespec="seconds"), "rows": args.rows,
+    report = {"started_at": datetime.now(UTC).isoformat(timespec="seconds"), "rows": args.rows,
               "seed": args.seed, "quick": args.quick, "revision": revision(), "machine": machine(),
               "settings": {"duration_s": args.duration, "blocked_duration_s": args.blocked_duration,
                            "connections": args.connections, "loadgen": args.loadgen, "workers": 2, "threads": 4}}
@@ -250,7 +249,7 @@ def main(argv: list[str] | None = None) -> dict:
     csv_path = args.data_dir / meta["files"]["csv"]
     args.results_dir.mkdir(parents=True, exist_ok=True)
     suffix = "" if args.rows == 1_000_000 and not args.quick else f"-{args.rows}{'-quick' if args.quick else ''}"
-    out = args.results_dir / f"{datetime.now(timezone.utc).date().isoformat()}{suffix}.json"
+    out = args.results_dir / f"{datetime.now(UTC).date().isoformat()}{suffix}.json"
     with tempfile.TemporaryDirectory(prefix="aime-bench-") as tmp:
         work = args.work_dir or Path(tmp)
         work.mkdir(parents=True, exist_ok=True)

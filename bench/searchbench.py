@@ -48,7 +48,8 @@ def load_catalogue(database_url: str, tracks: int, seed: int) -> dict:
     albums = [{"id": i + 1, "t": title, "k": normalise(title), "a": artist + 1, "o": i % 5 == 0}
               for i, (artist, title, _mbid) in enumerate(cat.albums)]
     rows = [{"id": i + 1, "t": title, "k": normalise(title), "a": cat.albums[album][0] + 1, "al": album + 1,
-             "n": i - cat.album_tracks[album].start + 1} for i, (album, title, _d, _loose) in enumerate(cat.tracks[:tracks])]
+             "n": i - cat.album_tracks[album].start + 1}
+            for i, (album, title, _d, _loose) in enumerate(cat.tracks[:tracks])]
     engine = create_engine(database_url)
     try:
         with engine.begin() as conn:
@@ -67,7 +68,8 @@ def load_catalogue(database_url: str, tracks: int, seed: int) -> dict:
             if conn.dialect.name == "postgresql":
                 conn.execute(text("COMMIT"))
                 conn.execute(text("ANALYZE"))
-            return {t: conn.execute(text(f"SELECT count(*) FROM {t}")).scalar() for t in ("artists", "albums", "tracks")}
+            tables = ("artists", "albums", "tracks")
+            return {t: conn.execute(text(f"SELECT count(*) FROM {t}")).scalar() for t in tables}
     finally:
         engine.dispose()
 

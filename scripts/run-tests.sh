@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Install everything the tests need (from nothing) and run them.
+# Install everything the tests need (from nothing), lint, and run them.
 #   ./scripts/run-tests.sh                 the whole suite, SQLite and (when reachable) PostgreSQL
 #   ./scripts/run-tests.sh tests/api -x    any pytest arguments pass through
 # Environment: AIME_TEST_POSTGRES_URL (default postgresql+psycopg://postgres@127.0.0.1:5432/test),
@@ -31,12 +31,21 @@ if [[ "$(cat "$VENV/.aime-test-deps" 2>/dev/null)" != "$deps_hash" ]]; then
     echo "$deps_hash" > "$VENV/.aime-test-deps"
 fi
 
-# 2. System packages some tests drive for real (a browser for the web pages), when we may install them.
+# 2. Lint (rules in pyproject.toml [tool.ruff]); under a second, and a violation fails the run before any test.
+LINT_PATHS=(aime tests bench migrations scripts wsgi.py gunicorn.conf.py)
+if ! "$VENV/bin/ruff" check --quiet --output-format concise "${LINT_PATHS[@]}"; then
+    say "LINT FAILED: ruff found the violations listed above. See them in context: .venv/bin/ruff check ${LINT_PATHS[*]}"
+    say "fix the safe ones with: .venv/bin/ruff check --fix ${LINT_PATHS[*]} (then review the diff); the rest by hand"
+    exit 1
+fi
+say "lint passed (ruff check ${LINT_PATHS[*]})"
+
+# 3. System packages some tests drive for real (a browser for the web pages), when we may install them.
 if [[ -x "$ROOT/scripts/install-test-system-deps.sh" ]]; then
     "$ROOT/scripts/install-test-system-deps.sh" || say "warning: system test dependencies could not be installed; those tests will skip"
 fi
 
-# 3. PostgreSQL: use it when it answers, say clearly when it does not.
+# 4. PostgreSQL: use it when it answers, say clearly when it does not.
 export AIME_TEST_POSTGRES_URL="${AIME_TEST_POSTGRES_URL:-postgresql+psycopg://postgres@127.0.0.1:5432/test}"
 if [[ "${AIME_SKIP_POSTGRES:-0}" == "1" ]]; then
     say "AIME_SKIP_POSTGRES=1: running on SQLite only"
@@ -58,6 +67,6 @@ else
     export AIME_TEST_POSTGRES_URL=""
 fi
 
-# 4. The tests. Exit 5 (no tests collected) is a failure too.
+# 5. The tests. Exit 5 (no tests collected) is a failure too.
 say "running pytest $*"
 exec "$VENV/bin/python" -m pytest "$@"

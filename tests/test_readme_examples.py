@@ -1,6 +1,7 @@
 """The README's example files exist in the repository and do what the README says (issue 14, item 13)."""
 from __future__ import annotations
 
+import io
 import re
 
 from tests.conftest import TEST_TOKEN
@@ -81,7 +82,8 @@ def test_the_readme_curl_examples_work_in_order_on_a_new_instance(app, client):
                 data, method = next(words), "POST" if method == "GET" else method
             elif word == "-F":
                 field, path = next(words).split("=@", 1)
-                files, method = {field: (open(ROOT / path, "rb"), path.rsplit("/", 1)[-1])}, "POST"
+                upload = io.BytesIO((ROOT / path).read_bytes())
+                files, method = {field: (upload, path.rsplit("/", 1)[-1])}, "POST"
             elif not word.startswith("-"):
                 url = word.replace("$API", "/api/v1").replace("http://127.0.0.1:8000", "")
         response = client.open(url, method=method, headers=headers, data=files or data)
@@ -94,5 +96,6 @@ def test_the_readme_curl_examples_work_in_order_on_a_new_instance(app, client):
             response.get_json()["title"] == "Feature not configured"
         assert 200 <= response.status_code < 300 or unconfigured, (method, url, response.get_data(as_text=True)[:300])
     stop_task_executor(app)
-    assert [code for _, _, code in answers] == [200, 201, 200, 200, 200, 503, 200, 201, 201, 200, 200, 200, 200, 200,
-                                                204, 200, 201, 200, 202, 200, 200, 202, 200, 200, 200, 200, 200], answers
+    assert [code for _, _, code in answers] == [200, 201, 200, 200, 200, 503, 200, 201, 201, 200, 200, 200, 200,
+                                                200, 204, 200, 201, 200, 202, 200, 200, 202, 200, 200, 200, 200,
+                                                200], answers

@@ -2,8 +2,8 @@
 from flask.views import MethodView
 from flask_smorest import Blueprint
 
-from ..schemas.collection import (AlbumCreateSchema, AlbumDetailSchema, AlbumPatchSchema, AlbumPageSchema, AlbumQuerySchema,
-                                  ArtistPageSchema, ArtistQuerySchema, CollectionStatsSchema)
+from ..schemas.collection import (AlbumCreateSchema, AlbumDetailSchema, AlbumPageSchema, AlbumPatchSchema,
+                                  AlbumQuerySchema, ArtistPageSchema, ArtistQuerySchema, CollectionStatsSchema)
 from ..services import collection as service
 
 blp = Blueprint("collection", __name__, description="The owned record collection")

@@ -4,8 +4,9 @@ from flask.views import MethodView
 from flask_smorest import Blueprint
 
 from ..schemas.history import (AlbumListenResultSchema, AlbumListenSchema, HistoryExportQuerySchema,
-                               HistoryStatsSchema, JournalPageSchema, JournalQuerySchema, ListenCreateSchema, ListenSchema, LoveResultSchema, LoveSchema,
-                               StatsQuerySchema, TimelineQuerySchema, TimelineSchema)
+                               HistoryStatsSchema, JournalPageSchema, JournalQuerySchema, ListenCreateSchema,
+                               ListenSchema, LoveResultSchema, LoveSchema, StatsQuerySchema, TimelineQuerySchema,
+                               TimelineSchema)
 from ..services import history as service
 from ..services import history_export
 from ..services import stats

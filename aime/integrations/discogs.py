@@ -3,7 +3,8 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
-from typing import Any, Callable
+from typing import Any
+from collections.abc import Callable
 
 from ..config import Config
 from ..errors import NotConfigured
@@ -64,7 +65,7 @@ class DiscogsClient:
         self.user = user
 
     @classmethod
-    def from_config(cls, config: Config, **kwargs) -> "DiscogsClient":
+    def from_config(cls, config: Config, **kwargs) -> DiscogsClient:
         """A client for the configured user (NotConfigured when credentials are missing)."""
         require_config(config)
         return cls(config.discogs_base_url, config.discogs_token, config.discogs_user, **kwargs)

@@ -1,8 +1,8 @@
-"""Download one image: http(s) only, type checked from the headers, size capped while streaming, retried like JSON calls."""
+"""Download one image: http(s) only, type checked from headers, size capped while streaming, retried like JSON calls."""
 from __future__ import annotations
 
 import time
-from typing import Callable
+from collections.abc import Callable
 from urllib.parse import urlsplit
 
 import requests

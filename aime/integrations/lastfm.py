@@ -2,7 +2,8 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any, Callable
+from typing import Any
+from collections.abc import Callable
 
 from ..config import Config
 from ..errors import NotConfigured
@@ -59,7 +60,7 @@ class LastfmClient:
         self.user = user
 
     @classmethod
-    def from_config(cls, config: Config, **kwargs) -> "LastfmClient":
+    def from_config(cls, config: Config, **kwargs) -> LastfmClient:
         """A client for the configured user (NotConfigured when credentials are missing)."""
         require_config(config)
         return cls(config.lastfm_base_url, config.lastfm_api_key, config.lastfm_user, **kwargs)

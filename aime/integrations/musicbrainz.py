@@ -3,7 +3,8 @@ from __future__ import annotations
 
 import threading
 import time
-from typing import Any, Callable
+from typing import Any
+from collections.abc import Callable
 
 from ..config import Config
 from ..errors import NotConfigured
@@ -37,7 +38,7 @@ class MusicBrainzClient:
         self._next_at = 0.0
 
     @classmethod
-    def from_config(cls, config: Config, **kwargs) -> "MusicBrainzClient":
+    def from_config(cls, config: Config, **kwargs) -> MusicBrainzClient:
         """A client for the configured contact (NotConfigured without one)."""
         require_config(config)
         return cls(config.musicbrainz_base_url, config.musicbrainz_contact, timeout=config.http_timeout_seconds,
@@ -94,7 +95,7 @@ class CoverArtArchive:
         self.http = JsonClient(base_url, service="Cover Art Archive", timeout=timeout, policy=policy, **extra)
 
     @classmethod
-    def from_config(cls, config: Config, **kwargs) -> "CoverArtArchive":
+    def from_config(cls, config: Config, **kwargs) -> CoverArtArchive:
         """A client for the configured base URL."""
         return cls(config.coverart_base_url, timeout=config.http_timeout_seconds, **kwargs)
 

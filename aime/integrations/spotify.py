@@ -1,9 +1,10 @@
-"""Spotify Web API with client credentials: the token cached until it expires, album search (429 Retry-After honoured)."""
+"""Spotify Web API with client credentials: token cached until it expires, album search (429 Retry-After honoured)."""
 from __future__ import annotations
 
 import threading
 import time
-from typing import Any, Callable
+from typing import Any
+from collections.abc import Callable
 
 import requests
 
@@ -41,7 +42,7 @@ class SpotifyClient:
         self._session = make_session()
 
     @classmethod
-    def from_config(cls, config: Config, **kwargs) -> "SpotifyClient":
+    def from_config(cls, config: Config, **kwargs) -> SpotifyClient:
         """A client for the configured app (NotConfigured when credentials are missing)."""
         require_config(config)
         return cls(config.spotify_base_url, config.spotify_accounts_url, config.spotify_client_id,

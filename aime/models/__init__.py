@@ -9,4 +9,5 @@ from .security import RateCounter, WebSession
 
 __all__ = ["Album", "AlbumArtist", "AlbumCollection", "AlbumCollectionItem", "AlbumEnrichment", "Artist",
            "ArtistPlayTotal", "ImportJob", "Listen", "ListenBucket", "MagazineEdition", "Playlist", "PlaylistTrack",
-           "RateCounter", "ScheduledTask", "ServiceState", "Setting", "TaskRun", "Track", "TrackPlayTotal", "WebSession"]
+           "RateCounter", "ScheduledTask", "ServiceState", "Setting", "TaskRun", "Track", "TrackPlayTotal",
+           "WebSession"]

@@ -62,7 +62,7 @@ class Album(IdMixin, TimestampMixin, db.Model):
 
     album_artists: Mapped[list[AlbumArtist]] = relationship(
         order_by=AlbumArtist.position, cascade="all, delete-orphan", lazy="selectin")
-    tracks: Mapped[list["Track"]] = relationship(
+    tracks: Mapped[list[Track]] = relationship(
         back_populates="album", order_by="(Track.track_number, Track.id)", lazy="selectin")
 
     __table_args__ = (

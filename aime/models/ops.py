@@ -16,7 +16,7 @@ class Playlist(IdMixin, TimestampMixin, db.Model):
     name: Mapped[str] = mapped_column(String(300), nullable=False)
     algorithm: Mapped[str] = mapped_column(String(50), nullable=False, default="manual")
     parameters: Mapped[dict] = mapped_column(JSON, nullable=False, default=dict)
-    entries: Mapped[list["PlaylistTrack"]] = relationship(
+    entries: Mapped[list[PlaylistTrack]] = relationship(
         order_by="PlaylistTrack.position", cascade="all, delete-orphan", lazy="selectin")
 
 

@@ -1,7 +1,7 @@
 """Fields and schemas shared by resources: instants, pages, time zones."""
 from __future__ import annotations
 
-from datetime import date, datetime, timezone
+from datetime import date, datetime, UTC
 
 from marshmallow import Schema, ValidationError, fields, validate
 
@@ -24,7 +24,7 @@ class Instant(fields.Field):
         except ValueError:
             raise self.make_error("invalid") from None
         if moment.tzinfo is None:
-            moment = moment.replace(tzinfo=timezone.utc)
+            moment = moment.replace(tzinfo=UTC)
         if not 1900 <= moment.year <= 2200:
             raise ValidationError("Year must be between 1900 and 2200.")
         return to_epoch(moment)

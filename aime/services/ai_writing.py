@@ -5,7 +5,7 @@ import html
 import random
 import re
 import time
-from typing import Callable
+from collections.abc import Callable
 from html.parser import HTMLParser
 
 from flask import current_app

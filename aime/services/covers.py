@@ -1,4 +1,4 @@
-"""Stored covers: verify and keep an image once (<AIME_DATA_DIR>/covers/), make its thumbnail, serve it or a placeholder.
+"""Stored covers: keep a verified image once (<AIME_DATA_DIR>/covers/), make its thumbnail, serve it or a placeholder.
 
 Files are named by the SHA-256 of the original bytes, written to a temporary file and renamed into place, so a
 reader never sees half an image and the same picture found for two albums is stored once.
@@ -146,5 +146,5 @@ def placeholder(title: str) -> CoverBody:
     svg = ('<svg xmlns="http://www.w3.org/2000/svg" width="300" height="300" viewBox="0 0 300 300" role="img">'
            '<rect width="300" height="300" fill="#e8e6e3"/>'
            '<text x="150" y="150" dy=".35em" text-anchor="middle" font-family="system-ui, sans-serif" '
-           f'font-size="140" fill="#77736d">{escape(letter)}</text></svg>').encode("utf-8")
+           f'font-size="140" fill="#77736d">{escape(letter)}</text></svg>').encode()
     return CoverBody(mime="image/svg+xml", etag="placeholder-" + hashlib.sha256(svg).hexdigest()[:16], data=svg)

@@ -48,7 +48,7 @@ class Sources:
     images: ImageFetcher | None = None
 
     @classmethod
-    def from_config(cls, config: Config) -> "Sources":
+    def from_config(cls, config: Config) -> Sources:
         """Clients for every source whose settings are present."""
         timeout = config.http_timeout_seconds
         sources = cls(images=ImageFetcher(config.cover_max_mb * 1024 * 1024, timeout=timeout))

@@ -61,7 +61,7 @@ def export_markdown(artist_id: int | None = None, support: str | None = None, ti
         anchors.append(anchor)
         lines.append(f"- [{_md_escape(artist)}](#{anchor}) ({len(groups[artist])})")
     lines.append("")
-    for (artist, items), anchor in zip(groups.items(), anchors):
+    for (artist, items), anchor in zip(groups.items(), anchors, strict=True):
         lines += [f'<a id="{anchor}"></a>', f"## {_md_escape(artist)}", ""]
         for album in items:
             lines += _album_section(album)
@@ -80,7 +80,8 @@ def _album_section(album: Album) -> list[str]:
     if md_url(album.image_url):
         lines += [f"![Cover of {_md_escape(album.title)}]({md_url(album.image_url)})", ""]
     facts = [("Artists", ", ".join(_md_escape(a.name) for a in album.artists)),
-             ("Year", str(album.year) if album.year else None), ("Support", album.support and _md_escape(album.support)),
+             ("Year", str(album.year) if album.year else None),
+             ("Support", album.support and _md_escape(album.support)),
              ("Genre", album.genre and _md_escape(album.genre)),
              ("Labels", ", ".join(_md_escape(label) for label in album.labels or []) or None),
              ("Catalog number", album.catalog_number and _md_escape(album.catalog_number))]

@@ -116,7 +116,9 @@ def _record_listen(config: Config, data: dict, source: str) -> int:
 def listen_to_album(config: Config, album_id: int, data: dict) -> dict:
     """Record a whole record (or some of its tracks) played from started_at, tracks spaced by duration."""
     ids, duplicates = run_write(_listen_to_album, config, album_id, data)
-    rows = db.session.execute(_journal_select().where(Listen.id.in_(ids)).order_by(Listen.played_at)).all() if ids else []
+    rows = []
+    if ids:
+        rows = db.session.execute(_journal_select().where(Listen.id.in_(ids)).order_by(Listen.played_at)).all()
     return {"album_id": album_id, "created": len(ids), "duplicates": duplicates,
             "listens": [listen_item(r) for r in rows]}
 
@@ -137,7 +139,7 @@ def _listen_to_album(config: Config, album_id: int, data: dict) -> tuple[list[in
     if start > now + 300:
         raise InvalidInput("A listen cannot be in the future.", errors={"started_at": ["is in the future"]})
     ids, duplicates, moment = [], 0, start
-    for track, length in zip(tracks, lengths):
+    for track, length in zip(tracks, lengths, strict=True):
         if is_duplicate(track.id, moment, config.dedup_window_seconds):
             duplicates += 1
         else:

@@ -15,10 +15,10 @@ import time
 import uuid
 import zipfile
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import datetime, UTC
 from functools import lru_cache
 from pathlib import Path
-from typing import Iterator
+from collections.abc import Iterator
 
 from sqlalchemy import and_, or_, select
 
@@ -143,7 +143,7 @@ def ghan_csv(lo: int | None = None, hi: int | None = None) -> Iterator[bytes]:
     writer = csv.writer(out, lineterminator="\n")
     writer.writerow(GHAN_HEADER)
     for count, row in enumerate(rows(lo, hi, newest_first=True), 1):
-        moment = datetime.fromtimestamp(row.played_at, timezone.utc)
+        moment = datetime.fromtimestamp(row.played_at, UTC)
         writer.writerow([row.played_at, moment.strftime("%d %b %Y, %H:%M"), row.artist, row.artist_mbid or "",
                          row.album or "", row.release_mbid or "", row.title, row.recording_mbid or ""])
         if count % 1000 == 0:
@@ -181,7 +181,7 @@ def listenbrainz_zip(lo: int | None = None, hi: int | None = None) -> Iterator[b
         member, month, lines = None, None, []
         try:
             for row in rows(lo, hi):
-                moment = datetime.fromtimestamp(row.played_at, timezone.utc)
+                moment = datetime.fromtimestamp(row.played_at, UTC)
                 if (moment.year, moment.month) != month:
                     if member is not None:
                         member.write("".join(lines).encode())

@@ -5,7 +5,7 @@ arithmetic; the period is cut at the zone's transitions and each piece is groupe
 """
 from __future__ import annotations
 
-from datetime import date, datetime, timedelta, timezone
+from datetime import date, datetime, timedelta, UTC
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import text
@@ -19,7 +19,7 @@ _DAY_BUCKETS = 86400 // BUCKET_SECONDS
 
 def offset_at(tz: ZoneInfo, seconds: int) -> int:
     """The zone's UTC offset, in seconds, at an epoch instant."""
-    return int(datetime.fromtimestamp(seconds, timezone.utc).astimezone(tz).utcoffset().total_seconds())
+    return int(datetime.fromtimestamp(seconds, UTC).astimezone(tz).utcoffset().total_seconds())
 
 
 def segments(tz: ZoneInfo, first: int, stop: int) -> list[tuple[int, int, int]]:

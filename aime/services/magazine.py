@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import random
 import time
-from datetime import datetime, timezone
+from datetime import datetime, UTC
 
 from sqlalchemy import func, select
 
@@ -116,7 +116,7 @@ def _shelf(config: Config) -> dict | None:
 
 
 def _store(number: int, content: dict, writer: str, task_run_id: int | None) -> int:
-    month = datetime.now(timezone.utc).strftime("%B %Y")
+    month = datetime.now(UTC).strftime("%B %Y")
     edition = MagazineEdition(number=number, title=f"No. {number} · {month}", writer=writer, content=content,
                               task_run_id=task_run_id, created_at=int(time.time()))
     db.session.add(edition)

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import logging
 import re
-from datetime import datetime, timezone
+from datetime import datetime, UTC
 
 from ..config import Config
 from ..integrations import ai
@@ -50,7 +50,7 @@ def _ask(config: Config, prompt: str, facts: str, max_chars: int) -> str | None:
 
 
 def _day(epoch: int | None) -> str:
-    return datetime.fromtimestamp(epoch, timezone.utc).strftime("%d %B %Y").lstrip("0") if epoch else "never"
+    return datetime.fromtimestamp(epoch, UTC).strftime("%d %B %Y").lstrip("0") if epoch else "never"
 
 
 def _times(n: int) -> str:

@@ -166,7 +166,8 @@ def feedback(user_name: str, score: int | None, count: int, offset: int) -> dict
         query = query.where(false())
     total = db.session.scalar(select(func.count()).select_from(query.subquery()))
     rows = db.session.execute(query.order_by(Track.id).limit(count).offset(offset)).all()
-    items = [{"created": 0, "recording_mbid": r.recording_mbid, "score": 1, "track_metadata": None, "user_id": user_name,
+    items = [{"created": 0, "recording_mbid": r.recording_mbid, "score": 1, "track_metadata": None,
+              "user_id": user_name,
               "recording_msid": msid_of_keys(r.name_key, r.title_key, r.album_key)} for r in rows]
     return {"feedback": items, "count": len(items), "total_count": total, "offset": offset}
 

@@ -6,7 +6,7 @@ older row), the same rule as the top tracks (stats.top_tracks).
 """
 from __future__ import annotations
 
-from typing import Iterable, Mapping
+from collections.abc import Iterable, Mapping
 
 from sqlalchemy import func, select
 

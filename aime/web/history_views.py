@@ -27,7 +27,8 @@ def dashboard():
     day = stats_service.history_stats(config(), today, today, tz.key, limit=1)
     last = history_service.journal(config(), page_size=8, tz=tz.key)
     return render_template("dashboard.html", today=day, week=week, month=month, last=last.items,
-                           services=panels.service_summaries(), last_import=panels.last_import(current_app._get_current_object()),
+                           services=panels.service_summaries(),
+                           last_import=panels.last_import(current_app._get_current_object()),
                            health=panels.health_summary(current_app._get_current_object()))
 
 

@@ -11,7 +11,7 @@ Indexes, and the queries they serve:
   primary artist, never title alone; ix_albums_collection_title: the collection list sorted by title.
 
 Revision ID: 0001
-Revises: 
+Revises:
 Create Date: 2026-11-28 12:12:32.793920
 
 """

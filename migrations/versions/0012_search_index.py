@@ -15,7 +15,8 @@ branch_labels = None
 depends_on = None
 
 log = logging.getLogger("alembic.runtime.migration")
-TRGM_INDEXES = (("ix_artists_name_key_trgm", "artists", "name_key"), ("ix_albums_title_key_trgm", "albums", "title_key"),
+TRGM_INDEXES = (("ix_artists_name_key_trgm", "artists", "name_key"),
+                ("ix_albums_title_key_trgm", "albums", "title_key"),
                 ("ix_tracks_title_key_trgm", "tracks", "title_key"))
 
 

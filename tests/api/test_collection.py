@@ -134,7 +134,8 @@ def test_delete_album_folds_its_plays_into_the_same_song_without_album(client, a
 
 
 def test_collection_stats(client, auth):
-    create_album(client, auth, "Kind of Blue", ["Miles Davis"], year=1959, support="Vinyle", tracks=[{"title": "So What"}])
+    create_album(client, auth, "Kind of Blue", ["Miles Davis"], year=1959, support="Vinyle",
+                 tracks=[{"title": "So What"}])
     create_album(client, auth, "OK Computer", ["Radiohead"], year=1997, support="CD")
     create_album(client, auth, "Homogenic", ["Björk"], year=1997, support="Vinyle")
     create_album(client, auth, "Bootleg", ["Radiohead"])

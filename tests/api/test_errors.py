@@ -69,7 +69,8 @@ def test_writes_without_the_right_token_are_401_and_change_nothing(client, heade
 def test_token_scheme_is_accepted(client):
     from tests.conftest import TEST_TOKEN
 
-    response = client.post("/api/v1/collection/albums", json=album_body(), headers={"Authorization": f"Token {TEST_TOKEN}"})
+    response = client.post("/api/v1/collection/albums", json=album_body(),
+                           headers={"Authorization": f"Token {TEST_TOKEN}"})
     assert response.status_code == 201
 
 

@@ -118,11 +118,14 @@ def test_history_stats_by_hand(client, auth):
     album = create_album(client, auth, tracks=[{"title": "Hunter", "duration_seconds": 200},
                                                {"title": "Jóga", "duration_seconds": 300}])
     # Album played twice (4 plays, 1000 s), plus one loose Radiohead play of unknown length.
-    client.post(f"/api/v1/history/albums/{album['id']}/listen", json={"started_at": "2024-05-01T08:00:00Z"}, headers=auth)
-    client.post(f"/api/v1/history/albums/{album['id']}/listen", json={"started_at": "2024-05-02T08:00:00Z"}, headers=auth)
+    client.post(f"/api/v1/history/albums/{album['id']}/listen", json={"started_at": "2024-05-01T08:00:00Z"},
+                headers=auth)
+    client.post(f"/api/v1/history/albums/{album['id']}/listen", json={"started_at": "2024-05-02T08:00:00Z"},
+                headers=auth)
     add_listen(client, auth, "Radiohead", "Airbag", "2024-05-02T21:00:00Z")
     stats = client.get("/api/v1/history/stats?start_date=2024-05-01&end_date=2024-05-31").get_json()
-    assert (stats["total_tracks"], stats["unique_artists"], stats["unique_albums"], stats["unique_tracks"]) == (5, 2, 1, 3)
+    assert (stats["total_tracks"], stats["unique_artists"], stats["unique_albums"],
+            stats["unique_tracks"]) == (5, 2, 1, 3)
     assert stats["total_duration_seconds"] == 1000
     assert stats["peak_hour"] == 8
     assert [(a["name"], a["plays"], a["duration_seconds"]) for a in stats["top_artists"]] == [

@@ -11,7 +11,6 @@ from sqlalchemy import func, select
 from aime.extensions import db
 from aime.models import Listen, ServiceState
 from tests.conftest import TEST_TOKEN
-from tests.support.http_app import server  # noqa: F401  (fixture)
 
 LB = {"Authorization": f"Token {TEST_TOKEN}"}
 
@@ -91,7 +90,8 @@ GOOD_META = {"artist_name": "Radiohead", "track_name": "Airbag"}
     ({"listen_type": "loop", "payload": [{}]}, "JSON document requires a valid listen_type key."),
     ({"listen_type": "import", "payload": {}}, "The payload in the JSON document should be a list of listens."),
     ({"listen_type": "import", "payload": []}, "JSON document does not contain any listens"),
-    ({"listen_type": "single", "payload": [{}, {}]}, "JSON document contains more than listen for a single/playing_now."),
+    ({"listen_type": "single", "payload": [{}, {}]},
+     "JSON document contains more than listen for a single/playing_now."),
     (_single(track_metadata=GOOD_META), "JSON document must contain the key listened_at at the top level."),
     (_single(listened_at="yesterday", track_metadata=GOOD_META), "must contain an int value for listened_at"),
     (_single(listened_at=1000, track_metadata=GOOD_META), "Value for key listened_at is too low"),

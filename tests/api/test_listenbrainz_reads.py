@@ -13,7 +13,6 @@ from liblistenbrainz.errors import ListenBrainzAPIException
 
 from aime.services.importers.submit import recording_msid
 from tests.conftest import TEST_TOKEN
-from tests.support.http_app import server  # noqa: F401  (fixture)
 
 LB = {"Authorization": f"Token {TEST_TOKEN}"}
 

@@ -7,7 +7,6 @@ rate limits, User-Agent blocks) and the read-back of additional_info fields, whi
 """
 from __future__ import annotations
 
-import copy
 import json
 import time
 import uuid

@@ -12,7 +12,7 @@ import requests
 from aime.services.audioscrobbler import session_key
 from tests.api.test_audioscrobbler import ToPlainHttp, network
 from tests.conftest import TEST_TOKEN  # the database_url fixture: tests/conftest.py
-from tests.support.servers import Gunicorn, gunicorn
+from tests.support.servers import gunicorn
 
 LB = {"Authorization": f"Token {TEST_TOKEN}"}
 pytestmark = [pytest.mark.integration, pytest.mark.slow]

@@ -69,7 +69,7 @@ def test_dataset_is_deterministic_and_complete(tmp_path):
     lines = (tmp_path / "a" / first["files"]["jsonl"]).read_text(encoding="utf-8").splitlines()
     times = [json.loads(line)["listened_at"] for line in lines]
     assert len(times) == 2_000 and times == sorted(times) and len(set(times)) == 2_000
-    assert make_dataset.START <= times[0] and first["listens"] == 2_000
+    assert times[0] >= make_dataset.START and first["listens"] == 2_000
 
 
 @pytest.fixture(scope="module")
@@ -178,7 +178,8 @@ def test_maloja_rules_keep_whole_the_dataset_artists_maloja_would_split(tmp_path
     assert rules == [f"belongtogether\t{name}" for name in artists if " & " in name] and rules
     assert malojabench.belongtogether_rules(["A vs. B", "AC/DC", "Simon; Garfunkel", "X feat. Y", "Ampersand&Co",
                                              "Plain"]) == ("belongtogether\tA vs. B\nbelongtogether\tAC/DC\n"
-                                                           "belongtogether\tSimon; Garfunkel\nbelongtogether\tX feat. Y\n")
+                                                           "belongtogether\tSimon; Garfunkel\n"
+                                                           "belongtogether\tX feat. Y\n")
     data = tmp_path / "maloja"
     assert malojabench.prepare(csv_path, data) == csv_path  # Maloja reads the same Last.fm CSV as AIME
     assert (data / "rules" / "aime_bench.tsv").read_text(encoding="utf-8").splitlines() == rules
@@ -199,8 +200,10 @@ def test_maloja_questions_ask_both_servers_the_same_thing():
         ("play count, 2024", "/api/v1/history/tracks?page=1&page_size=1&start_date=2024-01-01&end_date=2024-12-31",
          "/apis/mlj_1/numscrobbles?in=2024"),
         ("scrobbles of 2024-03-09", "/api/v1/history/timeline?date=2024-03-09", "/apis/mlj_1/scrobbles?in=2024/03/09"),
-        ("recent scrobbles (50)", "/api/v1/history/tracks?page=1&page_size=50", "/apis/mlj_1/scrobbles?perpage=50&page=0"),
-        ("one artist", "/api/v1/collection/artists/17", "/apis/mlj_1/artistinfo?artist=The%20Owls%2C%20Jr.%20%26%20Band"),
+        ("recent scrobbles (50)", "/api/v1/history/tracks?page=1&page_size=50",
+         "/apis/mlj_1/scrobbles?perpage=50&page=0"),
+        ("one artist", "/api/v1/collection/artists/17",
+         "/apis/mlj_1/artistinfo?artist=The%20Owls%2C%20Jr.%20%26%20Band"),
     ]
 
 
@@ -243,7 +246,8 @@ def test_maloja_answers_are_compared_for_agreement():
     assert day_a == day_m == [1709974800, 1710019800]
     assert malojabench.agree("scrobbles of 2024-03-09", day_a, day_m)["detail"] == "2 scrobbles, same times"
     assert malojabench.agree("scrobbles of 2024-03-09", day_a, day_m[:1])["detail"] == "AIME 2 scrobbles, Maloja 1"
-    assert malojabench.agree("recent scrobbles (50)", [2, 1], [2, 0])["detail"] == "AIME 2 scrobbles, Maloja 2, times differ"
+    assert malojabench.agree("recent scrobbles (50)", [2, 1], [2, 0])["detail"] == \
+        "AIME 2 scrobbles, Maloja 2, times differ"
     assert malojabench.aime_answer("play count, 2024", {"total": 373}) == 373
     assert malojabench.maloja_answer("play count, 2024", {"status": "ok", "amount": 373}) == 373
     assert malojabench.agree("one artist", malojabench.aime_answer("one artist", {"play_count": 787}),

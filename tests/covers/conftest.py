@@ -6,6 +6,10 @@ import io
 import pytest
 from PIL import Image
 
+# The browser fixtures are shared with the web tests (browser: tests/conftest.py); importing them here, not in the
+# test module, keeps the test's parameters from shadowing imported names.
+from tests.web.conftest import context, fake_lastfm, live_app, live_server, page  # noqa: F401 (re-exported)
+
 
 def image_bytes(kind: str = "PNG", size: tuple[int, int] = (600, 600), colour=(200, 30, 30)) -> bytes:
     """A real image of `kind` (PNG, JPEG, GIF, WEBP)."""

@@ -3,8 +3,6 @@ served by AIME (thumbnail and full size), and an album without one shows its let
 from __future__ import annotations
 
 from tests.covers.conftest import image_bytes, store_cover
-from tests.web.conftest import (  # noqa: F401 - fixtures shared with the web tests (browser: tests/conftest.py)
-    context, fake_lastfm, live_app, live_server, page)
 
 SIZE_OF = "el => [el.complete, el.naturalWidth, el.naturalHeight, el.currentSrc]"
 

@@ -68,7 +68,8 @@ def test_a_stored_cover_is_served_full_and_as_thumbnail_with_etags(app, client, 
 
     cached = get(client, f"/covers/albums/{album['id']}?size=full", headers={"If-None-Match": f'"{sha}"'})
     assert cached.status_code == 304 and cached.get_data() == b""
-    assert get(client, f"/covers/albums/{album['id']}?size=full", headers={"If-None-Match": '"other"'}).status_code == 200
+    assert get(client, f"/covers/albums/{album['id']}?size=full",
+               headers={"If-None-Match": '"other"'}).status_code == 200
 
 
 def test_a_cover_file_gone_from_disk_falls_back_to_the_placeholder(app, client, auth):

@@ -1,7 +1,6 @@
 """Exporting the history (ListenBrainz zip, JSON Lines, Last.fm CSV) and importing it back loses nothing."""
 from __future__ import annotations
 
-import io
 import json
 import zipfile
 from pathlib import Path

@@ -1,14 +1,14 @@
 """Folding UTC buckets into local hours: offsets split exactly at the zone's transitions."""
 from __future__ import annotations
 
-from datetime import datetime, timezone
+from datetime import datetime, UTC
 from zoneinfo import ZoneInfo
 
 from aime.services.localtime import day_of, segments, weekday_of
 
 
 def _bucket(text: str) -> int:
-    return int(datetime.fromisoformat(text).replace(tzinfo=timezone.utc).timestamp()) // 900
+    return int(datetime.fromisoformat(text).replace(tzinfo=UTC).timestamp()) // 900
 
 
 def test_segments_split_at_summer_and_winter_time():

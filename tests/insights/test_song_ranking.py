@@ -86,6 +86,6 @@ def test_playlists_that_pick_by_plays_count_songs(client, auth, songs):
     # Artist flow from a top artist takes that artist's most played songs first: Ocean (47), then Wind (45).
     flow = client.post("/api/v1/playlists/generate", json={"algorithm": "artist_flow", "seed": 1, "max_tracks": 5},
                        headers=auth).get_json()
-    pilots = [t["track_id"] for t in flow["tracks"] if t["track_id"] in (ids[("Ocean", "Sea")], ids[("Wind", "Sea")],
-                                                                          ids[("Ocean", "Live")], ids[("Ocean", "Best Of")])]
+    versions = (ids[("Ocean", "Sea")], ids[("Wind", "Sea")], ids[("Ocean", "Live")], ids[("Ocean", "Best Of")])
+    pilots = [t["track_id"] for t in flow["tracks"] if t["track_id"] in versions]
     assert sorted(pilots) == sorted([ids[("Ocean", "Sea")], ids[("Wind", "Sea")]])

@@ -1,4 +1,5 @@
 """Exactly once under real gunicorn (3 workers): one poller for the fake Last.fm, `active` survives a restart."""
+import itertools
 from contextlib import contextmanager
 from datetime import datetime
 
@@ -64,7 +65,7 @@ def test_three_workers_poll_once_per_interval_and_active_survives_a_restart(http
         # One poller: consecutive polls are an interval apart (three pollers would land ~interval/3 apart),
         # and every poll after the three arrived asks only for what came after them.
         times = fake.times[1:]
-        gaps = [b - a for a, b in zip(times, times[1:])]
+        gaps = [b - a for a, b in itertools.pairwise(times)]
         print(f"polls: {len(fake.times)}, gaps min {min(gaps):.3f}s max {max(gaps):.3f}s")
         assert min(gaps) >= INTERVAL * 0.8, gaps
         assert fake.requests[-1]["from"] == str(T0 + 1105 + 1)

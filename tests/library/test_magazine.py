@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import re
 import time
-from datetime import datetime, timezone
+from datetime import datetime, UTC
 
 import pytest
 from werkzeug import Response
@@ -25,7 +25,7 @@ def _drain(app):
 
 
 def _ago(days: float) -> str:
-    return datetime.fromtimestamp(time.time() - days * 86400, timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+    return datetime.fromtimestamp(time.time() - days * 86400, UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 def _library(client, auth) -> dict:

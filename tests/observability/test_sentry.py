@@ -1,6 +1,7 @@
 """Sentry with the real SDK sending to a local HTTP endpoint: one event per 5xx, none for 4xx, nothing secret."""
 from __future__ import annotations
 
+import contextlib
 import gzip
 import json
 import threading
@@ -36,10 +37,8 @@ class Envelopes:
         """The bodies received, gunzipped where the SDK compressed them."""
         out = []
         for body in self.bodies:
-            try:
+            with contextlib.suppress(OSError):
                 body = gzip.decompress(body)
-            except OSError:
-                pass
             out.append(body)
         return out
 
@@ -48,7 +47,7 @@ class Envelopes:
         found = []
         for body in self._decoded():
             lines = body.split(b"\n")
-            for header, payload in zip(lines[1::2], lines[2::2]):
+            for header, payload in zip(lines[1::2], lines[2::2], strict=False):
                 if json.loads(header).get("type") == "event":
                     found.append(json.loads(payload))
         return found

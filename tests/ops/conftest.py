@@ -85,10 +85,9 @@ class StartScript:
 
     def spawn(self, *args: str) -> subprocess.Popen:
         """Start the supervising script in the background; its output goes to self.out_path."""
-        out = open(self.out_path, "wb")
-        self.proc = subprocess.Popen(["bash", str(START), "--no-install", *args], env=self.env, cwd=self.tmp_path,
-                                     stdout=out, stderr=subprocess.STDOUT, start_new_session=True)
-        out.close()
+        with open(self.out_path, "wb") as out:
+            self.proc = subprocess.Popen(["bash", str(START), "--no-install", *args], env=self.env, cwd=self.tmp_path,
+                                         stdout=out, stderr=subprocess.STDOUT, start_new_session=True)
         self._spawned.append(self.proc)
         return self.proc
 
@@ -102,7 +101,8 @@ class StartScript:
             if text in self.output():
                 return True
             if self.proc is not None and self.proc.poll() is not None and text not in self.output():
-                raise AssertionError(f"script exited {self.proc.returncode} without printing {text!r}:\n{self.output()}")
+                raise AssertionError(f"script exited {self.proc.returncode} without printing {text!r}:\n"
+                                     f"{self.output()}")
             return False
         try:
             poll(seen, timeout, f"output {text!r}")

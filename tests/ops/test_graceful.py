@@ -65,7 +65,7 @@ class Arrivals:
             if kind == "refused":
                 time.sleep(0.01)  # the server is gone; do not spin
 
-    def __enter__(self) -> "Arrivals":
+    def __enter__(self) -> Arrivals:
         for thread in self.threads:
             thread.start()
         return self
@@ -149,7 +149,7 @@ def test_sigterm_drains_50_accepted_requests_while_more_arrive(slow_server):
         arrivals.cutoff = time.monotonic()
         server.signal(signal.SIGTERM)
         with ThreadPoolExecutor(max_workers=50) as pool:
-            results = dict(zip(sockets, pool.map(read_raw, sockets.values())))
+            results = dict(zip(sockets, pool.map(read_raw, sockets.values()), strict=True))
         exit_code = server.proc.wait(timeout=20)  # before the graceful timeout
 
     assert exit_code == 0

@@ -47,7 +47,8 @@ def no_jq_path(tmp_path) -> str:
 def test_real_server_is_healthy_ready_and_alive(real_server, no_jq_path):
     body = requests.get(real_server.url("/health"), timeout=5).json()
     assert body["status"] == "healthy"  # a default install: unconfigured integrations are disabled, not warned
-    expected = f"health: {body['status']} (HTTP 200), error rate {body['error_rate']}, database {body['database']}, uptime "
+    expected = (f"health: {body['status']} (HTTP 200), error rate {body['error_rate']}, "
+                f"database {body['database']}, uptime ")
 
     for env in ({}, {"PATH": no_jq_path}):
         result = run_health("health", "--url", real_server.base_url, env=env)

@@ -16,6 +16,7 @@ from flask_migrate import upgrade as alembic_upgrade
 from aime.services.restore import table_counts
 from tests.conftest import TEST_TOKEN
 from tests.support.servers import ROOT, gunicorn
+from datetime import UTC
 
 AUTH = {"Authorization": f"Bearer {TEST_TOKEN}"}
 
@@ -109,9 +110,9 @@ def test_backup_under_write_load_restores_into_a_fresh_data_dir_with_every_row(t
 
 
 def _iso(epoch: int) -> str:
-    from datetime import datetime, timezone
+    from datetime import datetime
 
-    return datetime.fromtimestamp(epoch, timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+    return datetime.fromtimestamp(epoch, UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 def _add_play(application, title: str, when: str) -> None:

@@ -213,9 +213,8 @@ def test_a_database_replaced_during_a_write_refuses_that_write_and_the_next_one_
         (data_dir / "musique.db").unlink()
         shutil.copy(backup, data_dir / "musique.db")  # restored under the open transaction
 
-    with fault_app.app_context():
-        with pytest.raises(DatabaseUnavailable, match="replaced"):
-            run_write(add_artist_while_the_file_is_restored, "Lost Artist")
+    with fault_app.app_context(), pytest.raises(DatabaseUnavailable, match="replaced"):
+        run_write(add_artist_while_the_file_is_restored, "Lost Artist")
     assert new_album(fault_app.test_client(), "Next").status_code == 201
     with sqlite3.connect(data_dir / "musique.db") as restored:
         names = {row[0] for row in restored.execute("SELECT name FROM artists")}

@@ -12,7 +12,7 @@ import threading
 import time
 from collections import Counter
 from concurrent.futures import ProcessPoolExecutor, ThreadPoolExecutor
-from datetime import datetime, timezone
+from datetime import datetime, UTC
 from multiprocessing import get_context
 
 import pytest
@@ -80,7 +80,7 @@ def stored_listens(server) -> int:
 
 def iso(epoch: int) -> str:
     """UTC ISO 8601 of an epoch second."""
-    return datetime.fromtimestamp(epoch, timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+    return datetime.fromtimestamp(epoch, UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 def write_for(base_url: str, writer: int, seconds: float) -> Counter:

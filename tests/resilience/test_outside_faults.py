@@ -5,7 +5,7 @@ import json
 import threading
 import traceback
 import time
-from datetime import datetime, timezone
+from datetime import datetime, UTC
 
 import pytest
 import sqlalchemy as sa
@@ -34,7 +34,7 @@ def pg_app(make_app, postgres_admin_url):
 
 def iso(epoch: int) -> str:
     """UTC ISO 8601 of an epoch second."""
-    return datetime.fromtimestamp(epoch, timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+    return datetime.fromtimestamp(epoch, UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 def kill_backends(admin_url: str, database: str) -> int:
@@ -62,20 +62,11 @@ def test_killed_postgresql_backends_fail_at_most_in_flight_requests_and_the_pool
         while not stop.is_set():
             i += 1
             try:
-                one(client, n, i)
+                outcome = _one_request(client, n, i)
             except Exception:  # noqa: BLE001 - raised through the WSGI app: gunicorn would answer a bare 500
-                with lock:
-                    results.append(("raised", 500, traceback.format_exc()[:3000]))
-
-    def one(client, n: int, i: int):
-        if i % 2:
-            response = client.post("/api/v1/history/tracks", headers=AUTH, json={
-                "artist": "Killer", "title": f"w{n}-{i}", "played_at": iso(1_704_067_200 + n * 1_000_000 + i)})
-        else:
-            response = client.get("/api/v1/history/tracks?page_size=5")
-        with lock:
-            results.append(("write" if i % 2 else "read", response.status_code,
-                            response.get_data(as_text=True)[:400]))
+                outcome = ("raised", 500, traceback.format_exc()[:3000])
+            with lock:
+                results.append(outcome)
 
     # The artist exists before the threads start (creating one name concurrently is another test).
     assert app.test_client().post("/api/v1/history/tracks", headers=AUTH, json={
@@ -98,12 +89,29 @@ def test_killed_postgresql_backends_fail_at_most_in_flight_requests_and_the_pool
     statuses = [status for _, status, _ in results]
     failed = [s for s in statuses if s >= 500]
     assert set(statuses) <= {200, 201, 503}, [r for r in results if r[1] not in (200, 201, 503)][:5]
-    for kind, status, body in results:
+    for _kind, status, body in results:
         if status == 503:
             assert "database-unavailable" in body, body
     # Each kill can break at most the requests running on the connections it killed (4 threads).
     assert len(failed) <= 5 * threads, (len(failed), killed)
-    # After the kills every request succeeds again: pre-ping replaced the dead pooled connections.
+    _assert_every_request_succeeds_again(app)
+    # Every acknowledged write is stored.
+    acknowledged = sum(1 for kind, status, _ in results if kind == "write" and status == 201)
+    assert listen_count(app) >= acknowledged + 21
+
+
+def _one_request(client, n: int, i: int) -> tuple[str, int, str]:
+    """Thread n's i-th request, a write or a read by turns: (kind, status, start of the body)."""
+    if i % 2:
+        response = client.post("/api/v1/history/tracks", headers=AUTH, json={
+            "artist": "Killer", "title": f"w{n}-{i}", "played_at": iso(1_704_067_200 + n * 1_000_000 + i)})
+    else:
+        response = client.get("/api/v1/history/tracks?page_size=5")
+    return "write" if i % 2 else "read", response.status_code, response.get_data(as_text=True)[:400]
+
+
+def _assert_every_request_succeeds_again(app) -> None:
+    """After the kills every request succeeds again: pre-ping replaced the dead pooled connections."""
     client = app.test_client()
     for i in range(20):
         response = client.post("/api/v1/history/tracks", headers=AUTH, json={
@@ -111,9 +119,6 @@ def test_killed_postgresql_backends_fail_at_most_in_flight_requests_and_the_pool
         assert response.status_code == 201, response.get_json()
         assert client.get("/api/v1/history/tracks").status_code == 200
     assert client.get("/health").status_code == 200
-    # Every acknowledged write is stored.
-    acknowledged = sum(1 for kind, status, _ in results if kind == "write" and status == 201)
-    assert listen_count(app) >= acknowledged + 21
 
 
 FAULTS = {
@@ -178,13 +183,13 @@ def test_concurrent_first_plays_of_a_new_artist_are_all_stored(pg_app):
     for round_ in range(5):
         barrier = threading.Barrier(6)
 
-        def play(n: int, artist: str = f"Brand New {round_}"):
+        def play(n: int, barrier: threading.Barrier, artist: str = f"Brand New {round_}"):
             client = app.test_client()
             barrier.wait()
             answers.append(client.post("/api/v1/history/tracks", headers=AUTH, json={
                 "artist": artist, "title": f"song {n}", "played_at": iso(1_710_000_000 + n)}).status_code)
 
-        threads = [threading.Thread(target=play, args=(n,)) for n in range(6)]
+        threads = [threading.Thread(target=play, args=(n, barrier)) for n in range(6)]
         for thread in threads:
             thread.start()
         for thread in threads:

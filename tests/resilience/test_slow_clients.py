@@ -11,7 +11,7 @@ import statistics
 import threading
 import time
 from collections import Counter
-from datetime import datetime, timezone
+from datetime import datetime, UTC
 
 import pytest
 import requests
@@ -78,7 +78,7 @@ class SlowClient(threading.Thread):
 
 def iso(epoch: int) -> str:
     """UTC ISO 8601 of an epoch second."""
-    return datetime.fromtimestamp(epoch, timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+    return datetime.fromtimestamp(epoch, UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 def test_32_slow_clients_at_1_kb_per_s_do_not_starve_probes_or_api_requests(server):

@@ -1,5 +1,5 @@
 """Crontab weekdays mean what crontab says (0 and 7 are Sunday), not APScheduler's 0 = Monday."""
-from datetime import datetime, timezone
+from datetime import datetime, UTC
 
 import pytest
 
@@ -16,8 +16,8 @@ def test_weekday_fields(field, names):
 def test_friday_evening_in_new_york():
     # Wednesday 2026-07-01 12:00 UTC; "30 18 * * 5" in New York (UTC-4 in summer) is Friday 3 July 22:30 UTC.
     trigger = cron_trigger("30 18 * * 5", "America/New_York")
-    fire = trigger.get_next_fire_time(None, datetime(2026, 7, 1, 12, 0, tzinfo=timezone.utc))
-    assert fire.astimezone(timezone.utc) == datetime(2026, 7, 3, 22, 30, tzinfo=timezone.utc)
+    fire = trigger.get_next_fire_time(None, datetime(2026, 7, 1, 12, 0, tzinfo=UTC))
+    assert fire.astimezone(UTC) == datetime(2026, 7, 3, 22, 30, tzinfo=UTC)
 
 
 @pytest.mark.parametrize("cron", ["61 * * * *", "* * * *", "0 8 * * 8", "0 25 * * *", "nonsense", "0 8 * * 1-9"])

@@ -1,5 +1,5 @@
 """The scheduler service: APScheduler jobs from the stored schedules, reloads, a due job runs, one holder."""
-from datetime import datetime, timezone
+from datetime import datetime, UTC
 
 from aime.extensions import db
 from aime.models import TaskRun
@@ -41,7 +41,7 @@ def test_a_due_job_runs_its_task_as_a_scheduled_run(app):
     with app.app_context():
         service.on_acquire(app)
         try:
-            service.scheduler.modify_job("export_markdown", next_run_time=datetime.now(timezone.utc))
+            service.scheduler.modify_job("export_markdown", next_run_time=datetime.now(UTC))
 
             def _done():
                 db.session.rollback()

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import pytest
 
-from aime import create_app
 from tests.ai.conftest import CHAT, completion, with_ai
 from tests.conftest import TEST_TOKEN
 

@@ -1,6 +1,7 @@
 """A TCP forwarder a test can start late, cut, or turn into a black hole (accepts, never answers)."""
 from __future__ import annotations
 
+import contextlib
 import socket
 import threading
 
@@ -16,7 +17,7 @@ class TcpProxy:
         self._stopped = False
         self._listener: socket.socket | None = None
 
-    def start(self) -> "TcpProxy":
+    def start(self) -> TcpProxy:
         """Start listening (connections are accepted from now on)."""
         listener = socket.socket()
         listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
@@ -65,10 +66,8 @@ class TcpProxy:
             pass
         finally:
             for sock in (src, dst):
-                try:
+                with contextlib.suppress(OSError):
                     sock.shutdown(socket.SHUT_RDWR)
-                except OSError:
-                    pass
             with self._lock:
                 # Whichever direction ends second closes both sockets.
                 if src in self._closing or dst in self._closing:
@@ -87,10 +86,8 @@ class TcpProxy:
             self._listener.close()
         with self._lock:
             for sock in self._sockets:
-                try:
+                with contextlib.suppress(OSError):
                     sock.shutdown(socket.SHUT_RDWR)
-                except OSError:
-                    pass
                 sock.close()
             self._sockets.clear()
             self._closing.clear()

@@ -9,7 +9,7 @@ import sys
 import time
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Iterator
+from collections.abc import Iterator
 
 import requests
 
@@ -52,12 +52,12 @@ class Gunicorn:
         self.env = {**os.environ, **env, "AIME_BIND": f"127.0.0.1:{self.port}"}
         self.proc: subprocess.Popen | None = None
 
-    def start(self, wait_path: str = "/live", timeout: float = 60.0) -> "Gunicorn":
+    def start(self, wait_path: str = "/live", timeout: float = 60.0) -> Gunicorn:
         """Start the master and wait until wait_path answers 200 (no wait when wait_path is empty)."""
-        self._log = open(self.log_path, "ab")
-        self.proc = subprocess.Popen(
-            [sys.executable, "-m", "gunicorn", "-c", str(ROOT / "gunicorn.conf.py"), self.app_spec],
-            cwd=ROOT, env=self.env, stdout=self._log, stderr=subprocess.STDOUT, start_new_session=True)
+        with open(self.log_path, "ab") as log:  # the child keeps its own copy of the descriptor
+            self.proc = subprocess.Popen(
+                [sys.executable, "-m", "gunicorn", "-c", str(ROOT / "gunicorn.conf.py"), self.app_spec],
+                cwd=ROOT, env=self.env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
         if wait_path:
             wait_for(self.base_url + wait_path, timeout=timeout, proc=self.proc)
         return self
@@ -82,7 +82,6 @@ class Gunicorn:
             except subprocess.TimeoutExpired:
                 os.killpg(self.proc.pid, signal.SIGKILL)
                 self.proc.wait()
-        self._log.close()
         return self.proc.returncode
 
     def log_text(self) -> str:

@@ -218,7 +218,8 @@ def test_year_heatmap_counts_plays_per_local_day(app, db):
 
     config = app.extensions["aime.config"]
     with app.test_request_context("/timeline"):
-        for title, when in (("A", 1710026400), ("B", 1710027000), ("C", 1710151200)):  # 23:20, 23:30 UTC 9 Mar; 10:00 11 Mar
+        # 23:20 and 23:30 UTC on 9 March; 10:00 on 11 March
+        for title, when in (("A", 1710026400), ("B", 1710027000), ("C", 1710151200)):
             record_listen(config, {"artist": "X", "title": title, "played_at": when})
         from datetime import date
 
@@ -274,7 +275,8 @@ def _multipart(csrf: str, name: str, size: int) -> tuple[bytes, str]:
     boundary = "aimewebtestboundary"
     body = (f"--{boundary}\r\nContent-Disposition: form-data; name=\"csrf_token\"\r\n\r\n{csrf}\r\n"
             f"--{boundary}\r\nContent-Disposition: form-data; name=\"file\"; filename=\"{name}\"\r\n"
-            f"Content-Type: application/octet-stream\r\n\r\n").encode() + b"x" * size + f"\r\n--{boundary}--\r\n".encode()
+            f"Content-Type: application/octet-stream\r\n\r\n").encode()
+    body += b"x" * size + f"\r\n--{boundary}--\r\n".encode()
     return body, f"multipart/form-data; boundary={boundary}"
 
 

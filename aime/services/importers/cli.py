@@ -89,7 +89,8 @@ def _print_report(report: dict, dry_run: bool) -> None:
     title = "dry run (nothing written)" if dry_run else f"import {report.get('id')}: {report.get('status')}"
     click.echo(f"{title}\nformat: {report.get('format')}\nprocessed: {report['processed']}\n"
                f"{'would import' if dry_run else 'imported'}: {report['imported']}\n"
-               f"duplicates: {report['duplicates']}\nskipped: {len(report['skipped'])}\nerrors: {len(report['errors'])}")
+               f"duplicates: {report['duplicates']}\nskipped: {len(report['skipped'])}\n"
+               f"errors: {len(report['errors'])}")
     for row in report["skipped"][:SHOWN_ROWS]:
         click.echo(f"  skipped line {row['line']}: {row['reason']}")
     for row in report["errors"][:SHOWN_ROWS]:

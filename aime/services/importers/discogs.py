@@ -2,7 +2,8 @@
 from __future__ import annotations
 
 import re
-from typing import BinaryIO, Iterator
+from typing import BinaryIO
+from collections.abc import Iterator
 
 from .common import RowError, text
 from .records import CollectionEntry, Malformed

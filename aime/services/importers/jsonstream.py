@@ -7,7 +7,8 @@ from __future__ import annotations
 
 import codecs
 import json
-from typing import Any, BinaryIO, Iterator
+from typing import Any, BinaryIO
+from collections.abc import Iterator
 
 from .records import FatalFormatError
 

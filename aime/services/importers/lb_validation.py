@@ -91,10 +91,9 @@ def _basic(meta: dict, key: str, required: bool = True) -> None:
             if required:
                 raise ListenValidationError(f"field track_metadata.{key} is empty.")
             del meta[key]
-        elif UNSTORABLE.search(meta[key]):
+        elif UNSTORABLE.search(meta[key]) and "\x00" not in meta[key]:
             # Upstream's JSON parser already refuses lone surrogates; NUL gets upstream's own message below.
-            if "\x00" not in meta[key]:
-                raise ListenValidationError(f"track_metadata.{key} contains an invalid (surrogate) code point.")
+            raise ListenValidationError(f"track_metadata.{key} contains an invalid (surrogate) code point.")
     elif required:
         raise ListenValidationError(f"JSON document does not contain required field track_metadata.{key}.")
 
@@ -106,19 +105,27 @@ def _check_additional_info(meta: dict) -> None:
     if not isinstance(info, dict):
         raise ListenValidationError("track_metadata.additional_info must be a JSON object.")
     if "tags" in info:
-        tags = info["tags"]
-        if not isinstance(tags, list) or not all(isinstance(tag, str) for tag in tags):
-            raise ListenValidationError("track_metadata.additional_info.tags must be a list of strings.")
-        if len(tags) > MAX_TAGS_PER_LISTEN:
-            raise ListenValidationError(f"JSON document may not contain more than {MAX_TAGS_PER_LISTEN} items in "
-                                        "track_metadata.additional_info.tags.")
-        if any(len(tag) > MAX_TAG_SIZE for tag in tags):
-            raise ListenValidationError("JSON document may not contain track_metadata.additional_info.tags "
-                                        f"longer than {MAX_TAG_SIZE} characters.")
+        _check_tags(info["tags"])
     if "duration" in info and "duration_ms" in info:
         raise ListenValidationError("JSON document should not contain both duration and duration_ms.")
     _duration(info, "duration", MAX_DURATION_LIMIT)
     _duration(info, "duration_ms", MAX_DURATION_MS_LIMIT)
+    _check_mbids(info)
+
+
+def _check_tags(tags) -> None:
+    if not isinstance(tags, list) or not all(isinstance(tag, str) for tag in tags):
+        raise ListenValidationError("track_metadata.additional_info.tags must be a list of strings.")
+    if len(tags) > MAX_TAGS_PER_LISTEN:
+        raise ListenValidationError(f"JSON document may not contain more than {MAX_TAGS_PER_LISTEN} items in "
+                                    "track_metadata.additional_info.tags.")
+    if any(len(tag) > MAX_TAG_SIZE for tag in tags):
+        raise ListenValidationError("JSON document may not contain track_metadata.additional_info.tags "
+                                    f"longer than {MAX_TAG_SIZE} characters.")
+
+
+def _check_mbids(info: dict) -> None:
+    """Null and empty MBIDs are dropped (as upstream does), malformed ones refused."""
     for key in SINGLE_MBID_KEYS:
         if key in info:
             if not info[key]:

@@ -4,7 +4,8 @@ from __future__ import annotations
 import re
 import zipfile
 import zlib
-from typing import BinaryIO, Iterator
+from typing import BinaryIO
+from collections.abc import Iterator
 
 from .common import RowError, epoch, guarded, mbid, play, seconds, spotify_uri
 from .jsonstream import top_level_items

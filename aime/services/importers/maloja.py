@@ -1,7 +1,8 @@
 """Maloja export: `{"maloja": {...}, "scrobbles": [{"time", "track": {"artists", "title", "album"}}]}`."""
 from __future__ import annotations
 
-from typing import BinaryIO, Iterator
+from typing import BinaryIO
+from collections.abc import Iterator
 
 from .common import epoch, guarded, play, seconds
 from .jsonstream import member_items
@@ -25,5 +26,6 @@ def _play(line: int, item: dict) -> Play:
     return play(line, artists[0] if artists else None, track.get("title"),
                 album.get("albumtitle") or album.get("name"), epoch(item.get("time")),
                 # Maloja writes "client:<name>"; other formats (ListenBrainz' submission_client) the name alone.
-                client=(item.get("origin") or "").removeprefix("client:")[:200] or None, duration_seconds=seconds(track.get("length")),
+                client=(item.get("origin") or "").removeprefix("client:")[:200] or None,
+                duration_seconds=seconds(track.get("length")),
                 listened_seconds=seconds(item.get("duration")))

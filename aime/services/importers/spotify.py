@@ -1,7 +1,8 @@
 """Spotify: extended streaming history (`ts` = playback stop) and the basic account-data export (`endTime`)."""
 from __future__ import annotations
 
-from typing import BinaryIO, Iterator
+from typing import BinaryIO
+from collections.abc import Iterator
 
 from .common import guarded, iso_instant, play, seconds, spotify_uri
 from .jsonstream import top_level_items

@@ -64,6 +64,17 @@ def msid_bytes(artist_key: str, title_key: str, album_key: str | None) -> bytes:
 
 def parse_submission(body: bytes) -> tuple[str, list[dict]]:
     """(listen_type, validated listens) of a submit-listens body, or ListenBrainzError(400) naming the problem."""
+    data = _document(body)
+    payload = _payload(data, body)
+    listen_type = _listen_type(data, payload)
+    try:
+        return listen_type, [validate_listen(listen, listen_type == "playing_now") for listen in payload]
+    except ListenValidationError as error:
+        raise _bad(str(error)) from None
+
+
+def _document(body: bytes) -> dict:
+    """The body as a JSON object, checked in upstream's order (size, then syntax, then top-level type)."""
     if len(body) > MAX_LISTEN_PAYLOAD_SIZE:
         raise _bad(f"Payload too large. Payload cannot exceed {MAX_LISTEN_PAYLOAD_SIZE} bytes")
     try:
@@ -74,6 +85,11 @@ def parse_submission(body: bytes) -> tuple[str, list[dict]]:
         raise _bad("Cannot parse JSON document: nested too deeply.") from None
     if not isinstance(data, dict):
         raise _bad("Invalid JSON document submitted. Top level of JSON document should be a json object.")
+    return data
+
+
+def _payload(data: dict, body: bytes) -> list:
+    """The document's list of listens: present, not empty, not too many, not too large on average."""
     if "payload" not in data:
         raise _bad("Invalid JSON document submitted.")
     payload = data["payload"]
@@ -86,6 +102,11 @@ def parse_submission(body: bytes) -> tuple[str, list[dict]]:
     # Upstream measures the body in UTF-8 bytes, on average per listen: a long CJK listen is fine.
     if len(body) > len(payload) * MAX_LISTEN_SIZE:
         raise _bad(f"JSON document is too large. Each listens may not be larger than {MAX_LISTEN_SIZE} bytes.")
+    return payload
+
+
+def _listen_type(data: dict, payload: list) -> str:
+    """The document's listen_type: a known one, with a single listen for single and playing_now."""
     if "listen_type" not in data:
         raise _bad("Invalid JSON document submitted.")
     listen_type = data["listen_type"]
@@ -93,10 +114,7 @@ def parse_submission(body: bytes) -> tuple[str, list[dict]]:
         raise _bad("JSON document requires a valid listen_type key.")
     if listen_type in ("single", "playing_now") and len(payload) > 1:
         raise _bad("JSON document contains more than listen for a single/playing_now. It should contain only one.")
-    try:
-        return listen_type, [validate_listen(listen, listen_type == "playing_now") for listen in payload]
-    except ListenValidationError as error:
-        raise _bad(str(error)) from None
+    return listen_type
 
 
 def listen_to_play(index: int, listen: dict) -> Play:

@@ -3,7 +3,8 @@ from __future__ import annotations
 
 import csv
 import sys
-from typing import BinaryIO, Iterator
+from typing import BinaryIO
+from collections.abc import Iterator
 
 from .records import Malformed
 
