@@ -1,7 +1,8 @@
 """Listening statistics of a period: totals, peak hour, top artists/albums/tracks by plays or time.
 
-All-time figures read the per-track rollup (track_play_totals); periods read the listens through the
-(played_at, track_id) index; anything by local time of day reads the 15-minute buckets (localtime.py).
+All-time figures read the per-track rollup (track_play_totals); periods read the per-track UTC day/month/year
+rollup (track_period_plays) for the whole units inside them and the listens for the hours at their edges
+(period_cover.py); anything by local time of day reads the 15-minute buckets (localtime.py).
 """
 from __future__ import annotations
 
@@ -9,15 +10,17 @@ from dataclasses import dataclass
 from datetime import date, datetime
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import case, func, select
+from sqlalchemy import case, func, literal_column, select, text, union_all
 
 from ..config import Config
 from ..errors import InvalidInput
 from ..extensions import db
 from ..models import Album, Artist, Listen, Track
-from ..models.rollup import ArtistPlayTotal, TrackPlayTotal
+from ..models.rollup import ArtistPlayTotal, TrackPeriodPlay, TrackPlayTotal
 from ..timeutil import range_bounds, zone
 from .localtime import local_hours
+from .period_cover import ALL, LISTENS, cover, unit_of
+from .period_cover import LEVEL_YEAR as _YEAR
 
 ORDERINGS = ("plays", "duration")
 
@@ -85,16 +88,61 @@ def local_plays(p: Period) -> list[tuple[int, int, int]]:
 
 
 def per_track(p: Period):
-    """Subquery (track_id, plays, listened, listened_plays) of the period: the rollup for all time, else the
-    listens. `listened` sums the plays' own lengths, known for `listened_plays` of them."""
+    """Subquery (track_id, plays, listened, listened_plays) of the period: the rollups for all time and for
+    the whole UTC days, months and years inside it, the listens for its edges. `listened` sums the plays' own
+    lengths, known for `listened_plays` of them."""
     if p.all_time:
         return select(TrackPlayTotal.track_id.label("track_id"), TrackPlayTotal.plays.label("plays"),
                       TrackPlayTotal.listened_seconds.label("listened"),
                       TrackPlayTotal.listened_plays.label("listened_plays")).subquery()
-    return (select(Listen.track_id.label("track_id"), func.count().label("plays"),
-                   func.coalesce(func.sum(Listen.listened_seconds), 0).label("listened"),
-                   func.count(Listen.listened_seconds).label("listened_plays"))
-            .where(*p.listen_clauses()).group_by(Listen.track_id).subquery())
+    pieces = _pieces(p.lo, p.hi)
+    if pieces is None:
+        return _from_listens(p.listen_clauses()).group_by(Listen.track_id).subquery()
+    parts = union_all(*(_part(*piece) for piece in pieces)).subquery()
+    plays = func.sum(parts.c.plays)
+    return (select(parts.c.track_id.label("track_id"), plays.label("plays"),
+                   func.sum(parts.c.listened).label("listened"),
+                   func.sum(parts.c.listened_plays).label("listened_plays"))
+            .group_by(parts.c.track_id).having(plays > 0).subquery())
+
+
+_LISTEN_SPAN = text("SELECT (SELECT MIN(played_at) FROM listens), (SELECT MAX(played_at) FROM listens)")
+
+
+def _pieces(lo: int | None, hi: int | None) -> list[tuple] | None:
+    """The signed rollup/listen pieces covering [lo, hi); None when the listens alone are read (empty or one piece)."""
+    first, last = db.session.execute(_LISTEN_SPAN).one()
+    if first is None:
+        return None
+    lo = first if lo is None else max(lo, first)
+    hi = last + 1 if hi is None else min(hi, last + 1)
+    if hi <= lo:
+        return None
+    pieces = cover(lo, hi, unit_of(_YEAR, first), unit_of(_YEAR, last))
+    return None if len(pieces) == 1 and pieces[0][1] == LISTENS else pieces
+
+
+def _from_listens(clauses: list, sign: int = 1):
+    """(track_id, plays, listened, listened_plays) of the listens matching clauses, times sign (ungrouped
+    when sign is given per row, grouped by the caller)."""
+    one = literal_column(str(sign))
+    return select(Listen.track_id.label("track_id"), (func.count() * one).label("plays"),
+                  (func.coalesce(func.sum(Listen.listened_seconds), 0) * one).label("listened"),
+                  (func.count(Listen.listened_seconds) * one).label("listened_plays")).where(*clauses)
+
+
+def _part(sign: int, level: int, first: int, stop: int):
+    """One signed piece of a period, per track."""
+    if level == LISTENS:
+        return _from_listens(period_clauses(first, stop), sign).group_by(Listen.track_id)
+    one = literal_column(str(sign))
+    table = TrackPlayTotal if level == ALL else TrackPeriodPlay
+    query = select(table.track_id.label("track_id"), (table.plays * one).label("plays"),
+                   (table.listened_seconds * one).label("listened"),
+                   (table.listened_plays * one).label("listened_plays"))
+    if level == ALL:
+        return query
+    return query.where(TrackPeriodPlay.level == level, TrackPeriodPlay.unit >= first, TrackPeriodPlay.unit < stop)
 
 
 def listening_seconds(plays, listened, listened_plays):
