@@ -8,7 +8,7 @@ per-track plays of each UTC day, month and year (track_period_plays, read by aim
 from __future__ import annotations
 
 from collections import Counter
-from typing import Iterable
+from collections.abc import Iterable
 
 from sqlalchemy import bindparam, text
 
@@ -76,11 +76,12 @@ _RECOUNT_TRACK = text(
     "WHERE listens.track_id = track_play_totals.track_id), 0), "
     "listened_seconds = COALESCE((SELECT SUM(listened_seconds) FROM listens "
     "WHERE listens.track_id = track_play_totals.track_id), 0), "
-    "listened_plays = (SELECT COUNT(listened_seconds) FROM listens WHERE listens.track_id = track_play_totals.track_id) "
+    "listened_plays = (SELECT COUNT(listened_seconds) FROM listens "
+    "WHERE listens.track_id = track_play_totals.track_id) "
     "WHERE track_id = :track_id")
 _TOTALS_FROM_LISTENS = (
-    "INSERT INTO track_play_totals (track_id, plays, first_played_at, last_played_at, listened_seconds, listened_plays) "
-    "SELECT track_id, COUNT(*), MIN(played_at), MAX(played_at), COALESCE(SUM(listened_seconds), 0), "
+    "INSERT INTO track_play_totals (track_id, plays, first_played_at, last_played_at, listened_seconds, "
+    "listened_plays) SELECT track_id, COUNT(*), MIN(played_at), MAX(played_at), COALESCE(SUM(listened_seconds), 0), "
     "COUNT(listened_seconds) FROM listens")
 
 

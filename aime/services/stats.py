@@ -180,10 +180,116 @@ def history_stats(config: Config, start_date: date | None = None, end_date: date
                   tz: str | None = None, limit: int = 10) -> dict:
     """Totals and top lists of the plays between start_date and end_date (local days, inclusive)."""
     p = period(config, start_date, end_date, tz)
-    return {"start_date": start_date, "end_date": end_date, "tz": p.tz.key, **totals(p),
-            "peak_hour": peak_hour(local_plays(p)),
-            "top_artists": top_artists(p, limit), "top_albums": top_albums(p, limit),
-            "top_tracks": top_tracks(p, limit)}
+    if p.all_time:  # the all-time rankings read the rollups with thresholds: cheaper than one pass
+        return {"start_date": start_date, "end_date": end_date, "tz": p.tz.key, **totals(p),
+                "peak_hour": peak_hour(local_plays(p)),
+                "top_artists": top_artists(p, limit), "top_albums": top_albums(p, limit),
+                "top_tracks": top_tracks(p, limit)}
+    tracks = _track_rows(p)
+    return {"start_date": start_date, "end_date": end_date, "tz": p.tz.key, **_totals_of(tracks),
+            "peak_hour": peak_hour(local_plays(p)), "top_artists": _top_artists_of(tracks, limit),
+            "top_albums": _top_albums_of(tracks, limit), "top_tracks": _top_songs_of(tracks, limit)}
+
+
+# One pass for a period's summary: the per-track sums of the period are read once (a year is ~12,000 rows
+# at 1,000,000 plays) and totals and the three rankings are made from them, instead of four queries that
+# each re-add the period. Ties are broken in the database's own collation, as the SQL rankings do.
+
+def _track_rows(p: Period) -> list[tuple]:
+    """(track_id, plays, seconds, unmeasured plays, artist_id, album_id, title_key) of every track of the period."""
+    pt = per_track(p)
+    return [tuple(row) for row in db.session.execute(
+        select(pt.c.track_id, pt.c.plays, listening_seconds(pt.c.plays, pt.c.listened, pt.c.listened_plays),
+               unmeasured_plays(pt.c.plays, pt.c.listened_plays), Track.artist_id, Track.album_id, Track.title_key)
+        .select_from(pt).join(Track, Track.id == pt.c.track_id))]
+
+
+def _totals_of(tracks: list[tuple]) -> dict:
+    """totals() from the per-track rows."""
+    return {"total_tracks": int(sum(t[1] for t in tracks)), "unique_artists": len({t[4] for t in tracks}),
+            "unique_albums": len({t[5] for t in tracks if t[5] is not None}), "unique_tracks": len(tracks),
+            "total_duration_seconds": int(sum(t[2] for t in tracks)),
+            "plays_without_duration": int(sum(t[3] for t in tracks))}
+
+
+def _sums(tracks: list[tuple], key) -> dict:
+    """{group: [plays, seconds]} of the per-track rows, skipping rows whose key is None."""
+    sums: dict = {}
+    for t in tracks:
+        k = key(t)
+        if k is not None:
+            entry = sums.setdefault(k, [0, 0])
+            entry[0] += t[1]
+            entry[1] += t[2]
+    return sums
+
+
+def _best(sums: dict, limit: int, tie_order) -> list:
+    """The `limit` keys with most plays (then seconds), ties in the order tie_order(keys) gives."""
+    if not sums or limit <= 0:
+        return []
+    ranked = sorted(sums, key=lambda k: (sums[k][0], sums[k][1]), reverse=True)
+    cut = (sums[ranked[min(limit, len(ranked)) - 1]][0], sums[ranked[min(limit, len(ranked)) - 1]][1])
+    candidates = [k for k in ranked if (sums[k][0], sums[k][1]) >= cut]
+    position = {k: i for i, k in enumerate(tie_order(candidates))}
+    return sorted(candidates, key=lambda k: (-sums[k][0], -sums[k][1], position[k]))[:limit]
+
+
+def _in_db_order(column, ids_column, keys: list) -> list:
+    """keys ordered by `column` in the database's collation (ids_column holds the keys)."""
+    if len(keys) < 2:
+        return keys
+    return list(db.session.scalars(select(ids_column).where(ids_column.in_(keys)).order_by(column, ids_column)))
+
+
+def _top_artists_of(tracks: list[tuple], limit: int) -> list[dict]:
+    sums = _sums(tracks, lambda t: t[4])
+    best = _best(sums, limit, lambda keys: _in_db_order(Artist.name, Artist.id, keys))
+    names = dict(db.session.execute(select(Artist.id, Artist.name).where(Artist.id.in_(best))).all()) if best else {}
+    return [{"id": k, "name": names[k], "artist": None, "plays": int(sums[k][0]),
+             "duration_seconds": int(sums[k][1] or 0)} for k in best]
+
+
+def _top_albums_of(tracks: list[tuple], limit: int) -> list[dict]:
+    sums = _sums(tracks, lambda t: t[5])
+    best = _best(sums, limit, lambda keys: _in_db_order(Album.title, Album.id, keys))
+    rows = {r.id: r for r in db.session.execute(
+        select(Album.id, Album.title, Artist.name).join(Artist, Artist.id == Album.primary_artist_id)
+        .where(Album.id.in_(best)))} if best else {}
+    return [{"id": k, "name": rows[k].title, "artist": rows[k].name, "plays": int(sums[k][0]),
+             "duration_seconds": int(sums[k][1] or 0)} for k in best]
+
+
+def _song_order(keys: list) -> list:
+    """(artist_id, title_key) songs ordered by title_key in the database's collation, then artist_id."""
+    titles = sorted({k[1] for k in keys})
+    if len(titles) > 1:
+        titles = list(db.session.scalars(select(Track.title_key).where(Track.title_key.in_(titles))
+                                         .group_by(Track.title_key).order_by(Track.title_key)))
+    rank = {title: i for i, title in enumerate(titles)}
+    return sorted(keys, key=lambda k: (rank[k[1]], k[0]))
+
+
+def _top_songs_of(tracks: list[tuple], limit: int) -> list[dict]:
+    sums = _sums(tracks, lambda t: (t[4], t[6]))
+    best = _best(sums, limit, _song_order)
+    if not best:
+        return []
+    wanted = set(best)
+    faces: dict = {}
+    for t in tracks:
+        key = (t[4], t[6])
+        rank = (t[5] is not None, t[1], -t[0])  # as _song_faces: an album, then more plays, then the older row
+        if key in wanted and (key not in faces or rank > faces[key]):
+            faces[key] = rank
+    ids = [-rank[2] for rank in faces.values()]
+    rows = {r.id: r for r in db.session.execute(
+        select(Track.id, Track.title, Artist.name, Track.album_id, Album.title.label("album"))
+        .join(Artist, Artist.id == Track.artist_id).outerjoin(Album, Album.id == Track.album_id)
+        .where(Track.id.in_(ids)))}
+    return [{"id": r.id, "name": r.title, "artist": r.name, "album": r.album, "album_id": r.album_id,
+             "plays": int(sums[k][0]), "duration_seconds": int(sums[k][1] or 0)}
+            for k, r in ((k, rows[-faces[k][2]]) for k in best)]
 
 
 def top_list(config: Config, kind: str, start_date: date | None = None, end_date: date | None = None,

@@ -3,7 +3,7 @@ straightforward recomputation from the listens, for any period in zones with hal
 from __future__ import annotations
 
 import json
-from datetime import date, datetime, timedelta, timezone
+from datetime import UTC, date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 from hypothesis import HealthCheck, Phase, given, settings
@@ -24,7 +24,7 @@ SONGS = (("ar a", "song a", "alb a", 200), ("ar a", "song a", "alb b", 210), ("a
          ("ar c", "song d", "alb d", None))
 ALBUMS = ("alb a", "alb b", "alb c", "alb d")
 # Plays cluster around UTC year/month ends and the DST changes of Paris, St John's and Lord Howe.
-ANCHORS = tuple(int(datetime(*moment, tzinfo=timezone.utc).timestamp()) for moment in (
+ANCHORS = tuple(int(datetime(*moment, tzinfo=UTC).timestamp()) for moment in (
     (2024, 12, 31, 12), (2024, 3, 31, 1), (2024, 4, 6, 15), (2024, 11, 3, 3), (2025, 1, 31, 20), (2023, 6, 15)))
 RESET = ("listens", "listen_buckets", "track_play_totals", "artist_play_totals", "track_period_plays")
 
@@ -36,7 +36,7 @@ imported = st.tuples(st.just("import"), st.lists(st.tuples(st.sampled_from([0, 1
 remove = st.tuples(st.just("delete"), st.integers(0, 10_000))
 drop_album = st.tuples(st.just("drop_album"), st.sampled_from(ALBUMS))
 operations = st.lists(st.one_of(add, add, imported, remove, remove, drop_album), min_size=1, max_size=14)
-days = st.builds(lambda anchor, shift: (datetime.fromtimestamp(anchor, timezone.utc) + timedelta(days=shift)).date(),
+days = st.builds(lambda anchor, shift: (datetime.fromtimestamp(anchor, UTC) + timedelta(days=shift)).date(),
                  st.sampled_from(ANCHORS), st.integers(-3, 3))
 periods = st.tuples(days, st.sampled_from([0, 0, 1, 6, 30, 95, 400, 900, None]), st.sampled_from(ZONES),
                     st.booleans())
@@ -76,7 +76,7 @@ def _apply(config, op, tmp_path) -> None:
 
 def _import(plays, tmp_path) -> None:
     """A Spotify extended-history file (it carries the time really listened) through the import job."""
-    entries = [{"ts": datetime.fromtimestamp(at, timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ"),
+    entries = [{"ts": datetime.fromtimestamp(at, UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
                 "ms_played": seconds * 1000, "master_metadata_track_name": SONGS[i][1],
                 "master_metadata_album_artist_name": SONGS[i][0], "master_metadata_album_album_name": SONGS[i][2],
                 "spotify_track_uri": None, "reason_end": "trackdone", "skipped": False}
@@ -169,8 +169,9 @@ def _check(config, start: date, span: int | None, zone: str, open_start: bool) -
         assert items == by_time[f"top_{kind}"], (kind, start, end, zone)
 
 
-@settings(max_examples=25, deadline=None, phases=[Phase.explicit, Phase.reuse, Phase.generate], suppress_health_check=[HealthCheck.function_scoped_fixture,
-                                                                  HealthCheck.too_slow])
+# No shrinking: each example rebuilds a history through the real writers, and shrinking one took minutes.
+@settings(max_examples=25, deadline=None, phases=[Phase.explicit, Phase.reuse, Phase.generate],
+          suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
 @given(operations, st.lists(periods, min_size=3, max_size=5))
 def test_every_statistic_equals_a_recount_from_the_listens(app, tmp_path, ops, checks):
     config = app.extensions["aime.config"]
