@@ -1,8 +1,9 @@
-"""Cover an epoch range [lo, hi) with rollup units (UTC days, months, years) plus listens at the edges.
+"""Cover an epoch range [lo, hi) with rollup units (UTC months, years) plus listens at the edges.
 
 A local period rarely starts on a UTC boundary, so each end is rounded to the NEAREST boundary of the next
 coarser level and the difference is added or subtracted at the finer level: a year in Asia/Kolkata is one
-UTC year row per track, plus the 5.5 hours before it, minus the 5.5 hours at its end (read from the listens).
+UTC year row per track, plus the 5.5 hours before it, minus the 5.5 hours at its end (read from the listens);
+June 3 to September 27 is four month rows minus two and three days of listens.
 The sums are linear, so subtracting is exact; the cost stays near one unit per level whatever the period.
 """
 from __future__ import annotations
@@ -11,10 +12,11 @@ import calendar
 from datetime import date, timedelta
 from functools import lru_cache
 
-from ..models.rollup import LEVEL_DAY, LEVEL_MONTH, LEVEL_YEAR
+from ..models.rollup import LEVEL_MONTH, LEVEL_YEAR
 
 LISTENS = 0  # a piece read from the listens themselves, [a, b) in epoch seconds
 ALL = 4  # the all-time totals (track_play_totals)
+LEVELS = (LEVEL_MONTH, LEVEL_YEAR)  # finest first
 DAY_SECONDS = 86400
 _EPOCH = date(1970, 1, 1)
 
@@ -29,17 +31,12 @@ def day_units(day: int) -> tuple[int, int]:
 
 def unit_of(level: int, seconds: int) -> int:
     """The unit of `level` holding an epoch instant."""
-    day = seconds // DAY_SECONDS
-    if level == LEVEL_DAY:
-        return day
-    month, year = day_units(day)
+    month, year = day_units(seconds // DAY_SECONDS)
     return month if level == LEVEL_MONTH else year
 
 
 def unit_start(level: int, unit: int) -> int:
     """Epoch seconds at which a unit of `level` starts."""
-    if level == LEVEL_DAY:
-        return unit * DAY_SECONDS
     year, month = (1970 + unit // 12, unit % 12 + 1) if level == LEVEL_MONTH else (1970 + unit, 1)
     return calendar.timegm((year, month, 1, 0, 0, 0))
 
@@ -66,7 +63,7 @@ def cover(lo: int, hi: int, first_year: int | None = None, last_year: int | None
     """
     pieces: list[tuple] = []
     finer = LISTENS
-    for level in (LEVEL_DAY, LEVEL_MONTH, LEVEL_YEAR):
+    for level in LEVELS:
         a, b = _nearest(level, lo), _nearest(level, hi)
         start, stop = unit_start(level, a), unit_start(level, b)
         edges = abs(start - lo) + abs(hi - stop)

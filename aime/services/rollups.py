@@ -3,7 +3,7 @@
 Every code path that inserts or deletes listens calls listens_added/listens_removed inside the same
 transaction, with (track_id, played_at) pairs of the rows it really wrote (removed: after the DELETE).
 Four rollups are kept (aime.models.rollup): plays per 15-minute UTC bucket, per-track and per-artist totals, and
-per-track plays of each UTC day, month and year (track_period_plays, read by aime.services.stats for periods).
+per-track plays of each UTC month and year (track_period_plays, read by aime.services.stats for periods).
 """
 from __future__ import annotations
 
@@ -16,7 +16,6 @@ from ..database import dbapi_cursor, run_write
 from ..extensions import db
 from ..models.rollup import (  # noqa: F401  (tables)
     BUCKET_SECONDS,
-    LEVEL_DAY,
     LEVEL_MONTH,
     LEVEL_YEAR,
     ArtistPlayTotal,
@@ -24,7 +23,7 @@ from ..models.rollup import (  # noqa: F401  (tables)
     TrackPeriodPlay,
     TrackPlayTotal,
 )
-from .period_cover import day_units, unit_of, unit_start
+from .period_cover import LEVELS, day_units, unit_of, unit_start
 
 # ON CONFLICT ... DO UPDATE is understood by SQLite (>= 3.24) and PostgreSQL alike.
 _ADD_BUCKETS = text(
@@ -121,9 +120,8 @@ def _period_rows(pairs: list[tuple]) -> list[dict]:
     for pair in pairs:
         track_id, played_at = pair[0], pair[1]
         listened = pair[2] if len(pair) > 2 else None
-        day = played_at // 86400
-        month, year = day_units(day)
-        for key in ((LEVEL_DAY, day, track_id), (LEVEL_MONTH, month, track_id), (LEVEL_YEAR, year, track_id)):
+        month, year = day_units(played_at // 86400)
+        for key in ((LEVEL_MONTH, month, track_id), (LEVEL_YEAR, year, track_id)):
             entry = sums.get(key)
             if entry is None:
                 entry = sums[key] = [0, 0, 0]
@@ -191,9 +189,9 @@ def listens_removed(session, pairs: Iterable[tuple[int, int]]) -> None:
 
 
 def _recount_periods(session, pairs: list[tuple]) -> None:
-    """Recount, from the remaining listens, the day/month/year rows of the tracks that lost plays."""
+    """Recount, from the remaining listens, the month/year rows of the tracks that lost plays."""
     keys = sorted({(level, unit_of(level, pair[1]), pair[0]) for pair in pairs
-                   for level in (LEVEL_DAY, LEVEL_MONTH, LEVEL_YEAR)})
+                   for level in LEVELS})
     rows = [{"level": level, "unit": unit, "track_id": track_id, "lo": unit_start(level, unit),
              "hi": unit_start(level, unit + 1)} for level, unit, track_id in keys]
     session.execute(_DROP_PERIOD, [{k: row[k] for k in ("level", "unit", "track_id")} for row in rows])
@@ -224,21 +222,19 @@ def _rebuild() -> dict:
 
 
 def fill_period_plays(connection) -> None:
-    """Fill the empty track_period_plays from the listens: days from the listens, months from the days, years from
-    the months (used by rebuild and by the migration that creates the table)."""
-    day = "unit * 86400"
+    """Fill the empty track_period_plays from the listens: months from the listens, years from the months (used
+    by rebuild and by the migration that creates the table)."""
     if connection.dialect.name == "sqlite":
-        year = f"CAST(strftime('%Y', {day}, 'unixepoch') AS INTEGER)"
-        month = f"CAST(strftime('%m', {day}, 'unixepoch') AS INTEGER)"
+        year = "CAST(strftime('%Y', played_at, 'unixepoch') AS INTEGER)"
+        month = "CAST(strftime('%m', played_at, 'unixepoch') AS INTEGER)"
     else:
-        moment = f"(to_timestamp({day}) AT TIME ZONE 'UTC')"
+        moment = "(to_timestamp(played_at) AT TIME ZONE 'UTC')"
         year, month = f"CAST(EXTRACT(YEAR FROM {moment}) AS INTEGER)", f"CAST(EXTRACT(MONTH FROM {moment}) AS INTEGER)"
+    unit = f"({year} - 1970) * 12 + {month} - 1"
     columns = "INSERT INTO track_period_plays (level, unit, track_id, plays, listened_seconds, listened_plays) "
     connection.execute(text(
-        columns + f"SELECT {LEVEL_DAY}, played_at / 86400, track_id, COUNT(*), COALESCE(SUM(listened_seconds), 0), "
-        "COUNT(listened_seconds) FROM listens GROUP BY played_at / 86400, track_id"))
-    for level, unit, finer in ((LEVEL_MONTH, f"({year} - 1970) * 12 + {month} - 1", LEVEL_DAY),
-                               (LEVEL_YEAR, "unit / 12", LEVEL_MONTH)):
-        connection.execute(text(
-            columns + f"SELECT {level}, {unit}, track_id, SUM(plays), SUM(listened_seconds), SUM(listened_plays) "
-            f"FROM track_period_plays WHERE level = {finer} GROUP BY {unit}, track_id"))
+        columns + f"SELECT {LEVEL_MONTH}, {unit}, track_id, COUNT(*), COALESCE(SUM(listened_seconds), 0), "
+        f"COUNT(listened_seconds) FROM listens GROUP BY {unit}, track_id"))
+    connection.execute(text(
+        columns + f"SELECT {LEVEL_YEAR}, unit / 12, track_id, SUM(plays), SUM(listened_seconds), SUM(listened_plays) "
+        f"FROM track_period_plays WHERE level = {LEVEL_MONTH} GROUP BY unit / 12, track_id"))

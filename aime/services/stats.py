@@ -1,11 +1,12 @@
 """Listening statistics of a period: totals, peak hour, top artists/albums/tracks by plays or time.
 
-All-time figures read the per-track rollup (track_play_totals); periods read the per-track UTC day/month/year
-rollup (track_period_plays) for the whole units inside them and the listens for the hours at their edges
+All-time figures read the per-track rollup (track_play_totals); periods read the per-track UTC month/year
+rollup (track_period_plays) for the whole months and years inside them and the listens for their edges
 (period_cover.py); anything by local time of day reads the 15-minute buckets (localtime.py).
 """
 from __future__ import annotations
 
+import heapq
 from dataclasses import dataclass
 from datetime import date, datetime
 from zoneinfo import ZoneInfo
@@ -18,7 +19,7 @@ from ..extensions import db
 from ..models import Album, Artist, Listen, Track
 from ..models.rollup import ArtistPlayTotal, TrackPeriodPlay, TrackPlayTotal
 from ..timeutil import range_bounds, zone
-from .localtime import local_hours
+from .localtime import hours_of_day, local_hours
 from .period_cover import ALL, LISTENS, cover, unit_of
 from .period_cover import LEVEL_YEAR as _YEAR
 
@@ -89,7 +90,7 @@ def local_plays(p: Period) -> list[tuple[int, int, int]]:
 
 def per_track(p: Period):
     """Subquery (track_id, plays, listened, listened_plays) of the period: the rollups for all time and for
-    the whole UTC days, months and years inside it, the listens for its edges. `listened` sums the plays' own
+    the whole UTC months and years inside it, the listens for its edges. `listened` sums the plays' own
     lengths, known for `listened_plays` of them."""
     if p.all_time:
         return select(TrackPlayTotal.track_id.label("track_id"), TrackPlayTotal.plays.label("plays"),
@@ -180,14 +181,16 @@ def history_stats(config: Config, start_date: date | None = None, end_date: date
                   tz: str | None = None, limit: int = 10) -> dict:
     """Totals and top lists of the plays between start_date and end_date (local days, inclusive)."""
     p = period(config, start_date, end_date, tz)
-    if p.all_time:  # the all-time rankings read the rollups with thresholds: cheaper than one pass
+    if p.all_time:  # all time reads the all-time rollups (one pass over every track measured no faster)
         return {"start_date": start_date, "end_date": end_date, "tz": p.tz.key, **totals(p),
                 "peak_hour": peak_hour(local_plays(p)),
                 "top_artists": top_artists(p, limit), "top_albums": top_albums(p, limit),
                 "top_tracks": top_tracks(p, limit)}
     tracks = _track_rows(p)
+    hours = hours_of_day(p.tz, p.lo, p.hi)
     return {"start_date": start_date, "end_date": end_date, "tz": p.tz.key, **_totals_of(tracks),
-            "peak_hour": peak_hour(local_plays(p)), "top_artists": _top_artists_of(tracks, limit),
+            "peak_hour": peak_hour([(0, h, n) for h, n in enumerate(hours)]),
+            "top_artists": _top_artists_of(tracks, limit),
             "top_albums": _top_albums_of(tracks, limit), "top_tracks": _top_songs_of(tracks, limit)}
 
 
@@ -195,13 +198,35 @@ def history_stats(config: Config, start_date: date | None = None, end_date: date
 # at 1,000,000 plays) and totals and the three rankings are made from them, instead of four queries that
 # each re-add the period. Ties are broken in the database's own collation, as the SQL rankings do.
 
-def _track_rows(p: Period) -> list[tuple]:
-    """(track_id, plays, seconds, unmeasured plays, artist_id, album_id, title_key) of every track of the period."""
-    pt = per_track(p)
-    return [tuple(row) for row in db.session.execute(
-        select(pt.c.track_id, pt.c.plays, listening_seconds(pt.c.plays, pt.c.listened, pt.c.listened_plays),
-               unmeasured_plays(pt.c.plays, pt.c.listened_plays), Track.artist_id, Track.album_id, Track.title_key)
-        .select_from(pt).join(Track, Track.id == pt.c.track_id))]
+def _track_rows(p: Period) -> list:
+    """(track_id, plays, seconds, unmeasured plays, artist_id, album_id, title_key) of every track of the period.
+
+    Each piece of the period is read on its own and the signed pieces are added here: one GROUP BY of their
+    union in the database (a temporary B-tree) cost more than reading a year's rows twice."""
+    pieces = None if p.all_time else _pieces(p.lo, p.hi)
+    if pieces is None:
+        pt = per_track(p)
+        return db.session.execute(
+            select(pt.c.track_id, pt.c.plays, listening_seconds(pt.c.plays, pt.c.listened, pt.c.listened_plays),
+                   unmeasured_plays(pt.c.plays, pt.c.listened_plays), Track.artist_id, Track.album_id,
+                   Track.title_key).select_from(pt).join(Track, Track.id == pt.c.track_id)).all()
+    sums: dict[int, list] = {}
+    for piece in pieces:
+        part = _part(*piece).subquery()
+        rows = db.session.execute(select(part.c.track_id, part.c.plays, part.c.listened, part.c.listened_plays,
+                                         Track.duration_seconds, Track.artist_id, Track.album_id, Track.title_key)
+                                  .join(Track, Track.id == part.c.track_id))
+        for row in rows:
+            entry = sums.get(row[0])
+            if entry is None:
+                sums[row[0]] = list(row)
+            else:
+                entry[1] += row[1]
+                entry[2] += row[2]
+                entry[3] += row[3]
+    return [(t, plays, listened + (plays - measured) * (length or 0), plays - measured if length is None else 0,
+             artist, album, title) for t, plays, listened, measured, length, artist, album, title in sums.values()
+            if plays > 0]
 
 
 def _totals_of(tracks: list[tuple]) -> dict:
@@ -212,15 +237,19 @@ def _totals_of(tracks: list[tuple]) -> dict:
             "plays_without_duration": int(sum(t[3] for t in tracks))}
 
 
-def _sums(tracks: list[tuple], key) -> dict:
-    """{group: [plays, seconds]} of the per-track rows, skipping rows whose key is None."""
+def _sums(tracks: list[tuple], index: int, second: int | None = None) -> dict:
+    """{group: [plays, seconds]} of the per-track rows by column `index` (and `second`), skipping None keys."""
     sums: dict = {}
+    get = sums.get
     for t in tracks:
-        k = key(t)
-        if k is not None:
-            entry = sums.setdefault(k, [0, 0])
+        k = t[index] if second is None else (t[index], t[second])
+        entry = get(k)
+        if entry is None:
+            sums[k] = [t[1], t[2]]
+        else:
             entry[0] += t[1]
             entry[1] += t[2]
+    sums.pop(None, None)
     return sums
 
 
@@ -228,9 +257,8 @@ def _best(sums: dict, limit: int, tie_order) -> list:
     """The `limit` keys with most plays (then seconds), ties in the order tie_order(keys) gives."""
     if not sums or limit <= 0:
         return []
-    ranked = sorted(sums, key=lambda k: (sums[k][0], sums[k][1]), reverse=True)
-    cut = (sums[ranked[min(limit, len(ranked)) - 1]][0], sums[ranked[min(limit, len(ranked)) - 1]][1])
-    candidates = [k for k in ranked if (sums[k][0], sums[k][1]) >= cut]
+    cut = heapq.nlargest(limit, sums.values())[-1]
+    candidates = [k for k, v in sums.items() if v >= cut]
     position = {k: i for i, k in enumerate(tie_order(candidates))}
     return sorted(candidates, key=lambda k: (-sums[k][0], -sums[k][1], position[k]))[:limit]
 
@@ -243,7 +271,7 @@ def _in_db_order(column, ids_column, keys: list) -> list:
 
 
 def _top_artists_of(tracks: list[tuple], limit: int) -> list[dict]:
-    sums = _sums(tracks, lambda t: t[4])
+    sums = _sums(tracks, 4)
     best = _best(sums, limit, lambda keys: _in_db_order(Artist.name, Artist.id, keys))
     names = dict(db.session.execute(select(Artist.id, Artist.name).where(Artist.id.in_(best))).all()) if best else {}
     return [{"id": k, "name": names[k], "artist": None, "plays": int(sums[k][0]),
@@ -251,7 +279,7 @@ def _top_artists_of(tracks: list[tuple], limit: int) -> list[dict]:
 
 
 def _top_albums_of(tracks: list[tuple], limit: int) -> list[dict]:
-    sums = _sums(tracks, lambda t: t[5])
+    sums = _sums(tracks, 5)
     best = _best(sums, limit, lambda keys: _in_db_order(Album.title, Album.id, keys))
     rows = {r.id: r for r in db.session.execute(
         select(Album.id, Album.title, Artist.name).join(Artist, Artist.id == Album.primary_artist_id)
@@ -271,7 +299,7 @@ def _song_order(keys: list) -> list:
 
 
 def _top_songs_of(tracks: list[tuple], limit: int) -> list[dict]:
-    sums = _sums(tracks, lambda t: (t[4], t[6]))
+    sums = _sums(tracks, 4, 6)
     best = _best(sums, limit, _song_order)
     if not best:
         return []

@@ -1,4 +1,4 @@
-"""track_period_plays: per-track plays of each UTC day, month and year, backfilled from the listens
+"""track_period_plays: per-track plays of each UTC month and year, backfilled from the listens
 
 Revision ID: 0014
 Revises: 0012
