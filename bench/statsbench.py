@@ -51,14 +51,15 @@ def main(argv: list[str] | None = None) -> list[dict]:
         env = httpbench.server_env(args.database_url, Path(tmp))
         with httpbench.running(env, Path(tmp) / "gunicorn.log") as server:
             rows = httpbench.measure_set(server, list(QUESTIONS), args.connections, args.duration, args.loadgen)
-    print(f"{'question':32s} {'req/s':>7s} {'p50':>8s} {'p99':>8s} {'p50 1c':>8s} {'p99 1c':>8s} {'cpu/req':>8s}")
-    for r in rows:
-        print(f"{r['name']:32s} {r['rps']:7.1f} {r['p50_ms']:8.1f} {r['p99_ms']:8.1f} {r['p50_1c_ms']:8.1f} "
-              f"{r['p99_1c_ms']:8.1f} {r['server_cpu_ms_per_request']:8.2f}")
-    print("load average:", os.getloadavg())
     out = ROOT / "bench" / "results" / f"{datetime.now(UTC).date().isoformat()}-stats{args.label}.json"
     out.write_text(json.dumps({"database": args.database_url.split("@")[-1], "load_average": os.getloadavg(),
                                "connections": args.connections, "duration_s": args.duration, "rows": rows}, indent=1))
+    columns = ("rps", "p50_ms", "p99_ms", "p50_1c_ms", "p99_1c_ms", "server_cpu_ms_per_request")
+    print(f"{'question':32s} " + " ".join(f"{c[:9]:>9s}" for c in columns))
+    for r in rows:
+        print(f"{r['name']:32s} " + " ".join(f"{r[c]:9.1f}" if r.get(c) is not None else f"{'-':>9s}"
+                                             for c in columns))
+    print("load average:", os.getloadavg(), "->", out)
     return rows
 
 

@@ -253,14 +253,16 @@ def _sums(tracks: list[tuple], index: int, second: int | None = None) -> dict:
     return sums
 
 
-def _best(sums: dict, limit: int, tie_order) -> list:
-    """The `limit` keys with most plays (then seconds), ties in the order tie_order(keys) gives."""
+def _best(sums: dict, limit: int, tie_order, by: str = "plays") -> list:
+    """The `limit` keys with most plays then seconds (by="duration": seconds then plays), ties in the order
+    tie_order(keys) gives."""
     if not sums or limit <= 0:
         return []
-    cut = heapq.nlargest(limit, sums.values())[-1]
-    candidates = [k for k, v in sums.items() if v >= cut]
+    first, second = (1, 0) if by == "duration" else (0, 1)
+    cut = heapq.nlargest(limit, ((v[first], v[second]) for v in sums.values()))[-1]
+    candidates = [k for k, v in sums.items() if (v[first], v[second]) >= cut]
     position = {k: i for i, k in enumerate(tie_order(candidates))}
-    return sorted(candidates, key=lambda k: (-sums[k][0], -sums[k][1], position[k]))[:limit]
+    return sorted(candidates, key=lambda k: (-sums[k][first], -sums[k][second], position[k]))[:limit]
 
 
 def _in_db_order(column, ids_column, keys: list) -> list:
@@ -270,17 +272,17 @@ def _in_db_order(column, ids_column, keys: list) -> list:
     return list(db.session.scalars(select(ids_column).where(ids_column.in_(keys)).order_by(column, ids_column)))
 
 
-def _top_artists_of(tracks: list[tuple], limit: int) -> list[dict]:
+def _top_artists_of(tracks: list[tuple], limit: int, by: str = "plays") -> list[dict]:
     sums = _sums(tracks, 4)
-    best = _best(sums, limit, lambda keys: _in_db_order(Artist.name, Artist.id, keys))
+    best = _best(sums, limit, lambda keys: _in_db_order(Artist.name, Artist.id, keys), by)
     names = dict(db.session.execute(select(Artist.id, Artist.name).where(Artist.id.in_(best))).all()) if best else {}
     return [{"id": k, "name": names[k], "artist": None, "plays": int(sums[k][0]),
              "duration_seconds": int(sums[k][1] or 0)} for k in best]
 
 
-def _top_albums_of(tracks: list[tuple], limit: int) -> list[dict]:
+def _top_albums_of(tracks: list[tuple], limit: int, by: str = "plays") -> list[dict]:
     sums = _sums(tracks, 5)
-    best = _best(sums, limit, lambda keys: _in_db_order(Album.title, Album.id, keys))
+    best = _best(sums, limit, lambda keys: _in_db_order(Album.title, Album.id, keys), by)
     rows = {r.id: r for r in db.session.execute(
         select(Album.id, Album.title, Artist.name).join(Artist, Artist.id == Album.primary_artist_id)
         .where(Album.id.in_(best)))} if best else {}
@@ -298,9 +300,9 @@ def _song_order(keys: list) -> list:
     return sorted(keys, key=lambda k: (rank[k[1]], k[0]))
 
 
-def _top_songs_of(tracks: list[tuple], limit: int) -> list[dict]:
+def _top_songs_of(tracks: list[tuple], limit: int, by: str = "plays") -> list[dict]:
     sums = _sums(tracks, 4, 6)
-    best = _best(sums, limit, _song_order)
+    best = _best(sums, limit, _song_order, by)
     if not best:
         return []
     wanted = set(best)
@@ -324,9 +326,13 @@ def top_list(config: Config, kind: str, start_date: date | None = None, end_date
              tz: str | None = None, limit: int = 10, by: str = "plays") -> dict:
     """Top artists, albums or tracks of a period, by play count or by listening time."""
     p = period(config, start_date, end_date, tz)
-    rank = {"artists": top_artists, "albums": top_albums, "tracks": top_tracks}[kind]
+    if p.all_time:
+        items = {"artists": top_artists, "albums": top_albums, "tracks": top_tracks}[kind](p, limit, by)
+    else:
+        rank = {"artists": _top_artists_of, "albums": _top_albums_of, "tracks": _top_songs_of}[kind]
+        items = rank(_track_rows(p), limit, by)
     return {"kind": kind, "by": by, "start_date": start_date, "end_date": end_date, "tz": p.tz.key,
-            "items": rank(p, limit, by)}
+            "items": items}
 
 
 def _ranked(rows) -> list[dict]:

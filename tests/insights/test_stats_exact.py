@@ -164,9 +164,15 @@ def _check(config, start: date, span: int | None, zone: str, open_start: bool) -
     got["hours"] = stats.local_plays(stats.period(config, start, end, zone))
     assert {k: got[k] for k in want} == want, (start, end, zone)
     by_time = expected(rows, ZoneInfo(zone), by="duration")
+    p = stats.period(config, start, end, zone)
     for kind in ("artists", "albums", "tracks"):
         items = stats.top_list(config, kind, start, end, zone, limit=LIMIT, by="duration")["items"]
         assert items == by_time[f"top_{kind}"], (kind, start, end, zone)
+        # The SQL rankings over per_track() (analytics, playlists) agree too.
+        ranking = {"artists": stats.top_artists, "albums": stats.top_albums, "tracks": stats.top_tracks}[kind]
+        assert ranking(p, LIMIT, "plays") == want[f"top_{kind}"], (kind, start, end, zone)
+        assert ranking(p, LIMIT, "duration") == by_time[f"top_{kind}"], (kind, start, end, zone)
+    assert stats.totals(p) == {k: want[k] for k in stats.totals(p)}, (start, end, zone)
 
 
 # No shrinking: each example rebuilds a history through the real writers, and shrinking one took minutes.
