@@ -46,12 +46,13 @@ def main(argv: list[str] | None = None) -> list[dict]:
     parser.add_argument("--connections", type=int, default=8)
     parser.add_argument("--loadgen", choices=("auto", "wrk", "python"), default="auto")
     parser.add_argument("--label", default="")
+    parser.add_argument("--out", type=Path, default=None, help="the JSON report (default bench/results/...)")
     args = parser.parse_args(argv)
     with tempfile.TemporaryDirectory(prefix="aime-statsbench-") as tmp:
         env = httpbench.server_env(args.database_url, Path(tmp))
         with httpbench.running(env, Path(tmp) / "gunicorn.log") as server:
             rows = httpbench.measure_set(server, list(QUESTIONS), args.connections, args.duration, args.loadgen)
-    out = ROOT / "bench" / "results" / f"{datetime.now(UTC).date().isoformat()}-stats{args.label}.json"
+    out = args.out or ROOT / "bench" / "results" / f"{datetime.now(UTC).date().isoformat()}-stats{args.label}.json"
     out.write_text(json.dumps({"database": args.database_url.split("@")[-1], "load_average": os.getloadavg(),
                                "connections": args.connections, "duration_s": args.duration, "rows": rows}, indent=1))
     columns = ("rps", "p50_ms", "p99_ms", "p50_1c_ms", "p99_1c_ms", "server_cpu_ms_per_request")
