@@ -4,10 +4,10 @@ from .enrichment import AlbumEnrichment
 from .listening import Listen
 from .music import Album, AlbumArtist, Artist, Track
 from .ops import ImportJob, Playlist, PlaylistTrack, ScheduledTask, ServiceState, Setting, TaskRun
-from .rollup import ArtistPlayTotal, ListenBucket, TrackPlayTotal
+from .rollup import ArtistPlayTotal, ListenBucket, TrackPeriodPlay, TrackPlayTotal
 from .security import RateCounter, WebSession
 
 __all__ = ["Album", "AlbumArtist", "AlbumCollection", "AlbumCollectionItem", "AlbumEnrichment", "Artist",
            "ArtistPlayTotal", "ImportJob", "Listen", "ListenBucket", "MagazineEdition", "Playlist", "PlaylistTrack",
-           "RateCounter", "ScheduledTask", "ServiceState", "Setting", "TaskRun", "Track", "TrackPlayTotal",
-           "WebSession"]
+           "RateCounter", "ScheduledTask", "ServiceState", "Setting", "TaskRun", "Track", "TrackPeriodPlay",
+           "TrackPlayTotal", "WebSession"]

@@ -1,18 +1,12 @@
 """Deleting an album: its unplayed tracks go with it, its played tracks stay in the history without album."""
 from __future__ import annotations
 
-from sqlalchemy import delete, func, select, text, update
+from sqlalchemy import delete, func, select, update
 
 from ..extensions import db
 from ..models import Album, Listen, Track
 from ..models.ops import PlaylistTrack
 from . import rollups
-
-_RETOTAL = text(
-    "INSERT INTO track_play_totals (track_id, plays, first_played_at, last_played_at) "
-    "SELECT track_id, COUNT(*), MIN(played_at), MAX(played_at) FROM listens WHERE track_id = :track_id "
-    "GROUP BY track_id")
-
 
 def remove_album(album: Album) -> None:
     """Delete `album` inside the caller's transaction, keeping every play of its tracks (album-less)."""
@@ -48,6 +42,6 @@ def _detach(track: Track) -> None:
         rollups.listens_removed(db.session, [(row.track_id, row.played_at) for row in clashes])
     db.session.execute(update(Listen).where(Listen.track_id == track.id).values(track_id=twin.id))
     db.session.execute(update(PlaylistTrack).where(PlaylistTrack.track_id == track.id).values(track_id=twin.id))
-    db.session.execute(text("DELETE FROM track_play_totals WHERE track_id IN (:a, :b)"), {"a": track.id, "b": twin.id})
-    db.session.execute(_RETOTAL, {"track_id": twin.id})
+    # Every per-track rollup of both rows, listened time included (the artist and the instants are unchanged).
+    rollups.tracks_recounted(db.session, {track.id, twin.id})
     db.session.delete(track)

@@ -5,7 +5,7 @@ arithmetic; the period is cut at the zone's transitions and each piece is groupe
 """
 from __future__ import annotations
 
-from datetime import date, datetime, timedelta, UTC
+from datetime import UTC, date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import text
@@ -63,16 +63,30 @@ def bucket_span(lo: int | None, hi: int | None) -> tuple[int, int] | None:
 
 def local_hours(tz: ZoneInfo, lo: int | None, hi: int | None) -> list[tuple[int, int, int]]:
     """(local day number since 1970-01-01, local hour, plays) for every local hour with plays."""
+    rows = _by_local_hour(tz, lo, hi, "(bucket * 900 + :o{i}) / 3600")
+    return [(int(h) // 24, int(h) % 24, int(n)) for h, n in rows]
+
+
+def hours_of_day(tz: ZoneInfo, lo: int | None, hi: int | None) -> list[int]:
+    """Plays per local hour of day 0..23 (summed over the days): 24 rows from the database, not one per hour."""
+    hours = [0] * 24
+    for h, n in _by_local_hour(tz, lo, hi, "((bucket * 900 + :o{i}) / 3600) % 24"):
+        hours[int(h)] += int(n)
+    return hours
+
+
+def _by_local_hour(tz: ZoneInfo, lo: int | None, hi: int | None, hour_sql: str) -> list:
+    """(hour_sql value, plays) grouped, over the buckets of [lo, hi) cut at the zone's offset changes."""
     span = bucket_span(lo, hi)
     if span is None:
         return []
     parts, params = [], {}
     for i, (first, stop, offset) in enumerate(segments(tz, *span)):
-        parts.append(f"SELECT (bucket * {BUCKET_SECONDS} + :o{i}) / 3600 AS h, plays FROM listen_buckets "
+        parts.append(f"SELECT {hour_sql.format(i=i)} AS h, plays FROM listen_buckets "
                      f"WHERE bucket >= :a{i} AND bucket < :b{i}")
         params.update({f"o{i}": offset, f"a{i}": first, f"b{i}": stop})
     query = text(f"SELECT h, SUM(plays) FROM ({' UNION ALL '.join(parts)}) AS pieces GROUP BY h ORDER BY h")
-    return [(int(h) // 24, int(h) % 24, int(n)) for h, n in db.session.execute(query, params)]
+    return db.session.execute(query, params).all()
 
 
 def day_of(number: int) -> date:

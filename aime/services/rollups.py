@@ -2,18 +2,28 @@
 
 Every code path that inserts or deletes listens calls listens_added/listens_removed inside the same
 transaction, with (track_id, played_at) pairs of the rows it really wrote (removed: after the DELETE).
-Three rollups are kept (aime.models.rollup): plays per 15-minute UTC bucket, per-track and per-artist totals.
+Four rollups are kept (aime.models.rollup): plays per 15-minute UTC bucket, per-track and per-artist totals, and
+per-track plays of each UTC month and year (track_period_plays, read by aime.services.stats for periods).
 """
 from __future__ import annotations
 
 from collections import Counter
-from typing import Iterable
+from collections.abc import Iterable
 
 from sqlalchemy import bindparam, text
 
 from ..database import dbapi_cursor, run_write
 from ..extensions import db
-from ..models.rollup import BUCKET_SECONDS, ArtistPlayTotal, ListenBucket, TrackPlayTotal  # noqa: F401  (tables)
+from ..models.rollup import (  # noqa: F401  (tables)
+    BUCKET_SECONDS,
+    LEVEL_MONTH,
+    LEVEL_YEAR,
+    ArtistPlayTotal,
+    ListenBucket,
+    TrackPeriodPlay,
+    TrackPlayTotal,
+)
+from .period_cover import LEVELS, day_units, unit_of, unit_start
 
 # ON CONFLICT ... DO UPDATE is understood by SQLite (>= 3.24) and PostgreSQL alike.
 _ADD_BUCKETS = text(
@@ -32,6 +42,18 @@ _ADD_TOTALS = text(
 _ADD_ARTISTS = text(
     "INSERT INTO artist_play_totals (artist_id, plays) VALUES (:artist_id, :plays) "
     "ON CONFLICT (artist_id) DO UPDATE SET plays = artist_play_totals.plays + excluded.plays")
+_ADD_PERIODS = text(
+    "INSERT INTO track_period_plays (level, unit, track_id, plays, listened_seconds, listened_plays) "
+    "VALUES (:level, :unit, :track_id, :plays, :listened, :listened_plays) "
+    "ON CONFLICT (level, unit, track_id) DO UPDATE SET plays = track_period_plays.plays + excluded.plays, "
+    "listened_seconds = track_period_plays.listened_seconds + excluded.listened_seconds, "
+    "listened_plays = track_period_plays.listened_plays + excluded.listened_plays")
+_DROP_PERIOD = text("DELETE FROM track_period_plays WHERE level = :level AND unit = :unit AND track_id = :track_id")
+_REFILL_PERIOD = text(
+    "INSERT INTO track_period_plays (level, unit, track_id, plays, listened_seconds, listened_plays) "
+    "SELECT CAST(:level AS INTEGER), CAST(:unit AS INTEGER), track_id, COUNT(*), COALESCE(SUM(listened_seconds), 0), "
+    "COUNT(listened_seconds) FROM listens WHERE track_id = :track_id AND played_at >= :lo AND played_at < :hi "
+    "GROUP BY track_id")
 _TRACK_ARTISTS = text("SELECT id, artist_id FROM tracks WHERE id IN :ids").bindparams(
     bindparam("ids", expanding=True))
 _RECOUNT_ARTIST = text(
@@ -53,11 +75,12 @@ _RECOUNT_TRACK = text(
     "WHERE listens.track_id = track_play_totals.track_id), 0), "
     "listened_seconds = COALESCE((SELECT SUM(listened_seconds) FROM listens "
     "WHERE listens.track_id = track_play_totals.track_id), 0), "
-    "listened_plays = (SELECT COUNT(listened_seconds) FROM listens WHERE listens.track_id = track_play_totals.track_id) "
+    "listened_plays = (SELECT COUNT(listened_seconds) FROM listens "
+    "WHERE listens.track_id = track_play_totals.track_id) "
     "WHERE track_id = :track_id")
 _TOTALS_FROM_LISTENS = (
-    "INSERT INTO track_play_totals (track_id, plays, first_played_at, last_played_at, listened_seconds, listened_plays) "
-    "SELECT track_id, COUNT(*), MIN(played_at), MAX(played_at), COALESCE(SUM(listened_seconds), 0), "
+    "INSERT INTO track_play_totals (track_id, plays, first_played_at, last_played_at, listened_seconds, "
+    "listened_plays) SELECT track_id, COUNT(*), MIN(played_at), MAX(played_at), COALESCE(SUM(listened_seconds), 0), "
     "COUNT(listened_seconds) FROM listens")
 
 
@@ -88,6 +111,26 @@ def listens_added(session, pairs: Iterable[tuple]) -> None:
     for track_id, artist_id in _artists_of(session, list(totals)):
         artists[artist_id] += totals[track_id][0]
     _upsert(session, _ADD_ARTISTS, [{"artist_id": a, "plays": n} for a, n in sorted(artists.items())])
+    _upsert(session, _ADD_PERIODS, _period_rows(pairs))
+
+
+def _period_rows(pairs: list[tuple]) -> list[dict]:
+    """One row per (level, unit, track): plays, listened seconds and plays with a length, for track_period_plays."""
+    sums: dict[tuple[int, int, int], list[int]] = {}
+    for pair in pairs:
+        track_id, played_at = pair[0], pair[1]
+        listened = pair[2] if len(pair) > 2 else None
+        month, year = day_units(played_at // 86400)
+        for key in ((LEVEL_MONTH, month, track_id), (LEVEL_YEAR, year, track_id)):
+            entry = sums.get(key)
+            if entry is None:
+                entry = sums[key] = [0, 0, 0]
+            entry[0] += 1
+            if listened is not None:
+                entry[1] += listened
+                entry[2] += 1
+    return [{"level": k[0], "unit": k[1], "track_id": k[2], "plays": v[0], "listened": v[1], "listened_plays": v[2]}
+            for k, v in sorted(sums.items())]
 
 
 def _upsert(session, statement, rows: list[dict]) -> None:
@@ -96,6 +139,8 @@ def _upsert(session, statement, rows: list[dict]) -> None:
     An import commits small batches (a fraction of a second of write lock each), so per-batch costs count:
     SQLAlchemy's processing of each parameter set cost about as much as the upserts themselves.
     """
+    if not rows:
+        return
     if session.get_bind().dialect.name != "sqlite":
         session.execute(statement, rows)
         return
@@ -116,10 +161,14 @@ def tracks_recounted(session, track_ids) -> None:
     ids = sorted(track_ids)
     for i in range(0, len(ids), _CHUNK):
         part = {"ids": ids[i:i + _CHUNK]}
-        session.execute(text("DELETE FROM track_play_totals WHERE track_id IN :ids").bindparams(
-            bindparam("ids", expanding=True)), part)
+        for table in ("track_play_totals", "track_period_plays"):
+            session.execute(text(f"DELETE FROM {table} WHERE track_id IN :ids").bindparams(
+                bindparam("ids", expanding=True)), part)
         session.execute(text(_TOTALS_FROM_LISTENS + " WHERE track_id IN :ids GROUP BY track_id").bindparams(
             bindparam("ids", expanding=True)), part)
+        plays = session.execute(text("SELECT track_id, played_at, listened_seconds FROM listens WHERE track_id IN :ids")
+                                .bindparams(bindparam("ids", expanding=True)), part).all()
+        _upsert(session, _ADD_PERIODS, _period_rows([tuple(row) for row in plays]))
 
 
 def listens_removed(session, pairs: Iterable[tuple[int, int]]) -> None:
@@ -136,6 +185,17 @@ def listens_removed(session, pairs: Iterable[tuple[int, int]]) -> None:
     session.execute(text("DELETE FROM listen_buckets WHERE plays <= 0"))
     session.execute(text("DELETE FROM track_play_totals WHERE plays <= 0"))
     session.execute(text("DELETE FROM artist_play_totals WHERE plays <= 0"))
+    _recount_periods(session, pairs)
+
+
+def _recount_periods(session, pairs: list[tuple]) -> None:
+    """Recount, from the remaining listens, the month/year rows of the tracks that lost plays."""
+    keys = sorted({(level, unit_of(level, pair[1]), pair[0]) for pair in pairs
+                   for level in LEVELS})
+    rows = [{"level": level, "unit": unit, "track_id": track_id, "lo": unit_start(level, unit),
+             "hi": unit_start(level, unit + 1)} for level, unit, track_id in keys]
+    session.execute(_DROP_PERIOD, [{k: row[k] for k in ("level", "unit", "track_id")} for row in rows])
+    session.execute(_REFILL_PERIOD, rows)
 
 
 def rebuild() -> dict:
@@ -148,6 +208,8 @@ def _rebuild() -> dict:
     session.execute(text("DELETE FROM listen_buckets"))
     session.execute(text("DELETE FROM track_play_totals"))
     session.execute(text("DELETE FROM artist_play_totals"))
+    session.execute(text("DELETE FROM track_period_plays"))
+    fill_period_plays(session.connection())
     session.execute(text("INSERT INTO listen_buckets (bucket, plays) "
                          "SELECT played_at / 900, COUNT(*) FROM listens GROUP BY played_at / 900"))
     session.execute(text(_TOTALS_FROM_LISTENS + " GROUP BY track_id"))
@@ -157,3 +219,22 @@ def _rebuild() -> dict:
     buckets = session.scalar(text("SELECT COUNT(*) FROM listen_buckets"))
     tracks = session.scalar(text("SELECT COUNT(*) FROM track_play_totals"))
     return {"buckets": buckets, "tracks": tracks}
+
+
+def fill_period_plays(connection) -> None:
+    """Fill the empty track_period_plays from the listens: months from the listens, years from the months (used
+    by rebuild and by the migration that creates the table)."""
+    if connection.dialect.name == "sqlite":
+        year = "CAST(strftime('%Y', played_at, 'unixepoch') AS INTEGER)"
+        month = "CAST(strftime('%m', played_at, 'unixepoch') AS INTEGER)"
+    else:
+        moment = "(to_timestamp(played_at) AT TIME ZONE 'UTC')"
+        year, month = f"CAST(EXTRACT(YEAR FROM {moment}) AS INTEGER)", f"CAST(EXTRACT(MONTH FROM {moment}) AS INTEGER)"
+    unit = f"({year} - 1970) * 12 + {month} - 1"
+    columns = "INSERT INTO track_period_plays (level, unit, track_id, plays, listened_seconds, listened_plays) "
+    connection.execute(text(
+        columns + f"SELECT {LEVEL_MONTH}, {unit}, track_id, COUNT(*), COALESCE(SUM(listened_seconds), 0), "
+        f"COUNT(listened_seconds) FROM listens GROUP BY {unit}, track_id"))
+    connection.execute(text(
+        columns + f"SELECT {LEVEL_YEAR}, unit / 12, track_id, SUM(plays), SUM(listened_seconds), SUM(listened_plays) "
+        f"FROM track_period_plays WHERE level = {LEVEL_MONTH} GROUP BY unit / 12, track_id"))

@@ -14,7 +14,7 @@ from aime.services import rollups
 def _rollups(app) -> dict:
     with app.app_context():
         return {table: sorted(tuple(r) for r in db.session.execute(text(f"SELECT * FROM {table}")))
-                for table in ("listen_buckets", "track_play_totals", "artist_play_totals")}
+                for table in ("listen_buckets", "track_play_totals", "artist_play_totals", "track_period_plays")}
 
 
 def _tracks(app) -> list[tuple]:
