@@ -1,0 +1,31 @@
+"""The data version: one cheap value that changes whenever anything a read shows may have changed.
+
+Migration 0015 keeps a counter in `data_version` (one row) that every writer bumps through triggers, whatever
+it writes with (ORM, raw DB-API cursors, SQL typed by hand):
+* SQLite: a row trigger on INSERT/UPDATE/DELETE of artists, albums, album_artists and tracks, and on
+  UPDATE/DELETE of listens. An inserted listen is seen through `max(listens.id)` instead: SQLite serialises
+  writers, so ids are handed out in commit order and a new listen always raises the maximum (a trigger per
+  imported play would cost the importer about half its speed).
+* PostgreSQL: ids from a sequence are not in commit order, so every write is counted: a statement trigger
+  on the same tables (INSERT/UPDATE/DELETE/TRUNCATE, listens included) marks the transaction once, and a
+  deferred trigger bumps the counter at commit. Taking the counter's row lock last, at commit, means it never
+  waits while holding it, so it cannot deadlock with the writers' other locks.
+The pair (counter, newest listen id) therefore differs between any two committed states of those tables.
+"""
+from __future__ import annotations
+
+from sqlalchemy import text
+
+from ..extensions import db
+
+TABLES = ("data_version", "data_version_marks")  # not models: outside the ORM's metadata on purpose
+WATCHED = ("artists", "albums", "album_artists", "tracks", "listens")
+_READ = text("SELECT version, epoch, (SELECT max(id) FROM listens) FROM data_version WHERE id = 1")
+
+
+def current() -> str | None:
+    """The data version as a short string, or None when the database has no counter (not migrated)."""
+    row = db.session.execute(_READ).first()
+    if row is None:
+        return None
+    return f"{row[1]}.{row[0]}.{row[2] or 0}"
