@@ -126,5 +126,6 @@ def _salt(app: Flask) -> str:
         digest = hashlib.blake2b(digest_size=8)
         for path in sorted(Path(__file__).resolve().parent.parent.rglob("*.py")):
             digest.update(path.read_bytes())
-        salt = app.extensions.setdefault("aime.etag_salt", f"{digest.hexdigest()}|{app.extensions['aime.config'].timezone}")
+        timezone = app.extensions["aime.config"].timezone
+        salt = app.extensions.setdefault("aime.etag_salt", f"{digest.hexdigest()}|{timezone}")
     return salt

@@ -8,7 +8,6 @@ apps in one test process never share a counter.
 from __future__ import annotations
 
 import functools
-import glob
 import json
 import mmap
 import os

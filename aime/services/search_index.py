@@ -132,7 +132,7 @@ def use_fts(key: str) -> bool:
 
 
 def autogenerate_filter(dialect: str):
-    """Alembic include_object: the FTS and data-version tables, and pg_trgm indexes (not on PostgreSQL), are not model drift."""
+    """Alembic include_object: FTS and data-version tables, pg_trgm indexes off PostgreSQL: not model drift."""
     trigram_indexes = {f"ix_{source}_{column}_trgm" for source, column, _fts in INDEXED}
 
     def include(obj, name, type_, reflected, compare_to) -> bool:
