@@ -14,18 +14,37 @@ The pair (counter, newest listen id) therefore differs between any two committed
 """
 from __future__ import annotations
 
-from sqlalchemy import text
+from sqlalchemy.exc import DBAPIError
 
 from ..extensions import db
 
 TABLES = ("data_version", "data_version_marks")  # not models: outside the ORM's metadata on purpose
 WATCHED = ("artists", "albums", "album_artists", "tracks", "listens")
-_READ = text("SELECT version, epoch, (SELECT max(id) FROM listens) FROM data_version WHERE id = 1")
+READ = "SELECT version, epoch, (SELECT max(id) FROM listens) FROM data_version WHERE id = 1"
 
 
 def current() -> str | None:
-    """The data version as a short string, or None when the database has no counter (not migrated)."""
-    row = db.session.execute(_READ).first()
-    if row is None:
-        return None
-    return f"{row[1]}.{row[0]}.{row[2] or 0}"
+    """The data version as a short string, or None when the database has no counter row.
+
+    Read on a pooled connection of its own, outside the request's session: one statement, its own snapshot,
+    taken before any data the request reads (so an answer is never older than the version it is kept under),
+    and without the session's begin/rollback, which cost more than the query (most of a cached answer).
+    """
+    connection = db.engine.raw_connection()
+    try:
+        row = _fetch(connection)
+    finally:
+        connection.close()  # back to the pool (which ends the read transaction)
+    return None if row is None else f"{row[1]}.{row[0]}.{row[2] or 0}"
+
+
+def _fetch(connection) -> tuple | None:
+    dbapi_error = db.engine.dialect.loaded_dbapi.Error
+    cursor = connection.cursor()
+    try:
+        cursor.execute(READ)
+        return cursor.fetchone()
+    except dbapi_error as error:  # classified as everywhere else (busy, unavailable, deadline)
+        raise DBAPIError.instance(READ, None, error, dbapi_error) from error
+    finally:
+        cursor.close()
