@@ -14,6 +14,11 @@ The pair (counter, newest listen id) therefore differs between any two committed
 """
 from __future__ import annotations
 
+import sqlite3
+import uuid
+from contextlib import closing
+from pathlib import Path
+
 from sqlalchemy.exc import DBAPIError
 
 from ..extensions import db
@@ -48,3 +53,11 @@ def _fetch(connection) -> tuple | None:
         raise DBAPIError.instance(READ, None, error, dbapi_error) from error
     finally:
         cursor.close()
+
+
+def renew_epoch(sqlite_file: Path) -> None:
+    """Give a restored SQLite file a new epoch, so no version (or ETag) from before the restore matches it."""
+    with closing(sqlite3.connect(sqlite_file)) as connection:
+        if connection.execute("SELECT 1 FROM sqlite_master WHERE name = 'data_version'").fetchone():
+            connection.execute("UPDATE data_version SET epoch = ?", (uuid.uuid4().hex[:12],))
+            connection.commit()

@@ -168,3 +168,19 @@ def test_openapi_documents_the_304(client):
                  "/api/v1/search"):
         assert "304" in spec["paths"][path]["get"]["responses"], path
     assert "304" not in spec["paths"]["/api/v1/collection/albums"]["post"]["responses"]
+
+
+def test_a_restore_gives_the_data_a_new_epoch(make_app, tmp_path):
+    """After backup, N writes, restore, N writes, the version could repeat with other data; the epoch cannot."""
+    app = make_app()
+    client, runner = app.test_client(), app.test_cli_runner()
+    headers = {"Authorization": "Bearer " + app.extensions["aime.config"].api_token}
+    backup = tmp_path / "b.db"
+    assert runner.invoke(args=["backup", "--output", str(backup)]).exit_code == 0
+    add_listen(client, headers, "Air", "La Femme d'Argent", PLAYED)
+    before = client.get("/api/v1/history/tracks")
+    assert runner.invoke(args=["restore", str(backup), "--force"]).exit_code == 0
+    add_listen(client, headers, "Air", "Kelly Watch the Stars", PLAYED)  # the same count of writes again
+    after = client.get("/api/v1/history/tracks", headers={"If-None-Match": before.headers["ETag"]})
+    assert after.status_code == 200 and after.headers["ETag"] != before.headers["ETag"]
+    assert [item["title"] for item in after.get_json()["items"]] == ["Kelly Watch the Stars"]
