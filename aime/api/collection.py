@@ -5,12 +5,14 @@ from flask_smorest import Blueprint
 from ..schemas.collection import (AlbumCreateSchema, AlbumDetailSchema, AlbumPageSchema, AlbumPatchSchema,
                                   AlbumQuerySchema, ArtistPageSchema, ArtistQuerySchema, CollectionStatsSchema)
 from ..services import collection as service
+from .conditional import conditional_get
 
 blp = Blueprint("collection", __name__, description="The owned record collection")
 
 
 @blp.route("/collection/albums")
 class AlbumList(MethodView):
+    @conditional_get(blp)
     @blp.arguments(AlbumQuerySchema, location="query")
     @blp.response(200, AlbumPageSchema)
     def get(self, query):
@@ -26,6 +28,7 @@ class AlbumList(MethodView):
 
 @blp.route("/collection/albums/<int:album_id>")
 class AlbumItem(MethodView):
+    @conditional_get(blp)
     @blp.response(200, AlbumDetailSchema)
     def get(self, album_id):
         """One album with tracks and play count."""

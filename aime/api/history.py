@@ -10,6 +10,7 @@ from ..schemas.history import (AlbumListenResultSchema, AlbumListenSchema, Histo
 from ..services import history as service
 from ..services import history_export
 from ..services import stats
+from .conditional import conditional_get
 
 blp = Blueprint("history", __name__, description="Listening history")
 
@@ -20,6 +21,7 @@ def _config():
 
 @blp.route("/history/tracks")
 class Journal(MethodView):
+    @conditional_get(blp)
     @blp.arguments(JournalQuerySchema, location="query")
     @blp.response(200, JournalPageSchema)
     def get(self, query):

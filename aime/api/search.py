@@ -3,11 +3,13 @@ from flask_smorest import Blueprint
 
 from ..schemas.collection import SearchQuerySchema, SearchResultSchema
 from ..services.search import search as run_search
+from .conditional import conditional_get
 
 blp = Blueprint("search", __name__, description="Search albums, artists and tracks")
 
 
 @blp.route("/search")
+@conditional_get(blp)
 @blp.arguments(SearchQuerySchema, location="query")
 @blp.response(200, SearchResultSchema)
 def search(query):

@@ -13,6 +13,7 @@ from .registry import Entry, get_registry
 
 DB_STATE = {"pass": "healthy", "warn": "degraded", "fail": "unhealthy"}
 INADAREI_STATUS = {"healthy": "pass", "degraded": "warn", "unhealthy": "fail"}
+BODY_KEY = "aime.health_body"
 
 
 def _iso(epoch: float) -> str:
@@ -42,7 +43,12 @@ def _check_body(entry: Entry, details: bool) -> dict[str, Any]:
 def health_summary(app: Flask, details: bool) -> tuple[str, dict[str, Any]]:
     """(status, body) of GET /health."""
     status, entries = get_registry(app).evaluate()
-    requests, errors = totals(app)
+    return status, _summary(app, details, status, entries, totals(app), time.time())
+
+
+def _summary(app: Flask, details: bool, status: str, entries: dict[str, Entry], counts: tuple[int, int],
+             now: float) -> dict[str, Any]:
+    requests, errors = counts
     database = entries.get("database")
     body: dict[str, Any] = {
         "status": status,
@@ -52,19 +58,23 @@ def health_summary(app: Flask, details: bool) -> tuple[str, dict[str, Any]]:
         "error_rate": f"{(100.0 * errors / requests) if requests else 0.0:.2f}%",
         "database": DB_STATE[database.result.status] if database else "unknown",
         "last_db_check": _iso(database.observed_at) if database else None,
-        "timestamp": _iso(time.time()),
+        "timestamp": _iso(now),
         "checks": {name: _check_body(entry, details) for name, entry in entries.items()},
     }
     if details:
         body["version"] = app.config["AIME_VERSION"]
-    return status, body
+    return body
 
 
 def health_inadarei(app: Flask, details: bool) -> tuple[str, dict[str, Any]]:
     """(status, body) in the draft-inadarei-api-health-check format (application/health+json)."""
     status, entries = get_registry(app).evaluate()
+    return status, _inadarei(app, details, status, entries, time.time())
+
+
+def _inadarei(app: Flask, details: bool, status: str, entries: dict[str, Entry], moment: float) -> dict[str, Any]:
     version = app.config["AIME_VERSION"]
-    now = _iso(time.time())
+    now = _iso(moment)
     checks: dict[str, list[dict[str, Any]]] = {
         "uptime": [{"componentType": "system", "observedValue": int(get_metrics(app).uptime()),
                     "observedUnit": "s", "status": "pass", "time": now}],
@@ -81,4 +91,28 @@ def health_inadarei(app: Flask, details: bool) -> tuple[str, dict[str, Any]]:
                             "description": f"AIME is {status}", "checks": checks}
     if details:
         body.update(version=version.split(".")[0], releaseId=version, serviceId=f"aime@{socket.gethostname()}")
-    return status, body
+    return body
+
+
+def health_body(app: Flask, inadarei: bool, details: bool, hidden: bool) -> tuple[str, bytes]:
+    """(status, JSON text) of GET /health, re-encoded only when something it shows changed.
+
+    The checks are evaluated and the counters read on every call (both are current to the request); only
+    the building and encoding of an identical body is skipped: same results, counts, second and uptime.
+    """
+    status, entries = get_registry(app).evaluate()
+    counts = totals(app) if not (inadarei or hidden) else None
+    now = time.time()
+    key = (inadarei, details, hidden, status, tuple(entries.values()), counts, int(now), int(get_metrics(app).uptime()))
+    memo = app.extensions.get(BODY_KEY)
+    if memo is not None and memo[0] == key:
+        return status, memo[1]
+    if hidden:
+        body: dict[str, Any] = {"status": INADAREI_STATUS[status] if inadarei else status}
+    elif inadarei:
+        body = _inadarei(app, details, status, entries, now)
+    else:
+        body = _summary(app, details, status, entries, counts, now)
+    text = app.json.response(body).get_data()
+    app.extensions[BODY_KEY] = (key, text)
+    return status, text

@@ -10,7 +10,7 @@ from .. import auth
 from ..errors import Unauthorized
 from ..observability.metrics import exposition
 from .readiness import readiness
-from .report import health_inadarei, health_summary, http_status, max_age
+from .report import health_body, http_status, max_age
 
 blp = Blueprint("health", __name__)
 HEALTH_JSON = "application/health+json"
@@ -45,19 +45,13 @@ def health():
     """The full picture; application/health+json when asked for it."""
     app = current_app._get_current_object()
     wants_inadarei = request.accept_mimetypes.best_match(["application/json", HEALTH_JSON]) == HEALTH_JSON
-    builder = health_inadarei if wants_inadarei else health_summary
-    status, body = builder(app, _show_details())
-    if _hidden_in_private_mode():
-        # AIME_PRIVATE=1: anonymous callers learn only the verdict (monitors and start-services.sh need it),
-        # not uptime, request and error counters or checker names.
-        body = {"status": body["status"]}
-    response = jsonify(body)
-    if wants_inadarei:
-        response.mimetype = HEALTH_JSON
-    response.status_code = http_status(status)
+    # AIME_PRIVATE=1: anonymous callers learn only the verdict (monitors and start-services.sh need it),
+    # not uptime, request and error counters or checker names.
+    status, text = health_body(app, wants_inadarei, _show_details(), _hidden_in_private_mode())
+    response = app.response_class(text, status=http_status(status),
+                                  mimetype=HEALTH_JSON if wants_inadarei else "application/json")
     response.headers["Cache-Control"] = f"max-age={max_age(app, status)}"
-    response.vary.add("Accept")
-    response.vary.add("Authorization")
+    response.headers["Vary"] = "Accept, Authorization"  # set whole: vary.add parses and re-joins the header
     return response
 
 

@@ -7,19 +7,26 @@ apps in one test process never share a counter.
 """
 from __future__ import annotations
 
-import glob
+import functools
+import json
+import mmap
 import os
+import struct
+import threading
 import time
 from dataclasses import dataclass
 
 from flask import Flask
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
 from prometheus_client.core import GaugeMetricFamily
+from prometheus_client.mmap_dict import _read_all_values
 from prometheus_client.multiprocess import MultiProcessCollector
 
 from .metrics_dir import STARTED_AT_ENV
 
 KEY = "aime.metrics"
+COUNTERS_KEY = "aime.counter_files"
+_INT, _DOUBLE = struct.Struct("i"), struct.Struct("d")
 # Probes are polled every few seconds by orchestrators; counting them would drown the real traffic.
 PROBE_PATHS = frozenset({"/live", "/ready", "/health", "/metrics"})
 
@@ -121,13 +128,88 @@ def totals(app: Flask) -> tuple[int, int]:
     """(requests, 5xx errors) served by every worker since the service started, probes excluded."""
     directory = multiprocess_dir()
     if directory is None:
-        families = get_metrics(app).registry.collect()
-    else:
-        # Only the counters' files (counter_<pid>.db, dead workers' too): merging every worker's histograms
-        # as well, as a full scrape does, was most of the cost of a /health request.
-        families = MultiProcessCollector.merge(glob.glob(os.path.join(directory, "counter_*.db")))
+        return _registry_totals(get_metrics(app).registry)
+    reader = app.extensions.get(COUNTERS_KEY)
+    if reader is None or reader.directory != directory:
+        reader = app.extensions[COUNTERS_KEY] = CounterFiles(directory)
+    return reader.totals()
+
+
+class CounterFiles:
+    """Request and 5xx totals read straight from every worker's counter file (counter_<pid>.db, dead workers'
+    too), each mapped once: a /health costs a few memory reads, not a parse and merge of every file (which
+    was most of its cost). The values are the ones the workers wrote: exact and current."""
+
+    def __init__(self, directory: str) -> None:
+        self.directory = directory
+        self._files: dict[str, _MappedCounters] = {}
+        self._lock = threading.Lock()
+
+    def totals(self) -> tuple[int, int]:
+        """(requests, errors) summed over every counter file now in the directory."""
+        with self._lock:
+            for name in os.listdir(self.directory):
+                if name.startswith("counter_") and name.endswith(".db") and name not in self._files:
+                    self._files[name] = _MappedCounters(os.path.join(self.directory, name))
+            requests_total = errors_total = 0.0
+            for mapped in self._files.values():
+                counted, errors = mapped.sums()
+                requests_total += counted
+                errors_total += errors
+        return int(round(requests_total)), int(round(errors_total))
+
+
+class _MappedCounters:
+    """One counter file mapped read-only, with the offsets of its request samples (re-read when it grows)."""
+
+    def __init__(self, path: str) -> None:
+        self.path, self.used = path, -1
+        self.memory: mmap.mmap | None = None
+        self.offsets: list[tuple[int, bool]] = []  # (value offset, is a 5xx)
+
+    def sums(self) -> tuple[float, float]:
+        """(requests, errors) in this file."""
+        if self.memory is None:
+            self.memory = _map(self.path)
+            if self.memory is None:  # created this instant, not yet sized by its worker: nothing counted yet
+                return 0.0, 0.0
+        used = _INT.unpack_from(self.memory, 0)[0]
+        if used != self.used:
+            self._rescan(used)
+        requests_total = errors_total = 0.0
+        for offset, error in self.offsets:
+            value = _DOUBLE.unpack_from(self.memory, offset)[0]
+            requests_total += value
+            errors_total += value if error else 0.0
+        return requests_total, errors_total
+
+    def _rescan(self, used: int) -> None:
+        if used > len(self.memory):  # the writer grew the file: map it again, whole
+            self.memory.close()
+            self.memory = _map(self.path)
+        self.offsets = [(pos, error) for key, _value, _timestamp, pos in _read_all_values(self.memory, used)
+                        for counted, error in [_request_sample(key)] if counted]
+        self.used = used
+
+
+@functools.lru_cache(maxsize=4096)
+def _request_sample(key: str) -> tuple[bool, bool]:
+    """(counts as a request, counts as a 5xx error) for one sample key of a counter file."""
+    _metric, name, labels, _help = json.loads(key)
+    counted = name == "aime_http_requests_total" and labels.get("endpoint") not in PROBE_PATHS
+    return counted, counted and labels.get("status", "").startswith("5")
+
+
+def _map(path: str) -> mmap.mmap | None:
+    with open(path, "rb") as handle:
+        if os.fstat(handle.fileno()).st_size < 8:
+            return None
+        return mmap.mmap(handle.fileno(), 0, access=mmap.ACCESS_READ)
+
+
+def _registry_totals(registry: CollectorRegistry) -> tuple[int, int]:
     requests_total = errors_total = 0.0
-    for family in families:
+    for family in registry.collect():
         if family.name != "aime_http_requests":
             continue
         for sample in family.samples:

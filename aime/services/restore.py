@@ -20,6 +20,7 @@ from sqlalchemy.engine import URL, make_url
 from ..config import Config
 from ..errors import AimeError, InvalidInput, NotConfigured
 from ..extensions import db
+from . import data_version
 from .backup import _copy, _integrity, sqlite_path
 
 DATA_TABLES = ("listens", "tracks", "albums", "artists", "playlists", "imports")
@@ -117,6 +118,8 @@ def restore_sqlite(config: Config, backup: Path | str, *, force: bool = False) -
         _copy(backup, partial)
         if _integrity(partial) != "ok":
             raise InvalidInput("The copy of the backup failed PRAGMA integrity_check; nothing was replaced.")
+        # The restored data and versions taken after the backup may meet again: only a new epoch tells them apart.
+        data_version.renew_epoch(partial)
         for suffix in ("-wal", "-shm"):  # the old database's log would be replayed into the restored file
             Path(f"{target}{suffix}").unlink(missing_ok=True)
         os.replace(partial, target)

@@ -18,6 +18,7 @@ from sqlalchemy.exc import OperationalError
 from sqlalchemy.sql.selectable import TextualSelect
 
 from ..extensions import db
+from . import data_version
 
 log = logging.getLogger(__name__)
 
@@ -131,11 +132,11 @@ def use_fts(key: str) -> bool:
 
 
 def autogenerate_filter(dialect: str):
-    """Alembic include_object: the FTS tables (SQLite) and pg_trgm indexes (elsewhere) are not model drift."""
+    """Alembic include_object: FTS and data-version tables, pg_trgm indexes off PostgreSQL: not model drift."""
     trigram_indexes = {f"ix_{source}_{column}_trgm" for source, column, _fts in INDEXED}
 
     def include(obj, name, type_, reflected, compare_to) -> bool:
-        if type_ == "table" and name and name.startswith("fts_") and reflected:
+        if type_ == "table" and name and (name.startswith("fts_") or name in data_version.TABLES) and reflected:
             return False
         return not (type_ == "index" and name in trigram_indexes and dialect != "postgresql")
     return include

@@ -1,0 +1,131 @@
+"""Conditional GETs for the hot reads: an ETag per data version, 304 without work, answers kept per worker.
+
+A read's answer depends only on the URL, the data and the code, so `ETag` = hash(data version, URL, code
+fingerprint, default time zone). A client (or proxy) told `Cache-Control: private, no-cache` revalidates
+every time; when its `If-None-Match` still matches, the answer is 304 with no query run and nothing
+serialised. Clients that do not revalidate get the same saving from a small per-worker cache of the last
+200 answer per URL, reused while the data version is unchanged. The version is read from the database on
+every request (aime/services/data_version.py), so a write is visible to the next read in every worker.
+"""
+from __future__ import annotations
+
+import functools
+import hashlib
+import threading
+from collections import OrderedDict
+from dataclasses import dataclass
+from pathlib import Path
+
+from flask import Flask, Response, current_app, make_response, request
+from flask_smorest import Blueprint
+
+from ..services import data_version
+
+CACHE_CONTROL = "private, no-cache"
+MAX_ENTRIES = 256
+MAX_BODY_BYTES = 1_000_000  # a larger answer (a journal page of 1,000 plays is ~300 kB) is not kept
+MAX_TOTAL_BYTES = 32_000_000
+_NOT_MODIFIED = "Not modified: the `If-None-Match` ETag is the current one (nothing changed since)."
+
+
+@dataclass(frozen=True)
+class Stored:
+    """A 200 answer as the view built it (before the app's after-request headers)."""
+
+    version: str
+    body: bytes
+    headers: tuple[tuple[str, str], ...]
+
+
+class ResponseCache:
+    """The newest 200 answer per URL with the data version it was computed at; bounded LRU, thread-safe."""
+
+    def __init__(self, max_entries: int = MAX_ENTRIES, max_total_bytes: int = MAX_TOTAL_BYTES) -> None:
+        self._entries: OrderedDict[str, Stored] = OrderedDict()
+        self._bytes = 0
+        self._lock = threading.Lock()
+        self.max_entries, self.max_total_bytes = max_entries, max_total_bytes
+
+    def get(self, key: str, version: str) -> Stored | None:
+        """The stored answer of `key` if it was computed at `version`."""
+        with self._lock:
+            stored = self._entries.get(key)
+            if stored is None or stored.version != version:
+                return None
+            self._entries.move_to_end(key)
+            return stored
+
+    def put(self, key: str, stored: Stored) -> None:
+        """Keep `stored` for `key`, evicting the least recently used answers beyond the bounds."""
+        with self._lock:
+            old = self._entries.pop(key, None)
+            if old is not None:
+                self._bytes -= len(old.body)
+            self._entries[key] = stored
+            self._bytes += len(stored.body)
+            while len(self._entries) > self.max_entries or self._bytes > self.max_total_bytes:
+                _key, evicted = self._entries.popitem(last=False)
+                self._bytes -= len(evicted.body)
+
+
+def conditional_get(blp: Blueprint):
+    """Decorate a GET view (outside its flask-smorest decorators): ETag, 304 on a match, per-worker reuse."""
+    def decorate(view):
+        @functools.wraps(view)
+        def wrapper(*args, **kwargs):
+            version = data_version.current()
+            if version is None:  # no counter (database not migrated): answer without any of this
+                return view(*args, **kwargs)
+            etag = _etag(version)
+            if request.if_none_match and not request.if_none_match.star_tag \
+                    and request.if_none_match.contains_weak(etag):
+                return _validated(current_app.response_class(status=304), etag)
+            return _validated(_answer(view, args, kwargs, version), etag)
+        return blp.alt_response(304, description=_NOT_MODIFIED)(wrapper)
+    return decorate
+
+
+def _answer(view, args, kwargs, version: str) -> Response:
+    cache = response_cache(current_app)
+    key = request.full_path
+    stored = cache.get(key, version)
+    if stored is not None:
+        return current_app.response_class(stored.body, headers=list(stored.headers))
+    response = make_response(view(*args, **kwargs))
+    if response.status_code == 200 and not response.is_streamed:
+        body = response.get_data()
+        if len(body) <= MAX_BODY_BYTES:
+            cache.put(key, Stored(version, body, tuple(response.headers.items())))
+    return response
+
+
+def _validated(response: Response, etag: str) -> Response:
+    if response.status_code in (200, 304):
+        response.set_etag(etag)
+        response.headers["Cache-Control"] = CACHE_CONTROL
+    return response
+
+
+def _etag(version: str) -> str:
+    salt = _salt(current_app)
+    return hashlib.blake2b(f"{version}|{request.full_path}|{salt}".encode(), digest_size=12).hexdigest()
+
+
+def response_cache(app: Flask) -> ResponseCache:
+    """This app's (this worker's) response cache."""
+    cache = app.extensions.get("aime.response_cache")
+    if cache is None:
+        cache = app.extensions.setdefault("aime.response_cache", ResponseCache())
+    return cache
+
+
+def _salt(app: Flask) -> str:
+    """What else an answer depends on: the code (a fingerprint of AIME's sources) and the default time zone."""
+    salt = app.extensions.get("aime.etag_salt")
+    if salt is None:
+        digest = hashlib.blake2b(digest_size=8)
+        for path in sorted(Path(__file__).resolve().parent.parent.rglob("*.py")):
+            digest.update(path.read_bytes())
+        timezone = app.extensions["aime.config"].timezone
+        salt = app.extensions.setdefault("aime.etag_salt", f"{digest.hexdigest()}|{timezone}")
+    return salt

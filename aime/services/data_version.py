@@ -1,0 +1,63 @@
+"""The data version: one cheap value that changes whenever anything a read shows may have changed.
+
+Migration 0015 keeps a counter in `data_version` (one row) that every writer bumps through triggers, whatever
+it writes with (ORM, raw DB-API cursors, SQL typed by hand):
+* SQLite: a row trigger on INSERT/UPDATE/DELETE of artists, albums, album_artists and tracks, and on
+  UPDATE/DELETE of listens. An inserted listen is seen through `max(listens.id)` instead: SQLite serialises
+  writers, so ids are handed out in commit order and a new listen always raises the maximum (a trigger per
+  imported play would cost the importer about half its speed).
+* PostgreSQL: ids from a sequence are not in commit order, so every write is counted: a statement trigger
+  on the same tables (INSERT/UPDATE/DELETE/TRUNCATE, listens included) marks the transaction once, and a
+  deferred trigger bumps the counter at commit. Taking the counter's row lock last, at commit, means it never
+  waits while holding it, so it cannot deadlock with the writers' other locks.
+The pair (counter, newest listen id) therefore differs between any two committed states of those tables.
+"""
+from __future__ import annotations
+
+import sqlite3
+import uuid
+from contextlib import closing
+from pathlib import Path
+
+from sqlalchemy.exc import DBAPIError
+
+from ..extensions import db
+
+TABLES = ("data_version", "data_version_marks")  # not models: outside the ORM's metadata on purpose
+WATCHED = ("artists", "albums", "album_artists", "tracks", "listens")
+READ = "SELECT version, epoch, (SELECT max(id) FROM listens) FROM data_version WHERE id = 1"
+
+
+def current() -> str | None:
+    """The data version as a short string, or None when the database has no counter row.
+
+    Read on a pooled connection of its own, outside the request's session: one statement, its own snapshot,
+    taken before any data the request reads (so an answer is never older than the version it is kept under),
+    and without the session's begin/rollback, which cost more than the query (most of a cached answer).
+    """
+    connection = db.engine.raw_connection()
+    try:
+        row = _fetch(connection)
+    finally:
+        connection.close()  # back to the pool (which ends the read transaction)
+    return None if row is None else f"{row[1]}.{row[0]}.{row[2] or 0}"
+
+
+def _fetch(connection) -> tuple | None:
+    dbapi_error = db.engine.dialect.loaded_dbapi.Error
+    cursor = connection.cursor()
+    try:
+        cursor.execute(READ)
+        return cursor.fetchone()
+    except dbapi_error as error:  # classified as everywhere else (busy, unavailable, deadline)
+        raise DBAPIError.instance(READ, None, error, dbapi_error) from error
+    finally:
+        cursor.close()
+
+
+def renew_epoch(sqlite_file: Path) -> None:
+    """Give a restored SQLite file a new epoch, so no version (or ETag) from before the restore matches it."""
+    with closing(sqlite3.connect(sqlite_file)) as connection:
+        if connection.execute("SELECT 1 FROM sqlite_master WHERE name = 'data_version'").fetchone():
+            connection.execute("UPDATE data_version SET epoch = ?", (uuid.uuid4().hex[:12],))
+            connection.commit()

@@ -1,0 +1,186 @@
+"""Conditional GETs of the hot reads: ETag per data version, 304 without work, every write seen by the next read."""
+from __future__ import annotations
+
+import pytest
+import sqlalchemy as sa
+from sqlalchemy import event
+
+from aime.api.conditional import CACHE_CONTROL, ResponseCache, Stored
+from aime.services import data_version
+from tests.factories import add_listen, create_album
+
+PLAYED = "2023-11-14T22:13:20Z"
+LATER = "2023-11-14T22:23:20Z"
+
+
+@pytest.fixture
+def album(client, auth):
+    """An owned album with two tracks, one of them played once."""
+    made = create_album(client, auth, "Homogenic", ["Björk"], tracks=[{"title": "Hunter"}, {"title": "Jóga"}])
+    add_listen(client, auth, "Björk", "Hunter", PLAYED, album="Homogenic")
+    return made
+
+
+def _paths(album_id: int) -> list[str]:
+    return [f"/api/v1/collection/albums/{album_id}", "/api/v1/collection/albums",
+            "/api/v1/history/tracks?page=1&page_size=50", "/api/v1/search?q=hunt"]
+
+
+class Statements:
+    """Counts the SQL statements the app sends while active."""
+
+    def __init__(self, engine):
+        self.engine, self.seen = engine, []
+
+    def __enter__(self):
+        event.listen(self.engine, "before_cursor_execute", self._note)
+        return self
+
+    def __exit__(self, *exc):
+        event.remove(self.engine, "before_cursor_execute", self._note)
+
+    def _note(self, conn, cursor, statement, parameters, context, executemany):
+        self.seen.append(statement)
+
+
+def test_each_hot_read_carries_an_etag_and_answers_304_with_an_empty_body(client, album):
+    for path in _paths(album["id"]):
+        first = client.get(path)
+        assert first.status_code == 200, path
+        assert first.headers["Cache-Control"] == CACHE_CONTROL
+        etag = first.headers["ETag"]
+        assert len(etag) == 26 and etag.startswith('"') and etag.endswith('"')  # 24 hex digits, quoted
+        again = client.get(path, headers={"If-None-Match": etag})
+        assert (again.status_code, again.data, again.headers["ETag"]) == (304, b"", etag), path
+        assert again.headers["Cache-Control"] == CACHE_CONTROL
+        # Another URL's ETag, or a list holding the right one among others.
+        assert client.get(path, headers={"If-None-Match": '"0000"'}).status_code == 200
+        assert client.get(path, headers={"If-None-Match": f'"0000", {etag}'}).status_code == 304
+
+
+def test_etags_differ_between_urls(client, album):
+    etags = {client.get(path).headers["ETag"] for path in _paths(album["id"])}
+    assert len(etags) == 4
+
+
+def test_a_new_play_changes_the_answer_and_the_etag(client, auth, album):
+    path = f"/api/v1/collection/albums/{album['id']}"
+    first = client.get(path)
+    assert first.get_json()["play_count"] == 1
+    add_listen(client, auth, "Björk", "Jóga", LATER, album="Homogenic")
+    second = client.get(path, headers={"If-None-Match": first.headers["ETag"]})
+    assert second.status_code == 200
+    assert second.get_json()["play_count"] == 2
+    assert second.headers["ETag"] != first.headers["ETag"]
+    journal = client.get("/api/v1/history/tracks").get_json()
+    assert [item["title"] for item in journal["items"]] == ["Jóga", "Hunter"]
+
+
+def test_catalogue_edits_and_loves_are_seen_by_the_next_read(client, auth, album):
+    path = f"/api/v1/collection/albums/{album['id']}"
+    assert client.get(path).get_json()["year"] is None
+    assert client.patch(path, json={"year": 1997}, headers=auth).status_code == 200
+    assert client.get(path).get_json()["year"] == 1997
+    track_id = album["tracks"][0]["id"]
+    assert client.post(f"/api/v1/history/tracks/{track_id}/love", json={"loved": True}, headers=auth).status_code == 200
+    assert [t["loved"] for t in client.get(path).get_json()["tracks"]] == [True, False]
+    assert client.get("/api/v1/history/tracks").get_json()["items"][0]["loved"] is True
+    assert client.delete(path, headers=auth).status_code == 204
+    assert client.get(path).status_code == 404
+    assert client.get("/api/v1/collection/albums").get_json()["total"] == 0
+
+
+def test_a_repeated_read_or_a_304_runs_no_query_of_the_view(app, db, client, album):
+    path = f"/api/v1/collection/albums/{album['id']}"
+    with Statements(db.engine) as computed:
+        first = client.get(path)
+    assert any("FROM albums" in s for s in computed.seen)
+    with Statements(db.engine) as cached:
+        second = client.get(path)
+    assert second.data == first.data and second.headers["ETag"] == first.headers["ETag"]
+    # Only the data version was read (on a raw pooled connection: SQLAlchemy sees no statement at all).
+    assert cached.seen == []
+    with Statements(db.engine) as revalidated:
+        assert client.get(path, headers={"If-None-Match": first.headers["ETag"]}).status_code == 304
+    assert revalidated.seen == []
+
+
+def test_errors_carry_no_etag_and_are_not_kept(client, album):
+    missing = client.get("/api/v1/collection/albums/999999")
+    assert missing.status_code == 404 and "ETag" not in missing.headers
+    bad = client.get("/api/v1/history/tracks?page=0")
+    assert bad.status_code == 422 and "ETag" not in bad.headers
+    # "*" would also match an album that does not exist: it is not honoured.
+    assert client.get("/api/v1/collection/albums/999999", headers={"If-None-Match": "*"}).status_code == 404
+
+
+def _version(db) -> str:
+    db.session.rollback()  # a fresh read transaction
+    return data_version.current()
+
+
+@pytest.mark.parametrize("statement", [
+    "INSERT INTO artists (name, name_key, created_at) VALUES ('Low', 'low', 0)",
+    "UPDATE albums SET genre = 'Electronic'",
+    "UPDATE tracks SET loved = true",
+    "DELETE FROM album_artists",
+    "UPDATE listens SET source = 'manual'",
+    "DELETE FROM listens",
+    "INSERT INTO listens (track_id, played_at, source, created_at) SELECT id, 1, 'raw', 0 FROM tracks LIMIT 1",
+])
+def test_every_writer_changes_the_version_even_raw_sql(db, album, statement):
+    before = _version(db)
+    db.session.execute(sa.text(statement))
+    db.session.commit()
+    assert _version(db) != before
+
+
+def test_a_rolled_back_write_leaves_the_version(db, album):
+    before = _version(db)
+    db.session.execute(sa.text("UPDATE albums SET genre = 'Electronic'"))
+    db.session.rollback()
+    assert _version(db) == before
+
+
+def test_a_read_changes_nothing(db, client, album):
+    before = _version(db)
+    for path in _paths(album["id"]):
+        client.get(path)
+    assert _version(db) == before
+
+
+def test_the_cache_is_bounded_and_keeps_one_version_per_url():
+    cache = ResponseCache(max_entries=2, max_total_bytes=10)
+    cache.put("/a", Stored("v1", b"aaaa", ()))
+    assert cache.get("/a", "v1").body == b"aaaa" and cache.get("/a", "v2") is None
+    cache.put("/a", Stored("v2", b"AAAA", ()))
+    assert cache.get("/a", "v1") is None and cache.get("/a", "v2").body == b"AAAA"
+    cache.put("/b", Stored("v2", b"bbbb", ()))
+    cache.put("/c", Stored("v2", b"cccc", ()))  # three entries: the least recently used (/a) goes
+    assert (cache.get("/a", "v2"), cache.get("/b", "v2").body, cache.get("/c", "v2").body) == (None, b"bbbb", b"cccc")
+    cache.put("/d", Stored("v2", b"dddddddd", ()))  # 12 bytes with /c: over 10, so /b and /c go
+    assert (cache.get("/b", "v2"), cache.get("/c", "v2"), cache.get("/d", "v2").body) == (None, None, b"dddddddd")
+
+
+def test_openapi_documents_the_304(client):
+    spec = client.get("/api/v1/openapi.json").get_json()
+    for path in ("/api/v1/collection/albums/{album_id}", "/api/v1/collection/albums", "/api/v1/history/tracks",
+                 "/api/v1/search"):
+        assert "304" in spec["paths"][path]["get"]["responses"], path
+    assert "304" not in spec["paths"]["/api/v1/collection/albums"]["post"]["responses"]
+
+
+def test_a_restore_gives_the_data_a_new_epoch(make_app, tmp_path):
+    """After backup, N writes, restore, N writes, the version could repeat with other data; the epoch cannot."""
+    app = make_app()
+    client, runner = app.test_client(), app.test_cli_runner()
+    headers = {"Authorization": "Bearer " + app.extensions["aime.config"].api_token}
+    backup = tmp_path / "b.db"
+    assert runner.invoke(args=["backup", "--output", str(backup)]).exit_code == 0
+    add_listen(client, headers, "Air", "La Femme d'Argent", PLAYED)
+    before = client.get("/api/v1/history/tracks")
+    assert runner.invoke(args=["restore", str(backup), "--force"]).exit_code == 0
+    add_listen(client, headers, "Air", "Kelly Watch the Stars", PLAYED)  # the same count of writes again
+    after = client.get("/api/v1/history/tracks", headers={"If-None-Match": before.headers["ETag"]})
+    assert after.status_code == 200 and after.headers["ETag"] != before.headers["ETag"]
+    assert [item["title"] for item in after.get_json()["items"]] == ["Kelly Watch the Stars"]
