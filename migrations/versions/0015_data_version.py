@@ -1,7 +1,7 @@
 """data version: a counter every writer bumps through triggers, read by conditional GETs (ETag / 304)
 
 Revision ID: 0015
-Revises: 0012
+Revises: 0014
 
 See aime/services/data_version.py for why SQLite and PostgreSQL count differently.
 """
@@ -11,7 +11,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = "0015"
-down_revision = "0012"
+down_revision = "0014"
 branch_labels = None
 depends_on = None
 
