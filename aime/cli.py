@@ -105,7 +105,7 @@ def export_history_command(file: str, fmt: str | None, start_date, end_date, tz:
 @with_appcontext
 def lastfm_import_history_command():
     """Import the whole Last.fm history of AIME_LASTFM_USER (re-running adds nothing twice)."""
-    from .services.tracker import import_history
+    from .jobs.tracker import import_history
 
     _run_sync_job(lambda on_page: import_history(current_app.extensions["aime.config"], on_page=on_page),
                   "page {page}/{pages}: {processed} scrobbles read, {imported} imported, {duplicates} duplicates")
@@ -150,7 +150,7 @@ def rollups_rebuild_command():
 def run_task_command(task: str):
     """Run a scheduled task now (export_markdown, export_json, haiku, discogs_sync, ai_enrichment, ...) and record it."""
     from .errors import AimeError
-    from .services.tasks import run_task
+    from .jobs.tasks import run_task
 
     try:
         run = run_task(current_app._get_current_object(), task, "cli")

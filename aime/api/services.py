@@ -3,7 +3,8 @@ from flask_smorest import Blueprint
 
 from ..integrations import discogs, lastfm
 from ..schemas.services import JobProgressSchema, ServiceStatusListSchema, ServiceStatusSchema
-from ..services import discogs_sync, services_setup as service, tracker
+from ..jobs import services_setup as service, tracker
+from ..services import discogs_sync
 
 blp = Blueprint("services", __name__, description="Background services (Last.fm tracker, Discogs sync, scheduler)")
 

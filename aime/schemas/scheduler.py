@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from marshmallow import Schema, fields, validate
 
-from ..services.tasks import TASKS
+from ..jobs.tasks import TASKS
 from .common import Instant, PageQuerySchema, page_schema
 
 TASK_NAMES = validate.OneOf(list(TASKS), error="Unknown task; one of: {choices}.")

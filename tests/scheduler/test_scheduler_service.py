@@ -3,7 +3,7 @@ from datetime import datetime, timezone
 
 from aime.extensions import db
 from aime.models import TaskRun
-from aime.services import runtime, scheduler
+from aime.jobs import runtime, scheduler
 
 from .conftest import poll
 

@@ -9,7 +9,7 @@ import time_machine
 from aime.database import run_write
 from aime.extensions import db
 from aime.models import ScheduledTask, TaskRun
-from aime.services import scheduler, tasks
+from aime.jobs import scheduler, tasks
 
 from .conftest import OUTPUT_NAME, finished_run
 

@@ -25,7 +25,8 @@ from ..errors import Conflict, NotConfigured, NotFound
 from ..extensions import db
 from ..files import write_atomic
 from ..models import ScheduledTask, Setting, TaskRun
-from . import ai_writing, enrichment, enrichment_jobs, exports, magazine
+from ..services import ai_writing, enrichment, exports, magazine
+from . import enrichment_jobs
 
 log = logging.getLogger(__name__)
 OUTPUT_DIR = "scheduled-output"
@@ -89,7 +90,7 @@ def task_ai_enrichment(config: Config) -> Output:
 
 def task_export_history(config: Config) -> Output:
     """The whole listening history as a ListenBrainz export zip (streamed to disk, bounded memory)."""
-    from . import history_export
+    from ..services import history_export
 
     folder = output_dir(config)
     folder.mkdir(parents=True, exist_ok=True)

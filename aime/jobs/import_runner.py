@@ -5,14 +5,14 @@ import logging
 import time
 from typing import BinaryIO, Callable
 
-from ...database import run_write
-from ...extensions import db
-from ...models import ImportJob, ServiceState
-from . import FORMATS, Format
-from .collection import write_entries
-from .pipeline import Batch, BatchSizer, batches, write_plays
-from .records import CollectionEntry, FatalFormatError, Play
-from .resolve import CatalogCache
+from ..database import run_write
+from ..extensions import db
+from ..models import ImportJob, ServiceState
+from ..services.importers import FORMATS, Format
+from ..services.importers.collection import write_entries
+from ..services.importers.pipeline import Batch, BatchSizer, batches, write_plays
+from ..services.importers.records import CollectionEntry, FatalFormatError, Play
+from ..services.importers.resolve import CatalogCache
 
 log = logging.getLogger(__name__)
 MAX_REPORTED = 10_000  # rows listed per job in skipped/errors; beyond that only the counts grow
@@ -88,7 +88,7 @@ def _commit(job_id: int, batch: Batch, cache: CatalogCache, fmt: Format, window:
 
 
 def _renew(session, name: str, owner: str) -> None:
-    from .. import imports
+    from . import imports
 
     state = session.get(ServiceState, name)
     if state is None or state.lease_owner != owner:

@@ -15,7 +15,7 @@ from ..extensions import db
 from ..models import ServiceState
 from ..timeutil import to_epoch, utcnow
 from . import imports, runtime
-from .discogs_sync import DiscogsSync
+from .discogs import DiscogsSync
 from .tracker import LastfmTracker
 
 log = logging.getLogger(__name__)

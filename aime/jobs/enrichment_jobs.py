@@ -18,7 +18,7 @@ from ..errors import AimeError
 from ..extensions import db
 from ..models import Album, AlbumEnrichment
 from ..timeutil import iso, to_epoch, utcnow
-from .enrichment import Sources, enrich_album, require_sources
+from ..services.enrichment import Sources, enrich_album, require_sources
 from .runtime import read_state, update_state
 from .services_setup import claim_job
 
