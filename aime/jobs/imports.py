@@ -31,6 +31,7 @@ from ..services.collection import Page
 from ..services.importers import resolve_format
 from ..services.importers.records import FatalFormatError
 from ..services.imports import UNFINISHED, job_dict, upload_dir
+from . import lease
 from .import_runner import LeaseLost, execute
 
 log = logging.getLogger(__name__)
@@ -89,8 +90,8 @@ def _create_job(filename: str, stored_path: str, fmt: str) -> int:
     db.session.add(job)
     db.session.flush()
     # The creator holds the lease from the start so no other worker "resumes" a job about to start.
-    db.session.add(ServiceState(name=lease_name(job.id), active=True, state={"job": job.id},
-                                lease_owner=owner_id(), lease_expires_at=time.time() + lease_seconds()))
+    lease.ensure(lease_name(job.id), active=True, state={"job": job.id})
+    lease.acquire(lease_name(job.id), owner_id(), lease_seconds())
     return job.id
 
 
@@ -103,7 +104,8 @@ def run_job(job_id: int, on_batch: Callable[[int, int], None] | None = None) -> 
     log.info("import %s runs in %s from row %s", job_id, owner_id(), job.processed)
     try:
         with open(job.stored_path, "rb") as stream:
-            execute(job_id, stream, window=config.dedup_window_seconds, lease=(lease_name(job_id), owner_id()),
+            execute(job_id, stream, window=config.dedup_window_seconds,
+                    job_lease=(lease_name(job_id), owner_id(), lease_seconds()),
                     on_batch=on_batch)
         run_write(_finish, job_id, "done", None, None)
     except KeyboardInterrupt:
@@ -136,16 +138,11 @@ def _claim(job_id: int) -> bool:
         raise NotFound(f"Import {job_id} does not exist.")
     if job.status not in UNFINISHED:
         return False
-    state = db.session.get(ServiceState, lease_name(job_id), with_for_update=True)
-    now, owner = time.time(), owner_id()
-    if state is None:
-        state = ServiceState(name=lease_name(job_id), active=True, state={"job": job_id})
-        db.session.add(state)
-    elif state.lease_owner != owner and (state.lease_expires_at or 0) > now:
-        return False
-    state.lease_owner, state.lease_expires_at = owner, now + lease_seconds()
+    lease.ensure(lease_name(job_id), active=True, state={"job": job_id})
+    if not lease.acquire(lease_name(job_id), owner_id(), lease_seconds()):
+        return False  # another live process runs it
     job.status = "running"
-    job.started_at = job.started_at or int(now)
+    job.started_at = job.started_at or int(time.time())
     return True
 
 
@@ -164,14 +161,11 @@ def _finish(job_id: int, status: str, message: str | None, error: dict | None) -
 
 
 def _release(job_id: int) -> None:
-    state = db.session.get(ServiceState, lease_name(job_id))
-    if state is not None and state.lease_owner == owner_id():
-        state.lease_expires_at = 0
+    lease.release(lease_name(job_id), owner_id())
 
 
 def _lease_alive(job_id: int) -> bool:
-    state = db.session.get(ServiceState, lease_name(job_id))
-    return state is not None and (state.lease_expires_at or 0) > time.time()
+    return lease.holder(lease_name(job_id)) is not None
 
 
 # Jobs running in this process, by (database, job id). The lease cannot tell two threads of one process apart

@@ -14,7 +14,7 @@ from ..errors import AimeError, Conflict
 from ..extensions import db
 from ..models import ServiceState
 from ..timeutil import to_epoch, utcnow
-from . import imports, runtime
+from . import imports, lease, runtime
 from .discogs import DiscogsSync
 from .tracker import LastfmTracker
 
@@ -88,8 +88,9 @@ def claim_job(state_name: str) -> None:
     def _claim() -> None:
         # SQLite: run_write's BEGIN IMMEDIATE serialises this; PostgreSQL: the row lock does.
         row = db.session.scalar(select(ServiceState).where(ServiceState.name == state_name).with_for_update())
+        # The running job's lease is its heartbeat: held while fresh, any process may take over once stale.
         state, now = dict(row.state or {}), to_epoch(utcnow())
-        if state.get("status") == "running" and now - int(state.get("heartbeat") or 0) < JOB_STALE_SECONDS:
+        if state.get("status") == "running" and lease.fresh(int(state.get("heartbeat") or 0) + JOB_STALE_SECONDS, now):
             raise Conflict(f"A {state_name} run is already in progress; follow its progress.")
         row.state = {**state, "status": "running", "heartbeat": now, "error": None}
 

@@ -27,7 +27,7 @@ from ..extensions import db
 from ..files import write_atomic
 from ..models import ScheduledTask, Setting, TaskRun
 from ..services import ai_writing, enrichment, exports, magazine
-from . import enrichment_jobs
+from . import enrichment_jobs, lease
 
 log = logging.getLogger(__name__)
 OUTPUT_DIR = "scheduled-output"
@@ -195,8 +195,9 @@ def _start_run(name: str, trigger: str) -> int:
     ensure_default_tasks()
     db.session.execute(select(ScheduledTask).where(ScheduledTask.name == name).with_for_update()).first()
     now = int(time.time())
+    # A run's lease is its start: it blocks new runs while fresh, and is swept as abandoned once stale.
     db.session.execute(update(TaskRun).where(TaskRun.task == name, TaskRun.status == "running",
-                                             TaskRun.started_at < now - STALE_RUN_SECONDS)
+                                             lease.stale(TaskRun.started_at + STALE_RUN_SECONDS, now))
                        .values(status="failed", finished_at=now, error="Abandoned: its process stopped mid-run.")
                        .execution_options(synchronize_session=False))
     running = db.session.scalar(select(TaskRun.id).where(TaskRun.task == name, TaskRun.status == "running"))
