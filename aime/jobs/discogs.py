@@ -10,6 +10,7 @@ from ..errors import AimeError
 from ..integrations.discogs import require_config
 from ..services.discogs_sync import NAME, sync
 from ..timeutil import to_epoch, utcnow
+from .claims import claim_job
 from .runtime import BackgroundService, read_state
 
 log = logging.getLogger(__name__)
@@ -29,8 +30,6 @@ class DiscogsSync(BackgroundService):
 
     def tick(self, app: Flask) -> None:
         """Sync once; failures are recorded in the state (sync() does it), not raised."""
-        from .services_setup import claim_job  # (services_setup wires this module: import at call time)
-
         state = read_state(NAME)
         if state.get("status") == "done" and to_epoch(utcnow()) - int(state.get("finished_epoch") or 0) < self.interval:
             return  # a restart (new lease holder) must not mean a new full sync

@@ -20,7 +20,7 @@ from ..models import Album, AlbumEnrichment
 from ..timeutil import iso, to_epoch, utcnow
 from ..services.enrichment import Sources, enrich_album, require_sources
 from .runtime import read_state, update_state
-from .services_setup import claim_job
+from .claims import claim_job
 
 log = logging.getLogger(__name__)
 NAME = "enrichment"

@@ -26,7 +26,7 @@ from ..errors import Conflict, NotConfigured, NotFound
 from ..extensions import db
 from ..files import write_atomic
 from ..models import ScheduledTask, Setting, TaskRun
-from ..services import ai_writing, enrichment, exports, magazine
+from ..services import ai_writing, enrichment, exports, history_export, magazine
 from . import enrichment_jobs, lease
 
 log = logging.getLogger(__name__)
@@ -91,8 +91,6 @@ def task_ai_enrichment(config: Config) -> Output:
 
 def task_export_history(config: Config) -> Output:
     """The whole listening history as a ListenBrainz export zip (streamed to disk, bounded memory)."""
-    from ..services import history_export
-
     folder = output_dir(config)
     folder.mkdir(parents=True, exist_ok=True)
     fd, temp = tempfile.mkstemp(prefix=".export_history-", suffix=".zip.tmp", dir=folder)

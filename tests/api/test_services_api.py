@@ -102,7 +102,7 @@ def test_only_one_of_two_simultaneous_claims_wins(app):
     import threading
 
     from aime.errors import Conflict
-    from aime.jobs.services_setup import claim_job
+    from aime.jobs.claims import claim_job
 
     apps = [create_app(app.extensions["aime.config"]) for _ in range(2)]
     with apps[0].app_context():
