@@ -112,11 +112,6 @@ def status(app: Flask, name: str) -> dict:
     }
 
 
-def all_statuses(app: Flask) -> list[dict]:
-    """status() of every registered service."""
-    return [status(app, name) for name in service_names(app)]
-
-
 def set_active(app: Flask, name: str, active: bool) -> dict:
     """Persist that a service should (not) run; the lease keepers act on it within lease_seconds/3."""
     runtime = _runtime(app)
@@ -254,8 +249,3 @@ def stop_runtime(app: Flask, timeout: float = 10.0) -> None:
                 log.warning("could not release lease of %s", name, exc_info=True)
         db.session.remove()
     runtime.keeper = None
-
-
-def holder_of(name: str) -> str | None:
-    """Who holds a service's live lease, if anyone (for tests and status pages)."""
-    return lease.holder(name)

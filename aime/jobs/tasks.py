@@ -5,7 +5,6 @@ and renamed into place, so a reader never sees half a file; only the newest `max
 """
 from __future__ import annotations
 
-import importlib
 import json
 import logging
 import os
@@ -26,7 +25,7 @@ from ..errors import Conflict, NotConfigured, NotFound
 from ..extensions import db
 from ..files import write_atomic
 from ..models import ScheduledTask, Setting, TaskRun
-from ..services import ai_writing, enrichment, exports, history_export, magazine
+from ..services import ai_writing, discogs_sync, enrichment, exports, history_export, magazine
 from . import enrichment_jobs, lease
 
 log = logging.getLogger(__name__)
@@ -104,18 +103,8 @@ def task_export_history(config: Config) -> Output:
 
 
 def task_discogs_sync(config: Config) -> Output:
-    """Sync the Discogs collection through aime.services.discogs_sync (owned by the Discogs integration)."""
-    try:
-        module = importlib.import_module("aime.services.discogs_sync")
-    except ModuleNotFoundError as error:
-        if error.name != "aime.services.discogs_sync":
-            raise
-        raise Skipped("Discogs sync is not available in this build (aime.services.discogs_sync is missing).") from None
-    sync = next((getattr(module, name) for name in ("sync_collection", "run_sync", "sync") if hasattr(module, name)),
-                None)
-    if sync is None:
-        raise Skipped("aime.services.discogs_sync has no sync function (sync_collection).")
-    return Output(_json_text(sync(config)), "json")
+    """Sync the Discogs collection; its summary is the file (skipped while Discogs is not configured)."""
+    return Output(_json_text(discogs_sync.sync(config)), "json")
 
 
 def task_magazine(config: Config) -> Output:
