@@ -3,7 +3,8 @@ from __future__ import annotations
 
 import logging
 import time
-from typing import BinaryIO, Callable
+from collections.abc import Callable
+from typing import BinaryIO
 
 from ..database import run_write
 from ..extensions import db

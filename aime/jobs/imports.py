@@ -14,8 +14,8 @@ import os
 import threading
 import time
 import uuid
+from collections.abc import Callable
 from pathlib import Path
-from typing import Callable
 
 from flask import Flask, current_app
 from sqlalchemy import select

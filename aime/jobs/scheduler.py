@@ -11,7 +11,7 @@ import logging
 import re
 import threading
 from concurrent.futures import ThreadPoolExecutor
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from apscheduler.schedulers.background import BackgroundScheduler
@@ -100,7 +100,7 @@ def next_run(task: ScheduledTask, now: datetime | None = None) -> int | None:
         trigger_ = cron_trigger(task.cron, task.timezone)
     except (ValueError, ZoneInfoNotFoundError):
         return None
-    fire = trigger_.get_next_fire_time(None, now or datetime.now(timezone.utc))
+    fire = trigger_.get_next_fire_time(None, now or datetime.now(UTC))
     return int(fire.timestamp()) if fire else None
 
 
@@ -116,8 +116,8 @@ def get_config() -> dict:
     """max_files_per_type and every task with its schedule, next and last run."""
     rows = _task_rows()
     return {"max_files_per_type": tasks.max_files_per_type(),
-            "tasks": [{"name": r.name, "label": tasks.TASKS[r.name].label, "cron": r.cron, "timezone": r.timezone, "enabled": r.enabled,
-                       "next_run": next_run(r), "last_run": r.last_run} for r in rows]}
+            "tasks": [{"name": r.name, "label": tasks.TASKS[r.name].label, "cron": r.cron, "timezone": r.timezone,
+                       "enabled": r.enabled, "next_run": next_run(r), "last_run": r.last_run} for r in rows]}
 
 
 def update_config(data: dict) -> dict:
@@ -214,7 +214,7 @@ class SchedulerService(runtime.BackgroundService):
     def on_acquire(self, app: Flask) -> None:
         """Start APScheduler with the stored schedules."""
         with self.lock:
-            self.scheduler = BackgroundScheduler(timezone=timezone.utc, job_defaults={
+            self.scheduler = BackgroundScheduler(timezone=UTC, job_defaults={
                 "coalesce": True, "max_instances": 1, "misfire_grace_time": 300})
             self.scheduler.start()
         self._load(app)

@@ -11,9 +11,9 @@ import os
 import re
 import tempfile
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable
 
 from flask import Flask, current_app
 from sqlalchemy import func, select, update

@@ -7,7 +7,6 @@ unchanged, removed (releases no longer on Discogs but still in AIME's collection
 """
 from __future__ import annotations
 
-import logging
 
 from sqlalchemy import select
 
@@ -22,7 +21,6 @@ from ..text import normalise
 from ..timeutil import iso, to_epoch, utcnow
 from .catalog import find_album, get_or_create_artist
 
-log = logging.getLogger(__name__)
 NAME = "discogs"
 SOURCE = "discogs"
 FIELDS = ("year", "labels", "catalog_number", "support", "genre", "image_url", "discogs_url")

@@ -1,9 +1,8 @@
 """Import jobs as data: where uploads wait, one job's report, and dry runs; running them is aime.jobs.imports."""
 from __future__ import annotations
 
-import logging
+from collections.abc import Callable
 from pathlib import Path
-from typing import Callable
 
 from flask import current_app
 
@@ -14,7 +13,6 @@ from ..jobs.import_runner import dry_run
 from ..models import ImportJob
 from .importers import resolve_format
 
-log = logging.getLogger(__name__)
 UNFINISHED = ("queued", "running")
 
 

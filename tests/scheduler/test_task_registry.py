@@ -29,7 +29,8 @@ def test_one_registry_entry_is_listed_editable_and_runnable(app, client, auth, h
         changed = {task["name"]: task for task in response.get_json()["tasks"]}["hello"]
         assert (changed["cron"], changed["next_run"]) == ("30 7 * * *", "2026-03-29T07:30:00Z")
     run = tasks.run_task(app, "hello", "manual")
-    assert run["status"] == "success" and run["output_file"].startswith("hello-") and run["output_file"].endswith(".txt")
+    assert run["status"] == "success"
+    assert run["output_file"].startswith("hello-") and run["output_file"].endswith(".txt")
     runs = client.get("/api/v1/services/scheduler/runs?task=hello").get_json()
     assert [item["id"] for item in runs["items"]] == [run["id"]]
     page = client.get("/services").get_data(as_text=True)
