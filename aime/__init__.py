@@ -17,7 +17,7 @@ def create_app(config: Config | Mapping[str, str] | None = None) -> Flask:
     # prometheus_client, which decides once, when first imported, whether its metrics are multi-process.
     from . import api, auth, cli, database, deadlines, errors, filemodes, health, observability, security_headers, web
     from .extensions import cors, db, migrate
-    from .services import scheduler, services_setup
+    from .jobs import scheduler, services_setup
 
     config = _resolve_config(config)
     filemodes.restrict_new_files()  # a process setting, not I/O: everything AIME writes is 0600/0700

@@ -17,8 +17,8 @@ from .services.discogs_sync import sync
 from .services.importers.cli import import_command
 from .services.restore import restore
 from .services.rollups import rebuild
-from .services.tasks import run_task
-from .services.tracker import import_history
+from .jobs.tasks import run_task
+from .jobs.tracker import import_history
 
 
 @click.command("token")

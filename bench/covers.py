@@ -87,7 +87,8 @@ def _json(body) -> Response:
 def enrich(albums: int, workdir: Path) -> dict:
     """Enrich `albums` albums through enrich_all against the local sources; time, requests, pacing."""
     from aime import create_app
-    from aime.services import collection, enrichment_jobs
+    from aime.jobs import enrichment_jobs
+    from aime.services import collection
     from tests.conftest import make_config, upgrade
 
     sources = Sources()

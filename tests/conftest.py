@@ -156,7 +156,7 @@ def app_factory():
     """Build extra apps (e.g. another 'process' on the same database); after the test their background
     services are stopped and their engines disposed."""
     from aime.extensions import db as database
-    from aime.services import runtime
+    from aime.jobs import runtime
 
     made = []
 

@@ -13,15 +13,6 @@ from pathlib import Path
 
 PACKAGE_DIR = Path(__file__).resolve().parent.parent / "aime"
 
-# Known cycles among the job modules of aime/services/, each given as its set of modules. The r17-jobs branch
-# breaks them (moving the job machinery to aime/jobs/); this allow-list goes when it is merged.
-KNOWN_JOB_CYCLES = [
-    {"aime.services.discogs_sync", "aime.services.services_setup"},
-    {"aime.services.scheduler", "aime.services.tasks"},
-    {"aime.services.importers.runner", "aime.services.imports"},
-]
-
-
 def module_files(package_dir: Path = PACKAGE_DIR) -> dict[str, tuple[Path, bool]]:
     """{dotted module name: (file, is a package __init__)} for every .py file under the package."""
     modules = {}
@@ -135,16 +126,10 @@ def test_strongly_connected_finds_a_cycle_and_names_it():
 
 def test_no_import_cycles():
     graph = import_graph()
-    cycles = [group for group in strongly_connected(graph) if group not in KNOWN_JOB_CYCLES]
+    cycles = strongly_connected(graph)
     described = "\n".join(f"{len(group)} modules import each other, e.g. " + " -> ".join(one_cycle(graph, group))
                           for group in cycles)
     assert not cycles, f"import cycles in aime/:\n{described}"
-
-
-def test_the_known_job_cycles_are_still_cycles():
-    # An allow-listed cycle that is gone must leave the list too (so that it cannot come back unnoticed).
-    groups = strongly_connected(import_graph())
-    assert [known for known in KNOWN_JOB_CYCLES if known not in groups] == []
 
 
 def test_what_the_gunicorn_master_imports_before_on_starting_leaves_prometheus_client_alone():

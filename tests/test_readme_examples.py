@@ -64,7 +64,7 @@ def _readme_curls() -> list[list[str]]:
 def test_the_readme_curl_examples_work_in_order_on_a_new_instance(app, client):
     """Each curl of the README, run in order on an empty AIME, answers 2xx, or the 503 the README announces for
     enrichment without a source (deleting album 1 before listening to it gave a 422 "no tracks to play")."""
-    from aime.services.scheduler import stop_task_executor
+    from aime.jobs.scheduler import stop_task_executor
     from tests.importers.conftest import join_import_threads
     from tests.scheduler.conftest import finished_run
 

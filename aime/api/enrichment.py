@@ -3,7 +3,8 @@ from flask import current_app
 from flask_smorest import Blueprint
 
 from ..schemas.enrichment import EnrichmentProgressSchema, EnrichmentReportSchema
-from ..services import enrichment, enrichment_jobs
+from ..jobs import enrichment_jobs
+from ..services import enrichment
 
 blp = Blueprint("enrichment", __name__, description="Covers and metadata from MusicBrainz, Discogs, Spotify, Last.fm")
 

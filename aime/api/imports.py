@@ -4,6 +4,7 @@ from flask.views import MethodView
 from flask_smorest import Blueprint
 
 from ..schemas.imports import ImportJobSchema, ImportPageSchema, ImportQuerySchema, ImportUploadSchema
+from ..jobs import imports as jobs
 from ..services import imports as service
 
 blp = Blueprint("imports", __name__, description="History and collection file imports")
@@ -17,13 +18,13 @@ class ImportList(MethodView):
     @blp.response(200, ImportPageSchema)
     def get(self, query):
         """Import jobs, newest first."""
-        return service.list_jobs(current_app._get_current_object(), **query)
+        return jobs.list_jobs(current_app._get_current_object(), **query)
 
     @blp.arguments(ImportUploadSchema, location="files")
     @blp.response(202, ImportJobSchema)
     def post(self, files):
         """Upload an export file (field `file`); it is imported by a background job."""
-        return service.create_upload_job(current_app._get_current_object(), files["file"])
+        return jobs.create_upload_job(current_app._get_current_object(), files["file"])
 
 
 @blp.route("/imports/<int:import_id>")

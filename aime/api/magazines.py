@@ -5,7 +5,8 @@ from flask_smorest import Blueprint
 
 from ..schemas.magazine import EditionPageSchema, EditionQuerySchema, EditionSchema
 from ..schemas.scheduler import TriggerResultSchema
-from ..services import magazine, scheduler
+from ..jobs import scheduler
+from ..services import magazine
 
 blp = Blueprint("magazines", __name__, description="The magazine's editions")
 

@@ -5,7 +5,7 @@ from flask_smorest import Blueprint
 
 from ..schemas.scheduler import (SchedulerConfigSchema, TaskRunPageSchema, TaskRunQuerySchema, TaskRunSchema,
                                  TriggerResultSchema)
-from ..services import scheduler, tasks
+from ..jobs import scheduler, tasks
 
 blp = Blueprint("scheduler", __name__, description="Scheduled tasks (exports, haiku, Discogs sync, AI enrichment)")
 

@@ -3,7 +3,8 @@ from flask_smorest import Blueprint
 
 from ..integrations import discogs, lastfm
 from ..schemas.services import JobProgressSchema, ServiceStatusListSchema, ServiceStatusSchema
-from ..services import discogs_sync, services_setup as service, tracker
+from ..jobs import claims, services_setup as service, tracker
+from ..services import discogs_sync
 
 blp = Blueprint("services", __name__, description="Background services (Last.fm tracker, Discogs sync, scheduler)")
 
@@ -40,7 +41,7 @@ def stop(name):
 @blp.response(202, JobProgressSchema)
 def discogs_sync_now():
     """Sync the Discogs collection now, in the background; follow /services/discogs/progress."""
-    return service.run_job(discogs_sync.NAME, discogs_sync.sync, discogs.require_config)
+    return claims.run_job(discogs_sync.NAME, discogs_sync.sync, discogs.require_config)
 
 
 @blp.route("/services/discogs/progress")
@@ -54,7 +55,7 @@ def discogs_progress():
 @blp.response(202, JobProgressSchema)
 def lastfm_import_history():
     """Import the whole Last.fm history in the background; GET this URL for progress."""
-    return service.run_job(tracker.HISTORY, tracker.import_history, lastfm.require_config)
+    return claims.run_job(tracker.HISTORY, tracker.import_history, lastfm.require_config)
 
 
 @blp.route("/services/lastfm/import-history")

@@ -3,10 +3,21 @@ from __future__ import annotations
 
 from marshmallow import Schema, fields, validate
 
-from ..services.tasks import TASKS
+from ..jobs.tasks import TASKS
 from .common import Instant, PageQuerySchema, page_schema
 
-TASK_NAMES = validate.OneOf(list(TASKS), error="Unknown task; one of: {choices}.")
+
+class TaskName(validate.OneOf):
+    """OneOf the task registry as it is when a value is checked or the spec is drawn (not frozen at import)."""
+
+    def __init__(self):
+        super().__init__((), error="Unknown task; one of: {choices}.")
+
+    choices = property(lambda self: list(TASKS), lambda self, _value: None)
+    choices_text = property(lambda self: ", ".join(TASKS), lambda self, _value: None)
+
+
+TASK_NAMES = TaskName()
 RUN_STATUSES = ("running", "success", "failed", "skipped")
 
 

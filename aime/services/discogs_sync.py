@@ -1,56 +1,29 @@
 """Discogs sync: the user's collection (folder 0) into AIME's collection; removals reported, not deleted.
 
+Run by the background service aime.jobs.discogs, the API and the CLI.
+
 State (service_states "discogs"): status (running/done/failed), page/pages, processed, added, updated,
 unchanged, removed (releases no longer on Discogs but still in AIME's collection), times, error.
 """
 from __future__ import annotations
 
-import logging
 
-from flask import Flask
 from sqlalchemy import select
 
 from ..config import Config
 from ..database import run_write
 from ..errors import AimeError
 from ..extensions import db
-from ..integrations.discogs import DiscogsClient, Release, require_config
+from ..integrations.discogs import DiscogsClient, Release
+from ..jobs.runtime import read_state, update_state
 from ..models import Album, AlbumArtist
 from ..text import normalise
 from ..timeutil import iso, to_epoch, utcnow
 from .catalog import find_album, get_or_create_artist
-from .runtime import BackgroundService, read_state, update_state
 
-log = logging.getLogger(__name__)
 NAME = "discogs"
 SOURCE = "discogs"
 FIELDS = ("year", "labels", "catalog_number", "support", "genre", "image_url", "discogs_url")
-
-
-class DiscogsSync(BackgroundService):
-    """The background service: one full sync per interval while this process holds the lease."""
-
-    name = NAME
-
-    def __init__(self, interval: float):
-        self.interval = interval
-
-    def require_config(self, config: Config) -> None:
-        """Raise NotConfigured when Discogs credentials are missing."""
-        require_config(config)
-
-    def tick(self, app: Flask) -> None:
-        """Sync once; failures are recorded in the state (sync() does it), not raised."""
-        from .services_setup import claim_job  # (services_setup wires this module: import at call time)
-
-        state = read_state(NAME)
-        if state.get("status") == "done" and to_epoch(utcnow()) - int(state.get("finished_epoch") or 0) < self.interval:
-            return  # a restart (new lease holder) must not mean a new full sync
-        try:
-            claim_job(NAME)  # Conflict while a sync asked for through the API is still going
-            sync(app.extensions["aime.config"])
-        except AimeError as error:
-            log.warning("discogs sync failed: %s", error.detail)
 
 
 def progress() -> dict:

@@ -6,7 +6,7 @@ from flask import current_app, flash, redirect, render_template, request, url_fo
 from ..errors import AimeError
 from ..schemas.common import PageQuerySchema
 from ..services import magazine as magazine_service
-from ..services import scheduler
+from ..jobs import scheduler
 from .blueprint import bp
 from .helpers import parse
 from .security import login_required

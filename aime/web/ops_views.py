@@ -5,8 +5,9 @@ from flask import current_app, flash, jsonify, redirect, render_template, reques
 
 from ..errors import AimeError, BadRequest
 from ..health import report
+from ..jobs import imports as import_jobs
+from ..jobs import scheduler, services_setup, tasks
 from ..services import imports as import_service
-from ..services import scheduler, services_setup, tasks
 from .blueprint import bp
 from .helpers import config
 from .security import is_private, login_required, signed_in
@@ -21,7 +22,7 @@ def _app():
 @bp.route("/imports")
 def imports():
     """Upload a history or collection file; the jobs so far."""
-    page = import_service.list_jobs(_app(), page=request.args.get("page", 1, type=int) or 1, page_size=20)
+    page = import_jobs.list_jobs(_app(), page=request.args.get("page", 1, type=int) or 1, page_size=20)
     return render_template("imports.html", page=page)
 
 
@@ -33,7 +34,7 @@ def upload_import():
     try:
         if upload is None or not upload.filename:
             raise BadRequest("Choose a file to upload.")
-        job = import_service.create_upload_job(_app(), upload)
+        job = import_jobs.create_upload_job(_app(), upload)
     except AimeError as error:
         flash(error.detail, "error")
         return redirect(url_for("web.imports"))

@@ -8,8 +8,8 @@ from datetime import date
 from flask import Flask, url_for
 
 from ..health import report
-from ..services import imports as import_service
-from ..services import services_setup
+from ..jobs import imports as import_jobs
+from ..jobs import services_setup
 from ..services import stats as stats_service
 from ..services.localtime import day_of
 from . import charts
@@ -25,7 +25,7 @@ def service_summaries() -> list[dict]:
 
 def last_import(app: Flask) -> dict | None:
     """The newest import job, if any."""
-    page = import_service.list_jobs(app, page=1, page_size=1)
+    page = import_jobs.list_jobs(app, page=1, page_size=1)
     return page.items[0] if page.items else None
 
 

@@ -138,7 +138,7 @@ def test_ai_playlist_not_configured(bare_app):
 
 
 def test_scheduled_haiku_and_enrichment_tasks_write_their_files(ai_app, ai_client, auth, httpserver):
-    from aime.services import tasks
+    from aime.jobs import tasks
 
     for title in ("Kind of Blue", "Homogenic"):
         add_album(ai_client, auth, title, ["Artist"])

@@ -3,7 +3,7 @@ import pytest
 
 from aime import create_app
 from aime.extensions import db
-from aime.services import runtime
+from aime.jobs import runtime
 from aime.timeutil import to_epoch, utcnow
 
 
@@ -102,7 +102,7 @@ def test_only_one_of_two_simultaneous_claims_wins(app):
     import threading
 
     from aime.errors import Conflict
-    from aime.services.services_setup import claim_job
+    from aime.jobs.claims import claim_job
 
     apps = [create_app(app.extensions["aime.config"]) for _ in range(2)]
     with apps[0].app_context():

@@ -11,8 +11,8 @@ from werkzeug import Response
 from aime.database import run_write
 from aime.extensions import db
 from aime.models import Album
-from aime.services import tasks
-from aime.services.runtime import update_state
+from aime.jobs import tasks
+from aime.jobs.runtime import update_state
 from tests.covers import fakes
 from tests.covers.conftest import image_bytes
 from tests.factories import create_album

@@ -9,7 +9,7 @@ from sqlalchemy import select
 
 from aime.extensions import db
 from aime.models import Album
-from aime.services import imports
+from aime.jobs import imports
 from tests.covers import fakes
 from tests.covers.conftest import image_bytes
 from tests.covers.test_enrichment import World, enrich

@@ -11,7 +11,8 @@ from sqlalchemy import select
 from aime import create_app
 from aime.extensions import db
 from aime.models import Album, Artist, Listen, Track
-from aime.services import history_export, imports, tasks
+from aime.jobs import imports, tasks
+from aime.services import history_export
 
 from ..conftest import make_config, upgrade
 from ..importers.conftest import SAMPLES

@@ -21,7 +21,7 @@ def samples() -> Path:
 @pytest.fixture
 def import_file(app):
     """Run an import job for a local file to the end, in this thread; returns the job report."""
-    from aime.services import imports
+    from aime.jobs import imports
 
     def run(path: Path, fmt: str | None = None) -> dict:
         with app.app_context():

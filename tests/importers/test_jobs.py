@@ -11,8 +11,9 @@ from sqlalchemy import select
 from aime import background
 from aime.extensions import db
 from aime.models import ImportJob, Listen, ServiceState
-from aime.services import imports
-from aime.services.importers import pipeline, runner
+from aime.jobs import imports
+from aime.jobs import import_runner as runner
+from aime.services.importers import pipeline
 
 from tests.support.polling import poll
 

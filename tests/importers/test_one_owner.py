@@ -16,7 +16,7 @@ from aime.config import Config
 from aime.extensions import db
 from aime.identity import owner_id
 from aime.models import ImportJob, ServiceState
-from aime.services import imports
+from aime.jobs import imports
 from tests.conftest import TEST_TOKEN
 from tests.support.polling import poll
 from tests.support.servers import Gunicorn, migrate

@@ -13,7 +13,7 @@ from .conftest import get_ok
 
 
 def _import(app, path):
-    from aime.services import imports
+    from aime.jobs import imports
 
     with app.app_context():
         return imports.run_job(imports.create_file_job(path, None))

@@ -19,7 +19,7 @@ from tests.scheduler.conftest import finished_run
 @pytest.fixture(autouse=True)
 def _drain(app):
     yield
-    from aime.services.scheduler import stop_task_executor
+    from aime.jobs.scheduler import stop_task_executor
 
     stop_task_executor(app)
 
@@ -124,7 +124,7 @@ def test_an_empty_library_still_makes_an_edition(client, auth):
 
 
 def test_the_scheduled_task_stores_an_edition_and_writes_its_markdown(app, client, auth):
-    from aime.services import tasks
+    from aime.jobs import tasks
 
     _library(client, auth)
     run = tasks.run_task(app, "magazine", trigger="schedule")
@@ -191,7 +191,7 @@ def test_a_failing_ai_leaves_an_edition_written_from_the_data(ai_app, client, au
 
 
 def test_one_edition_at_a_time_and_the_pages_say_so(app, client, auth):
-    from aime.services import tasks
+    from aime.jobs import tasks
     from tests.web.test_pages import signed_in_client
 
     with app.app_context():

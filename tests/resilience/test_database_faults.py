@@ -129,7 +129,7 @@ def test_deleted_database_file_makes_health_unhealthy(fault_app):
 def import_onto_a_small_disk(fault_app, tmp_path, monkeypatch) -> dict:
     """Import 20,000 plays (batches of 500) into a database allowed ~600 KiB more; return the job report."""
     from aime.extensions import db
-    from aime.services import imports
+    from aime.jobs import imports
     from aime.services.importers import pipeline
 
     monkeypatch.setattr(pipeline, "BATCH_SIZE", 500)

@@ -93,7 +93,7 @@ LISTEN = {"listened_at": 1699650251, "track_metadata": {"artist_name": "A", "tra
 
 
 def test_import_file_with_a_value_nested_100000_deep_reports_the_line(app, tmp_path):
-    from aime.services import imports
+    from aime.jobs import imports
 
     second = dict(LISTEN, listened_at=LISTEN["listened_at"] + 600)
     path = tmp_path / "listens.json"

@@ -36,6 +36,6 @@ def albums(client, auth):
 def drain_triggered_runs(app):
     """Let triggered runs finish before the app's engine is disposed (no connection left behind)."""
     yield
-    from aime.services.scheduler import stop_task_executor
+    from aime.jobs.scheduler import stop_task_executor
 
     stop_task_executor(app)

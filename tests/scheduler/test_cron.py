@@ -3,7 +3,7 @@ from datetime import datetime, UTC
 
 import pytest
 
-from aime.services.scheduler import cron_error, cron_trigger, crontab_weekdays
+from aime.jobs.scheduler import cron_error, cron_trigger, crontab_weekdays
 
 
 @pytest.mark.parametrize("field, names", [

@@ -3,7 +3,7 @@ from datetime import datetime, UTC
 
 from aime.extensions import db
 from aime.models import TaskRun
-from aime.services import runtime, scheduler
+from aime.jobs import runtime, scheduler, tasks
 
 from .conftest import poll
 
@@ -67,7 +67,7 @@ def test_only_one_process_runs_the_scheduler(two_processes):
     assert status["running"] and status["holder"] == holder.extensions[runtime.KEY].owner
     assert len(scheduler.service(holder).jobs()) == 8  # every default task
     with first.app_context():
-        assert set(runtime.status(first, "scheduler")["state"]["next_runs"]) == set(scheduler.DEFAULT_CRONS)
+        assert set(runtime.status(first, "scheduler")["state"]["next_runs"]) == set(tasks.TASKS)
 
     # The holder stops (worker exit): the other process takes the lease and builds its own jobs.
     runtime.stop_runtime(holder)

@@ -1,4 +1,5 @@
 """Running tasks: one TaskRun and one atomically written file per run, retention, 409 while running, skips."""
+import dataclasses
 import json
 import re
 import time
@@ -9,7 +10,7 @@ import time_machine
 from aime.database import run_write
 from aime.extensions import db
 from aime.models import ScheduledTask, TaskRun
-from aime.services import scheduler, tasks
+from aime.jobs import scheduler, tasks
 
 from .conftest import OUTPUT_NAME, finished_run
 
@@ -117,7 +118,7 @@ def test_discogs_sync_without_credentials_is_skipped(app, client, auth):
 def test_a_failing_task_is_recorded_as_failed(app, monkeypatch):
     def broken(config):
         raise RuntimeError("disk on fire")
-    monkeypatch.setitem(tasks.TASKS, "export_json", broken)
+    monkeypatch.setitem(tasks.TASKS, "export_json", dataclasses.replace(tasks.TASKS["export_json"], run=broken))
     run = tasks.run_task(app, "export_json", "manual")
     assert run["status"] == "failed" and run["error"] == "RuntimeError: disk on fire"
     assert run["finished_at"] is not None and run["output_file"] is None

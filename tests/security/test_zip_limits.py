@@ -25,7 +25,7 @@ def _zip(entries: list[tuple[str, bytes]]) -> bytes:
 
 
 def _run_job(app, data: bytes, tmp_path) -> dict:
-    from aime.services import imports
+    from aime.jobs import imports
 
     path = tmp_path / "upload.zip"
     path.write_bytes(data)

@@ -6,7 +6,8 @@ from aime import create_app
 from aime.extensions import db
 from aime.integrations.http import IntegrationError
 from aime.models import Album
-from aime.services import discogs_sync, runtime
+from aime.jobs import runtime
+from aime.services import discogs_sync
 from tests.integrations.fakes import FakeDiscogs, discogs_release
 from tests.services.test_tracker import poll_done
 

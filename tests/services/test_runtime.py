@@ -3,7 +3,7 @@ import time
 
 import pytest
 
-from aime.services import runtime
+from aime.jobs import runtime
 from tests.support.polling import poll
 
 

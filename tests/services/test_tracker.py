@@ -8,7 +8,7 @@ from aime.extensions import db
 from aime.integrations.http import RetryPolicy
 from aime.integrations.lastfm import LastfmClient
 from aime.models import Album, Artist, Listen, Track
-from aime.services import runtime
+from aime.jobs import runtime
 from tests.integrations.fakes import FakeLastfm
 
 T0 = 1_699_963_200  # 2023-11-14T12:00:00Z

@@ -41,7 +41,7 @@ def test_imports_list_shows_the_plays_already_there(app, client, tmp_path):
     """Issue 14 item 10: a re-import showed only "Imported 0"; the list now has the duplicates column."""
     import json
 
-    from aime.services import imports
+    from aime.jobs import imports
 
     listens = [{"listened_at": 1699650251 + 600 * i, "track_metadata": {"artist_name": "A", "track_name": f"T{i}"}}
                for i in range(3)]

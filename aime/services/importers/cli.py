@@ -9,6 +9,8 @@ from flask.cli import with_appcontext
 from tqdm import tqdm
 
 from ...errors import AimeError
+from ...jobs import imports as jobs
+from .. import imports
 from . import FORMATS
 
 SHOWN_ROWS = 50
@@ -22,25 +24,23 @@ SHOWN_ROWS = 50
 @with_appcontext
 def import_command(file: Path | None, fmt: str | None, dry_run: bool, resume_id: int | None):
     """Import a listening history or collection export (Last.fm, Spotify, ListenBrainz, Maloja, Discogs)."""
-    from .. import imports
-
     if file is None and resume_id is None:
         raise click.UsageError("give a FILE, or --resume ID")
     try:
         if resume_id is not None:
             imports.get_job(resume_id)  # 404 -> a clear message
             with _bar(_size(Path(job_path(resume_id)))) as bar:
-                report = imports.run_job(resume_id, on_batch=bar.advance)
+                report = jobs.run_job(resume_id, on_batch=bar.advance)
         elif dry_run:
             with _bar(_size(file)) as bar:
                 report = imports.dry_run_file(file, fmt, on_batch=bar.advance)
         else:
-            job_id = imports.create_file_job(file, fmt)
+            job_id = jobs.create_file_job(file, fmt)
             job = imports.get_job(job_id)
             if job["processed"]:
                 click.echo(f"resuming import {job_id} after row {job['processed']}")
             with _bar(_size(file)) as bar:
-                report = imports.run_job(job_id, on_batch=bar.advance)
+                report = jobs.run_job(job_id, on_batch=bar.advance)
     except AimeError as error:
         raise click.ClickException(error.detail) from None
     _print_report(report, dry_run)

@@ -3,16 +3,18 @@ from __future__ import annotations
 
 import logging
 import time
-from typing import BinaryIO, Callable
+from collections.abc import Callable
+from typing import BinaryIO
 
-from ...database import run_write
-from ...extensions import db
-from ...models import ImportJob, ServiceState
-from . import FORMATS, Format
-from .collection import write_entries
-from .pipeline import Batch, BatchSizer, batches, write_plays
-from .records import CollectionEntry, FatalFormatError, Play
-from .resolve import CatalogCache
+from ..database import run_write
+from ..extensions import db
+from ..models import ImportJob
+from ..services.importers import FORMATS, Format
+from ..services.importers.collection import write_entries
+from ..services.importers.pipeline import Batch, BatchSizer, batches, write_plays
+from ..services.importers.records import CollectionEntry, FatalFormatError, Play
+from ..services.importers.resolve import CatalogCache
+from . import lease
 
 log = logging.getLogger(__name__)
 MAX_REPORTED = 10_000  # rows listed per job in skipped/errors; beyond that only the counts grow
@@ -28,7 +30,7 @@ def source_of(fmt: Format) -> str:
     return fmt.name.split("-")[0]
 
 
-def execute(job_id: int, stream: BinaryIO, *, window: int, lease: tuple[str, str] | None,
+def execute(job_id: int, stream: BinaryIO, *, window: int, job_lease: tuple[str, str, float] | None,
             on_batch: Callable[[int, int], None] | None = None) -> None:
     """Import the job's remaining rows from stream (the first job.processed rows are already committed)."""
     job = db.session.get(ImportJob, job_id)
@@ -41,7 +43,7 @@ def execute(job_id: int, stream: BinaryIO, *, window: int, lease: tuple[str, str
     size = sizer if fmt.kind == "listens" else COLLECTION_BATCH
     for batch in batches(fmt.parse(stream), skip_first=skip_first, entry_type=kind, size=size):
         held = [0.0]
-        run_write(_timed_commit, held, job_id, batch, cache, fmt, window, lease)
+        run_write(_timed_commit, held, job_id, batch, cache, fmt, window, job_lease)
         sizer.observe(batch.records, held[0])
         if on_batch is not None:
             on_batch(batch.records, stream.tell())
@@ -57,11 +59,11 @@ def _timed_commit(held: list, *args) -> None:
 
 
 def _commit(job_id: int, batch: Batch, cache: CatalogCache, fmt: Format, window: int,
-            lease: tuple[str, str] | None) -> None:
+            job_lease: tuple[str, str, float] | None) -> None:
     session = db.session
     try:
-        if lease is not None:
-            _renew(session, *lease)
+        if job_lease is not None:
+            _renew(*job_lease)
         if fmt.kind == "listens":
             result = write_plays(session, cache, batch.plays, window=window, source=source_of(fmt),
                                  import_id=job_id)
@@ -87,13 +89,9 @@ def _commit(job_id: int, batch: Batch, cache: CatalogCache, fmt: Format, window:
         raise
 
 
-def _renew(session, name: str, owner: str) -> None:
-    from .. import imports
-
-    state = session.get(ServiceState, name)
-    if state is None or state.lease_owner != owner:
-        raise LeaseLost(f"{name} is now run by {state.lease_owner if state else 'nobody'}")
-    state.lease_expires_at = time.time() + imports.lease_seconds()
+def _renew(name: str, owner: str, seconds: float) -> None:
+    if not lease.renew(name, owner, seconds):
+        raise LeaseLost(f"{name} is now run by {lease.holder(name) or 'nobody'}")
 
 
 def dry_run(fmt: Format, stream: BinaryIO, *, window: int,

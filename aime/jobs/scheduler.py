@@ -2,8 +2,8 @@
 
 Schedules are cron expressions with an IANA time zone, stored in the database (so they survive restarts) and
 changed through the config API. Each change bumps a version in `settings`; the process holding the scheduler's
-lease compares it on every tick and rebuilds its jobs. Default tasks are created when missing; their times are
-read in AIME_TIMEZONE (UTC unless set).
+lease compares it on every tick and rebuilds its jobs. The tasks and their default schedules are the registry in
+`tasks.TASKS`; a missing task's row is created with its default, read in AIME_TIMEZONE (UTC unless set).
 """
 from __future__ import annotations
 
@@ -11,14 +11,13 @@ import logging
 import re
 import threading
 from concurrent.futures import ThreadPoolExecutor
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from apscheduler.schedulers.background import BackgroundScheduler
 from apscheduler.triggers.cron import CronTrigger
-from flask import Flask, current_app
+from flask import Flask
 from sqlalchemy import select
-from sqlalchemy.exc import IntegrityError
 
 from .. import background
 from ..database import run_write
@@ -32,17 +31,6 @@ log = logging.getLogger(__name__)
 NAME = "scheduler"
 VERSION_KEY = "scheduler.config_version"
 EXECUTOR_KEY = "aime.task_executor"
-# Default schedules (cron, read in AIME_TIMEZONE): exports nightly, AI work early morning, a haiku each Monday.
-DEFAULT_CRONS = {
-    "export_markdown": "0 3 * * *",
-    "export_json": "15 3 * * *",
-    "discogs_sync": "30 4 * * *",
-    "ai_enrichment": "0 5 * * *",
-    "metadata_enrichment": "45 4 * * *",
-    "haiku": "0 8 * * 1",
-    "magazine": "0 7 1 * *",
-    "export_history": "45 3 * * *",
-}
 
 
 # --- configuration ------------------------------------------------------------------------------------
@@ -112,28 +100,14 @@ def next_run(task: ScheduledTask, now: datetime | None = None) -> int | None:
         trigger_ = cron_trigger(task.cron, task.timezone)
     except (ValueError, ZoneInfoNotFoundError):
         return None
-    fire = trigger_.get_next_fire_time(None, now or datetime.now(timezone.utc))
+    fire = trigger_.get_next_fire_time(None, now or datetime.now(UTC))
     return int(fire.timestamp()) if fire else None
-
-
-def ensure_default_tasks() -> None:
-    """Create the missing default tasks inside the caller's transaction (safe against a concurrent creator)."""
-    zone_name = current_app.extensions["aime.config"].timezone
-    present = set(db.session.scalars(select(ScheduledTask.name)))
-    for name, cron in DEFAULT_CRONS.items():
-        if name in present:
-            continue
-        try:
-            with db.session.begin_nested():
-                db.session.add(ScheduledTask(name=name, cron=cron, timezone=zone_name, enabled=True))
-        except IntegrityError:  # another process created it first
-            pass
 
 
 def _task_rows() -> list[ScheduledTask]:
     rows = {row.name: row for row in db.session.scalars(select(ScheduledTask))}
-    if any(name not in rows for name in DEFAULT_CRONS):
-        run_write(ensure_default_tasks)
+    if any(name not in rows for name in tasks.TASKS):
+        run_write(tasks.ensure_default_tasks)
         rows = {row.name: row for row in db.session.scalars(select(ScheduledTask))}
     return [rows[name] for name in tasks.TASKS if name in rows]
 
@@ -142,8 +116,8 @@ def get_config() -> dict:
     """max_files_per_type and every task with its schedule, next and last run."""
     rows = _task_rows()
     return {"max_files_per_type": tasks.max_files_per_type(),
-            "tasks": [{"name": r.name, "cron": r.cron, "timezone": r.timezone, "enabled": r.enabled,
-                       "next_run": next_run(r), "last_run": r.last_run} for r in rows]}
+            "tasks": [{"name": r.name, "label": tasks.TASKS[r.name].label, "cron": r.cron, "timezone": r.timezone,
+                       "enabled": r.enabled, "next_run": next_run(r), "last_run": r.last_run} for r in rows]}
 
 
 def update_config(data: dict) -> dict:
@@ -164,7 +138,7 @@ def update_config(data: dict) -> dict:
 
 
 def _apply_config(data: dict) -> None:
-    ensure_default_tasks()
+    tasks.ensure_default_tasks()
     if data.get("max_files_per_type") is not None:
         _set_setting(tasks.MAX_FILES_KEY, int(data["max_files_per_type"]))
     for item in data.get("tasks") or []:
@@ -240,7 +214,7 @@ class SchedulerService(runtime.BackgroundService):
     def on_acquire(self, app: Flask) -> None:
         """Start APScheduler with the stored schedules."""
         with self.lock:
-            self.scheduler = BackgroundScheduler(timezone=timezone.utc, job_defaults={
+            self.scheduler = BackgroundScheduler(timezone=UTC, job_defaults={
                 "coalesce": True, "max_instances": 1, "misfire_grace_time": 300})
             self.scheduler.start()
         self._load(app)

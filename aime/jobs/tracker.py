@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import logging
 from collections import defaultdict
-from typing import Iterable
+from collections.abc import Iterable
 
 from flask import Flask
 from sqlalchemy import insert, select
@@ -21,8 +21,8 @@ from ..integrations.lastfm import LastfmClient, Scrobble, require_config
 from ..models import Artist, Listen, Track
 from ..text import normalise
 from ..timeutil import iso, to_epoch, utcnow
-from . import rollups
-from .catalog import get_or_create_album, get_or_create_artist, get_or_create_track
+from ..services import rollups
+from ..services.catalog import get_or_create_album, get_or_create_artist, get_or_create_track
 from .runtime import BackgroundService, read_state, update_state
 
 log = logging.getLogger(__name__)

@@ -18,9 +18,9 @@ from ..errors import AimeError
 from ..extensions import db
 from ..models import Album, AlbumEnrichment
 from ..timeutil import iso, to_epoch, utcnow
-from .enrichment import Sources, enrich_album, require_sources
+from ..services.enrichment import Sources, enrich_album, require_sources
 from .runtime import read_state, update_state
-from .services_setup import claim_job
+from .claims import claim_job
 
 log = logging.getLogger(__name__)
 NAME = "enrichment"

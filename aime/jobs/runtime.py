@@ -14,8 +14,6 @@ import time
 from dataclasses import dataclass, field
 
 from flask import Flask
-from sqlalchemy import and_, or_, select, update
-from sqlalchemy.exc import IntegrityError
 
 from .. import background
 from ..database import run_write
@@ -24,6 +22,7 @@ from ..extensions import db
 from ..identity import owner_id
 from ..models import ServiceState
 from ..timeutil import iso
+from . import lease
 
 log = logging.getLogger(__name__)
 KEY = "aime.services"
@@ -92,18 +91,8 @@ def service_names(app: Flask) -> list[str]:
 # --- persisted state -------------------------------------------------------------------------------
 
 def _ensure_row(name: str) -> ServiceState:
-    row = db.session.get(ServiceState, name)
-    if row is None:
-        try:
-            # Added inside the savepoint so that losing the race also drops our pending row (added
-            # outside, it stayed pending and the next flush failed with UniqueViolation on PostgreSQL).
-            with db.session.begin_nested():
-                row = ServiceState(name=name, active=False, state={})
-                db.session.add(row)
-                db.session.flush()
-        except IntegrityError:  # another process created it first
-            row = db.session.get(ServiceState, name)
-    return row
+    lease.ensure(name)
+    return db.session.get(ServiceState, name)
 
 
 def status(app: Flask, name: str) -> dict:
@@ -111,8 +100,7 @@ def status(app: Flask, name: str) -> dict:
     if name not in _runtime(app).slots:
         raise NotFound(f"No background service called {name!r}.")
     row = db.session.get(ServiceState, name)
-    now = time.time()
-    running = bool(row and row.active and row.lease_owner and (row.lease_expires_at or 0) > now)
+    running = bool(row and row.active and row.lease_owner and lease.fresh(row.lease_expires_at))
     return {
         "name": name,
         "active": bool(row and row.active),
@@ -122,11 +110,6 @@ def status(app: Flask, name: str) -> dict:
         "state": dict(row.state or {}) if row else {},
         "updated_at": iso(row.updated_at) if row else None,
     }
-
-
-def all_statuses(app: Flask) -> list[dict]:
-    """status() of every registered service."""
-    return [status(app, name) for name in service_names(app)]
 
 
 def set_active(app: Flask, name: str, active: bool) -> dict:
@@ -164,25 +147,15 @@ def try_lease(name: str, owner: str, seconds: float) -> bool:
     """Take or renew the lease of an active service; True if `owner` holds it now."""
 
     def _take() -> bool:
-        _ensure_row(name)
-        now = time.time()
-        result = db.session.execute(
-            update(ServiceState)
-            .where(ServiceState.name == name, ServiceState.active.is_(True),
-                   or_(ServiceState.lease_owner == owner, ServiceState.lease_owner.is_(None),
-                       ServiceState.lease_expires_at < now))
-            .values(lease_owner=owner, lease_expires_at=now + seconds)
-            .execution_options(synchronize_session=False))
-        return result.rowcount == 1
+        lease.ensure(name)
+        return lease.acquire(name, owner, seconds, where=(ServiceState.active.is_(True),))
 
     return run_write(_take)
 
 
 def release_lease(name: str, owner: str) -> None:
     """Give a lease back so another process can take over at once."""
-    run_write(lambda: db.session.execute(
-        update(ServiceState).where(and_(ServiceState.name == name, ServiceState.lease_owner == owner))
-        .values(lease_owner=None, lease_expires_at=None).execution_options(synchronize_session=False)))
+    run_write(lease.release, name, owner)
 
 
 def _keep_leases(app: Flask, runtime: Runtime) -> None:
@@ -276,12 +249,3 @@ def stop_runtime(app: Flask, timeout: float = 10.0) -> None:
                 log.warning("could not release lease of %s", name, exc_info=True)
         db.session.remove()
     runtime.keeper = None
-
-
-def holder_of(name: str) -> str | None:
-    """Who holds a service's live lease, if anyone (for tests and status pages)."""
-    row = db.session.execute(select(ServiceState.lease_owner, ServiceState.lease_expires_at)
-                             .where(ServiceState.name == name)).first()
-    if row is None or row.lease_owner is None or (row.lease_expires_at or 0) <= time.time():
-        return None
-    return row.lease_owner

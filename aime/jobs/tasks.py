@@ -5,19 +5,19 @@ and renamed into place, so a reader never sees half a file; only the newest `max
 """
 from __future__ import annotations
 
-import importlib
 import json
 import logging
 import os
 import re
 import tempfile
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable
 
-from flask import Flask
+from flask import Flask, current_app
 from sqlalchemy import func, select, update
+from sqlalchemy.exc import IntegrityError
 
 from ..config import Config
 from ..database import run_write
@@ -25,7 +25,8 @@ from ..errors import Conflict, NotConfigured, NotFound
 from ..extensions import db
 from ..files import write_atomic
 from ..models import ScheduledTask, Setting, TaskRun
-from . import ai_writing, enrichment, enrichment_jobs, exports, magazine
+from ..services import ai_writing, discogs_sync, enrichment, exports, history_export, magazine
+from . import enrichment_jobs, lease
 
 log = logging.getLogger(__name__)
 OUTPUT_DIR = "scheduled-output"
@@ -89,8 +90,6 @@ def task_ai_enrichment(config: Config) -> Output:
 
 def task_export_history(config: Config) -> Output:
     """The whole listening history as a ListenBrainz export zip (streamed to disk, bounded memory)."""
-    from . import history_export
-
     folder = output_dir(config)
     folder.mkdir(parents=True, exist_ok=True)
     fd, temp = tempfile.mkstemp(prefix=".export_history-", suffix=".zip.tmp", dir=folder)
@@ -104,18 +103,8 @@ def task_export_history(config: Config) -> Output:
 
 
 def task_discogs_sync(config: Config) -> Output:
-    """Sync the Discogs collection through aime.services.discogs_sync (owned by the Discogs integration)."""
-    try:
-        module = importlib.import_module("aime.services.discogs_sync")
-    except ModuleNotFoundError as error:
-        if error.name != "aime.services.discogs_sync":
-            raise
-        raise Skipped("Discogs sync is not available in this build (aime.services.discogs_sync is missing).") from None
-    sync = next((getattr(module, name) for name in ("sync_collection", "run_sync", "sync") if hasattr(module, name)),
-                None)
-    if sync is None:
-        raise Skipped("aime.services.discogs_sync has no sync function (sync_collection).")
-    return Output(_json_text(sync(config)), "json")
+    """Sync the Discogs collection; its summary is the file (skipped while Discogs is not configured)."""
+    return Output(_json_text(discogs_sync.sync(config)), "json")
 
 
 def task_magazine(config: Config) -> Output:
@@ -131,16 +120,45 @@ def task_enrichment(config: Config) -> Output:
     return Output(_json_text(enrichment_jobs.run_now(config)), "json")
 
 
-TASKS: dict[str, Callable[[Config], Output]] = {
-    "export_markdown": task_export_markdown,
-    "export_json": task_export_json,
-    "haiku": task_haiku,
-    "discogs_sync": task_discogs_sync,
-    "ai_enrichment": task_ai_enrichment,
-    "magazine": task_magazine,
-    "export_history": task_export_history,
-    "metadata_enrichment": task_enrichment,
-}
+@dataclass(frozen=True)
+class Task:
+    """One scheduled task: what it runs, what the pages call it, and its default schedule."""
+
+    name: str
+    run: Callable[[Config], Output]
+    label: str
+    cron: str  # default crontab, read in AIME_TIMEZONE when the task's row is first created
+
+
+# The one list of scheduled tasks: the scheduler, the API's choices and the services page all read it.
+# Default schedules: exports nightly, AI work early morning, a haiku each Monday, a magazine each month.
+TASKS: dict[str, Task] = {task.name: task for task in (
+    Task("export_markdown", task_export_markdown, "Collection as Markdown", "0 3 * * *"),
+    Task("export_json", task_export_json, "Collection as JSON", "15 3 * * *"),
+    Task("haiku", task_haiku, "Haikus for five random albums", "0 8 * * 1"),
+    Task("discogs_sync", task_discogs_sync, "Discogs collection sync", "30 4 * * *"),
+    Task("ai_enrichment", task_ai_enrichment, "AI album descriptions", "0 5 * * *"),
+    Task("magazine", task_magazine, "Magazine edition", "0 7 1 * *"),
+    Task("export_history", task_export_history, "Listening history export (ListenBrainz zip)", "45 3 * * *"),
+    Task("metadata_enrichment", task_enrichment, "Covers and metadata enrichment", "45 4 * * *"),
+)}
+
+
+def ensure_default_tasks() -> None:
+    """Create the missing tasks' rows with their default schedule, inside the caller's transaction.
+
+    Safe against a concurrent creator: each insert runs in a savepoint and losing the race is fine.
+    """
+    zone_name = current_app.extensions["aime.config"].timezone
+    present = set(db.session.scalars(select(ScheduledTask.name)))
+    for name, task in TASKS.items():
+        if name in present:
+            continue
+        try:
+            with db.session.begin_nested():
+                db.session.add(ScheduledTask(name=name, cron=task.cron, timezone=zone_name, enabled=True))
+        except IntegrityError:  # another process created it first
+            pass
 
 
 def max_files_per_type() -> int:
@@ -161,13 +179,12 @@ def start_run(name: str, trigger: str) -> int:
 def _start_run(name: str, trigger: str) -> int:
     # Lock the task's row (PostgreSQL; SQLite's BEGIN IMMEDIATE already serialises writers) so two workers
     # cannot both see "nothing running" and both start.
-    from .scheduler import ensure_default_tasks
-
     ensure_default_tasks()
     db.session.execute(select(ScheduledTask).where(ScheduledTask.name == name).with_for_update()).first()
     now = int(time.time())
+    # A run's lease is its start: it blocks new runs while fresh, and is swept as abandoned once stale.
     db.session.execute(update(TaskRun).where(TaskRun.task == name, TaskRun.status == "running",
-                                             TaskRun.started_at < now - STALE_RUN_SECONDS)
+                                             lease.stale(TaskRun.started_at + STALE_RUN_SECONDS, now))
                        .values(status="failed", finished_at=now, error="Abandoned: its process stopped mid-run.")
                        .execution_options(synchronize_session=False))
     running = db.session.scalar(select(TaskRun.id).where(TaskRun.task == name, TaskRun.status == "running"))
@@ -187,7 +204,7 @@ def execute_run(app: Flask, run_id: int) -> dict:
         name = run.task
         status, output_file, error = "success", None, None
         try:
-            output = TASKS[name](config)
+            output = TASKS[name].run(config)
             db.session.rollback()  # end the read transaction before writing files and rows
             output_file = write_output(config, name, output, max_files_per_type())
         except (Skipped, NotConfigured) as reason:
