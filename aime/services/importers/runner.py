@@ -10,7 +10,7 @@ from ...extensions import db
 from ...models import ImportJob, ServiceState
 from . import FORMATS, Format
 from .collection import write_entries
-from .pipeline import Batch, BatchSizer, batches, write_plays
+from .pipeline import Batch, BatchSizer, batches, refresh_statistics, write_plays
 from .records import CollectionEntry, FatalFormatError, Play
 from .resolve import CatalogCache
 
@@ -45,6 +45,8 @@ def execute(job_id: int, stream: BinaryIO, *, window: int, lease: tuple[str, str
         sizer.observe(batch.records, held[0])
         if on_batch is not None:
             on_batch(batch.records, stream.tell())
+    if fmt.kind == "listens" and db.engine.dialect.name == "postgresql":
+        refresh_statistics(db.engine, db.session.get(ImportJob, job_id).imported)
 
 
 def _timed_commit(held: list, *args) -> None:
