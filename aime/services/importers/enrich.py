@@ -29,6 +29,7 @@ SECONDS = frozenset({"duration_seconds", "listened_seconds"})  # sources round m
 MAX_CONFLICTS = 1000  # per batch; the job keeps at most runner.MAX_REPORTED
 _details = attrgetter(*FIELDS)
 _listen_details = attrgetter(*LISTEN_FIELDS)
+_NOTHING = (None,) * len(FIELDS)
 
 
 def same(field: str, stored, new) -> bool:
@@ -144,11 +145,15 @@ def _fill_listens(session, plays, matched, targets, taught, result) -> None:
 def _fill_details(session, cache, plays, targets, duplicates: set[int], taught, result) -> None:
     """Track, album and artist columns (FIELDS) that are empty take the first value a play of the batch gives."""
     wanted: dict[tuple[str, int, str], tuple[object, int]] = {}  # (table, id, column) -> (value, play index)
-    for i, play in enumerate(plays):
-        details = _details(play)
-        if details.count(None) == len(details):
+    known: set[tuple] = set()  # (track, details) already looked at: a later equal play changes nothing
+    for i, details in enumerate(map(_details, plays)):
+        if details == _NOTHING:
             continue
         track = targets[i]
+        if (track, details) in known:
+            continue
+        known.add((track, details))
+        play = plays[i]
         owners = {"tracks": track, "albums": cache.album_of.get(track), "artists": cache.song_of[track][0]}
         for field, value in zip(FIELDS, details):
             table, column = FIELDS[field]
