@@ -126,7 +126,7 @@ def _fill_listens(session, plays, matched, targets, taught, result) -> None:
     for key, i in wanted.items():
         if key not in stored:
             continue
-        for field, old, new in zip(LISTEN_FIELDS, stored[key], _listen_details(plays[i])):
+        for field, old, new in zip(LISTEN_FIELDS, stored[key], _listen_details(plays[i]), strict=True):
             if new is None:
                 continue
             if old is None:
@@ -144,18 +144,24 @@ def _fill_listens(session, plays, matched, targets, taught, result) -> None:
 
 def _fill_details(session, cache, plays, targets, duplicates: set[int], taught, result) -> None:
     """Track, album and artist columns (FIELDS) that are empty take the first value a play of the batch gives."""
-    wanted: dict[tuple[str, int, str], tuple[object, int]] = {}  # (table, id, column) -> (value, play index)
+    wanted = _wanted_details(cache, plays, targets, result)
+    if not wanted:
+        return
+    for table in ("tracks", "albums", "artists"):
+        _store_details(session, table, wanted, plays, duplicates, taught, result)
+
+
+def _wanted_details(cache, plays, targets, result) -> dict[tuple[str, int, str], tuple[object, int]]:
+    """(table, id, column) -> (value, play index) of the first play of the batch that gives it."""
+    wanted: dict[tuple[str, int, str], tuple[object, int]] = {}
     known: set[tuple] = set()  # (track, details) already looked at: a later equal play changes nothing
     for i, details in enumerate(map(_details, plays)):
-        if details == _NOTHING:
+        if details == _NOTHING or (targets[i], details) in known:
             continue
         track = targets[i]
-        if (track, details) in known:
-            continue
         known.add((track, details))
-        play = plays[i]
         owners = {"tracks": track, "albums": cache.album_of.get(track), "artists": cache.song_of[track][0]}
-        for field, value in zip(FIELDS, details):
+        for field, value in zip(FIELDS, details, strict=True):
             table, column = FIELDS[field]
             if value is None or owners[table] is None:
                 continue
@@ -163,33 +169,35 @@ def _fill_details(session, cache, plays, targets, duplicates: set[int], taught, 
             if key not in wanted:
                 wanted[key] = (value, i)
             elif not same(field, wanted[key][0], value):
-                _conflict(result, play, field, wanted[key][0], value)  # the file disagrees with itself
-    if not wanted:
-        return
+                _conflict(result, plays[i], field, wanted[key][0], value)  # the file disagrees with itself
+    return wanted
+
+
+def _store_details(session, table: str, wanted: dict, plays, duplicates: set[int], taught, result) -> None:
+    """Fill the empty columns of one table from `wanted`; a different stored value is a conflict."""
     fields_of = {column: field for field, (_table, column) in FIELDS.items()}
-    for table in ("tracks", "albums", "artists"):
-        columns = sorted({c for t, _id, c in wanted if t == table})
-        ids = sorted({id_ for t, id_, _c in wanted if t == table})
-        if not ids:
+    columns = sorted({c for t, _id, c in wanted if t == table})
+    ids = sorted({id_ for t, id_, _c in wanted if t == table})
+    if not ids:
+        return
+    stored = {}
+    for part in chunks(ids):
+        query = text(f"SELECT id, {', '.join(columns)} FROM {table} WHERE id IN :ids").bindparams(_expanding())
+        for row in session.execute(query, {"ids": list(part)}):
+            stored[row[0]] = dict(zip(columns, row[1:], strict=True))
+    updates: dict[str, list[dict]] = {}
+    for (t, id_, column), (value, i) in wanted.items():
+        if t != table or id_ not in stored:
             continue
-        stored = {}
-        for part in chunks(ids):
-            query = text(f"SELECT id, {', '.join(columns)} FROM {table} WHERE id IN :ids").bindparams(_expanding())
-            for row in session.execute(query, {"ids": list(part)}):
-                stored[row[0]] = dict(zip(columns, row[1:]))
-        updates: dict[str, list[dict]] = {}
-        for (t, id_, column), (value, i) in wanted.items():
-            if t != table or id_ not in stored:
-                continue
-            old = stored[id_][column]
-            if old is None:
-                updates.setdefault(column, []).append({"id": id_, "value": value})
-                if i in duplicates:
-                    taught.add(i)
-            elif not same(fields_of[column], old, value):
-                _conflict(result, plays[i], fields_of[column], old, value)
-        for column, rows in updates.items():
-            session.execute(text(f"UPDATE {table} SET {column} = :value WHERE id = :id AND {column} IS NULL"), rows)
+        old = stored[id_][column]
+        if old is None:
+            updates.setdefault(column, []).append({"id": id_, "value": value})
+            if i in duplicates:
+                taught.add(i)
+        elif not same(fields_of[column], old, value):
+            _conflict(result, plays[i], fields_of[column], old, value)
+    for column, rows in updates.items():
+        session.execute(text(f"UPDATE {table} SET {column} = :value WHERE id = :id AND {column} IS NULL"), rows)
 
 
 def _merge_loose_tracks(session, cache, loose: dict[int, set[int]]) -> None:

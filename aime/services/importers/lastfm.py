@@ -1,7 +1,8 @@
 """Last.fm exports: lastfm-to-csv (no header), lastfm.ghan.nl CSV and JSON pages."""
 from __future__ import annotations
 
-from typing import BinaryIO, Iterator
+from collections.abc import Iterator
+from typing import BinaryIO
 
 from .common import RowError, epoch, guarded, lastfm_date, mbid, play
 from .jsonstream import top_level_items
