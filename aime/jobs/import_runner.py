@@ -11,7 +11,7 @@ from ..extensions import db
 from ..models import ImportJob
 from ..services.importers import FORMATS, Format
 from ..services.importers.collection import write_entries
-from ..services.importers.pipeline import Batch, BatchSizer, batches, write_plays
+from ..services.importers.pipeline import Batch, BatchSizer, batches, refresh_statistics, write_plays
 from ..services.importers.records import CollectionEntry, FatalFormatError, Play
 from ..services.importers.resolve import CatalogCache
 from . import lease
@@ -47,6 +47,8 @@ def execute(job_id: int, stream: BinaryIO, *, window: int, job_lease: tuple[str,
         sizer.observe(batch.records, held[0])
         if on_batch is not None:
             on_batch(batch.records, stream.tell())
+    if fmt.kind == "listens" and db.engine.dialect.name == "postgresql":
+        refresh_statistics(db.engine, db.session.get(ImportJob, job_id).imported)
 
 
 def _timed_commit(held: list, *args) -> None:

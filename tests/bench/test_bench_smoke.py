@@ -111,6 +111,7 @@ def test_import_counts(report):
     assert dataset["listens"] == ROWS
     assert imp["first"]["exit_code"] == 0 and imp["first"]["rows_added"] == ROWS
     assert imp["first"]["peak_rss_mb"] > 0 and imp["first"]["rows_per_s"] > 0
+    assert imp["first"]["cpu_seconds"] > 0 and imp["floor"]["cpu_seconds"] > 0
     assert imp["reimport"]["exit_code"] == 0 and imp["reimport"]["rows_added"] == 0
     assert imp["reimport"]["listens_total"] == ROWS
     assert imp["floor"]["rows_added"] == ROWS and imp["first"]["ratio_to_floor"] > 0

@@ -29,6 +29,7 @@ SECONDS = frozenset({"duration_seconds", "listened_seconds"})  # sources round m
 MAX_CONFLICTS = 1000  # per batch; the job keeps at most runner.MAX_REPORTED
 _details = attrgetter(*FIELDS)
 _listen_details = attrgetter(*LISTEN_FIELDS)
+_NOTHING = (None,) * len(FIELDS)
 
 
 def same(field: str, stored, new) -> bool:
@@ -147,22 +148,18 @@ def _fill_details(session, cache, plays, targets, duplicates: set[int], taught, 
     if not wanted:
         return
     for table in ("tracks", "albums", "artists"):
-        columns = sorted({c for t, _id, c in wanted if t == table})
-        ids = sorted({id_ for t, id_, _c in wanted if t == table})
-        if not ids:
-            continue
-        stored = _stored_columns(session, table, columns, ids)
-        _fill_table(session, table, wanted, stored, plays, duplicates, taught, result)
+        _store_details(session, table, wanted, plays, duplicates, taught, result)
 
 
 def _wanted_details(cache, plays, targets, result) -> dict[tuple[str, int, str], tuple[object, int]]:
-    """(table, id, column) -> (value, play index): the first value the batch gives each column of each row."""
+    """(table, id, column) -> (value, play index) of the first play of the batch that gives it."""
     wanted: dict[tuple[str, int, str], tuple[object, int]] = {}
-    for i, play in enumerate(plays):
-        details = _details(play)
-        if details.count(None) == len(details):
+    known: set[tuple] = set()  # (track, details) already looked at: a later equal play changes nothing
+    for i, details in enumerate(map(_details, plays)):
+        if details == _NOTHING or (targets[i], details) in known:
             continue
         track = targets[i]
+        known.add((track, details))
         owners = {"tracks": track, "albums": cache.album_of.get(track), "artists": cache.song_of[track][0]}
         for field, value in zip(FIELDS, details, strict=True):
             table, column = FIELDS[field]
@@ -172,23 +169,22 @@ def _wanted_details(cache, plays, targets, result) -> dict[tuple[str, int, str],
             if key not in wanted:
                 wanted[key] = (value, i)
             elif not same(field, wanted[key][0], value):
-                _conflict(result, play, field, wanted[key][0], value)  # the file disagrees with itself
+                _conflict(result, plays[i], field, wanted[key][0], value)  # the file disagrees with itself
     return wanted
 
 
-def _stored_columns(session, table: str, columns: list[str], ids: list[int]) -> dict[int, dict[str, object]]:
-    """id -> {column: stored value} for the rows `ids` of `table`."""
+def _store_details(session, table: str, wanted: dict, plays, duplicates: set[int], taught, result) -> None:
+    """Fill the empty columns of one table from `wanted`; a different stored value is a conflict."""
+    fields_of = {column: field for field, (_table, column) in FIELDS.items()}
+    columns = sorted({c for t, _id, c in wanted if t == table})
+    ids = sorted({id_ for t, id_, _c in wanted if t == table})
+    if not ids:
+        return
     stored = {}
     for part in chunks(ids):
         query = text(f"SELECT id, {', '.join(columns)} FROM {table} WHERE id IN :ids").bindparams(_expanding())
         for row in session.execute(query, {"ids": list(part)}):
             stored[row[0]] = dict(zip(columns, row[1:], strict=True))
-    return stored
-
-
-def _fill_table(session, table, wanted, stored, plays, duplicates: set[int], taught, result) -> None:
-    """Write the wanted values of `table` into its empty columns; report those that disagree with stored ones."""
-    fields_of = {column: field for field, (_table, column) in FIELDS.items()}
     updates: dict[str, list[dict]] = {}
     for (t, id_, column), (value, i) in wanted.items():
         if t != table or id_ not in stored:

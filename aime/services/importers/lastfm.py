@@ -1,8 +1,8 @@
 """Last.fm exports: lastfm-to-csv (no header), lastfm.ghan.nl CSV and JSON pages."""
 from __future__ import annotations
 
-from typing import BinaryIO
 from collections.abc import Iterator
+from typing import BinaryIO
 
 from .common import RowError, epoch, guarded, lastfm_date, mbid, play
 from .jsonstream import top_level_items
@@ -56,11 +56,24 @@ def _ghan_rows(rows, columns: dict[str, int]) -> Iterator:
         try:  # inlined rather than guarded(): this is the million-row hot path
             if len(row) < width:
                 raise RowError(f"expected {width} fields, found {len(row)}")
-            known = {field: mbid(row[i]) for field, i in ids if row[i]}  # usually empty: skip the work
+            known = {field: _known_mbid(row[i]) for field, i in ids if row[i]} if ids else {}
             yield play(line, row[artist], row[track], row[album] if album is not None else None,
                        epoch(row[uts], "uts"), **known)
         except RowError as error:
             yield Malformed(line, str(error))
+
+
+_mbids: dict[str, str | None] = {}
+
+
+def _known_mbid(value: str) -> str | None:
+    """mbid(value), remembered: an artist's id repeats on every one of its plays (hot path)."""
+    found = _mbids.get(value, _mbids)
+    if found is _mbids:
+        if len(_mbids) > 100_000:
+            _mbids.clear()
+        found = _mbids[value] = mbid(value)
+    return found
 
 
 def parse_ghan_json(stream: BinaryIO) -> Iterator:
