@@ -95,7 +95,8 @@ def _data_dir(config: Config) -> Step:
         os.unlink(name)
     except OSError as error:
         return Step("data_dir", False, f"{path} is not usable: {error.strerror}")
-    return Step("data_dir", True, f"{path} exists, is writable and is private (mode {oct(path.stat().st_mode & 0o777)})")
+    mode = oct(path.stat().st_mode & 0o777)
+    return Step("data_dir", True, f"{path} exists, is writable and is private (mode {mode})")
 
 
 def _database(app: Flask, wait_seconds: float) -> Step:
@@ -106,9 +107,8 @@ def _database(app: Flask, wait_seconds: float) -> Step:
                         before_sleep=before_sleep_log(log, logging.WARNING))
     try:
         for attempt in retrying:
-            with attempt:
-                with db.engine.connect() as connection:
-                    connection.execute(text("SELECT 1"))
+            with attempt, db.engine.connect() as connection:
+                connection.execute(text("SELECT 1"))
     except Exception as error:  # noqa: BLE001 - the class name tells the operator enough, without secrets
         waited = f" after waiting {wait_seconds:g}s" if wait_seconds > 0 else ""
         return Step("database", False, f"unreachable{waited} ({_describe(error)}); check DATABASE_URL")

@@ -1,6 +1,7 @@
 """One JSON object per log line, with the request id, and no secrets."""
 from __future__ import annotations
 
+import contextlib
 import logging
 import re
 import sys
@@ -58,10 +59,8 @@ def secret_values(config: Config) -> tuple[str, ...]:
     """Configured secret values that must be masked wherever they appear."""
     values = [config.api_token, config.secret_key, config.lastfm_api_key, config.discogs_token,
               config.ai_api_key, config.spotify_client_secret]
-    try:
+    with contextlib.suppress(Exception):  # the URL was validated already; be safe anyway
         values.append(make_url(config.database_url).password)
-    except Exception:  # noqa: BLE001 - the URL was validated already; be safe anyway
-        pass
     return tuple(str(v) for v in values if v)
 
 

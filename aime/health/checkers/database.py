@@ -8,6 +8,7 @@ writes have waited longer than AIME_DB_WRITE_STALL_SECONDS while nothing committ
 """
 from __future__ import annotations
 
+import contextlib
 import os
 import threading
 import time
@@ -145,7 +146,5 @@ def _sqlite_file_problem(path: str | None) -> str | None:
 
 
 def _close_quietly(raw) -> None:
-    try:
+    with contextlib.suppress(Exception):  # a broken connection is already reported by the check
         raw.close()
-    except Exception:  # noqa: BLE001 - a broken connection is already reported by the check
-        pass

@@ -4,7 +4,7 @@ configured and failing (unreachable, 5xx, 429) warns, never fails: pages and the
 from __future__ import annotations
 
 import time
-from typing import Callable
+from collections.abc import Callable
 
 import requests
 from flask import Flask, current_app

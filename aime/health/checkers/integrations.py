@@ -1,8 +1,11 @@
-"""External integrations (Last.fm, Discogs, Spotify, AI): never critical; unconfigured passes (disabled), unreachable warns."""
+"""External integrations (Last.fm, Discogs, Spotify, AI).
+
+Never critical; unconfigured passes (disabled), unreachable warns.
+"""
 from __future__ import annotations
 
 import time
-from typing import Callable
+from collections.abc import Callable
 
 import requests
 from flask import current_app

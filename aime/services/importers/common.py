@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import calendar
 import re
-from datetime import datetime, timezone
+from datetime import datetime, UTC
 from typing import Any
 
 from .records import Malformed, Play
@@ -59,7 +59,7 @@ def lastfm_date(value: str) -> int:
     if base is None:
         try:
             d, m, y = day.replace(",", "").split()
-            base = int(datetime(int(y), MONTHS[m.title()], int(d), tzinfo=timezone.utc).timestamp())
+            base = int(datetime(int(y), MONTHS[m.title()], int(d), tzinfo=UTC).timestamp())
         except (ValueError, KeyError):
             raise RowError(f"date {value[:40]!r} is not like '14 Nov 2023 12:05'") from None
         if len(_day_cache) > 100_000:
@@ -80,7 +80,7 @@ def iso_instant(value: Any, what: str) -> int:
     except ValueError:
         raise RowError(f"{what} {value[:40]!r} is not an ISO 8601 time") from None
     if moment.tzinfo is None:
-        moment = moment.replace(tzinfo=timezone.utc)
+        moment = moment.replace(tzinfo=UTC)
     return epoch(moment.timestamp(), what)
 
 

@@ -5,7 +5,7 @@ primary artist; track = artist + album-or-none + normalised title), done per bat
 """
 from __future__ import annotations
 
-from typing import Iterable, Sequence
+from collections.abc import Iterable, Sequence
 
 from sqlalchemy import select
 from sqlalchemy.dialects import postgresql, sqlite
@@ -70,23 +70,25 @@ class CatalogCache:
         found = [seen.get((p.artist, p.album, p.title)) for p in plays]
         if None not in found:
             return found
-        misses = [p for p, hit in zip(plays, found) if hit is None]
-        for p, hit in zip(misses, self._resolve(session, misses)):
+        misses = [p for p, hit in zip(plays, found, strict=True) if hit is None]
+        for p, hit in zip(misses, self._resolve(session, misses), strict=True):
             seen[(p.artist, p.album, p.title)] = hit
-        return [hit or seen[(p.artist, p.album, p.title)] for p, hit in zip(plays, found)]
+        return [hit or seen[(p.artist, p.album, p.title)] for p, hit in zip(plays, found, strict=True)]
 
     def _resolve(self, session, plays: list[Play]) -> list[tuple[int, tuple[int, str]]]:
         memo, key = self.memo, self.key
         artist_keys = [memo.get(p.artist) or key(p.artist) for p in plays]
-        self._artists(session, {k: p.artist for k, p in zip(artist_keys, plays) if k not in self.artists})
+        self._artists(session, {k: p.artist for k, p in zip(artist_keys, plays, strict=True) if k not in self.artists})
         artists = self.artists
         artist_ids = [artists[k] for k in artist_keys]
-        album_keys = [((memo.get(p.album) or key(p.album)), a) if p.album else None for p, a in zip(plays, artist_ids)]
-        self._albums(session, {k: p.album for k, p in zip(album_keys, plays) if k is not None and k not in self.albums})
+        album_keys = [((memo.get(p.album) or key(p.album)), a) if p.album else None
+                      for p, a in zip(plays, artist_ids, strict=True)]
+        self._albums(session, {k: p.album for k, p in zip(album_keys, plays, strict=True)
+                               if k is not None and k not in self.albums})
         albums = self.albums
         track_keys = [(a, albums[k] if k is not None else 0, memo.get(p.title) or key(p.title))
-                      for p, a, k in zip(plays, artist_ids, album_keys)]
-        self._tracks(session, {k: p.title for k, p in zip(track_keys, plays) if k not in self.tracks})
+                      for p, a, k in zip(plays, artist_ids, album_keys, strict=True)]
+        self._tracks(session, {k: p.title for k, p in zip(track_keys, plays, strict=True) if k not in self.tracks})
         tracks, song_of = self.tracks, self.song_of
         return [(tracks[k], song_of[tracks[k]]) for k in track_keys]
 
