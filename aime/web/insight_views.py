@@ -57,7 +57,7 @@ def stats():
 def playlists():
     """Every playlist, and a form to generate one with each algorithm."""
     listing = playlist_service.list_playlists()
-    return render_template("playlists.html", playlists=listing["items"], labels=playlist_service.LABELS)
+    return render_template("playlists.html", playlists=listing["items"], labels=playlist_service.labels())
 
 
 @bp.route("/playlists/generate", methods=["POST"])
