@@ -5,7 +5,7 @@ from typing import Mapping
 
 from flask import Flask
 
-from .config import Config
+from .config import Config, attach_config
 
 __version__ = "0.1.0"
 
@@ -19,7 +19,7 @@ def create_app(config: Config | Mapping[str, str] | None = None) -> Flask:
     config = _resolve_config(config)
     filemodes.restrict_new_files()  # a process setting, not I/O: everything AIME writes is 0600/0700
     app = Flask(__name__)
-    app.extensions["aime.config"] = config
+    attach_config(app, config)
     _apply_flask_settings(app, config)
 
     observability.init_logging(app, config)

@@ -5,6 +5,8 @@ import click
 from flask import Flask, current_app
 from flask.cli import with_appcontext
 
+from .config import current_config
+
 
 @click.command("token")
 @with_appcontext
@@ -12,7 +14,7 @@ def token_command():
     """Print the API token (generating and storing it on first use)."""
     from .auth import ensure_api_token
 
-    click.echo(ensure_api_token(current_app.extensions["aime.config"]))
+    click.echo(ensure_api_token(current_config()))
 
 
 @click.command("demo-data")
@@ -21,7 +23,7 @@ def demo_data_command():
     """Load a small, believable collection and listening history."""
     from .services.demo import load_demo_data
 
-    result = load_demo_data(current_app.extensions["aime.config"])
+    result = load_demo_data(current_config())
     click.echo(f"demo data: {result['albums']} albums, {result['listens']} listens added")
 
 
@@ -51,7 +53,7 @@ def backup_command(output: str | None):
     from .services.backup import backup_sqlite
 
     try:
-        result = backup_sqlite(current_app.extensions["aime.config"], output)
+        result = backup_sqlite(current_config(), output)
     except AimeError as error:  # includes PostgreSQL, whose detail is the pg_dump advice
         click.echo(error.detail, err=True)
         raise SystemExit(1) from None
@@ -69,7 +71,7 @@ def restore_command(backup: str, force: bool):
     from .services.restore import restore
 
     try:
-        result = restore(current_app.extensions["aime.config"], backup, force=force)
+        result = restore(current_config(), backup, force=force)
     except AimeError as error:  # refused, unreadable, unknown revision; PostgreSQL: the pg_restore advice
         click.echo(error.detail, err=True)
         raise SystemExit(1) from None
@@ -92,7 +94,7 @@ def export_history_command(file: str, fmt: str | None, start_date, end_date, tz:
     from .services import history_export
 
     try:
-        result = history_export.write_file(current_app.extensions["aime.config"], file,
+        result = history_export.write_file(current_config(), file,
                                            history_export.format_of(file, fmt), start_date and start_date.date(),
                                            end_date and end_date.date(), tz)
     except AimeError as error:
@@ -107,7 +109,7 @@ def lastfm_import_history_command():
     """Import the whole Last.fm history of AIME_LASTFM_USER (re-running adds nothing twice)."""
     from .services.tracker import import_history
 
-    _run_sync_job(lambda on_page: import_history(current_app.extensions["aime.config"], on_page=on_page),
+    _run_sync_job(lambda on_page: import_history(current_config(), on_page=on_page),
                   "page {page}/{pages}: {processed} scrobbles read, {imported} imported, {duplicates} duplicates")
 
 
@@ -117,7 +119,7 @@ def discogs_sync_command():
     """Sync the Discogs collection of AIME_DISCOGS_USER now (removed releases are reported, not deleted)."""
     from .services.discogs_sync import sync
 
-    _run_sync_job(lambda on_page: sync(current_app.extensions["aime.config"], on_page=on_page),
+    _run_sync_job(lambda on_page: sync(current_config(), on_page=on_page),
                   "page {page}/{pages}: {processed} releases, {added} added, {updated} updated")
 
 

@@ -6,6 +6,7 @@ from flask_smorest import Api
 from marshmallow import Schema, fields
 
 from ..auth import protect_api
+from ..config import config_of
 from .openapi_security import TokenSecurityPlugin
 
 # Endpoints that accept file uploads get AIME_MAX_UPLOAD_MB; every other body gets AIME_MAX_BODY_MB.
@@ -44,7 +45,7 @@ def register_api(app: Flask) -> None:
 
     # One Api per app: flask-smorest keeps the OpenAPI spec on the Api object.
     api = ProblemApi(app, spec_kwargs={
-        "extra_plugins": [TokenSecurityPlugin(private=app.extensions["aime.config"].private)]})
+        "extra_plugins": [TokenSecurityPlugin(private=config_of(app).private)]})
     app.extensions["aime.api"] = api
     protect_api(app, "/api/v1")
     for module in (collection, artists, collections, history, exports, search, analytics, playlists, services,
@@ -56,7 +57,7 @@ def register_api(app: Flask) -> None:
 
 
 def _limit_body_sizes(app: Flask) -> None:
-    config = app.extensions["aime.config"]
+    config = config_of(app)
 
     @app.before_request
     def _apply_limit():

@@ -16,7 +16,7 @@ from sqlalchemy.exc import OperationalError
 from tenacity import Retrying, before_sleep_log, retry_if_exception_type, stop_after_attempt, stop_after_delay
 from tenacity import wait_exponential
 
-from ..config import Config, ConfigError
+from ..config import Config, ConfigError, config_of
 from ..filemodes import private_dir
 
 log = logging.getLogger(__name__)
@@ -57,7 +57,7 @@ def dispose(app: Flask) -> None:
 
 def validate_app(app: Flask, wait_seconds: float = 0.0) -> list[Step]:
     """Run every startup check in order; the database is waited for up to wait_seconds."""
-    config: Config = app.extensions["aime.config"]
+    config: Config = config_of(app)
     steps = [_configuration(config), _imports(), _data_dir(config)]
     with app.app_context():
         database = _database(app, wait_seconds)

@@ -10,7 +10,7 @@ import logging
 from flask import Flask
 from sqlalchemy import select
 
-from ..config import Config
+from ..config import Config, config_of
 from ..database import run_write
 from ..errors import AimeError
 from ..extensions import db
@@ -48,7 +48,7 @@ class DiscogsSync(BackgroundService):
             return  # a restart (new lease holder) must not mean a new full sync
         try:
             claim_job(NAME)  # Conflict while a sync asked for through the API is still going
-            sync(app.extensions["aime.config"])
+            sync(config_of(app))
         except AimeError as error:
             log.warning("discogs sync failed: %s", error.detail)
 

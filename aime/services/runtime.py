@@ -18,6 +18,7 @@ from sqlalchemy import and_, or_, select, update
 from sqlalchemy.exc import IntegrityError
 
 from .. import background
+from ..config import config_of
 from ..database import run_write
 from ..errors import NotFound
 from ..extensions import db
@@ -73,7 +74,7 @@ class Runtime:
 def _runtime(app: Flask) -> Runtime:
     runtime = app.extensions.get(KEY)
     if runtime is None:
-        lease = app.extensions["aime.config"].service_lease_seconds
+        lease = config_of(app).service_lease_seconds
         runtime = app.extensions[KEY] = Runtime(app=app, lease_seconds=lease)
         background.register(app, "services", start_runtime, stop_runtime)
     return runtime

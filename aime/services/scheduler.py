@@ -16,11 +16,12 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from apscheduler.schedulers.background import BackgroundScheduler
 from apscheduler.triggers.cron import CronTrigger
-from flask import Flask, current_app
+from flask import Flask
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 
 from .. import background
+from ..config import current_config
 from ..database import run_write
 from ..errors import Conflict, InvalidInput
 from ..extensions import db
@@ -118,7 +119,7 @@ def next_run(task: ScheduledTask, now: datetime | None = None) -> int | None:
 
 def ensure_default_tasks() -> None:
     """Create the missing default tasks inside the caller's transaction (safe against a concurrent creator)."""
-    zone_name = current_app.extensions["aime.config"].timezone
+    zone_name = current_config().timezone
     present = set(db.session.scalars(select(ScheduledTask.name)))
     for name, cron in DEFAULT_CRONS.items():
         if name in present:

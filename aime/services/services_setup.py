@@ -8,7 +8,7 @@ from typing import Callable
 from flask import Flask, current_app
 from sqlalchemy import select
 
-from ..config import Config
+from ..config import Config, config_of
 from ..database import run_write
 from ..errors import AimeError, Conflict
 from ..extensions import db
@@ -24,7 +24,7 @@ JOB_STALE_SECONDS = 300  # a "running" job without a heartbeat for this long die
 
 def init_services(app: Flask) -> None:
     """Register the tracker, the Discogs sync and the import resumer on the app (no I/O; nothing starts here)."""
-    config: Config = app.extensions["aime.config"]
+    config: Config = config_of(app)
     runtime.register_service(app, LastfmTracker(interval=config.lastfm_poll_seconds))
     runtime.register_service(app, DiscogsSync(interval=config.discogs_sync_seconds))
     imports.init_resumer(app)
@@ -39,7 +39,7 @@ def _check_config(app: Flask, name: str) -> None:
     service = _service(app, name)
     check = getattr(service, "require_config", None)
     if check is not None:
-        check(app.extensions["aime.config"])
+        check(config_of(app))
 
 
 def _configured(app: Flask, name: str) -> bool:
@@ -99,7 +99,7 @@ def claim_job(state_name: str) -> None:
 def run_job(state_name: str, job: Callable[[Config], dict], check: Callable[[Config], None]) -> dict:
     """Start job(config) in a background thread unless one is running; returns its state at start."""
     app = current_app._get_current_object()
-    check(app.extensions["aime.config"])
+    check(config_of(app))
     claim_job(state_name)
     thread = threading.Thread(target=_run_job, args=(app, state_name, job), name=f"aime-job-{state_name}",
                               daemon=True)
@@ -110,7 +110,7 @@ def run_job(state_name: str, job: Callable[[Config], dict], check: Callable[[Con
 def _run_job(app: Flask, state_name: str, job: Callable[[Config], dict]) -> None:
     with app.app_context():
         try:
-            job(app.extensions["aime.config"])
+            job(config_of(app))
         except AimeError as error:  # expected (service down, refused): one line, already in the state
             log.warning("%s run failed: %s", state_name, error.detail)
         except Exception:  # noqa: BLE001 - recorded in the state as unexpected; the trace goes to the log

@@ -19,7 +19,7 @@ from typing import Callable
 from flask import Flask
 from sqlalchemy import func, select, update
 
-from ..config import Config
+from ..config import Config, config_of
 from ..database import run_write
 from ..errors import Conflict, NotConfigured, NotFound
 from ..extensions import db
@@ -182,7 +182,7 @@ def _start_run(name: str, trigger: str) -> int:
 def execute_run(app: Flask, run_id: int) -> dict:
     """Execute a started run in this thread and record how it ended (never raises for a task failure)."""
     with app.app_context():
-        config: Config = app.extensions["aime.config"]
+        config: Config = config_of(app)
         run = db.session.get(TaskRun, run_id)
         name = run.task
         status, output_file, error = "success", None, None

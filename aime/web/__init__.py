@@ -4,10 +4,11 @@ from __future__ import annotations
 import logging
 
 import sentry_sdk
-from flask import Blueprint, Flask, current_app, redirect, render_template, request, url_for
+from flask import Blueprint, Flask, redirect, render_template, request, url_for
 from sqlalchemy.exc import DBAPIError
 from werkzeug.exceptions import HTTPException
 
+from ..config import current_config
 from ..errors import AimeError
 from . import security
 from .helpers import register_template_helpers
@@ -25,7 +26,7 @@ def _guard():
     if request.endpoint == "web.upload_import":
         # Uploads get AIME_MAX_UPLOAD_MB like the API's upload endpoint (set before the form is parsed; a
         # chunked body is cut off by werkzeug as it streams past the limit).
-        request.max_content_length = current_app.extensions["aime.config"].max_upload_mb * 1024 * 1024
+        request.max_content_length = current_config().max_upload_mb * 1024 * 1024
         # Session and CSRF before the body: an anonymous client must not get a GB into a temp file first.
         if not security.signed_in():
             return redirect(url_for("web.login", next=url_for("web.imports")))

@@ -3,12 +3,12 @@ from __future__ import annotations
 
 from flask import current_app, flash, jsonify, redirect, render_template, request, url_for
 
+from ..config import current_config
 from ..errors import AimeError, BadRequest
 from ..health import report
 from ..services import imports as import_service
 from ..services import scheduler, services_setup, tasks
 from . import bp
-from .helpers import config
 from .security import is_private, login_required, signed_in
 
 
@@ -123,7 +123,7 @@ def _with_fields(error: AimeError) -> str:
 # --- health ------------------------------------------------------------------------------------------
 
 def _health_body() -> dict:
-    mode = config().health_details
+    mode = current_config().health_details
     details = mode == "always" or (mode == "token" and signed_in())
     _status, body = report.health_summary(_app(), details)
     return body
