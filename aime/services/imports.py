@@ -27,7 +27,7 @@ from ..errors import NotFound, ServiceUnavailable
 from ..extensions import db
 from ..identity import owner_id
 from ..models import ImportJob, ServiceState
-from .collection import Page
+from .paging import Page
 from .importers import resolve_format
 from .importers.records import FatalFormatError
 from .importers.runner import LeaseLost, dry_run, execute

@@ -94,5 +94,5 @@ def _one_album(search: str) -> int:
     page = collection_service.list_albums(page_size=2, search=search.strip())
     if page.total != 1:
         raise InvalidInput(f"{page.total} albums match “{search.strip()}”: type more of the title.")
-    return page.items[0].id
+    return page.items[0]["id"]
 
