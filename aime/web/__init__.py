@@ -1,19 +1,14 @@
 """Server-rendered pages (Jinja2, a little JavaScript, server-drawn SVG charts) on the same services as the API."""
 from __future__ import annotations
 
-import logging
-
-import sentry_sdk
 from flask import Blueprint, Flask, redirect, render_template, request, url_for
-from sqlalchemy.exc import DBAPIError
 from werkzeug.exceptions import HTTPException
 
 from ..config import current_config
-from ..errors import AimeError
+from ..errors import AimeError, classify
 from . import security
 from .helpers import register_template_helpers
 
-log = logging.getLogger(__name__)
 bp = Blueprint("web", __name__, template_folder="templates", static_folder="static", static_url_path="/static/web")
 
 # Pages that stay reachable without signing in, even when AIME_PRIVATE=1.
@@ -63,14 +58,11 @@ def _http_error(error: HTTPException):
 
 @bp.errorhandler(Exception)
 def _unexpected(error: Exception):
-    # A page, not problem+json, for people; the details go to the log (and Sentry), never to the page.
-    log.exception("unhandled error on %s %s", request.method, request.path)
-    sentry_sdk.capture_exception(error)  # a no-op unless SENTRY_DSN configured the SDK
-    if isinstance(error, DBAPIError):
-        return render_template("error.html", status=503, title="Database unavailable",
-                               detail="The database is busy or unavailable; try again shortly."), 503
-    return render_template("error.html", status=500, title="Something went wrong",
-                           detail="An unexpected error occurred; it has been logged."), 500
+    # The API's classification (errors.classify), shown as a page; details go to the log, never to the page.
+    known = classify(error)
+    if known.status == 500:
+        return render_template("error.html", status=500, title="Something went wrong", detail=known.detail), 500
+    return _aime_error(known)
 
 
 def init_web(app: Flask) -> None:
