@@ -12,7 +12,8 @@ __version__ = "0.1.0"
 
 def create_app(config: Config | Mapping[str, str] | None = None) -> Flask:
     """Build the Flask app. Only wiring: no connection, file or thread is opened here."""
-    from . import api, auth, cli, database, deadlines, errors, filemodes, health, observability, security_headers, web
+    from . import (api, auth, body_limits, cli, database, deadlines, errors, filemodes, health, observability,
+                   security_headers, web)
     from .extensions import cors, db, migrate
     from .services import scheduler, services_setup
 
@@ -35,6 +36,7 @@ def create_app(config: Config | Mapping[str, str] | None = None) -> Flask:
     services_setup.init_services(app)
     scheduler.init_scheduler(app)
     api.register_api(app)
+    body_limits.init_body_limits(app)
     web.init_web(app)
     errors.register_error_handlers(app)  # after the Api, which installs its own HTTPException handler
     cli.register_commands(app)
@@ -50,8 +52,6 @@ def _resolve_config(config: Config | Mapping[str, str] | None) -> Config:
 def _apply_flask_settings(app: Flask, config: Config) -> None:
     app.config.update(
         SECRET_KEY=config.secret_key,
-        MAX_CONTENT_LENGTH=config.max_upload_mb * 1024 * 1024,
-        MAX_FORM_MEMORY_SIZE=config.max_body_mb * 1024 * 1024,
         JSON_SORT_KEYS=False,
         API_TITLE="AIME",
         API_VERSION=__version__,

@@ -1,7 +1,7 @@
 """HTTP API: one blueprint module per resource under /api/v1 (ListenBrainz compatibility under /1)."""
 from __future__ import annotations
 
-from flask import Flask, request
+from flask import Flask
 from flask_smorest import Api
 from marshmallow import Schema, fields
 
@@ -9,8 +9,6 @@ from ..auth import protect_api
 from ..config import config_of
 from .openapi_security import TokenSecurityPlugin
 
-# Endpoints that accept file uploads get AIME_MAX_UPLOAD_MB; every other body gets AIME_MAX_BODY_MB.
-UPLOAD_ENDPOINTS = {"imports.ImportList"}
 
 
 class ProblemSchema(Schema):
@@ -53,13 +51,4 @@ def register_api(app: Flask) -> None:
         api.register_blueprint(module.blp, url_prefix="/api/v1")
     listenbrainz.register(app)  # plain Flask blueprint: ListenBrainz' paths and error shape, not /api/v1
     audioscrobbler.register(app)  # Last.fm protocols (/2.0/, 1.2): Last.fm's answers and error codes
-    _limit_body_sizes(app)
 
-
-def _limit_body_sizes(app: Flask) -> None:
-    config = config_of(app)
-
-    @app.before_request
-    def _apply_limit():
-        if request.endpoint not in UPLOAD_ENDPOINTS:
-            request.max_content_length = config.max_body_mb * 1024 * 1024

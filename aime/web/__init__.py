@@ -4,7 +4,6 @@ from __future__ import annotations
 from flask import Blueprint, Flask, redirect, render_template, request, url_for
 from werkzeug.exceptions import HTTPException
 
-from ..config import current_config
 from ..errors import AimeError, classify
 from . import security
 from .helpers import register_template_helpers
@@ -19,10 +18,8 @@ PUBLIC_ENDPOINTS = frozenset({"web.login", "web.static"})
 def _guard():
     """CSRF on every POST; with AIME_PRIVATE=1, every page but /login needs sign-in."""
     if request.endpoint == "web.upload_import":
-        # Uploads get AIME_MAX_UPLOAD_MB like the API's upload endpoint (set before the form is parsed; a
-        # chunked body is cut off by werkzeug as it streams past the limit).
-        request.max_content_length = current_config().max_upload_mb * 1024 * 1024
-        # Session and CSRF before the body: an anonymous client must not get a GB into a temp file first.
+        # Its limit (AIME_MAX_UPLOAD_MB) comes from body_limits. Session and CSRF before the body: an anonymous
+        # client must not get a GB into a temp file first.
         if not security.signed_in():
             return redirect(url_for("web.login", next=url_for("web.imports")))
         security.check_csrf_before_body()
