@@ -8,7 +8,7 @@ from tests.conftest import make_config
 def test_uploads_get_the_upload_limit_and_every_other_body_the_body_limit(tmp_path):
     config = make_config(tmp_path, max_body_mb=1, max_upload_mb=3)
     assert (body_limit(config), upload_limit(config)) == (1_048_576, 3_145_728)
-    assert UPLOAD_ENDPOINTS == {"imports.ImportList", "web.upload_import"}  # the API's and the page's upload
+    assert {"imports.ImportList", "web.upload_import"} == UPLOAD_ENDPOINTS  # the API's and the page's upload
     assert [limit_for(config, e) for e in ("imports.ImportList", "web.upload_import")] == [3_145_728] * 2
     assert [limit_for(config, e) for e in ("collection.Albums", "web.login", None)] == [1_048_576] * 3
 
