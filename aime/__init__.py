@@ -6,7 +6,7 @@ from pathlib import Path
 
 from flask import Flask
 
-from .config import Config
+from .config import Config, attach_config
 from .version import __version__
 
 
@@ -15,14 +15,15 @@ def create_app(config: Config | Mapping[str, str] | None = None) -> Flask:
     # Imported here, not at the top: gunicorn.conf.py and the worker class import aime.config, so this package,
     # in the master before on_starting has set PROMETHEUS_MULTIPROC_DIR, and the app's modules import
     # prometheus_client, which decides once, when first imported, whether its metrics are multi-process.
-    from . import api, auth, cli, database, deadlines, errors, filemodes, health, observability, security_headers, web
+    from . import (api, auth, body_limits, cli, database, deadlines, errors, filemodes, health, observability,
+                   security_headers, web)
     from .extensions import cors, db, migrate
     from .jobs import scheduler, services_setup
 
     config = _resolve_config(config)
     filemodes.restrict_new_files()  # a process setting, not I/O: everything AIME writes is 0600/0700
     app = Flask(__name__)
-    app.extensions["aime.config"] = config
+    attach_config(app, config)
     _apply_flask_settings(app, config)
 
     observability.init_logging(app, config)
@@ -38,6 +39,7 @@ def create_app(config: Config | Mapping[str, str] | None = None) -> Flask:
     services_setup.init_services(app)
     scheduler.init_scheduler(app)
     api.register_api(app)
+    body_limits.init_body_limits(app)
     web.init_web(app)
     errors.register_error_handlers(app)  # after the Api, which installs its own HTTPException handler
     cli.register_commands(app)
@@ -53,8 +55,6 @@ def _resolve_config(config: Config | Mapping[str, str] | None) -> Config:
 def _apply_flask_settings(app: Flask, config: Config) -> None:
     app.config.update(
         SECRET_KEY=config.secret_key,
-        MAX_CONTENT_LENGTH=config.max_upload_mb * 1024 * 1024,
-        MAX_FORM_MEMORY_SIZE=config.max_body_mb * 1024 * 1024,
         JSON_SORT_KEYS=False,
         API_TITLE="AIME",
         API_VERSION=__version__,

@@ -13,7 +13,7 @@ from pathlib import Path
 from flask import Flask, current_app, g, request
 
 from .clients import client_address
-from .config import Config
+from .config import Config, config_of, current_config
 from .errors import TooManyRequests, Unauthorized
 from .services import throttle
 
@@ -81,7 +81,7 @@ def current_token() -> str:
     """The API token of the running app (cached after the first read)."""
     cached = current_app.extensions.get("aime.api_token")
     if cached is None:
-        cached = ensure_api_token(current_app.extensions["aime.config"])
+        cached = ensure_api_token(current_config())
         current_app.extensions["aime.api_token"] = cached
     return cached
 
@@ -106,7 +106,7 @@ def token_matches(given: str) -> bool:
 
 
 def _failure_limit() -> throttle.Limit:
-    return throttle.Limit(current_app.extensions["aime.config"].auth_failures_per_minute, 60)
+    return throttle.Limit(current_config().auth_failures_per_minute, 60)
 
 
 def refuse_if_throttled() -> None:
@@ -169,7 +169,7 @@ def paid_call_budget():
     """
     if is_authenticated():
         return None
-    limit = throttle.Limit(current_app.extensions["aime.config"].ai_anonymous_per_hour, 3600)
+    limit = throttle.Limit(current_config().ai_anonymous_per_hour, 3600)
     address = client_address()
 
     def charge() -> None:
@@ -187,7 +187,7 @@ def paid_call_budget():
 
 def protect_api(app: Flask, prefix: str = "/api/v1") -> None:
     """Under `prefix`, writes always need the token; reads too when AIME_PRIVATE=1."""
-    config: Config = app.extensions["aime.config"]
+    config: Config = config_of(app)
 
     @app.before_request
     def _check_token():

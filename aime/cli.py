@@ -7,6 +7,7 @@ import click
 from flask import Flask, current_app
 from flask.cli import with_appcontext
 
+from .config import current_config
 from .auth import ensure_api_token
 from .errors import AimeError
 from .health.validation import passed_all, render, validate_app
@@ -25,14 +26,14 @@ from .jobs.tracker import import_history
 @with_appcontext
 def token_command():
     """Print the API token (generating and storing it on first use)."""
-    click.echo(ensure_api_token(current_app.extensions["aime.config"]))
+    click.echo(ensure_api_token(current_config()))
 
 
 @click.command("demo-data")
 @with_appcontext
 def demo_data_command():
     """Load a small, believable collection and listening history."""
-    result = load_demo_data(current_app.extensions["aime.config"])
+    result = load_demo_data(current_config())
     click.echo(f"demo data: {result['albums']} albums, {result['listens']} listens added")
 
 
@@ -55,7 +56,7 @@ def validate_command(as_json: bool, wait_seconds: float):
 def backup_command(output: str | None):
     """Back up the database: SQLite online backup, verified; for PostgreSQL, the pg_dump command."""
     try:
-        result = backup_sqlite(current_app.extensions["aime.config"], output)
+        result = backup_sqlite(current_config(), output)
     except AimeError as error:  # includes PostgreSQL, whose detail is the pg_dump advice
         click.echo(error.detail, err=True)
         raise SystemExit(1) from None
@@ -70,7 +71,7 @@ def backup_command(output: str | None):
 def restore_command(backup: str, force: bool):
     """Restore the database from a backup: verified first, migrated to this version after."""
     try:
-        result = restore(current_app.extensions["aime.config"], backup, force=force)
+        result = restore(current_config(), backup, force=force)
     except AimeError as error:  # refused, unreadable, unknown revision; PostgreSQL: the pg_restore advice
         click.echo(error.detail, err=True)
         raise SystemExit(1) from None
@@ -90,7 +91,7 @@ def restore_command(backup: str, force: bool):
 def export_history_command(file: str, fmt: str | None, start_date, end_date, tz: str | None):
     """Export the listening history to FILE (ListenBrainz zip, JSON Lines or Last.fm CSV), streamed."""
     try:
-        result = history_export.write_file(current_app.extensions["aime.config"], file,
+        result = history_export.write_file(current_config(), file,
                                            history_export.format_of(file, fmt), start_date and start_date.date(),
                                            end_date and end_date.date(), tz)
     except AimeError as error:
@@ -103,7 +104,7 @@ def export_history_command(file: str, fmt: str | None, start_date, end_date, tz:
 @with_appcontext
 def lastfm_import_history_command():
     """Import the whole Last.fm history of AIME_LASTFM_USER (re-running adds nothing twice)."""
-    _run_sync_job(lambda on_page: import_history(current_app.extensions["aime.config"], on_page=on_page),
+    _run_sync_job(lambda on_page: import_history(current_config(), on_page=on_page),
                   "page {page}/{pages}: {processed} scrobbles read, {imported} imported, {duplicates} duplicates")
 
 
@@ -111,7 +112,7 @@ def lastfm_import_history_command():
 @with_appcontext
 def discogs_sync_command():
     """Sync the Discogs collection of AIME_DISCOGS_USER now (removed releases are reported, not deleted)."""
-    _run_sync_job(lambda on_page: sync(current_app.extensions["aime.config"], on_page=on_page),
+    _run_sync_job(lambda on_page: sync(current_config(), on_page=on_page),
                   "page {page}/{pages}: {processed} releases, {added} added, {updated} updated")
 
 

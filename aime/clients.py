@@ -4,7 +4,9 @@ from __future__ import annotations
 import ipaddress
 from functools import lru_cache
 
-from flask import current_app, request
+from flask import request
+
+from .config import current_config
 
 
 @lru_cache(maxsize=32)
@@ -13,7 +15,7 @@ def _networks(proxies: tuple[str, ...]) -> tuple:
 
 
 def _trusted(address: str | None) -> bool:
-    proxies = current_app.extensions["aime.config"].trusted_proxies
+    proxies = current_config().trusted_proxies
     if not address or not proxies:
         return False
     try:

@@ -1,4 +1,10 @@
-"""Configuration read from the environment (12-factor), typed and validated."""
+"""Configuration read from the environment (12-factor), typed and validated.
+
+One way to reach it: code running in an app context (views, CLI commands, jobs, infrastructure such as
+run_write) calls current_config(); code holding an app outside its context calls config_of(app). Services
+take the Config they need as a parameter (generate_playlist(config, data)) instead of reading the app, so
+they say what they depend on and tests pass a Config.
+"""
 from __future__ import annotations
 
 import ipaddress
@@ -10,8 +16,12 @@ from collections.abc import Mapping
 from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+from flask import Flask, current_app
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError
+
+
+KEY = "aime.config"
 
 
 class ConfigError(ValueError):
@@ -346,3 +356,18 @@ def _check_bind(bind: str) -> None:
     host, sep, port = bind.rpartition(":")
     if not sep or not port.isdigit() or not 0 < int(port) < 65536:
         raise ConfigError(f"AIME_BIND={bind!r} must be host:port with a numeric port (e.g. 127.0.0.1:8000)")
+
+
+def attach_config(app: Flask, config: Config) -> None:
+    """Make config the app's Config (create_app does it once)."""
+    app.extensions[KEY] = config
+
+
+def config_of(app: Flask) -> Config:
+    """The Config of an app held outside its context (server hooks, threads started with the app)."""
+    return app.extensions[KEY]
+
+
+def current_config() -> Config:
+    """The Config of the current app (views, CLI commands, jobs)."""
+    return config_of(current_app)

@@ -17,7 +17,7 @@ from sqlalchemy.exc import DBAPIError, DisconnectionError, OperationalError
 from tenacity import Retrying, before_sleep_log, retry_if_exception, stop_after_delay, wait_exponential_jitter
 
 from . import deadlines
-from .config import Config
+from .config import Config, current_config
 from .errors import DatabaseUnavailable, DeadlineExceeded, is_deadline_error
 from .extensions import db
 from .write_activity import activity
@@ -203,7 +203,7 @@ def run_write(fn: Callable[..., T], *args, **kwargs) -> T:
     Retried with bounded, jittered exponential backoff while the database is busy; after the
     budget (AIME_WRITE_RETRY_SECONDS) the caller gets DatabaseUnavailable (503), never a 500.
     """
-    config: Config = current_app.extensions["aime.config"]
+    config: Config = current_config()
     left = deadlines.remaining()
     budget = config.write_retry_seconds if left is None else max(0.0, min(config.write_retry_seconds, left))
     writes = activity(current_app)

@@ -17,6 +17,7 @@ from contextvars import ContextVar
 
 from flask import Flask, Response, g, has_request_context
 
+from .config import config_of
 from .errors import DeadlineExceeded
 
 COMMITTED_KEY = "aime_committed"
@@ -85,7 +86,7 @@ def init_deadlines(app: Flask) -> None:
     """Start each request's deadline (AIME_TIMEOUT s) and turn a response finished past it into a 503."""
     @app.before_request
     def _start_deadline():
-        start(app.extensions["aime.config"].timeout)
+        start(config_of(app).timeout)
 
     @app.after_request
     def _late_response(response: Response) -> Response:

@@ -166,34 +166,42 @@ def _is_db_unavailable(error: Exception) -> bool:
     return isinstance(error, OperationalError) or (isinstance(error, DBAPIError) and error.connection_invalidated)
 
 
-def _from_unexpected(error: Exception) -> Response:
+def classify(error: Exception) -> AimeError:
+    """The AimeError an unexpected exception stands for, on pages and in the API alike; logs it.
+
+    A value the database cannot store is the request's fault (422), a unique key hit by a concurrent
+    writer a conflict (409), a deadline or an unreachable database a 503; anything else is a bug: a
+    500 whose trace goes to the log and Sentry while the client learns nothing internal.
+    """
+    where = (request.method, request.path) if request else ("-", "-")
     if isinstance(error, (OverflowError, DataError)):
-        # A value the database cannot hold or compare: an id beyond 64 bits (SQLite raises OverflowError before
-        # the query), a NUL character or an out-of-range number (PostgreSQL data exception, SQLSTATE 22xxx).
-        # The request is wrong, not the server.
-        log.info("unstorable value in %s %s: %s", request.method, request.path, type(error).__name__)
-        return _from_aime(InvalidInput("A value in the request is out of range or contains a character "
-                                       "(such as NUL) that cannot be stored."))
+        # An id beyond 64 bits (SQLite raises OverflowError before the query), a NUL character or an
+        # out-of-range number (PostgreSQL data exception, SQLSTATE 22xxx).
+        log.info("unstorable value in %s %s: %s", *where, type(error).__name__)
+        return InvalidInput("A value in the request is out of range or contains a character "
+                            "(such as NUL) that cannot be stored.")
     if isinstance(error, RecursionError) and request and request.is_json:
         # JSON nested thousands deep exhausts the decoder's stack (json.loads, in webargs or Flask): bad input.
-        log.info("JSON body nested too deeply in %s %s", request.method, request.path)
-        return _from_aime(BadRequest("The JSON body is nested too deeply."))
+        log.info("JSON body nested too deeply in %s %s", *where)
+        return BadRequest("The JSON body is nested too deeply.")
     if isinstance(error, IntegrityError):
-        # A unique key hit by a concurrent writer: the same answer the service gives when it sees it first.
+        # The same answer the service gives when it sees the duplicate first.
         log.info("integrity conflict: %s", type(error.orig).__name__)
-        return _from_aime(Conflict("This conflicts with data that already exists."))
+        return Conflict("This conflicts with data that already exists.")
     if is_deadline_error(error):
-        log.warning("%s %s stopped at its deadline", request.method, request.path)
-        return _from_aime(DeadlineExceeded())
+        log.warning("%s %s stopped at its deadline", *where)
+        return DeadlineExceeded()
     if _is_db_unavailable(error):
         log.warning("database unavailable: %s", type(error.orig if hasattr(error, "orig") else error).__name__,
                     exc_info=True)
-        return _from_aime(DatabaseUnavailable())
-    # The full trace goes to the log (and from there to Sentry); the client learns nothing internal.
-    log.exception("unhandled error on %s %s", request.method if request else "-", request.path if request else "-")
+        return DatabaseUnavailable()
+    log.exception("unhandled error on %s %s", *where)
     sentry_sdk.capture_exception(error)  # a no-op unless SENTRY_DSN configured the SDK
-    return problem(500, "Internal server error", "An unexpected error occurred; it has been logged.",
-                   code="internal-error")
+    return AimeError("An unexpected error occurred; it has been logged.")
+
+
+def _from_unexpected(error: Exception) -> Response:
+    return _from_aime(classify(error))
 
 
 def register_error_handlers(app: Flask) -> None:

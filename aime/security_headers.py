@@ -4,6 +4,7 @@ from __future__ import annotations
 from flask import Flask, request
 
 from .clients import came_over_https
+from .config import config_of
 
 # Only the APIs are for other origins' scripts; pages, probes and metrics never get CORS headers.
 CORS_PATHS = (r"/api/.*", r"/1/.*", r"/apis/.*")
@@ -17,7 +18,7 @@ def cors_resources() -> list[str]:
 
 def init_security_headers(app: Flask) -> None:
     """Add the headers after each request (pages set their own stricter set in aime/web)."""
-    config = app.extensions["aime.config"]
+    config = config_of(app)
 
     @app.after_request
     def _security_headers(response):

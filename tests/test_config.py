@@ -4,8 +4,9 @@ import sys
 from pathlib import Path
 
 import pytest
+from flask import Flask
 
-from aime.config import Config, ConfigError
+from aime.config import Config, ConfigError, attach_config, config_of, current_config
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -69,3 +70,20 @@ def test_importing_the_package_does_no_io(tmp_path):
                             env={"AIME_DATA_DIR": str(tmp_path / "data"), "PATH": "/usr/bin:/bin"})
     assert result.returncode == 0, result.stderr
     assert not (tmp_path / "data").exists()
+
+
+def test_one_accessor_reaches_the_apps_config(tmp_path):
+    first, second = Flask("first"), Flask("second")
+    one = Config.from_env({"AIME_DATA_DIR": str(tmp_path / "one")})
+    two = Config.from_env({"AIME_DATA_DIR": str(tmp_path / "two")})
+    attach_config(first, one)
+    attach_config(second, two)
+    assert (config_of(first), config_of(second)) == (one, two)
+    with second.app_context():
+        assert current_config() is two
+
+
+def test_nothing_in_the_package_reads_the_config_key_but_the_accessor():
+    readers = sorted(str(path.relative_to(ROOT)) for path in (ROOT / "aime").rglob("*.py")
+                     if '"aime.config"' in path.read_text() or "_config():" in path.read_text())
+    assert readers == ["aime/config.py"]

@@ -1,17 +1,15 @@
 """HTTP API: one blueprint module per resource under /api/v1 (ListenBrainz compatibility under /1)."""
 from __future__ import annotations
 
-from flask import Flask, request
+from flask import Flask
 from flask_smorest import Api
 from marshmallow import Schema, fields
 
 from ..auth import protect_api
+from ..config import config_of
 from . import (ai, analytics, artists, audioscrobbler, collection, collections, enrichment, exports, history, imports,
                listenbrainz, magazines, playlists, scheduler, search, services)
 from .openapi_security import TokenSecurityPlugin
-
-# Endpoints that accept file uploads get AIME_MAX_UPLOAD_MB; every other body gets AIME_MAX_BODY_MB.
-UPLOAD_ENDPOINTS = {"imports.ImportList"}
 
 
 class ProblemSchema(Schema):
@@ -40,10 +38,10 @@ class ProblemApi(Api):
 
 
 def register_api(app: Flask) -> None:
-    """Mount every API blueprint and the body-size limits."""
+    """Mount every API blueprint (body-size limits: aime.body_limits)."""
     # One Api per app: flask-smorest keeps the OpenAPI spec on the Api object.
     api = ProblemApi(app, spec_kwargs={
-        "extra_plugins": [TokenSecurityPlugin(private=app.extensions["aime.config"].private)]})
+        "extra_plugins": [TokenSecurityPlugin(private=config_of(app).private)]})
     app.extensions["aime.api"] = api
     protect_api(app, "/api/v1")
     for module in (collection, artists, collections, history, exports, search, analytics, playlists, services,
@@ -51,13 +49,4 @@ def register_api(app: Flask) -> None:
         api.register_blueprint(module.blp, url_prefix="/api/v1")
     listenbrainz.register(app)  # plain Flask blueprint: ListenBrainz' paths and error shape, not /api/v1
     audioscrobbler.register(app)  # Last.fm protocols (/2.0/, 1.2): Last.fm's answers and error codes
-    _limit_body_sizes(app)
 
-
-def _limit_body_sizes(app: Flask) -> None:
-    config = app.extensions["aime.config"]
-
-    @app.before_request
-    def _apply_limit():
-        if request.endpoint not in UPLOAD_ENDPOINTS:
-            request.max_content_length = config.max_body_mb * 1024 * 1024

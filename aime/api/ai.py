@@ -1,23 +1,19 @@
 """AI writing: album descriptions and haikus (503 "AI is not configured" without an endpoint)."""
-from flask import current_app
 from flask_smorest import Blueprint
 
 from .. import auth
+from ..config import current_config
 from ..schemas.ai import AlbumDescriptionSchema, EnrichAllSchema, EnrichResultSchema, HaikuQuerySchema, HaikuSchema
 from ..services import ai_writing
 
 blp = Blueprint("ai", __name__, description="AI writing (any OpenAI-compatible chat endpoint)")
 
 
-def _config():
-    return current_app.extensions["aime.config"]
-
-
 @blp.route("/services/ai/enrich-album/<int:album_id>", methods=["POST"])
 @blp.response(200, AlbumDescriptionSchema)
 def enrich_album(album_id):
     """Write (or rewrite) an album's AI description."""
-    return ai_writing.describe_album(_config(), album_id)
+    return ai_writing.describe_album(current_config(), album_id)
 
 
 @blp.route("/services/ai/enrich-all", methods=["POST"])
@@ -25,7 +21,7 @@ def enrich_album(album_id):
 @blp.response(200, EnrichResultSchema)
 def enrich_all(data):
     """Describe up to `limit` owned albums that have no description yet."""
-    return ai_writing.enrich_all(_config(), (data or {}).get("limit", 25))
+    return ai_writing.enrich_all(current_config(), (data or {}).get("limit", 25))
 
 
 @blp.route("/history/haiku")
@@ -33,4 +29,4 @@ def enrich_all(data):
 @blp.response(200, HaikuSchema)
 def haiku(query):
     """A haiku about the last `days` days of listening (anonymous callers: AIME_AI_ANONYMOUS_PER_HOUR AI calls)."""
-    return ai_writing.listening_haiku(_config(), query["days"], auth.paid_call_budget())
+    return ai_writing.listening_haiku(current_config(), query["days"], auth.paid_call_budget())

@@ -1,7 +1,7 @@
 """Listening statistics: top lists, sessions, patterns (under /history) and analytics views."""
-from flask import current_app
 from flask_smorest import Blueprint
 
+from ..config import current_config
 from ..errors import NotFound
 from ..schemas.analytics import (CompareQuerySchema, ComparisonSchema, DiscoverySchema, HeatmapSchema,
                                  PatternQuerySchema, PatternsSchema, SessionPageSchema, SessionQuerySchema,
@@ -12,10 +12,6 @@ from ..services import analytics, sessions, stats
 blp = Blueprint("analytics", __name__, description="Listening statistics and analytics")
 
 
-def _config():
-    return current_app.extensions["aime.config"]
-
-
 @blp.route("/history/top/<kind>")
 @blp.arguments(TopQuerySchema, location="query")
 @blp.response(200, TopListSchema)
@@ -23,7 +19,7 @@ def top(query, kind):
     """Top artists, albums or tracks of a period, by plays or by listening time."""
     if kind not in ("artists", "albums", "tracks"):
         raise NotFound("Top lists exist for artists, albums and tracks.")
-    return stats.top_list(_config(), kind, **query)
+    return stats.top_list(current_config(), kind, **query)
 
 
 @blp.route("/history/sessions")
@@ -31,7 +27,7 @@ def top(query, kind):
 @blp.response(200, SessionPageSchema)
 def list_sessions(query):
     """Listening sessions (plays separated by less than min_gap seconds of silence), newest first."""
-    return sessions.list_sessions(_config(), **query)
+    return sessions.list_sessions(current_config(), **query)
 
 
 @blp.route("/history/patterns")
@@ -39,7 +35,7 @@ def list_sessions(query):
 @blp.response(200, PatternsSchema)
 def patterns(query):
     """Plays by hour and weekday, daily average, artists played in the same sessions."""
-    return analytics.patterns(_config(), **query)
+    return analytics.patterns(current_config(), **query)
 
 
 @blp.route("/analytics/listening-heatmap")
@@ -47,7 +43,7 @@ def patterns(query):
 @blp.response(200, HeatmapSchema)
 def heatmap(query):
     """Weekday × hour matrix of plays."""
-    return analytics.heatmap(_config(), **query)
+    return analytics.heatmap(current_config(), **query)
 
 
 @blp.route("/analytics/streaks")
@@ -55,7 +51,7 @@ def heatmap(query):
 @blp.response(200, StreaksSchema)
 def streaks(query):
     """Longest and current runs of days with plays."""
-    return analytics.streaks(_config(), **query)
+    return analytics.streaks(current_config(), **query)
 
 
 @blp.route("/analytics/discovery")
@@ -63,7 +59,7 @@ def streaks(query):
 @blp.response(200, DiscoverySchema)
 def discovery(query):
     """Artists and albums first played, per month."""
-    return analytics.discovery(_config(), **query)
+    return analytics.discovery(current_config(), **query)
 
 
 @blp.route("/analytics/compare")
@@ -71,4 +67,4 @@ def discovery(query):
 @blp.response(200, ComparisonSchema)
 def compare(query):
     """A period compared with a baseline period."""
-    return analytics.compare(_config(), **query)
+    return analytics.compare(current_config(), **query)

@@ -9,9 +9,10 @@ import hmac
 import time
 import xml.etree.ElementTree as ET
 
-from flask import Blueprint, Flask, Response, current_app, jsonify, request
+from flask import Blueprint, Flask, Response, jsonify, request
 
 from .. import auth
+from ..config import current_config
 from ..errors import TooManyRequests
 from ..services import audioscrobbler as service
 from ..services.importers.common import RowError
@@ -19,10 +20,6 @@ from ..services.importers.common import RowError
 bp = Blueprint("audioscrobbler", __name__)
 legacy = Blueprint("audioscrobbler_legacy", __name__)
 HANDSHAKE_SKEW = 24 * 3600  # 1.2 refuses handshakes whose t is this far from the server clock (BADTIME)
-
-
-def _config():
-    return current_app.extensions["aime.config"]
 
 
 def _answer(body: ET.Element | None, data: dict, status: int = 200) -> Response:
@@ -73,7 +70,7 @@ def _track_json(item: dict) -> dict:
 
 
 def _session(params: dict) -> None:
-    service.check_session(auth.current_token(), _config().user_name, params.get("sk"))
+    service.check_session(auth.current_token(), current_config().user_name, params.get("sk"))
 
 
 @bp.route("/", methods=["GET", "POST"])
@@ -84,12 +81,12 @@ def web_service():
     handler = METHODS.get(method)
     if handler is None:
         raise service.LastfmError(3)
-    service.check_signature(params, _config().lastfm_shared_secret)
+    service.check_signature(params, current_config().lastfm_shared_secret)
     return handler(params)
 
 
 def _get_mobile_session(params: dict) -> Response:
-    user = _config().user_name
+    user = current_config().user_name
     _refuse_if_throttled()
     try:
         key = service.mobile_session(params, user, auth.token_matches, auth.current_token())
@@ -155,16 +152,16 @@ def handshake() -> Response | None:
     except service.LastfmError:
         return _plain("FAILED Too many failed authentications from this address; try again later", 429)
     expected = service.md5(service.md5(token) + stamp)
-    if user.lower() != _config().user_name.lower() or not hmac.compare_digest(given.encode(), expected.encode()):
+    if user.lower() != current_config().user_name.lower() or not hmac.compare_digest(given.encode(), expected.encode()):
         auth.record_failure("wrong Last.fm 1.2 handshake")
         return _plain("BADAUTH")
     base = request.host_url.rstrip("/") + "/audioscrobbler/1.2"
-    return _plain(f"OK\n{service.session_key(token, _config().user_name)}\n{base}/nowplaying\n{base}/submission")
+    return _plain(f"OK\n{service.session_key(token, current_config().user_name)}\n{base}/nowplaying\n{base}/submission")
 
 
 def _legacy_session() -> bool:
     try:
-        service.check_session(auth.current_token(), _config().user_name, request.form.get("s"))
+        service.check_session(auth.current_token(), current_config().user_name, request.form.get("s"))
     except service.LastfmError:
         return False
     return True

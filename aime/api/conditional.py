@@ -19,6 +19,7 @@ from pathlib import Path
 from flask import Flask, Response, current_app, make_response, request
 from flask_smorest import Blueprint
 
+from ..config import config_of
 from ..services import data_version
 
 CACHE_CONTROL = "private, no-cache"
@@ -126,6 +127,6 @@ def _salt(app: Flask) -> str:
         digest = hashlib.blake2b(digest_size=8)
         for path in sorted(Path(__file__).resolve().parent.parent.rglob("*.py")):
             digest.update(path.read_bytes())
-        timezone = app.extensions["aime.config"].timezone
+        timezone = config_of(app).timezone
         salt = app.extensions.setdefault("aime.etag_salt", f"{digest.hexdigest()}|{timezone}")
     return salt

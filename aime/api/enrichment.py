@@ -1,7 +1,7 @@
 """Enrichment on demand: one album now, or the whole collection in the background with progress."""
-from flask import current_app
 from flask_smorest import Blueprint
 
+from ..config import current_config
 from ..schemas.enrichment import EnrichmentProgressSchema, EnrichmentReportSchema
 from ..jobs import enrichment_jobs
 from ..services import enrichment
@@ -13,7 +13,7 @@ blp = Blueprint("enrichment", __name__, description="Covers and metadata from Mu
 @blp.response(200, EnrichmentReportSchema)
 def enrich_album(album_id):
     """Enrich one album now and report what changed (503 when no source is configured)."""
-    return enrichment.enrich_album(current_app.extensions["aime.config"], album_id)
+    return enrichment.enrich_album(current_config(), album_id)
 
 
 @blp.route("/services/enrich/albums/<int:album_id>")

@@ -3,6 +3,7 @@ from flask import Response, current_app, stream_with_context
 from flask.views import MethodView
 from flask_smorest import Blueprint
 
+from ..config import current_config
 from ..schemas.history import (AlbumListenResultSchema, AlbumListenSchema, HistoryExportQuerySchema,
                                HistoryStatsSchema, JournalPageSchema, JournalQuerySchema, ListenCreateSchema,
                                ListenSchema, LoveResultSchema, LoveSchema, StatsQuerySchema, TimelineQuerySchema,
@@ -15,10 +16,6 @@ from .conditional import conditional_get
 blp = Blueprint("history", __name__, description="Listening history")
 
 
-def _config():
-    return current_app.extensions["aime.config"]
-
-
 @blp.route("/history/tracks")
 class Journal(MethodView):
     @conditional_get(blp)
@@ -26,13 +23,13 @@ class Journal(MethodView):
     @blp.response(200, JournalPageSchema)
     def get(self, query):
         """The journal: plays newest first."""
-        return service.journal(_config(), **query)
+        return service.journal(current_config(), **query)
 
     @blp.arguments(ListenCreateSchema)
     @blp.response(201, ListenSchema)
     def post(self, data):
         """Record a play (now or back-dated)."""
-        return service.record_listen(_config(), data)
+        return service.record_listen(current_config(), data)
 
 
 @blp.route("/history/albums/<int:album_id>/listen", methods=["POST"])
@@ -40,7 +37,7 @@ class Journal(MethodView):
 @blp.response(201, AlbumListenResultSchema)
 def listen_to_album(data, album_id):
     """Record a whole record (or some tracks of it) played."""
-    return service.listen_to_album(_config(), album_id, data or {})
+    return service.listen_to_album(current_config(), album_id, data or {})
 
 
 @blp.route("/history/tracks/<int:track_id>/love", methods=["POST"])
@@ -56,7 +53,7 @@ def love_track(data, track_id):
 @blp.response(200, TimelineSchema)
 def timeline(query):
     """One local day of plays by hour."""
-    day = TimelineSchema().dump(service.timeline(_config(), query.get("date"), query.get("tz")))
+    day = TimelineSchema().dump(service.timeline(current_config(), query.get("date"), query.get("tz")))
     # Hours in hour order (0..23): the app's JSON sorts keys as text ("0", "1", "10", ...), and scripts
     # reading other bodies rely on that order, so only this body is written unsorted.
     return current_app.response_class(current_app.json.dumps(day, sort_keys=False) + "\n",
@@ -69,7 +66,7 @@ def timeline(query):
 def export_history(query):
     """The plays of a period (default: all) as a streamed file: ListenBrainz zip, JSON Lines or Last.fm CSV."""
     fmt = query.pop("format")
-    chunks = history_export.stream(_config(), fmt, **query)
+    chunks = history_export.stream(current_config(), fmt, **query)
     response = Response(stream_with_context(chunks), content_type=history_export.FORMATS[fmt][1])
     response.headers["Content-Disposition"] = f'attachment; filename="{history_export.filename(fmt)}"'
     return response
@@ -80,4 +77,4 @@ def export_history(query):
 @blp.response(200, HistoryStatsSchema)
 def history_stats(query):
     """Totals and top lists of a period."""
-    return stats.history_stats(_config(), **query)
+    return stats.history_stats(current_config(), **query)

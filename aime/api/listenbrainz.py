@@ -7,10 +7,11 @@ from __future__ import annotations
 
 import json
 
-from flask import Blueprint, Flask, current_app, jsonify, request
+from flask import Blueprint, Flask, jsonify, request
 from werkzeug.exceptions import HTTPException
 
 from .. import auth
+from ..config import current_config
 from ..errors import AimeError
 from ..services import scrobbles
 from ..services.importers import submit as service
@@ -48,7 +49,7 @@ def _submission_size_limit():
 
 
 def _user_name() -> str:
-    return current_app.extensions["aime.config"].user_name
+    return current_config().user_name
 
 
 def _require_token() -> None:

@@ -1,17 +1,14 @@
 """Playlists: manual, generated, and exported as files."""
-from flask import Response, current_app
+from flask import Response
 from flask.views import MethodView
 from flask_smorest import Blueprint
 
+from ..config import current_config
 from ..schemas.playlists import (ExportQuerySchema, PlaylistCreateSchema, PlaylistGenerateSchema,
                                  PlaylistListSchema, PlaylistSchema)
 from ..services import playlist_export, playlists as service
 
 blp = Blueprint("playlists", __name__, description="Playlists")
-
-
-def _config():
-    return current_app.extensions["aime.config"]
 
 
 @blp.route("/playlists")
@@ -35,7 +32,7 @@ class Playlists(MethodView):
 @blp.response(201, PlaylistSchema)
 def generate(data):
     """Generate a playlist from the listening history (deterministic for a given seed)."""
-    return service.generate_playlist(_config(), data)
+    return service.generate_playlist(current_config(), data)
 
 
 @blp.route("/playlists/<int:playlist_id>")
@@ -58,6 +55,6 @@ class PlaylistItem(MethodView):
 @blp.response(200)
 def export(query, playlist_id):
     """The playlist as an m3u, xspf, json, csv or txt file."""
-    body, mimetype, filename = playlist_export.export_playlist(_config(), playlist_id, query["format"])
+    body, mimetype, filename = playlist_export.export_playlist(current_config(), playlist_id, query["format"])
     return Response(body, mimetype=mimetype,
                     headers={"Content-Disposition": f'attachment; filename="{filename}"'})

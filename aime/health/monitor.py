@@ -6,6 +6,7 @@ import threading
 
 from flask import Flask
 
+from ..config import config_of
 from .registry import get_registry
 
 log = logging.getLogger(__name__)
@@ -17,7 +18,7 @@ def start_monitor(app: Flask) -> None:
     if app.extensions.get(KEY) is not None:
         return
     stop = threading.Event()
-    interval = app.extensions["aime.config"].health_interval
+    interval = config_of(app).health_interval
 
     def loop():
         # First round at once so the cache is warm before the first probe arrives.

@@ -7,6 +7,7 @@ import time
 
 from flask import Flask
 
+from ..config import config_of
 from .registry import get_registry
 from .validation import validate_app
 
@@ -36,7 +37,7 @@ def startup_validated(app: Flask) -> tuple[bool, str | None]:
     if os.environ.get(VALIDATED_ENV) == "1":
         return True, None
     state = app.extensions[VALIDATION_KEY]
-    failure_ttl = app.extensions["aime.config"].health_failure_ttl
+    failure_ttl = config_of(app).health_failure_ttl
     with state["lock"]:
         if state["ok"] or (state["ok"] is False and time.monotonic() - state["checked"] < failure_ttl):
             return state["ok"], state["reason"]

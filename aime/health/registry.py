@@ -19,6 +19,7 @@ import sentry_sdk
 from flask import Flask
 from healthcheck import HealthCheck
 
+from ..config import config_of
 from ..observability.metrics import get_metrics
 from .checkers import CheckResult, builtin_checkers, failed, warned
 
@@ -56,7 +57,7 @@ class HealthRegistry:
     """Aggregates checkers for one app; results shared by /health, /ready, /metrics and the monitor."""
 
     def __init__(self, app: Flask, discover: bool = True):
-        config = app.extensions["aime.config"]
+        config = config_of(app)
         self.app = app
         self.timeout = config.health_check_timeout
         self.success_ttl = config.health_success_ttl

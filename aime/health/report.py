@@ -8,6 +8,7 @@ from typing import Any
 
 from flask import Flask
 
+from ..config import config_of
 from ..observability.metrics import get_metrics, totals
 from .registry import Entry, get_registry
 
@@ -27,7 +28,7 @@ def http_status(status: str) -> int:
 
 def max_age(app: Flask, status: str) -> int:
     """Seconds a response may be cached: the TTL the results themselves are cached for."""
-    config = app.extensions["aime.config"]
+    config = config_of(app)
     return int(config.health_failure_ttl if status == "unhealthy" else config.health_success_ttl)
 
 

@@ -18,7 +18,7 @@ from tenacity import Retrying, before_sleep_log, retry_if_exception_type, stop_a
 from tenacity import wait_exponential
 
 from ..auth import ensure_api_token, token_path, weak_token_reason
-from ..config import Config
+from ..config import Config, config_of
 from ..extensions import db
 from ..filemodes import private_dir
 from .checkers.database import _describe
@@ -39,7 +39,7 @@ class Step:
 
 def validate_app(app: Flask, wait_seconds: float = 0.0) -> list[Step]:
     """Run every startup check in order; the database is waited for up to wait_seconds."""
-    config: Config = app.extensions["aime.config"]
+    config: Config = config_of(app)
     steps = [_configuration(config), _imports(), _data_dir(config)]
     with app.app_context():
         database = _database(app, wait_seconds)

@@ -7,6 +7,7 @@ from flask import Blueprint, Response, current_app, jsonify, request
 from prometheus_client import CONTENT_TYPE_LATEST
 
 from .. import auth
+from ..config import current_config
 from ..errors import Unauthorized
 from ..observability.metrics import exposition
 from .readiness import readiness
@@ -17,7 +18,7 @@ HEALTH_JSON = "application/health+json"
 
 
 def _show_details() -> bool:
-    mode = current_app.extensions["aime.config"].health_details
+    mode = current_config().health_details
     return mode == "always" or (mode == "token" and auth.is_authenticated())
 
 
@@ -56,12 +57,12 @@ def health():
 
 
 def _hidden_in_private_mode() -> bool:
-    return current_app.extensions["aime.config"].private and not auth.is_authenticated()
+    return current_config().private and not auth.is_authenticated()
 
 
 def _metrics_allowed() -> bool:
     """With AIME_PRIVATE=1, /metrics needs the API token or AIME_METRICS_TOKEN (a scrape-only secret)."""
-    config = current_app.extensions["aime.config"]
+    config = current_config()
     if not config.private:
         return True
     given = auth.presented_token()

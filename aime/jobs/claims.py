@@ -12,7 +12,7 @@ from collections.abc import Callable
 from flask import Flask, current_app
 from sqlalchemy import select
 
-from ..config import Config
+from ..config import Config, config_of
 from ..database import run_write
 from ..errors import AimeError, Conflict
 from ..extensions import db
@@ -43,7 +43,7 @@ def claim_job(state_name: str) -> None:
 def run_job(state_name: str, job: Callable[[Config], dict], check: Callable[[Config], None]) -> dict:
     """Start job(config) in a background thread unless one is running; returns its state at start."""
     app = current_app._get_current_object()
-    check(app.extensions["aime.config"])
+    check(config_of(app))
     claim_job(state_name)
     thread = threading.Thread(target=_run_job, args=(app, state_name, job), name=f"aime-job-{state_name}",
                               daemon=True)
@@ -54,7 +54,7 @@ def run_job(state_name: str, job: Callable[[Config], dict], check: Callable[[Con
 def _run_job(app: Flask, state_name: str, job: Callable[[Config], dict]) -> None:
     with app.app_context():
         try:
-            job(app.extensions["aime.config"])
+            job(config_of(app))
         except AimeError as error:  # expected (service down, refused): one line, already in the state
             log.warning("%s run failed: %s", state_name, error.detail)
         except Exception:  # noqa: BLE001 - recorded in the state as unexpected; the trace goes to the log

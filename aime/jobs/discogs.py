@@ -5,7 +5,7 @@ import logging
 
 from flask import Flask
 
-from ..config import Config
+from ..config import Config, config_of
 from ..errors import AimeError
 from ..integrations.discogs import require_config
 from ..services.discogs_sync import NAME, sync
@@ -35,6 +35,6 @@ class DiscogsSync(BackgroundService):
             return  # a restart (new lease holder) must not mean a new full sync
         try:
             claim_job(NAME)  # Conflict while a sync asked for through the API is still going
-            sync(app.extensions["aime.config"])
+            sync(config_of(app))
         except AimeError as error:
             log.warning("discogs sync failed: %s", error.detail)

@@ -13,7 +13,7 @@ import threading
 from flask import Flask, current_app
 from sqlalchemy import and_, func, or_, select
 
-from ..config import Config
+from ..config import Config, config_of
 from ..errors import AimeError
 from ..extensions import db
 from ..models import Album, AlbumEnrichment
@@ -107,7 +107,7 @@ def run_now(config: Config) -> dict:
 def start_background() -> dict:
     """Claim the job and run it in a background thread; returns its state at start (the API's 202)."""
     app = current_app._get_current_object()
-    config: Config = app.extensions["aime.config"]
+    config: Config = config_of(app)
     require_sources(config)
     previous = progress()
     claim_job(NAME)
@@ -118,7 +118,7 @@ def start_background() -> dict:
 def _background(app: Flask, previous: dict) -> None:
     with app.app_context():
         try:
-            enrich_all(app.extensions["aime.config"], previous=previous)
+            enrich_all(config_of(app), previous=previous)
         except AimeError as error:  # already in the state; one line in the log
             log.warning("enrichment run failed: %s", error.detail)
         except Exception:  # noqa: BLE001 - recorded in the state; the trace goes to the log

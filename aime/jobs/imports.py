@@ -17,17 +17,17 @@ import uuid
 from collections.abc import Callable
 from pathlib import Path
 
-from flask import Flask, current_app
+from flask import Flask
 from sqlalchemy import select
 
 from .. import background
-from ..config import Config
+from ..config import Config, config_of, current_config
 from ..database import run_write
 from ..errors import NotFound, ServiceUnavailable
 from ..extensions import db
 from ..identity import owner_id
 from ..models import ImportJob, ServiceState
-from ..services.collection import Page
+from ..services.paging import Page, paginate
 from ..services.importers import resolve_format
 from ..services.importers.records import FatalFormatError
 from ..services.imports import UNFINISHED, job_dict, upload_dir
@@ -37,7 +37,7 @@ from .import_runner import LeaseLost, execute
 log = logging.getLogger(__name__)
 def lease_seconds() -> float:
     """How long a job's lease lasts past its last committed batch (AIME_IMPORT_LEASE_SECONDS)."""
-    return current_app.extensions["aime.config"].import_lease_seconds
+    return current_config().import_lease_seconds
 
 
 def lease_name(job_id: int) -> str:
@@ -47,7 +47,7 @@ def lease_name(job_id: int) -> str:
 
 def create_upload_job(app: Flask, upload) -> dict:
     """Store an uploaded file (streamed to disk), check its format, queue it and start its thread."""
-    config: Config = app.extensions["aime.config"]
+    config: Config = config_of(app)
     directory = upload_dir(config)
     directory.mkdir(parents=True, exist_ok=True)
     path = directory / f"{uuid.uuid4().hex}.upload"  # never a client-chosen path
@@ -97,7 +97,7 @@ def _create_job(filename: str, stored_path: str, fmt: str) -> int:
 
 def run_job(job_id: int, on_batch: Callable[[int, int], None] | None = None) -> dict:
     """Run (or resume) a job to the end in this thread, unless another live process holds it."""
-    config: Config = current_app.extensions["aime.config"]
+    config: Config = current_config()
     if not run_write(_claim, job_id):
         return job_dict(db.session.get(ImportJob, job_id))
     job = db.session.get(ImportJob, job_id)
@@ -156,7 +156,7 @@ def _finish(job_id: int, status: str, message: str | None, error: dict | None) -
     state = db.session.get(ServiceState, lease_name(job_id))
     if state is not None:
         db.session.delete(state)
-    if job.stored_path and Path(job.stored_path).parent == upload_dir(current_app.extensions["aime.config"]):
+    if job.stored_path and Path(job.stored_path).parent == upload_dir(current_config()):
         Path(job.stored_path).unlink(missing_ok=True)  # only our own upload copies, never a user's file
 
 
@@ -176,7 +176,7 @@ _running_lock = threading.Lock()
 
 def start_thread(app: Flask, job_id: int) -> threading.Thread | None:
     """Run a job in a daemon thread of this worker, unless it already runs here (None then)."""
-    key = (app.extensions["aime.config"].database_url, job_id)
+    key = (config_of(app).database_url, job_id)
     with _running_lock:
         if key in _running:
             return None
@@ -214,7 +214,7 @@ def init_resumer(app: Flask) -> None:
     threads: list[threading.Thread] = []
 
     def loop() -> None:
-        while not stop.wait(app.extensions["aime.config"].import_lease_seconds):
+        while not stop.wait(config_of(app).import_lease_seconds):
             with app.app_context():
                 try:
                     resume_stale_jobs(app)  # the thread that wins a job's lease logs it
@@ -239,8 +239,5 @@ def init_resumer(app: Flask) -> None:
 def list_jobs(app: Flask, page: int = 1, page_size: int = 30) -> Page:
     """Import jobs, newest first (stale ones are restarted on the way)."""
     resume_stale_jobs(app)
-    total = db.session.scalar(select(db.func.count(ImportJob.id)))
-    jobs = db.session.scalars(select(ImportJob).order_by(ImportJob.id.desc())
-                              .limit(page_size).offset((page - 1) * page_size)).all()
-    return Page(items=[job_dict(j) for j in jobs], total=total, page=page, page_size=page_size)
+    return paginate(select(ImportJob).order_by(ImportJob.id.desc()), page, page_size, job_dict)
 

@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 from flask import Flask
 
 from .. import background
+from ..config import config_of
 from ..database import run_write
 from ..errors import NotFound
 from ..extensions import db
@@ -72,7 +73,7 @@ class Runtime:
 def _runtime(app: Flask) -> Runtime:
     runtime = app.extensions.get(KEY)
     if runtime is None:
-        lease = app.extensions["aime.config"].service_lease_seconds
+        lease = config_of(app).service_lease_seconds
         runtime = app.extensions[KEY] = Runtime(app=app, lease_seconds=lease)
         background.register(app, "services", start_runtime, stop_runtime)
     return runtime

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from flask import Flask, current_app
 
-from ..config import Config
+from ..config import Config, config_of
 from . import imports, runtime
 from .discogs import DiscogsSync
 from .tracker import LastfmTracker
@@ -11,7 +11,7 @@ from .tracker import LastfmTracker
 
 def init_services(app: Flask) -> None:
     """Register the tracker, the Discogs sync and the import resumer on the app (no I/O; nothing starts here)."""
-    config: Config = app.extensions["aime.config"]
+    config: Config = config_of(app)
     runtime.register_service(app, LastfmTracker(interval=config.lastfm_poll_seconds))
     runtime.register_service(app, DiscogsSync(interval=config.discogs_sync_seconds))
     imports.init_resumer(app)
@@ -26,7 +26,7 @@ def _check_config(app: Flask, name: str) -> None:
     service = _service(app, name)
     check = getattr(service, "require_config", None)
     if check is not None:
-        check(app.extensions["aime.config"])
+        check(config_of(app))
 
 
 def _configured(app: Flask, name: str) -> bool:

@@ -15,17 +15,18 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-from flask import Flask, current_app
-from sqlalchemy import func, select, update
+from flask import Flask
+from sqlalchemy import select, update
 from sqlalchemy.exc import IntegrityError
 
-from ..config import Config
+from ..config import Config, config_of, current_config
 from ..database import run_write
 from ..errors import Conflict, NotConfigured, NotFound
 from ..extensions import db
 from ..files import write_atomic
 from ..models import ScheduledTask, Setting, TaskRun
 from ..services import ai_writing, discogs_sync, enrichment, exports, history_export, magazine
+from ..services.paging import Page, paginate
 from . import enrichment_jobs, lease
 
 log = logging.getLogger(__name__)
@@ -149,7 +150,7 @@ def ensure_default_tasks() -> None:
 
     Safe against a concurrent creator: each insert runs in a savepoint and losing the race is fine.
     """
-    zone_name = current_app.extensions["aime.config"].timezone
+    zone_name = current_config().timezone
     present = set(db.session.scalars(select(ScheduledTask.name)))
     for name, task in TASKS.items():
         if name in present:
@@ -199,7 +200,7 @@ def _start_run(name: str, trigger: str) -> int:
 def execute_run(app: Flask, run_id: int) -> dict:
     """Execute a started run in this thread and record how it ended (never raises for a task failure)."""
     with app.app_context():
-        config: Config = app.extensions["aime.config"]
+        config: Config = config_of(app)
         run = db.session.get(TaskRun, run_id)
         name = run.task
         status, output_file, error = "success", None, None
@@ -255,15 +256,11 @@ def get_run(run_id: int) -> dict:
     return run_dict(run)
 
 
-def list_runs(task: str | None = None, status: str | None = None, page: int = 1, page_size: int = 30) -> dict:
+def list_runs(task: str | None = None, status: str | None = None, page: int = 1, page_size: int = 30) -> Page:
     """Runs, newest first, optionally of one task and/or status."""
     where = [c for c in (TaskRun.task == task if task else None, TaskRun.status == status if status else None)
              if c is not None]
-    total = db.session.scalar(select(func.count(TaskRun.id)).where(*where)) or 0
-    rows = db.session.scalars(select(TaskRun).where(*where).order_by(TaskRun.id.desc())
-                              .offset((page - 1) * page_size).limit(page_size))
-    return {"items": [run_dict(r) for r in rows], "total": total, "page": page, "page_size": page_size,
-            "pages": (total + page_size - 1) // page_size}
+    return paginate(select(TaskRun).where(*where).order_by(TaskRun.id.desc()), page, page_size, run_dict)
 
 
 # --- output files ----------------------------------------------------------------------------------------

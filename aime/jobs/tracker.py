@@ -13,7 +13,7 @@ from collections.abc import Iterable
 from flask import Flask
 from sqlalchemy import insert, select
 
-from ..config import Config
+from ..config import Config, config_of
 from ..database import run_write
 from ..errors import AimeError
 from ..extensions import db
@@ -49,7 +49,7 @@ class LastfmTracker(BackgroundService):
 
     def tick(self, app: Flask) -> None:
         """Poll once; an unreachable or misbehaving Last.fm is recorded in the state, not raised."""
-        config: Config = app.extensions["aime.config"]
+        config: Config = config_of(app)
         try:
             poll(config)
         except AimeError as error:

@@ -54,6 +54,7 @@ class SessionPageSchema(PeriodResultSchema):
     total = fields.Integer()
     page = fields.Integer()
     page_size = fields.Integer()
+    pages = fields.Integer()
     average_duration_seconds = fields.Integer()
     longest_duration_seconds = fields.Integer()
     items = fields.List(fields.Nested(SessionSchema))

@@ -3,12 +3,29 @@ from __future__ import annotations
 
 from marshmallow import Schema, fields, validate
 
+from ..services.playlist_algorithms import algorithms
 from .common import Instant, TimeZoneField
 
-ALGORITHMS = ("top_sessions", "artist_correlations", "artist_flow", "time_based", "complete_albums",
-              "rediscovery", "ai_generated")
 EXPORT_FORMATS = ("m3u", "xspf", "json", "csv", "txt")
 _NAME = validate.Length(min=1, max=300)
+
+
+class RegisteredAlgorithm(validate.OneOf):
+    """OneOf the app's playlist algorithms, read when validating (and when the OpenAPI enum is built)."""
+
+    def __init__(self):
+        self.labels, self.labels_text = [], ""
+        self.error = self.default_message
+
+    @property
+    def choices(self) -> tuple[str, ...]:
+        """The names of the registered algorithms."""
+        return tuple(algorithms())
+
+    @property
+    def choices_text(self) -> str:
+        """The names as the error message lists them."""
+        return ", ".join(self.choices)
 
 
 class PlaylistCreateSchema(Schema):
@@ -22,7 +39,7 @@ class PlaylistCreateSchema(Schema):
 class PlaylistGenerateSchema(Schema):
     """Body of POST /playlists/generate."""
 
-    algorithm = fields.String(required=True, validate=validate.OneOf(ALGORITHMS))
+    algorithm = fields.String(required=True, validate=RegisteredAlgorithm())
     max_tracks = fields.Integer(load_default=25, validate=validate.Range(min=5, max=100))
     name = fields.String(validate=_NAME)
     ai_prompt = fields.String(allow_none=True, validate=validate.Length(max=2000))

@@ -19,6 +19,7 @@ from concurrent import futures
 
 from gunicorn.workers.gthread import TConn, ThreadWorker as GthreadWorker
 
+from aime.body_limits import body_limit
 from aime.config import Config
 from aime.errors import RequestTimeout
 from aime.server.worker_io import prefetch_body, take_queue_and_close
@@ -164,7 +165,7 @@ class ThreadWorker(GthreadWorker):
     def init_process(self):
         config = Config.from_env()
         self.min_rate = config.client_min_rate
-        self.prefetch_limit = config.max_body_mb * 1024 * 1024
+        self.prefetch_limit = body_limit(config)
         self.io_threads = max(config.io_threads, self.cfg.threads)
         self.app_slots = threading.BoundedSemaphore(self.cfg.threads)
         self.listeners_handed_over = False

@@ -1,8 +1,6 @@
 """The owned collection: list, create, change, delete albums; artists; collection totals."""
 from __future__ import annotations
 
-import math
-from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import and_, exists, func, or_, select
@@ -16,24 +14,10 @@ from ..text import normalise
 from .album_removal import remove_album
 from .catalog import contains, escape_like, get_or_create_artist
 from .enrichment import mark_user_fields
+from .paging import Page, paginate
 
 ALBUM_FIELDS = ("year", "support", "genre", "labels", "catalog_number", "discogs_id", "spotify_url",
                 "discogs_url", "apple_music_url", "image_url", "ai_description")
-
-
-@dataclass
-class Page:
-    """One page of results."""
-
-    items: list
-    total: int
-    page: int
-    page_size: int
-
-    @property
-    def pages(self) -> int:
-        """How many pages there are in all."""
-        return math.ceil(self.total / self.page_size) if self.total else 0
 
 
 def _album_filters(search=None, support=None, year=None, genre=None, artist=None) -> list:
@@ -66,7 +50,7 @@ _SORTS = {
 
 
 def list_albums(page: int = 1, page_size: int = 30, sort: str = "title", **filters: Any) -> Page:
-    """Albums of the collection matching the filters, one page, sorted."""
+    """Albums of the collection matching the filters, one page, sorted (each as album_dict makes it)."""
     clauses = _album_filters(**filters)
     total = db.session.scalar(select(func.count()).select_from(Album).where(*clauses))
     # A page shows no tracks: skip the eager (selectin) load of every album's track list.
@@ -77,8 +61,7 @@ def list_albums(page: int = 1, page_size: int = 30, sort: str = "title", **filte
         query = query.order_by(direction, Album.title_key.asc(), Album.id.asc())
     else:
         query = query.order_by(*_SORTS[sort])
-    items = db.session.scalars(query.limit(page_size).offset((page - 1) * page_size)).all()
-    return Page(items=list(items), total=total, page=page, page_size=page_size)
+    return paginate(query, page, page_size, album_dict, total=total)
 
 
 def get_album(album_id: int) -> Album:
@@ -95,10 +78,11 @@ def album_detail(album_id: int) -> dict:
     plays = db.session.execute(
         select(func.count(Listen.id), func.max(Listen.played_at))
         .join(Track, Track.id == Listen.track_id).where(Track.album_id == album_id)).one()
-    return {**_album_dict(album), "tracks": album.tracks, "play_count": plays[0], "last_played": plays[1]}
+    return {**album_dict(album), "tracks": album.tracks, "play_count": plays[0], "last_played": plays[1]}
 
 
-def _album_dict(album: Album) -> dict:
+def album_dict(album: Album) -> dict:
+    """An album's fields and its artists in credited order (what lists and the detail share)."""
     data = {column: getattr(album, column) for column in (
         "id", "title", "source", "in_collection", "created_at", "updated_at", *ALBUM_FIELDS)}
     data["artists"] = album.artists
@@ -233,11 +217,8 @@ def list_artists(page: int = 1, page_size: int = 30, search: str | None = None) 
              .group_by(Artist.id, Artist.name))
     if search:
         query = query.where(Artist.name_key.like(contains(search), escape="\\"))
-    total = db.session.scalar(select(func.count()).select_from(query.subquery()))
-    rows = db.session.execute(query.order_by(Artist.name_key, Artist.id)
-                              .limit(page_size).offset((page - 1) * page_size)).all()
-    items = [{"id": r.id, "name": r.name, "album_count": r.album_count} for r in rows]
-    return Page(items=items, total=total, page=page, page_size=page_size)
+    return paginate(query.order_by(Artist.name_key, Artist.id), page, page_size,
+                    lambda r: {"id": r.id, "name": r.name, "album_count": r.album_count})
 
 
 def collection_stats() -> dict:

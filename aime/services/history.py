@@ -13,7 +13,7 @@ from ..models import Album, Artist, Listen, Track
 from ..timeutil import day_bounds, range_bounds, utcnow, zone, to_epoch
 from .catalog import contains, get_or_create_album, get_or_create_artist, get_or_create_track
 from . import rollups
-from .collection import Page
+from .paging import Page, offset
 
 DEFAULT_TRACK_SECONDS = 180  # used to space a record's plays when a track has no duration
 
@@ -65,12 +65,12 @@ def journal(config: Config, page: int = 1, page_size: int = 50, source: str | No
     total = db.session.scalar(count_query.where(*clauses))
     # (played_at, track_id) is unique, so this order is total and served by ix_listens_played_at_track.
     order = (Listen.played_at.desc(), Listen.track_id.desc())
-    offset = (page - 1) * page_size
+    skip = offset(page, page_size)
     if needs_track:
-        page_query = _journal_select().where(*clauses).order_by(*order).limit(page_size).offset(offset)
+        page_query = _journal_select().where(*clauses).order_by(*order).limit(page_size).offset(skip)
     else:
         # Skip `offset` rows on the index alone, then join only the page's rows: deep pages stay cheap.
-        ids = select(Listen.id).where(*clauses).order_by(*order).limit(page_size).offset(offset).scalar_subquery()
+        ids = select(Listen.id).where(*clauses).order_by(*order).limit(page_size).offset(skip).scalar_subquery()
         page_query = _journal_select().where(Listen.id.in_(ids)).order_by(*order)
     rows = db.session.execute(page_query).all()
     return Page(items=[listen_item(r) for r in rows], total=total, page=page, page_size=page_size)

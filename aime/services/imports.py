@@ -4,9 +4,8 @@ from __future__ import annotations
 from collections.abc import Callable
 from pathlib import Path
 
-from flask import current_app
 
-from ..config import Config
+from ..config import Config, current_config
 from ..errors import NotFound
 from ..extensions import db
 from ..jobs.import_runner import dry_run
@@ -43,7 +42,7 @@ def job_dict(job: ImportJob) -> dict:
 def dry_run_file(path: Path, requested_format: str | None,
                  on_batch: Callable[[int, int], None] | None = None) -> dict:
     """What importing a local file would do; nothing is written."""
-    config: Config = current_app.extensions["aime.config"]
+    config: Config = current_config()
     with open(path, "rb") as stream:
         fmt = resolve_format(stream, requested_format)
         return dry_run(fmt, stream, window=config.dedup_window_seconds, on_batch=on_batch)

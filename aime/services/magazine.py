@@ -18,7 +18,7 @@ from ..extensions import db
 from ..models import Album, Listen, MagazineEdition, TaskRun, Track
 from ..models.rollup import TrackPlayTotal
 from . import artists, collection_queries, magazine_writing, stats
-from .collection import Page
+from .paging import Page, paginate
 
 HAIKU_ALBUMS = 3
 SHELF_SIZE = 5
@@ -146,9 +146,8 @@ def list_editions(page: int = 1, page_size: int = 30, task_run_id: int | None = 
     """Editions, newest first (optionally the one a task run wrote)."""
     where = [MagazineEdition.task_run_id == task_run_id] if task_run_id is not None else []
     total = db.session.scalar(select(func.count(MagazineEdition.id)).where(*where)) or 0
-    rows = db.session.scalars(select(MagazineEdition).where(*where).order_by(MagazineEdition.number.desc())
-                              .limit(page_size).offset((page - 1) * page_size))
-    return Page(items=[_edition_dict(r, full=False) for r in rows], total=total, page=page, page_size=page_size)
+    return paginate(select(MagazineEdition).where(*where).order_by(MagazineEdition.number.desc()), page, page_size,
+                    lambda edition: _edition_dict(edition, full=False), total=total)
 
 
 def _edition_dict(edition: MagazineEdition, full: bool) -> dict:

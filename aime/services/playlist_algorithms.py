@@ -1,14 +1,20 @@
-"""Playlist generators: a registry of name -> function(ctx) -> track ids, each deterministic for a seed."""
+"""Playlist generators: one registry entry per algorithm (function, label, parameters), each deterministic for a seed.
+
+Adding an algorithm is one decorated function here (plus its test): the API schema, its OpenAPI enum, the
+playlists page and the parameters kept on a generated playlist all derive from the registry.
+"""
 from __future__ import annotations
 
 import random
 import time
 from collections import Counter, defaultdict
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Callable
+from itertools import pairwise
 from zoneinfo import ZoneInfo
 
+from flask import Flask, current_app, has_app_context
 from sqlalchemy import func, select
 
 from ..config import Config
@@ -39,16 +45,52 @@ class Context:
 
 
 Generator = Callable[[Context], list[int]]
-REGISTRY: dict[str, Generator] = {}
+KEY = "aime.playlist_algorithms"
+# Knobs of the generate request an algorithm may use; those it names are kept on the playlist.
+KNOBS = ("days", "window_days")
 
 
-def algorithm(name: str) -> Callable[[Generator], Generator]:
-    """Register a generator under `name`."""
+@dataclass(frozen=True)
+class Algorithm:
+    """One playlist algorithm: its name, the label people see, its generator and the knobs it uses."""
+
+    name: str
+    label: str
+    generate: Generator
+    parameters: tuple[str, ...] = ()
+
+
+BUILT_INS: dict[str, Algorithm] = {}
+
+
+def algorithm(name: str, label: str, parameters: tuple[str, ...] = ()) -> Callable[[Generator], Generator]:
+    """Declare a built-in generator under `name`, shown as `label`, using the request knobs `parameters`."""
+    unknown = set(parameters) - set(KNOBS)
+    if unknown:
+        raise ValueError(f"unknown playlist parameters {sorted(unknown)}; known: {KNOBS}")
+
     def register(fn: Generator) -> Generator:
-        """Add fn to the registry and return it unchanged."""
-        REGISTRY[name] = fn
+        """Add fn to the built-ins and return it unchanged."""
+        BUILT_INS[name] = Algorithm(name, label, fn, parameters)
         return fn
     return register
+
+
+def algorithms(app: Flask | None = None) -> Mapping[str, Algorithm]:
+    """The app's algorithms by name, in the order they are offered (the built-ins outside an app)."""
+    if app is None:
+        if not has_app_context():
+            return BUILT_INS  # e.g. while create_app builds the OpenAPI spec
+        app = current_app
+    return app.extensions.setdefault(KEY, dict(BUILT_INS))
+
+
+def register_algorithm(app: Flask, entry: Algorithm) -> None:
+    """Offer one more algorithm in this app (plugins and tests); its name must be new."""
+    registry = algorithms(app)
+    if entry.name in registry:
+        raise ValueError(f"playlist algorithm {entry.name!r} is already registered")
+    registry[entry.name] = entry
 
 
 def _window(ctx: Context) -> Period | None:
@@ -91,7 +133,7 @@ def _sample_in_order(pool: list, k: int, rng: random.Random) -> list:
     return [pool[i] for i in sorted(rng.sample(range(len(pool)), min(k, len(pool))))]
 
 
-@algorithm("top_sessions")
+@algorithm("top_sessions", "Top sessions", ("window_days",))
 def top_sessions(ctx: Context) -> list[int]:
     """Tracks of the longest recent sessions (ten longest, in a seeded order), as they were played."""
     p = _window(ctx)
@@ -102,7 +144,7 @@ def top_sessions(ctx: Context) -> list[int]:
     return _unique((t for s in sessions for t in s.track_ids), ctx.max_tracks)
 
 
-@algorithm("artist_correlations")
+@algorithm("artist_correlations", "Artists that go together", ("window_days",))
 def artist_correlations(ctx: Context) -> list[int]:
     """A top artist (seeded pick) and the artists most often heard in the same sessions, round-robin."""
     p = _window(ctx)
@@ -118,7 +160,7 @@ def artist_correlations(ctx: Context) -> list[int]:
     return _unique(rounds, ctx.max_tracks)
 
 
-@algorithm("artist_flow")
+@algorithm("artist_flow", "Artist flow", ("window_days",))
 def artist_flow(ctx: Context) -> list[int]:
     """Walk from a top artist to the artist most often played next, two tracks each."""
     p = _window(ctx)
@@ -127,7 +169,7 @@ def artist_flow(ctx: Context) -> list[int]:
     artists, tracks = _artist_tracks(_tracks_by_plays(p))
     following: dict[int, Counter] = defaultdict(Counter)
     for session in split_sessions(play_rows(p), SESSION_GAP):
-        for a, b in zip(session.artist_ids, session.artist_ids[1:]):
+        for a, b in pairwise(session.artist_ids):
             if a != b:
                 following[a][b] += 1
     rank = {a: i for i, a in enumerate(artists)}
@@ -141,7 +183,7 @@ def artist_flow(ctx: Context) -> list[int]:
     return _unique(out, ctx.max_tracks)
 
 
-@algorithm("time_based")
+@algorithm("time_based", "Peak hour", ("window_days",))
 def time_based(ctx: Context) -> list[int]:
     """Tracks most played at your peak local hour (a seeded pick among the top ones)."""
     p = _window(ctx)
@@ -156,7 +198,7 @@ def time_based(ctx: Context) -> list[int]:
     return _sample_in_order(pool, ctx.max_tracks, ctx.rng)
 
 
-@algorithm("complete_albums")
+@algorithm("complete_albums", "Complete albums")
 def complete_albums(ctx: Context) -> list[int]:
     """Whole albums in track order, from those played most completely and most often."""
     rows = db.session.execute(
@@ -180,7 +222,7 @@ def complete_albums(ctx: Context) -> list[int]:
     return out[:ctx.max_tracks]
 
 
-@algorithm("rediscovery")
+@algorithm("rediscovery", "Rediscovery", ("days",))
 def rediscovery(ctx: Context) -> list[int]:
     """Loved or much-played tracks not heard for `days` days, loved first then by plays."""
     cutoff = int(time.time()) - ctx.days * 86400
@@ -190,7 +232,7 @@ def rediscovery(ctx: Context) -> list[int]:
     return _sample_in_order([s["track_id"] for s in found[:ctx.max_tracks * 2]], ctx.max_tracks, ctx.rng)
 
 
-@algorithm("ai_generated")
+@algorithm("ai_generated", "AI selection")
 def ai_generated(ctx: Context) -> list[int]:
     """Ask the configured AI endpoint to choose among the most played tracks (503 when not configured)."""
     try:

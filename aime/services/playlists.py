@@ -12,11 +12,7 @@ from ..errors import InvalidInput, NotFound
 from ..extensions import db
 from ..models import Album, Artist, Playlist, PlaylistTrack, Track
 from ..timeutil import zone
-from .playlist_algorithms import REGISTRY, Context
-
-LABELS = {"top_sessions": "Top sessions", "artist_correlations": "Artists that go together",
-          "artist_flow": "Artist flow", "time_based": "Peak hour", "complete_albums": "Complete albums",
-          "rediscovery": "Rediscovery", "ai_generated": "AI selection"}
+from .playlist_algorithms import Context, algorithms
 
 
 def entries(playlist_id: int) -> list[dict]:
@@ -89,12 +85,18 @@ def _delete(playlist_id: int) -> None:
     db.session.delete(playlist)
 
 
+def labels() -> dict[str, str]:
+    """Each algorithm's label by name, in the order they are offered."""
+    return {name: entry.label for name, entry in algorithms().items()}
+
+
 def generate_playlist(config: Config, data: dict) -> dict:
     """Build a playlist with the named algorithm; the seed used is kept so it can be reproduced."""
     algorithm = data["algorithm"]
-    generator = REGISTRY.get(algorithm)
-    if generator is None:
-        raise InvalidInput("Unknown algorithm.", errors={"algorithm": [f"choose one of {sorted(REGISTRY)}"]})
+    registry = algorithms()
+    entry = registry.get(algorithm)
+    if entry is None:
+        raise InvalidInput("Unknown algorithm.", errors={"algorithm": [f"choose one of {sorted(registry)}"]})
     seed = data.get("seed")
     if seed is None:
         seed = random.SystemRandom().randrange(2**31)
@@ -102,16 +104,13 @@ def generate_playlist(config: Config, data: dict) -> dict:
     ctx = Context(config=config, tz=tz, rng=random.Random(seed), max_tracks=data.get("max_tracks", 25),
                   days=data.get("days", 30), window_days=data.get("window_days", 365),
                   prompt=data.get("ai_prompt"))
-    track_ids = generator(ctx)[:ctx.max_tracks]
+    track_ids = entry.generate(ctx)[:ctx.max_tracks]
     if not track_ids:
         raise InvalidInput("There is not enough listening history for this algorithm yet.",
                            errors={"algorithm": [f"{algorithm} found no tracks"]})
-    name = data.get("name") or f"{LABELS.get(algorithm, algorithm)} · {datetime.now(tz).date().isoformat()}"
+    name = data.get("name") or f"{entry.label} · {datetime.now(tz).date().isoformat()}"
     parameters = {"seed": seed, "max_tracks": ctx.max_tracks, "tz": tz.key}
-    if algorithm == "rediscovery":
-        parameters["days"] = ctx.days
-    elif algorithm in ("top_sessions", "artist_correlations", "artist_flow", "time_based"):
-        parameters["window_days"] = ctx.window_days
+    parameters.update((knob, getattr(ctx, knob)) for knob in entry.parameters)
     if ctx.prompt:
         parameters["ai_prompt"] = ctx.prompt
     playlist_id = run_write(_save, name, track_ids, algorithm, parameters)

@@ -11,6 +11,7 @@ from sqlalchemy import func, select
 from ..config import Config
 from ..extensions import db
 from ..models import Artist, Listen, Track
+from .paging import page_of
 from .stats import Period, period
 
 
@@ -77,12 +78,10 @@ def list_sessions(config: Config, start_date: date | None = None, end_date: date
     p = period(config, start_date, end_date, tz)
     found = split_sessions(play_rows(p), min_gap)
     durations = [s.end - s.start for s in found]
-    newest_first = found[::-1][(page - 1) * page_size: page * page_size]
+    newest_first = page_of(found[::-1], page, page_size, lambda s: _session_item(s, p))
     return {"start_date": start_date, "end_date": end_date, "tz": p.tz.key, "min_gap": min_gap,
-            "total": len(found), "page": page, "page_size": page_size,
             "average_duration_seconds": round(sum(durations) / len(found)) if found else 0,
-            "longest_duration_seconds": max(durations, default=0),
-            "items": [_session_item(s, p) for s in newest_first]}
+            "longest_duration_seconds": max(durations, default=0), **newest_first.as_dict()}
 
 
 def artist_pairs(found: list[Session]) -> Counter:

@@ -1,17 +1,12 @@
 """The pages' blueprint: sign-in and CSRF guard, security headers, error pages (routes: the *_views modules)."""
 from __future__ import annotations
 
-import logging
-
-import sentry_sdk
-from flask import Blueprint, current_app, redirect, render_template, request, url_for
-from sqlalchemy.exc import DBAPIError
+from flask import Blueprint, redirect, render_template, request, url_for
 from werkzeug.exceptions import HTTPException
 
-from ..errors import AimeError
+from ..errors import AimeError, classify
 from . import security
 
-log = logging.getLogger(__name__)
 bp = Blueprint("web", __name__, template_folder="templates", static_folder="static", static_url_path="/static/web")
 
 # Pages that stay reachable without signing in, even when AIME_PRIVATE=1.
@@ -22,10 +17,8 @@ PUBLIC_ENDPOINTS = frozenset({"web.login", "web.static"})
 def _guard():
     """CSRF on every POST; with AIME_PRIVATE=1, every page but /login needs sign-in."""
     if request.endpoint == "web.upload_import":
-        # Uploads get AIME_MAX_UPLOAD_MB like the API's upload endpoint (set before the form is parsed; a
-        # chunked body is cut off by werkzeug as it streams past the limit).
-        request.max_content_length = current_app.extensions["aime.config"].max_upload_mb * 1024 * 1024
-        # Session and CSRF before the body: an anonymous client must not get a GB into a temp file first.
+        # Its limit (AIME_MAX_UPLOAD_MB) comes from body_limits. Session and CSRF before the body: an anonymous
+        # client must not get a GB into a temp file first.
         if not security.signed_in():
             return redirect(url_for("web.login", next=url_for("web.imports")))
         security.check_csrf_before_body()
@@ -62,11 +55,8 @@ def _http_error(error: HTTPException):
 
 @bp.errorhandler(Exception)
 def _unexpected(error: Exception):
-    # A page, not problem+json, for people; the details go to the log (and Sentry), never to the page.
-    log.exception("unhandled error on %s %s", request.method, request.path)
-    sentry_sdk.capture_exception(error)  # a no-op unless SENTRY_DSN configured the SDK
-    if isinstance(error, DBAPIError):
-        return render_template("error.html", status=503, title="Database unavailable",
-                               detail="The database is busy or unavailable; try again shortly."), 503
-    return render_template("error.html", status=500, title="Something went wrong",
-                           detail="An unexpected error occurred; it has been logged."), 500
+    # The API's classification (errors.classify), shown as a page; details go to the log, never to the page.
+    known = classify(error)
+    if known.status == 500:
+        return render_template("error.html", status=500, title="Something went wrong", detail=known.detail), 500
+    return _aime_error(known)

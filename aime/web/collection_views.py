@@ -6,13 +6,14 @@ from datetime import datetime
 
 from flask import flash, redirect, render_template, request, url_for
 
+from ..config import current_config
 from ..errors import AimeError
 from ..schemas.collection import AlbumCreateSchema, AlbumQuerySchema
 from ..services import collection as collection_service
 from ..services import history as history_service
 from . import charts
 from .blueprint import bp
-from .helpers import config, parse, viewer_tz
+from .helpers import parse, viewer_tz
 from .security import login_required
 
 PAGE_SIZE = 24
@@ -58,7 +59,7 @@ def album(album_id: int):
 def play_album(album_id: int):
     """Record the whole record as played just now (tracks spaced by their durations)."""
     try:
-        result = history_service.listen_to_album(config(), album_id, {})
+        result = history_service.listen_to_album(current_config(), album_id, {})
     except AimeError as error:
         flash(error.detail, "error")
     else:
@@ -92,7 +93,7 @@ def _album_plays(detail: dict) -> list[dict]:
     # The journal filters by album title; keep only this album's rows (same title by others excluded).
     if not detail["play_count"]:
         return []
-    page = history_service.journal(config(), page_size=1000, album=detail["title"], tz=viewer_tz().key)
+    page = history_service.journal(current_config(), page_size=1000, album=detail["title"], tz=viewer_tz().key)
     return [item for item in page.items if item["album_id"] == detail["id"]]
 
 

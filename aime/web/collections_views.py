@@ -3,13 +3,14 @@ from __future__ import annotations
 
 from flask import flash, redirect, render_template, request, url_for
 
+from ..config import current_config
 from ..errors import AimeError, InvalidInput
 from ..integrations import ai
 from ..schemas.collections import CollectionCreateSchema
 from ..services import collection as collection_service
 from ..services import collections as service
 from .blueprint import bp
-from .helpers import config, parse
+from .helpers import parse
 from .security import login_required
 
 FACT_LABELS = {"not_played_for_days": "owned, not played for N days (default two years)",
@@ -21,8 +22,8 @@ QUERY_FIELDS = ("genre", "artist", "year_from", "year_to", "support", "label", "
 @bp.route("/collections")
 def collections():
     """Every collection, and the form to make one."""
-    return render_template("collections.html", items=service.list_collections(config()), facts=FACT_LABELS,
-                           ai_enabled=ai.is_configured(config()), form={})
+    return render_template("collections.html", items=service.list_collections(current_config()), facts=FACT_LABELS,
+                           ai_enabled=ai.is_configured(current_config()), form={})
 
 
 @bp.route("/collections", methods=["POST"])
@@ -31,11 +32,11 @@ def collections_create():
     """Make a collection from the form: a query when any criterion (or a wish) is given, else by hand."""
     form = request.form
     try:
-        made = service.create_collection(config(), parse(CollectionCreateSchema(), _create_body(form)))
+        made = service.create_collection(current_config(), parse(CollectionCreateSchema(), _create_body(form)))
     except AimeError as error:
         flash(error.detail, "error")
-        return render_template("collections.html", items=service.list_collections(config()), facts=FACT_LABELS,
-                               ai_enabled=ai.is_configured(config()), form=form), error.status
+        return render_template("collections.html", items=service.list_collections(current_config()), facts=FACT_LABELS,
+                               ai_enabled=ai.is_configured(current_config()), form=form), error.status
     flash(f"Made the collection “{made['name']}” ({made['album_count']} albums).", "ok")
     return redirect(url_for("web.collections_item", collection_id=made["id"]))
 
@@ -43,7 +44,7 @@ def collections_create():
 @bp.route("/collections/<int:collection_id>")
 def collections_item(collection_id: int):
     """One collection: covers, and why each record is in it."""
-    return render_template("collection_set.html", item=service.get_collection(config(), collection_id),
+    return render_template("collection_set.html", item=service.get_collection(current_config(), collection_id),
                            facts=FACT_LABELS)
 
 
@@ -53,7 +54,7 @@ def collections_add(collection_id: int):
     """Add the one owned album whose title or artist matches the search text."""
     try:
         album_id = _one_album(request.form.get("search", ""))
-        service.add_albums(config(), collection_id, [album_id], request.form.get("reason") or None)
+        service.add_albums(current_config(), collection_id, [album_id], request.form.get("reason") or None)
     except AimeError as error:
         flash(error.detail, "error")
     else:
@@ -65,7 +66,7 @@ def collections_add(collection_id: int):
 @login_required
 def collections_remove(collection_id: int, album_id: int):
     """Take an album out of a collection made by hand."""
-    service.remove_album(config(), collection_id, album_id)
+    service.remove_album(current_config(), collection_id, album_id)
     flash("Removed.", "ok")
     return redirect(url_for("web.collections_item", collection_id=collection_id))
 
@@ -93,5 +94,5 @@ def _one_album(search: str) -> int:
     page = collection_service.list_albums(page_size=2, search=search.strip())
     if page.total != 1:
         raise InvalidInput(f"{page.total} albums match “{search.strip()}”: type more of the title.")
-    return page.items[0].id
+    return page.items[0]["id"]
 

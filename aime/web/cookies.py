@@ -10,6 +10,7 @@ from __future__ import annotations
 from flask import Flask
 
 from ..clients import came_over_https
+from ..config import config_of
 
 NO_COOKIE_CSRF_MESSAGE = (
     "Your browser sent no session cookie back, so this form cannot be checked. Allow cookies for this site. "
@@ -20,7 +21,7 @@ NO_COOKIE_CSRF_MESSAGE = (
 
 def cookie_secure(app: Flask) -> bool:
     """The Secure flag for the session cookie of the current request."""
-    mode = app.extensions["aime.config"].session_cookie_secure
+    mode = config_of(app).session_cookie_secure
     if mode == "auto":
         return came_over_https()
     return mode == "always"

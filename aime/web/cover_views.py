@@ -3,9 +3,9 @@ from __future__ import annotations
 
 from flask import Response, request, send_file
 
+from ..config import current_config
 from ..services import covers
 from .blueprint import bp
-from .helpers import config
 
 # A stored cover changes only when enrichment replaces it (its ETag then changes); a day of freshness then a
 # cheap revalidation. Placeholders are revalidated every time so a cover found later shows at once.
@@ -15,8 +15,8 @@ STORED_MAX_AGE = 86400
 @bp.route("/covers/albums/<int:album_id>")
 def album_cover(album_id: int):
     """The album's cover: ?size=thumb (default) or ?size=full; 404 only when the album does not exist."""
-    body = covers.cover_body(config(), album_id, request.args.get("size", "thumb"))
-    scope = "private" if config().private else "public"
+    body = covers.cover_body(current_config(), album_id, request.args.get("size", "thumb"))
+    scope = "private" if current_config().private else "public"
     if body.placeholder:
         response = Response(body.data, mimetype=body.mime)
         response.set_etag(body.etag)

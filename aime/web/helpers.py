@@ -5,19 +5,15 @@ from datetime import datetime
 from urllib.parse import unquote
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from flask import Flask, current_app, request, url_for
+from flask import Flask, request, url_for
 from marshmallow import EXCLUDE, Schema, ValidationError
 
+from ..config import current_config
 from ..errors import InvalidInput
 from ..text import plural
 from . import security
 
 TZ_COOKIE = "aime_tz"
-
-
-def config():
-    """The app's Config."""
-    return current_app.extensions["aime.config"]
 
 
 def viewer_tz() -> ZoneInfo:
@@ -28,7 +24,7 @@ def viewer_tz() -> ZoneInfo:
                 return ZoneInfo(name)
             except (ZoneInfoNotFoundError, ValueError):
                 continue
-    return ZoneInfo(config().timezone)
+    return ZoneInfo(current_config().timezone)
 
 
 def local_time(epoch: int | None, fmt: str = "%Y-%m-%d %H:%M") -> str:

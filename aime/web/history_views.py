@@ -5,13 +5,14 @@ from datetime import date, datetime, timedelta
 
 from flask import current_app, flash, jsonify, redirect, render_template, request, url_for
 
+from ..config import current_config
 from ..errors import AimeError
 from ..schemas.history import JournalQuerySchema, TimelineQuerySchema
 from ..services import history as history_service
 from ..services import stats as stats_service
 from . import charts, panels, security
 from .blueprint import bp
-from .helpers import config, parse, viewer_tz
+from .helpers import parse, viewer_tz
 from .security import login_required
 
 JOURNAL_PAGE_SIZE = 50
@@ -22,10 +23,11 @@ def dashboard():
     """Today and this week in plays, the last plays, the month's top artists, services and health."""
     tz = viewer_tz()
     today = datetime.now(tz).date()
-    week = stats_service.history_stats(config(), today - timedelta(days=today.weekday()), today, tz.key, limit=5)
-    month = stats_service.history_stats(config(), today.replace(day=1), today, tz.key, limit=5)
-    day = stats_service.history_stats(config(), today, today, tz.key, limit=1)
-    last = history_service.journal(config(), page_size=8, tz=tz.key)
+    week = stats_service.history_stats(current_config(), today - timedelta(days=today.weekday()), today, tz.key,
+                                       limit=5)
+    month = stats_service.history_stats(current_config(), today.replace(day=1), today, tz.key, limit=5)
+    day = stats_service.history_stats(current_config(), today, today, tz.key, limit=1)
+    last = history_service.journal(current_config(), page_size=8, tz=tz.key)
     return render_template("dashboard.html", today=day, week=week, month=month, last=last.items,
                            services=panels.service_summaries(),
                            last_import=panels.last_import(current_app._get_current_object()),
@@ -38,7 +40,7 @@ def journal():
     query = parse(JournalQuerySchema(), request.args)
     query["page_size"] = JOURNAL_PAGE_SIZE
     query.setdefault("tz", viewer_tz().key)
-    page = history_service.journal(config(), **query)
+    page = history_service.journal(current_config(), **query)
     return render_template("journal.html", page=page, query=query)
 
 
@@ -66,7 +68,7 @@ def timeline():
     tz = viewer_tz()
     query = parse(TimelineQuerySchema(), request.args)
     day: date = query.get("date") or datetime.now(tz).date()
-    data = history_service.timeline(config(), day, tz.key)
+    data = history_service.timeline(current_config(), day, tz.key)
     hours = [(f"{int(h):02d}", len(items)) for h, items in sorted(data["hours"].items(), key=lambda kv: int(kv[0]))]
     chart = charts.bar_chart(hours, label=f"Plays by hour on {day.isoformat()}", every=3)
     year = panels.year_heatmap(day, tz.key)

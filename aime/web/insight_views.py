@@ -6,6 +6,7 @@ from datetime import date, datetime, timedelta
 from flask import Response, flash, redirect, render_template, request, url_for
 from marshmallow import Schema, fields, validate
 
+from ..config import current_config
 from ..errors import AimeError
 from ..schemas.common import PeriodQuerySchema
 from ..schemas.playlists import EXPORT_FORMATS, PlaylistGenerateSchema
@@ -13,7 +14,7 @@ from ..services import analytics, playlist_export, stats as stats_service
 from ..services import playlists as playlist_service
 from . import charts
 from .blueprint import bp
-from .helpers import config, parse, viewer_tz
+from .helpers import parse, viewer_tz
 from .security import login_required
 
 PERIODS = {"7d": ("Last 7 days", 7), "30d": ("Last 30 days", 30), "365d": ("Last 12 months", 365),
@@ -41,11 +42,11 @@ def stats():
     tz = viewer_tz()
     query = parse(StatsPageQuerySchema(), request.args)
     start, end = _period_dates(query, datetime.now(tz).date())
-    tops = {kind: stats_service.top_list(config(), kind, start, end, tz.key, limit=10, by=query["by"])["items"]
+    tops = {kind: stats_service.top_list(current_config(), kind, start, end, tz.key, limit=10, by=query["by"])["items"]
             for kind in ("artists", "albums", "tracks")}
-    summary = stats_service.history_stats(config(), start, end, tz.key, limit=1)
-    shape = analytics.patterns(config(), start, end, tz.key, limit=5)
-    runs = analytics.streaks(config(), start, end, tz.key)
+    summary = stats_service.history_stats(current_config(), start, end, tz.key, limit=1)
+    shape = analytics.patterns(current_config(), start, end, tz.key, limit=5)
+    runs = analytics.streaks(current_config(), start, end, tz.key)
     hours = charts.bar_chart([(f"{h['hour']:02d}", h["plays"]) for h in shape["by_hour"]],
                              label="Plays by hour of day", every=3)
     weekdays = charts.bar_chart([(d["weekday"][:3], d["plays"]) for d in shape["by_weekday"]],
@@ -58,7 +59,7 @@ def stats():
 def playlists():
     """Every playlist, and a form to generate one with each algorithm."""
     listing = playlist_service.list_playlists()
-    return render_template("playlists.html", playlists=listing["items"], labels=playlist_service.LABELS)
+    return render_template("playlists.html", playlists=listing["items"], labels=playlist_service.labels())
 
 
 @bp.route("/playlists/generate", methods=["POST"])
@@ -67,7 +68,7 @@ def generate_playlist():
     """Generate a playlist with the chosen algorithm, in the viewer's time zone."""
     try:
         data = parse(PlaylistGenerateSchema(), {**request.form.to_dict(), "tz": viewer_tz().key})
-        playlist = playlist_service.generate_playlist(config(), data)
+        playlist = playlist_service.generate_playlist(current_config(), data)
     except AimeError as error:
         flash(error.detail, "error")
         return redirect(url_for("web.playlists"))
@@ -86,7 +87,7 @@ def playlist(playlist_id: int):
 def export_playlist(playlist_id: int, fmt: str):
     """Download the playlist as m3u, xspf, json, csv or txt."""
     parse(_ExportFormat(), {"format": fmt})
-    body, mimetype, filename = playlist_export.export_playlist(config(), playlist_id, fmt)
+    body, mimetype, filename = playlist_export.export_playlist(current_config(), playlist_id, fmt)
     return Response(body, mimetype=mimetype, headers={"Content-Disposition": f'attachment; filename="{filename}"'})
 
 

@@ -3,13 +3,13 @@ from __future__ import annotations
 
 from flask import current_app, flash, jsonify, redirect, render_template, request, url_for
 
+from ..config import current_config
 from ..errors import AimeError, BadRequest
 from ..health import report
 from ..jobs import imports as import_jobs
 from ..jobs import scheduler, services_setup, tasks
 from ..services import imports as import_service
 from .blueprint import bp
-from .helpers import config
 from .security import is_private, login_required, signed_in
 
 
@@ -61,7 +61,7 @@ def import_progress(import_id: int):
 def services():
     """Start/stop background services, edit the schedules, trigger a task, see recent runs."""
     return render_template("services.html", services=services_setup.all_service_statuses(),
-                           schedule=scheduler.get_config(), runs=tasks.list_runs(page_size=15)["items"])
+                           schedule=scheduler.get_config(), runs=tasks.list_runs(page_size=15).items)
 
 
 @bp.route("/services/<name>/<any(start, stop):action>", methods=["POST"])
@@ -124,7 +124,7 @@ def _with_fields(error: AimeError) -> str:
 # --- health ------------------------------------------------------------------------------------------
 
 def _health_body() -> dict:
-    mode = config().health_details
+    mode = current_config().health_details
     details = mode == "always" or (mode == "token" and signed_in())
     _status, body = report.health_summary(_app(), details)
     return body

@@ -7,13 +7,13 @@ from datetime import date
 
 from flask import Flask, url_for
 
+from ..config import current_config
 from ..health import report
 from ..jobs import imports as import_jobs
 from ..jobs import services_setup
 from ..services import stats as stats_service
 from ..services.localtime import day_of
 from . import charts
-from .helpers import config
 
 log = logging.getLogger(__name__)
 
@@ -41,7 +41,7 @@ def health_summary(app: Flask) -> dict:
 
 def day_counts(first: date, last: date, tz: str) -> Counter:
     """Plays per local day between first and last (inclusive), from the 15-minute rollup."""
-    p = stats_service.period(config(), first, last, tz)
+    p = stats_service.period(current_config(), first, last, tz)
     days: Counter = Counter()
     for day_number, _hour, plays in stats_service.local_plays(p):
         days[day_of(day_number)] += plays

@@ -10,6 +10,7 @@ from flask import Flask, abort, current_app, g, redirect, request, session, url_
 from flask.sessions import SecureCookieSessionInterface
 
 from .. import auth
+from ..config import config_of, current_config
 from .cookies import NO_COOKIE_CSRF_MESSAGE, cookie_secure
 from ..services import web_sessions
 
@@ -30,7 +31,7 @@ class LazySecretSessionInterface(SecureCookieSessionInterface):
     def get_signing_serializer(self, app: Flask):
         """The serializer, loading SECRET_KEY (or the stored random secret) the first time it is needed."""
         if not app.secret_key:
-            app.secret_key = auth.ensure_session_secret(app.extensions["aime.config"])
+            app.secret_key = auth.ensure_session_secret(config_of(app))
         return super().get_signing_serializer(app)
 
     def get_cookie_secure(self, app: Flask) -> bool:
@@ -47,7 +48,7 @@ class LazySecretSessionInterface(SecureCookieSessionInterface):
 def init_security(app: Flask) -> None:
     """Install the lazy-secret session and the cookie flags (HttpOnly, SameSite=Lax, Secure per request)."""
     app.session_interface = LazySecretSessionInterface()
-    config = app.extensions["aime.config"]
+    config = config_of(app)
     app.config.update(SESSION_COOKIE_HTTPONLY=True, SESSION_COOKIE_SAMESITE="Lax",
                       SESSION_COOKIE_SECURE=config.session_cookie_secure == "always",  # per request: get_cookie_secure
                       SESSION_COOKIE_NAME="aime_session")
@@ -152,4 +153,4 @@ def local_path(target: str | None) -> str | None:
 
 def is_private() -> bool:
     """True when AIME_PRIVATE=1: read pages need sign-in too."""
-    return current_app.extensions["aime.config"].private
+    return current_config().private

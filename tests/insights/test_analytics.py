@@ -38,6 +38,7 @@ def test_sessions_of_one_local_day_and_a_longer_gap(client, history):
                     end_date="2024-01-07", tz=ZRH)
     assert [(s["tracks"], s["duration_seconds"]) for s in longer["items"]] == [(2, 2600)]
     paged = get_ok(client, "/api/v1/history/sessions", page=2, page_size=3)
+    assert (paged["page"], paged["page_size"], paged["pages"]) == (2, 3, 3)  # the one paging shape: 7 in pages of 3
     assert paged["total"] == 7 and [s["start"] for s in paged["items"]] == [
         "2024-01-07T09:40:00Z", "2024-01-07T09:00:00Z", "2024-01-06T14:00:00Z"]
 

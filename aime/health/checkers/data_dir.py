@@ -4,8 +4,8 @@ from __future__ import annotations
 import os
 import tempfile
 
-from flask import current_app
 
+from ...config import current_config
 from .base import Checker, CheckResult, failed, passed
 
 
@@ -18,7 +18,7 @@ class DataDirChecker(Checker):
 
     def check(self) -> CheckResult:
         """Exists, is a directory, accepts a new file."""
-        path = current_app.extensions["aime.config"].data_dir
+        path = current_config().data_dir
         if not path.is_dir():
             return failed("data directory does not exist", path=str(path))
         try:

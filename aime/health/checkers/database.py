@@ -16,6 +16,7 @@ import time
 from flask import current_app
 from sqlalchemy import select
 
+from ...config import current_config
 from ...extensions import db
 from ...models import ImportJob, ServiceState
 from ...write_activity import activity
@@ -43,7 +44,7 @@ class DatabaseChecker(Checker):
 
     def check(self) -> CheckResult:
         """SELECT 1 on a pooled connection, then the write state this process knows of."""
-        config = current_app.extensions["aime.config"]
+        config = current_config()
         engine = db.engine
         started = time.perf_counter()
         details: dict = {"backend": engine.dialect.name}

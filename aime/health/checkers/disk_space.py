@@ -3,8 +3,8 @@ from __future__ import annotations
 
 import shutil
 
-from flask import current_app
 
+from ...config import current_config
 from .base import Checker, CheckResult, passed, warned
 
 
@@ -18,7 +18,7 @@ class DiskSpaceChecker(Checker):
 
     def check(self) -> CheckResult:
         """Compare free MiB with the configured minimum."""
-        config = current_app.extensions["aime.config"]
+        config = current_config()
         path = config.data_dir if config.data_dir.exists() else config.data_dir.parent
         free_mb = round(shutil.disk_usage(path).free / (1024 * 1024), 1)
         if free_mb < config.disk_min_free_mb:

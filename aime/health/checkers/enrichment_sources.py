@@ -7,9 +7,9 @@ import time
 from collections.abc import Callable
 
 import requests
-from flask import Flask, current_app
+from flask import Flask
 
-from ...config import Config
+from ...config import Config, config_of, current_config
 from ...integrations.http import USER_AGENT
 from .base import Checker, CheckResult, passed, warned
 
@@ -28,11 +28,11 @@ class SourceChecker(Checker):
 
     def enabled(self, app: Flask) -> bool:
         """Registered only when the source is configured (an unconfigured source is not shown)."""
-        return self._configured(app.extensions["aime.config"])
+        return self._configured(config_of(app))
 
     def check(self) -> CheckResult:
         """One GET without credentials; any answer below 500 but 429 passes."""
-        config: Config = current_app.extensions["aime.config"]
+        config: Config = current_config()
         url = self._url(config)
         started = time.perf_counter()
         try:

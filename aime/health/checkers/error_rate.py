@@ -7,6 +7,7 @@ from collections import deque
 
 from flask import current_app
 
+from ...config import config_of
 from ...observability.metrics import get_metrics, totals
 from .base import Checker, CheckResult, passed, warned
 
@@ -29,7 +30,7 @@ class ErrorRateChecker(Checker):
     def check(self) -> CheckResult:
         """5xx / requests between the oldest snapshot inside the window and now."""
         app = current_app._get_current_object()
-        threshold = app.extensions["aime.config"].error_rate_warn
+        threshold = config_of(app).error_rate_warn
         now = time.time()
         requests_now, errors_now = totals(app)
         with self._lock:

@@ -8,9 +8,8 @@ import time
 from collections.abc import Callable
 
 import requests
-from flask import current_app
 
-from ...config import Config
+from ...config import Config, current_config
 from .base import Checker, CheckResult, passed, warned
 
 
@@ -28,7 +27,7 @@ class IntegrationChecker(Checker):
 
     def check(self) -> CheckResult:
         """Any HTTP answer (even 401/404) proves reachability; no credential is sent."""
-        config: Config = current_app.extensions["aime.config"]
+        config: Config = current_config()
         if not self._configured(config):
             # Optional: a fresh install without it is whole, so "healthy" (the checklist expects it).
             return passed("disabled (not configured)")
