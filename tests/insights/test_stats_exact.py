@@ -12,7 +12,8 @@ from sqlalchemy import text
 
 from aime.errors import Conflict
 from aime.extensions import db
-from aime.services import collection, history, imports, scrobbles, stats
+from aime.jobs import imports
+from aime.services import collection, history, scrobbles, stats
 from aime.services.importers.submit import msid_of_keys
 from aime.timeutil import range_bounds
 
