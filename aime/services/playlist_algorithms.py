@@ -18,12 +18,12 @@ from flask import Flask, current_app, has_app_context
 from sqlalchemy import func, select
 
 from ..config import Config
-from ..errors import NotConfigured
 from ..extensions import db
 from ..models import Track
 from ..models.rollup import TrackPlayTotal
 from .sessions import artist_pairs, play_rows, split_sessions
 from . import songs
+from .ai_playlist import generate_ai_playlist
 from .stats import Period, local_plays, peak_hour, per_track, top_tracks
 
 SESSION_GAP = 1800
@@ -235,12 +235,6 @@ def rediscovery(ctx: Context) -> list[int]:
 @algorithm("ai_generated", "AI selection")
 def ai_generated(ctx: Context) -> list[int]:
     """Ask the configured AI endpoint to choose among the most played tracks (503 when not configured)."""
-    try:
-        from .ai_playlist import generate_ai_playlist
-    except ModuleNotFoundError as error:
-        if error.name != f"{__package__}.ai_playlist":
-            raise
-        raise NotConfigured("AI is not configured: AI playlists are not available.") from None
     top = top_tracks(Period(None, None, ctx.tz, None, None), AI_CANDIDATES)  # songs, across albums
     loved = set(db.session.scalars(select(Track.id).where(Track.id.in_([t["id"] for t in top]), Track.loved)))
     candidates = [{"track_id": t["id"], "title": t["name"], "artist": t["artist"], "album": t["album"],

@@ -9,7 +9,9 @@ from flask.cli import with_appcontext
 from tqdm import tqdm
 
 from ...errors import AimeError
+from ...extensions import db
 from ...jobs import imports as jobs
+from ...models import ImportJob
 from .. import imports
 from . import FORMATS
 
@@ -50,9 +52,6 @@ def import_command(file: Path | None, fmt: str | None, dry_run: bool, resume_id:
 
 def job_path(job_id: int) -> str:
     """The stored file of a job."""
-    from ...extensions import db
-    from ...models import ImportJob
-
     return db.session.get(ImportJob, job_id).stored_path or ""
 
 
