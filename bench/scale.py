@@ -48,7 +48,7 @@ if str(ROOT) not in sys.path:
 
 from bench import httpbench, importbench, loadgen, make_dataset  # noqa: E402
 from bench.run import DEFAULT_PG, ensure_dataset, machine, revision  # noqa: E402
-from aime.services.tasks import OUTPUT_DIR  # noqa: E402
+from aime.jobs.tasks import OUTPUT_DIR  # noqa: E402
 from tests.support.servers import free_port, migrate, wait_for  # noqa: E402
 
 TOKEN = "bench-scale-token-0123456789abcdef0123456789"
