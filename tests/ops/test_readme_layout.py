@@ -1,4 +1,4 @@
-"""The README's Layout section draws the package as it is: every folder of aime/ holding code is in it, none that is gone."""
+"""The README's Layout draws the package as it is: every folder of aime/ holding code, and none that is gone."""
 from __future__ import annotations
 
 import re
