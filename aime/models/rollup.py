@@ -65,3 +65,16 @@ class TrackPeriodPlay(db.Model):
     listened_plays: Mapped[int] = mapped_column(Integer, nullable=False, default=0, server_default="0")
 
     __table_args__ = (Index("ix_track_period_plays_track", "track_id"),)
+
+
+class MonthQuarterPlay(db.Model):
+    """Plays of one UTC month that started in one 15-minute slot of the UTC day (quarter = bucket % 96).
+
+    Where a zone keeps one offset for a whole month, the month's local hours of day are these 96 counts shifted:
+    a period's peak hour reads ~100 rows a month instead of every bucket (aime.services.localtime).
+    """
+
+    __tablename__ = "month_quarter_plays"
+    month: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)  # months since 1970-01
+    quarter: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
+    plays: Mapped[int] = mapped_column(Integer, nullable=False)

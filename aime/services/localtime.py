@@ -2,16 +2,19 @@
 
 Between two UTC-offset changes a zone is a fixed offset, so the local hour of a bucket is plain
 arithmetic; the period is cut at the zone's transitions and each piece is grouped by the database.
+Hours of day (summed over the days) read whole UTC months from month_quarter_plays instead of their buckets.
 """
 from __future__ import annotations
 
 from datetime import UTC, date, datetime, timedelta
+from functools import lru_cache
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import text
+from sqlalchemy import bindparam, text
 
 from ..extensions import db
-from ..models.rollup import BUCKET_SECONDS
+from ..models.rollup import BUCKET_SECONDS, LEVEL_MONTH
+from .period_cover import day_units, unit_start
 
 EPOCH_DAY = date(1970, 1, 1)
 _DAY_BUCKETS = 86400 // BUCKET_SECONDS
@@ -68,11 +71,74 @@ def local_hours(tz: ZoneInfo, lo: int | None, hi: int | None) -> list[tuple[int,
 
 
 def hours_of_day(tz: ZoneInfo, lo: int | None, hi: int | None) -> list[int]:
-    """Plays per local hour of day 0..23 (summed over the days): 24 rows from the database, not one per hour."""
+    """Plays per local hour of day 0..23 (summed over the days), from the month rollup and the buckets."""
     hours = [0] * 24
-    for h, n in _by_local_hour(tz, lo, hi, "((bucket * 900 + :o{i}) / 3600) % 24"):
-        hours[int(h)] += int(n)
+    span = bucket_span(lo, hi)
+    if span is None:
+        return hours
+    months, pieces = _hour_pieces(tz, *span)
+    for offset, units in months.items():
+        for quarter, plays in db.session.execute(_MONTH_QUARTERS, {"months": units}):
+            hours[((quarter * BUCKET_SECONDS + offset) // 3600) % 24] += int(plays)
+    for i in range(0, len(pieces), _PARTS):  # SQLite allows at most 500 terms in a compound SELECT
+        for h, n in _signed_hours(pieces[i:i + _PARTS]):
+            hours[int(h)] += int(n)
     return hours
+
+
+_MONTH_QUARTERS = text("SELECT quarter, SUM(plays) FROM month_quarter_plays WHERE month IN :months "
+                       "GROUP BY quarter").bindparams(bindparam("months", expanding=True))
+_PARTS = 200
+_MONTH_ROWS = 96  # what reading a month's row costs, counted in buckets
+
+
+@lru_cache(maxsize=8192)
+def _month_segments(tz: ZoneInfo, month: int) -> tuple[tuple[int, int, int], ...]:
+    """segments() of one whole UTC month (a zone's rules do not change while AIME runs)."""
+    first, stop = (unit_start(LEVEL_MONTH, m) // BUCKET_SECONDS for m in (month, month + 1))
+    return tuple(segments(tz, first, stop))
+
+
+def _hour_pieces(tz: ZoneInfo, first: int, stop: int) -> tuple[dict[int, list[int]], list[tuple]]:
+    """({offset: [UTC months read whole with it]}, [(sign, first, stop, offset) bucket pieces]) summing to the
+    local hours of buckets [first, stop).
+
+    A month row is read with the offset the zone keeps longest in it; the rest of the month is corrected from
+    its buckets: minus the parts outside [first, stop), and for the days on another offset (a DST change) minus
+    them at the month's offset plus them at their own. Signed sums of counts are exact.
+    """
+    months: dict[int, list[int]] = {}
+    pieces: list[tuple] = []
+    for month in range(day_units(first // _DAY_BUCKETS)[0], day_units((stop - 1) // _DAY_BUCKETS)[0] + 1):
+        segs = _month_segments(tz, month)
+        start, end = segs[0][0], segs[-1][1]
+        a, b = max(first, start), min(stop, end)
+        inside = [(max(a, s), min(b, e), o) for s, e, o in segs if max(a, s) < min(b, e)]
+        base = max(segs, key=lambda seg: seg[1] - seg[0])[2]
+        fix = [(-1, start, a, base)] if a > start else []
+        fix += [(-1, b, end, base)] if end > b else []
+        for s, e, o in inside:
+            if o != base:
+                fix += [(1, s, e, o), (-1, s, e, base)]
+        if _MONTH_ROWS + sum(e - s for _, s, e, _ in fix) < b - a:
+            months.setdefault(base, []).append(month)
+            pieces += fix
+        else:
+            pieces += [(1, s, e, o) for s, e, o in inside]
+    return months, pieces
+
+
+def _signed_hours(pieces: list[tuple]) -> list:
+    """(local hour of day, signed plays) grouped, over signed bucket pieces (sign, first, stop, offset)."""
+    parts, params = [], {}
+    for i, (sign, first, stop, offset) in enumerate(pieces):
+        parts.append(f"SELECT ((bucket * 900 + :o{i}) / 3600) % 24 AS h, plays * :s{i} AS plays FROM listen_buckets "
+                     f"WHERE bucket >= :a{i} AND bucket < :b{i}")
+        params.update({f"o{i}": offset, f"s{i}": sign, f"a{i}": first, f"b{i}": stop})
+    if not parts:
+        return []
+    query = text(f"SELECT h, SUM(plays) FROM ({' UNION ALL '.join(parts)}) AS pieces GROUP BY h")
+    return db.session.execute(query, params).all()
 
 
 def _by_local_hour(tz: ZoneInfo, lo: int | None, hi: int | None, hour_sql: str) -> list:

@@ -2,8 +2,9 @@
 
 Every code path that inserts or deletes listens calls listens_added/listens_removed inside the same
 transaction, with (track_id, played_at) pairs of the rows it really wrote (removed: after the DELETE).
-Four rollups are kept (aime.models.rollup): plays per 15-minute UTC bucket, per-track and per-artist totals, and
-per-track plays of each UTC month and year (track_period_plays, read by aime.services.stats for periods).
+Five rollups are kept (aime.models.rollup): plays per 15-minute UTC bucket and per (UTC month, 15-minute slot of
+the day), per-track and per-artist totals, and per-track plays of each UTC month and year (track_period_plays, read
+by aime.services.stats for periods).
 """
 from __future__ import annotations
 
@@ -20,6 +21,7 @@ from ..models.rollup import (  # noqa: F401  (tables)
     LEVEL_YEAR,
     ArtistPlayTotal,
     ListenBucket,
+    MonthQuarterPlay,
     TrackPeriodPlay,
     TrackPlayTotal,
 )
@@ -48,6 +50,13 @@ _ADD_PERIODS = text(
     "ON CONFLICT (level, unit, track_id) DO UPDATE SET plays = track_period_plays.plays + excluded.plays, "
     "listened_seconds = track_period_plays.listened_seconds + excluded.listened_seconds, "
     "listened_plays = track_period_plays.listened_plays + excluded.listened_plays")
+_ADD_QUARTERS = text(
+    "INSERT INTO month_quarter_plays (month, quarter, plays) VALUES (:month, :quarter, :plays) "
+    "ON CONFLICT (month, quarter) DO UPDATE SET plays = month_quarter_plays.plays + excluded.plays")
+_DAY_QUARTERS = 86400 // BUCKET_SECONDS
+_REFILL_QUARTERS = text(
+    "INSERT INTO month_quarter_plays (month, quarter, plays) SELECT CAST(:month AS INTEGER), bucket % 96, SUM(plays) "
+    "FROM listen_buckets WHERE bucket >= :lo AND bucket < :hi GROUP BY bucket % 96 HAVING SUM(plays) > 0")
 _DROP_PERIOD = text("DELETE FROM track_period_plays WHERE level = :level AND unit = :unit AND track_id = :track_id")
 _REFILL_PERIOD = text(
     "INSERT INTO track_period_plays (level, unit, track_id, plays, listened_seconds, listened_plays) "
@@ -105,6 +114,7 @@ def listens_added(session, pairs: Iterable[tuple]) -> None:
             entry[3] += listened
             entry[4] += 1
     _upsert(session, _ADD_BUCKETS, [{"bucket": b, "plays": n} for b, n in sorted(buckets.items())])
+    _upsert(session, _ADD_QUARTERS, _quarter_rows(buckets))
     _upsert(session, _ADD_TOTALS, [{"track_id": t, "plays": v[0], "first": v[1], "last": v[2], "listened": v[3],
                                    "listened_plays": v[4]} for t, v in sorted(totals.items())])
     artists: Counter = Counter()
@@ -112,6 +122,14 @@ def listens_added(session, pairs: Iterable[tuple]) -> None:
         artists[artist_id] += totals[track_id][0]
     _upsert(session, _ADD_ARTISTS, [{"artist_id": a, "plays": n} for a, n in sorted(artists.items())])
     _upsert(session, _ADD_PERIODS, _period_rows(pairs))
+
+
+def _quarter_rows(buckets: Counter) -> list[dict]:
+    """month_quarter_plays rows of per-bucket play counts."""
+    quarters: Counter = Counter()
+    for bucket, plays in buckets.items():
+        quarters[(day_units(bucket // _DAY_QUARTERS)[0], bucket % _DAY_QUARTERS)] += plays
+    return [{"month": m, "quarter": q, "plays": n} for (m, q), n in sorted(quarters.items())]
 
 
 def _period_rows(pairs: list[tuple]) -> list[dict]:
@@ -185,7 +203,17 @@ def listens_removed(session, pairs: Iterable[tuple[int, int]]) -> None:
     session.execute(text("DELETE FROM listen_buckets WHERE plays <= 0"))
     session.execute(text("DELETE FROM track_play_totals WHERE plays <= 0"))
     session.execute(text("DELETE FROM artist_play_totals WHERE plays <= 0"))
+    _recount_quarters(session, buckets)
     _recount_periods(session, pairs)
+
+
+def _recount_quarters(session, buckets: list[int]) -> None:
+    """Refill month_quarter_plays of the months that lost plays, from their (already recounted) buckets."""
+    months = sorted({day_units(bucket // _DAY_QUARTERS)[0] for bucket in buckets})
+    for month in months:
+        session.execute(text("DELETE FROM month_quarter_plays WHERE month = :month"), {"month": month})
+        session.execute(_REFILL_QUARTERS, {"month": month, "lo": unit_start(LEVEL_MONTH, month) // BUCKET_SECONDS,
+                                           "hi": unit_start(LEVEL_MONTH, month + 1) // BUCKET_SECONDS})
 
 
 def _recount_periods(session, pairs: list[tuple]) -> None:
@@ -209,9 +237,11 @@ def _rebuild() -> dict:
     session.execute(text("DELETE FROM track_play_totals"))
     session.execute(text("DELETE FROM artist_play_totals"))
     session.execute(text("DELETE FROM track_period_plays"))
+    session.execute(text("DELETE FROM month_quarter_plays"))
     fill_period_plays(session.connection())
     session.execute(text("INSERT INTO listen_buckets (bucket, plays) "
                          "SELECT played_at / 900, COUNT(*) FROM listens GROUP BY played_at / 900"))
+    fill_quarter_plays(session.connection())
     session.execute(text(_TOTALS_FROM_LISTENS + " GROUP BY track_id"))
     session.execute(text("INSERT INTO artist_play_totals (artist_id, plays) SELECT tracks.artist_id, "
                          "SUM(track_play_totals.plays) FROM track_play_totals "
@@ -221,15 +251,27 @@ def _rebuild() -> dict:
     return {"buckets": buckets, "tracks": tracks}
 
 
+def _utc_year_month(connection, seconds: str) -> tuple[str, str]:
+    """SQL for the UTC calendar year and month (1-12) of an epoch-seconds expression."""
+    if connection.dialect.name == "sqlite":
+        return (f"CAST(strftime('%Y', {seconds}, 'unixepoch') AS INTEGER)",
+                f"CAST(strftime('%m', {seconds}, 'unixepoch') AS INTEGER)")
+    moment = f"(to_timestamp({seconds}) AT TIME ZONE 'UTC')"
+    return f"CAST(EXTRACT(YEAR FROM {moment}) AS INTEGER)", f"CAST(EXTRACT(MONTH FROM {moment}) AS INTEGER)"
+
+
+def fill_quarter_plays(connection) -> None:
+    """Fill the empty month_quarter_plays from listen_buckets (used by rebuild and by the migration)."""
+    year, month = _utc_year_month(connection, "bucket * 900")
+    connection.execute(text(
+        f"INSERT INTO month_quarter_plays (month, quarter, plays) SELECT ({year} - 1970) * 12 + {month} - 1, "
+        f"bucket % 96, SUM(plays) FROM listen_buckets GROUP BY ({year} - 1970) * 12 + {month} - 1, bucket % 96"))
+
+
 def fill_period_plays(connection) -> None:
     """Fill the empty track_period_plays from the listens: months from the listens, years from the months (used
     by rebuild and by the migration that creates the table)."""
-    if connection.dialect.name == "sqlite":
-        year = "CAST(strftime('%Y', played_at, 'unixepoch') AS INTEGER)"
-        month = "CAST(strftime('%m', played_at, 'unixepoch') AS INTEGER)"
-    else:
-        moment = "(to_timestamp(played_at) AT TIME ZONE 'UTC')"
-        year, month = f"CAST(EXTRACT(YEAR FROM {moment}) AS INTEGER)", f"CAST(EXTRACT(MONTH FROM {moment}) AS INTEGER)"
+    year, month = _utc_year_month(connection, "played_at")
     unit = f"({year} - 1970) * 12 + {month} - 1"
     columns = "INSERT INTO track_period_plays (level, unit, track_id, plays, listened_seconds, listened_plays) "
     connection.execute(text(

@@ -1,11 +1,14 @@
 """The rollups stay equal to a recount from the listens, through additions, removals and rebuilds."""
 from __future__ import annotations
 
+from collections import Counter
+
 from sqlalchemy import delete, select, text
 
 from aime.database import run_write
 from aime.models import Listen
 from aime.services import rollups
+from aime.services.period_cover import day_units
 
 from .conftest import PLAYS, post_plays
 
@@ -15,7 +18,10 @@ def _state(db):
     totals = db.session.execute(text("SELECT track_id, plays, first_played_at, last_played_at "
                                      "FROM track_play_totals ORDER BY track_id")).all()
     artists = db.session.execute(text("SELECT artist_id, plays FROM artist_play_totals ORDER BY artist_id")).all()
-    return [tuple(r) for r in buckets], [tuple(r) for r in totals], [tuple(r) for r in artists]
+    quarters = db.session.execute(text("SELECT month, quarter, plays FROM month_quarter_plays "
+                                       "ORDER BY month, quarter")).all()
+    return ([tuple(r) for r in buckets], [tuple(r) for r in totals], [tuple(r) for r in artists],
+            [tuple(r) for r in quarters])
 
 
 def _recount(db):
@@ -26,18 +32,26 @@ def _recount(db):
     artists = db.session.execute(text("SELECT tracks.artist_id, COUNT(*) FROM listens JOIN tracks "
                                       "ON tracks.id = listens.track_id GROUP BY tracks.artist_id "
                                       "ORDER BY tracks.artist_id")).all()
-    return [tuple(r) for r in buckets], [tuple(r) for r in totals], [tuple(r) for r in artists]
+    # (UTC month, 15-minute slot of the UTC day), counted here one listen at a time.
+    quarters = Counter((day_units(at // 86400)[0], at % 86400 // 900)
+                       for at in db.session.scalars(text("SELECT played_at FROM listens")))
+    return ([tuple(r) for r in buckets], [tuple(r) for r in totals], [tuple(r) for r in artists],
+            sorted((m, q, n) for (m, q), n in quarters.items()))
 
 
 def test_hand_checked_rollups(client, auth, db):
     ids = post_plays(client, auth)
-    buckets, totals, artists = _state(db)
+    buckets, totals, artists, quarters = _state(db)
     # The closest plays, p1 (22:40) and p2 (22:45), fall in 22:30-22:45 and 22:45-23:00: 11 buckets of 1.
     assert len(buckets) == 11 and all(plays == 1 for _, plays in buckets)
     a1 = next(t for t in totals if t[0] == ids["A1"])
     assert a1[1:] == (3, 1704494400, 1704620400)  # 2024-01-05T22:40Z .. 2024-01-07T09:40Z
     assert [plays for _, plays in artists] == [5, 3, 2, 1]  # Alpha, Beta, Gamma, Delta (created in that order)
-    assert (buckets, totals, artists) == _recount(db)
+    # January 2024 is UTC month (2024 - 1970) * 12 = 648, July 654; slot = minutes of the UTC day // 15:
+    # 09:00 36, 09:40 38, 14:00 56, 14:45 59, 22:40 90, 22:45 and (Jan 9) 22:50 91, 23:05 92, 23:30 twice 94.
+    assert quarters == [(648, 36, 1), (648, 38, 1), (648, 56, 1), (648, 59, 1), (648, 90, 1), (648, 91, 2),
+                        (648, 92, 1), (648, 94, 2), (654, 86, 1)]
+    assert (buckets, totals, artists, quarters) == _recount(db)
 
 
 def test_batch_and_removal_stay_exact(app, db, client, auth):
