@@ -54,7 +54,9 @@ def segments(tz: ZoneInfo, first: int, stop: int) -> list[tuple[int, int, int]]:
 def bucket_span(lo: int | None, hi: int | None) -> tuple[int, int] | None:
     """Bucket bounds [first, stop) of an epoch range, open ends taken from the data; None when empty."""
     if lo is None or hi is None:
-        row = db.session.execute(text("SELECT MIN(bucket), MAX(bucket) FROM listen_buckets")).one()
+        # Two subqueries: SQLite answers a lone MIN or MAX from the index, but scans every row for both at once.
+        row = db.session.execute(text("SELECT (SELECT MIN(bucket) FROM listen_buckets), "
+                                      "(SELECT MAX(bucket) FROM listen_buckets)")).one()
         if row[0] is None:
             return None
         first = -(-lo // BUCKET_SECONDS) if lo is not None else row[0]
