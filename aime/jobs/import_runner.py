@@ -4,14 +4,25 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Callable
+from dataclasses import dataclass, field
 from typing import BinaryIO
+
+from sqlalchemy.exc import SQLAlchemyError
 
 from ..database import run_write
 from ..extensions import db
 from ..models import ImportJob
 from ..services.importers import FORMATS, Format
 from ..services.importers.collection import write_entries
-from ..services.importers.pipeline import Batch, BatchSizer, batches, refresh_statistics, write_plays
+from ..services.importers.pipeline import (
+    Batch,
+    BatchSizer,
+    NeedsWrite,
+    batches,
+    read_only,
+    refresh_statistics,
+    write_plays,
+)
 from ..services.importers.records import CollectionEntry, FatalFormatError, Play
 from ..services.importers.resolve import CatalogCache
 from . import lease
@@ -19,6 +30,7 @@ from . import lease
 log = logging.getLogger(__name__)
 MAX_REPORTED = 10_000  # rows listed per job in skipped/errors; beyond that only the counts grow
 COLLECTION_BATCH = 500
+FLUSH_SECONDS = 1.0  # batches read without writing reach the job row (progress, lease) at least this often
 
 
 class LeaseLost(RuntimeError):
@@ -30,9 +42,38 @@ def source_of(fmt: Format) -> str:
     return fmt.name.split("-")[0]
 
 
+@dataclass
+class Progress:
+    """Counts of batches not yet added to the job row (and the rows they report)."""
+
+    records: int = 0
+    imported: int = 0
+    duplicates: int = 0
+    enriched: int = 0
+    skipped: list = field(default_factory=list)
+    errors: list = field(default_factory=list)
+    conflicts: list = field(default_factory=list)
+
+    def add(self, other: Progress) -> None:
+        """Add another batch's counts (the lists stay within what the job keeps)."""
+        self.records += other.records
+        self.imported += other.imported
+        self.duplicates += other.duplicates
+        self.enriched += other.enriched
+        for name in ("skipped", "errors", "conflicts"):
+            mine = getattr(self, name)
+            mine += getattr(other, name)[:MAX_REPORTED - len(mine)]
+
+
 def execute(job_id: int, stream: BinaryIO, *, window: int, job_lease: tuple[str, str, float] | None,
             on_batch: Callable[[int, int], None] | None = None) -> None:
-    """Import the job's remaining rows from stream (the first job.processed rows are already committed)."""
+    """Import the job's remaining rows from stream (the first job.processed rows are already committed).
+
+    After a batch that added nothing (a re-import), the next batch is first read without the write lock: when
+    all its plays are there and it has nothing to teach, its counts wait in memory and reach the job row with
+    the next write, at least every FLUSH_SECONDS (with the lease) and at the end. A crash in between loses
+    only counts of rows that a resumed job reads again.
+    """
     job = db.session.get(ImportJob, job_id)
     fmt = FORMATS[job.format]
     skip_first = job.processed
@@ -41,27 +82,75 @@ def execute(job_id: int, stream: BinaryIO, *, window: int, job_lease: tuple[str,
     kind = Play if fmt.kind == "listens" else CollectionEntry
     sizer = BatchSizer()
     size = sizer if fmt.kind == "listens" else COLLECTION_BATCH
-    for batch in batches(fmt.parse(stream), skip_first=skip_first, entry_type=kind, size=size):
-        held = [0.0]
-        run_write(_timed_commit, held, job_id, batch, cache, fmt, window, job_lease)
-        sizer.observe(batch.records, held[0])
-        if on_batch is not None:
-            on_batch(batch.records, stream.tell())
+    pending, flushed, probe = Progress(), time.monotonic(), fmt.kind == "listens"
+    try:
+        for batch in batches(fmt.parse(stream), skip_first=skip_first, entry_type=kind, size=size):
+            held = [0.0]
+            done = _probe(held, job_id, batch, cache, fmt, window) if probe else None
+            if done is not None:
+                pending.add(done)
+                if time.monotonic() - flushed >= FLUSH_SECONDS:
+                    run_write(_flush, job_id, pending, job_lease)
+                    pending, flushed = Progress(), time.monotonic()
+            else:
+                added = run_write(_timed_commit, held, job_id, batch, cache, fmt, window, job_lease, pending)
+                pending, flushed = Progress(), time.monotonic()
+                probe = fmt.kind == "listens" and added == 0
+            sizer.observe(batch.records, held[0])
+            if on_batch is not None:
+                on_batch(batch.records, stream.tell())
+    except FatalFormatError:
+        run_write(_flush, job_id, pending, job_lease)  # the rows read before the break are counted
+        raise
+    if pending.records:
+        run_write(_flush, job_id, pending, job_lease)
     if fmt.kind == "listens" and db.engine.dialect.name == "postgresql":
         refresh_statistics(db.engine, db.session.get(ImportJob, job_id).imported)
 
 
-def _timed_commit(held: list, *args) -> None:
+def _probe(held: list, job_id: int, batch: Batch, cache: CatalogCache, fmt: Format, window: int) -> Progress | None:
+    """The batch's counts when it has nothing to write, read without the write lock; None when it has."""
+    session = db.session
+    session.rollback()
+    started = time.perf_counter()
+    try:
+        with read_only(session):
+            result = write_plays(session, cache, batch.plays, window=window, source=source_of(fmt),
+                                 import_id=job_id, probe=True)
+    except NeedsWrite:
+        return None
+    except SQLAlchemyError:  # a write refused (resolve or enrichment had something to store), or a fault:
+        cache.clear()        # the write transaction does it again and classifies any real error
+        return None
+    finally:
+        session.rollback()
+        held[0] = time.perf_counter() - started  # what the write would hold: sizes the batches all the same
+    return _progress(batch, result)
+
+
+def _progress(batch: Batch, result) -> Progress:
+    return Progress(batch.records, len(result.inserted), result.duplicates, result.enriched, batch.skipped,
+                    batch.errors, result.conflicts)
+
+
+def _flush(job_id: int, pending: Progress, job_lease: tuple[str, str, float] | None) -> None:
+    if job_lease is not None:
+        _renew(*job_lease)
+    _count(db.session.get(ImportJob, job_id), pending)
+
+
+def _timed_commit(held: list, *args) -> int:
     db.session.connection()  # begins the transaction: on SQLite, BEGIN IMMEDIATE waits for the lock here
     started = time.perf_counter()  # from here to the end of the work: how long the batch holds the lock
     try:
-        _commit(*args)
+        return _commit(*args)
     finally:
         held[0] = time.perf_counter() - started
 
 
 def _commit(job_id: int, batch: Batch, cache: CatalogCache, fmt: Format, window: int,
-            job_lease: tuple[str, str, float] | None) -> None:
+            job_lease: tuple[str, str, float] | None, pending: Progress) -> int:
+    """Write one batch with the job's counts (its own and `pending`'s); returns the plays it added."""
     session = db.session
     try:
         if job_lease is not None:
@@ -69,26 +158,32 @@ def _commit(job_id: int, batch: Batch, cache: CatalogCache, fmt: Format, window:
         if fmt.kind == "listens":
             result = write_plays(session, cache, batch.plays, window=window, source=source_of(fmt),
                                  import_id=job_id)
-            imported, duplicates = len(result.inserted), result.duplicates
-            enriched, conflicts = result.enriched, result.conflicts
+            done = _progress(batch, result)
         else:
             conflicts = []
             imported, duplicates = write_entries(session, batch.plays, conflicts)
-            enriched = 0
+            done = Progress(batch.records, imported, duplicates, 0, batch.skipped, batch.errors, conflicts)
         job = session.get(ImportJob, job_id)
-        job.processed += batch.records
-        job.imported += imported
-        job.duplicates += duplicates
-        if batch.skipped and len(job.skipped) < MAX_REPORTED:
-            job.skipped = job.skipped + batch.skipped[:MAX_REPORTED - len(job.skipped)]
-        if batch.errors and len(job.errors) < MAX_REPORTED:
-            job.errors = job.errors + batch.errors[:MAX_REPORTED - len(job.errors)]
-        job.enriched = (job.enriched or 0) + enriched
-        if conflicts and len(job.conflicts or []) < MAX_REPORTED:
-            job.conflicts = (job.conflicts or []) + conflicts[:MAX_REPORTED - len(job.conflicts or [])]
+        _count(job, pending)
+        _count(job, done)
+        return done.imported
     except BaseException:
         cache.clear()  # ids learnt in a rolled-back transaction may not exist
         raise
+
+
+def _count(job: ImportJob, done: Progress) -> None:
+    """Add a batch's counts and reported rows to the job row."""
+    job.processed += done.records
+    job.imported += done.imported
+    job.duplicates += done.duplicates
+    if done.skipped and len(job.skipped) < MAX_REPORTED:
+        job.skipped = job.skipped + done.skipped[:MAX_REPORTED - len(job.skipped)]
+    if done.errors and len(job.errors) < MAX_REPORTED:
+        job.errors = job.errors + done.errors[:MAX_REPORTED - len(job.errors)]
+    job.enriched = (job.enriched or 0) + done.enriched
+    if done.conflicts and len(job.conflicts or []) < MAX_REPORTED:
+        job.conflicts = (job.conflicts or []) + done.conflicts[:MAX_REPORTED - len(job.conflicts or [])]
 
 
 def _renew(name: str, owner: str, seconds: float) -> None:

@@ -9,7 +9,7 @@ by aime.services.stats for periods).
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 
 from sqlalchemy import bindparam, text
 
@@ -93,8 +93,11 @@ _TOTALS_FROM_LISTENS = (
     "COUNT(listened_seconds) FROM listens")
 
 
-def listens_added(session, pairs: Iterable[tuple]) -> None:
-    """Account for newly inserted listens (track_id, played_at epoch seconds[, listened seconds or None])."""
+def listens_added(session, pairs: Iterable[tuple], artist_of: Mapping[int, int] | None = None) -> None:
+    """Account for newly inserted listens (track_id, played_at epoch seconds[, listened seconds or None]).
+
+    `artist_of` (track id -> artist id), when the caller knows it, saves reading the tracks' artists.
+    """
     pairs = list(pairs)
     if not pairs:
         return
@@ -118,7 +121,7 @@ def listens_added(session, pairs: Iterable[tuple]) -> None:
     _upsert(session, _ADD_TOTALS, [{"track_id": t, "plays": v[0], "first": v[1], "last": v[2], "listened": v[3],
                                    "listened_plays": v[4]} for t, v in sorted(totals.items())])
     artists: Counter = Counter()
-    for track_id, artist_id in _artists_of(session, list(totals)):
+    for track_id, artist_id in _known_artists(session, list(totals), artist_of or {}):
         artists[artist_id] += totals[track_id][0]
     _upsert(session, _ADD_ARTISTS, [{"artist_id": a, "plays": n} for a, n in sorted(artists.items())])
     _upsert(session, _ADD_PERIODS, _period_rows(pairs))
@@ -134,21 +137,32 @@ def _quarter_rows(buckets: Counter) -> list[dict]:
 
 def _period_rows(pairs: list[tuple]) -> list[dict]:
     """One row per (level, unit, track): plays, listened seconds and plays with a length, for track_period_plays."""
-    sums: dict[tuple[int, int, int], list[int]] = {}
+    # Months first, one key per play; the years are sums of the months (a time-ordered batch spans one or two).
+    months: dict[tuple[int, int], list[int]] = {}
     for pair in pairs:
         track_id, played_at = pair[0], pair[1]
         listened = pair[2] if len(pair) > 2 else None
-        month, year = day_units(played_at // 86400)
-        for key in ((LEVEL_MONTH, month, track_id), (LEVEL_YEAR, year, track_id)):
-            entry = sums.get(key)
-            if entry is None:
-                entry = sums[key] = [0, 0, 0]
-            entry[0] += 1
-            if listened is not None:
-                entry[1] += listened
-                entry[2] += 1
-    return [{"level": k[0], "unit": k[1], "track_id": k[2], "plays": v[0], "listened": v[1], "listened_plays": v[2]}
-            for k, v in sorted(sums.items())]
+        key = (day_units(played_at // 86400)[0], track_id)
+        entry = months.get(key)
+        if entry is None:
+            entry = months[key] = [0, 0, 0]
+        entry[0] += 1
+        if listened is not None:
+            entry[1] += listened
+            entry[2] += 1
+    years: dict[tuple[int, int], list[int]] = {}
+    for (month, track_id), values in months.items():
+        entry = years.get((month // 12, track_id))
+        if entry is None:
+            years[(month // 12, track_id)] = list(values)
+        else:
+            for index, value in enumerate(values):
+                entry[index] += value
+    rows = [(LEVEL_MONTH, unit, track_id, v) for (unit, track_id), v in months.items()]
+    rows += [(LEVEL_YEAR, unit, track_id, v) for (unit, track_id), v in years.items()]
+    rows.sort(key=lambda row: row[:3])
+    return [{"level": level, "unit": unit, "track_id": track_id, "plays": v[0], "listened": v[1],
+             "listened_plays": v[2]} for level, unit, track_id, v in rows]
 
 
 def _upsert(session, statement, rows: list[dict]) -> None:
@@ -164,6 +178,13 @@ def _upsert(session, statement, rows: list[dict]) -> None:
         return
     with dbapi_cursor(session) as cursor:
         cursor.executemany(statement.text, rows)  # sqlite3 binds :name from the dicts itself
+
+
+def _known_artists(session, track_ids: list[int], artist_of: Mapping[int, int]) -> list[tuple[int, int]]:
+    """(track, artist) pairs: from `artist_of` where it knows them, else from the tracks table."""
+    known = [(t, artist_of[t]) for t in track_ids if t in artist_of]
+    missing = [t for t in track_ids if t not in artist_of]
+    return known + (_artists_of(session, missing) if missing else [])
 
 
 def _artists_of(session, track_ids: list[int]) -> list[tuple[int, int]]:

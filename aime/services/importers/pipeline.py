@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import logging
 import time
+from contextlib import contextmanager
 from bisect import bisect_left, insort
 from dataclasses import dataclass, field
 from collections.abc import Callable, Iterable, Iterator
@@ -46,6 +47,10 @@ _PG_MOVE = (f"INSERT INTO listens ({_LISTEN_COLUMNS}) SELECT {_LISTEN_COLUMNS} F
             "ON CONFLICT DO NOTHING RETURNING track_id, played_at, listened_seconds")
 
 
+class NeedsWrite(Exception):
+    """A batch read under `read_only` has something to write: it must run in a write transaction."""
+
+
 @dataclass
 class BatchResult:
     """What one batch of plays did."""
@@ -57,8 +62,12 @@ class BatchResult:
 
 
 def write_plays(session, cache: CatalogCache, plays: list[Play], *, window: int, source: str,
-                import_id: int | None = None) -> BatchResult:
-    """Store plays that are not already there (same song within `window` s); set-based, one batch."""
+                import_id: int | None = None, probe: bool = False) -> BatchResult:
+    """Store plays that are not already there (same song within `window` s); set-based, one batch.
+
+    With `probe`, raise NeedsWrite before inserting anything (the caller reads under `read_only`: a batch of
+    plays that are all there, with nothing to learn, is then counted without taking the write lock).
+    """
     result = BatchResult()
     if not plays:
         return result
@@ -85,15 +94,47 @@ def write_plays(session, cache: CatalogCache, plays: list[Play], *, window: int,
             rows.append((track_id, moment, source, plays[i].client, import_id, now, plays[i].listened_seconds))
         if plays[i].loved:
             loved.add(track_id)
+    loved = _not_yet_loved(session, loved) if loved else []
+    if probe and (rows or loved):
+        raise NeedsWrite
     if rows:
         result.inserted = _insert_listens(session, rows)
         result.duplicates += len(rows) - len(result.inserted)
-    if loved:
-        for part in chunks(sorted(loved)):
-            session.execute(update(Track).where(Track.id.in_(part), Track.loved.is_(False)).values(loved=True))
-    rollups.listens_added(session, result.inserted)
+    for part in chunks(loved):
+        session.execute(update(Track).where(Track.id.in_(part), Track.loved.is_(False)).values(loved=True))
+    rollups.listens_added(session, result.inserted, artist_of=cache.artist_of)
     enrich.apply(session, cache, plays, resolved, matched, result)  # after the rollups: it recounts what it moves
     return result
+
+
+def _not_yet_loved(session, tracks: set[int]) -> list[int]:
+    """The tracks of `tracks` not loved yet (a re-import of loved plays then writes nothing)."""
+    found = []
+    for part in chunks(sorted(tracks)):
+        found += session.scalars(select(Track.id).where(Track.id.in_(part), Track.loved.is_(False))).all()
+    return sorted(found)
+
+
+@contextmanager
+def read_only(session):
+    """The session's next transaction refuses every write (SQLite: PRAGMA query_only; PostgreSQL: READ ONLY).
+
+    On SQLite it is a plain deferred read: it neither takes nor waits for the write lock. The caller rolls back.
+    """
+    connection = session.connection()
+    if connection.dialect.name != "sqlite":
+        connection.exec_driver_sql("SET TRANSACTION READ ONLY")
+        yield
+        return
+    connection.exec_driver_sql("PRAGMA query_only = ON")
+    try:
+        yield
+    finally:
+        try:
+            connection.exec_driver_sql("PRAGMA query_only = OFF")
+        except Exception:
+            connection.invalidate()  # never hand a read-only connection back to the pool
+            raise
 
 
 def _insert_listens(session, rows: list[tuple]) -> list[tuple[int, int, int | None]]:
