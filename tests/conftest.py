@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import os
+import shutil
 import uuid
 from pathlib import Path
 
@@ -81,7 +82,7 @@ def upgrade(app) -> None:
 
 @pytest.fixture(scope="session")
 def _postgres_template(request):
-    """One migrated PostgreSQL database per session; tests truncate between runs."""
+    """One migrated PostgreSQL database per session; tests empty its tables between runs."""
     if not POSTGRES_URL:
         return None
     url = make_postgres_database(POSTGRES_URL)
@@ -89,8 +90,37 @@ def _postgres_template(request):
     return {"url": url, "migrated": False}
 
 
+@pytest.fixture(scope="session")
+def _sqlite_template(tmp_path_factory) -> Path:
+    """One SQLite file migrated to head per session. Running the migrations costs most of a test's setup;
+    a byte copy of their result is the same database (schema, FTS5 tables, triggers, data_version row)."""
+    config = make_config(tmp_path_factory.mktemp("sqlite-template"))
+    config.data_dir.mkdir(parents=True, exist_ok=True)
+    application = create_app(config)
+    upgrade(application)
+    _dispose(application)
+    return Path(sa.engine.make_url(config.database_url).database)
+
+
+def migrate_sqlite(application, template: Path) -> None:
+    """Bring a new SQLite app to head: copy the session's migrated file when its database file does not exist
+    yet (with an epoch of its own, as a migration would give it), then let Alembic check it is at head (the
+    upgrade then changes nothing, but keeps what it does besides: its logging setup, its version check)."""
+    from aime.services.data_version import renew_epoch
+
+    database = sa.engine.make_url(application.extensions["aime.config"].database_url).database
+    target = Path(database or ":memory:")
+    if database not in (None, "", ":memory:") and not database.startswith("file:") and not target.exists():
+        target.parent.mkdir(parents=True, exist_ok=True)
+        for suffix in ("", "-wal"):  # after dispose() SQLite has folded the WAL into the file; copy it if not
+            if Path(f"{template}{suffix}").exists():
+                shutil.copyfile(f"{template}{suffix}", f"{target}{suffix}")
+        renew_epoch(target)
+    upgrade(application)
+
+
 @pytest.fixture
-def app(tmp_path, backend, _postgres_template):
+def app(request, tmp_path, backend, _postgres_template):
     """A migrated app on the backend under test (SQLite file in tmp_path, or the shared PostgreSQL db)."""
     if backend == "postgresql":
         if _postgres_template is None:
@@ -101,13 +131,18 @@ def app(tmp_path, backend, _postgres_template):
     config.data_dir.mkdir(parents=True, exist_ok=True)
     application = create_app(config)
     application.config["TESTING"] = True
-    if backend == "postgresql" and _postgres_template["migrated"]:
-        _truncate_all(application)
+    if backend == "sqlite":
+        migrate_sqlite(application, request.getfixturevalue("_sqlite_template"))
+    elif _postgres_template["migrated"]:
+        _empty_tables(application)
     else:
         upgrade(application)
-        if backend == "postgresql":
-            _postgres_template["migrated"] = True
+        _postgres_template["migrated"] = True
     yield application
+    _dispose(application)
+
+
+def _dispose(application) -> None:
     from aime.extensions import db as database
 
     with application.app_context():
@@ -115,12 +150,28 @@ def app(tmp_path, backend, _postgres_template):
         database.engine.dispose()
 
 
-def _truncate_all(application) -> None:
+# Sequences owned by (serial or identity columns of) the named tables, each set back to its start value.
+_RESTART_SEQUENCES = sa.text("""
+    SELECT setval(s.oid, ps.start_value, false)
+    FROM pg_class s
+    JOIN pg_depend d ON d.classid = 'pg_class'::regclass AND d.objid = s.oid AND d.deptype IN ('a', 'i')
+    JOIN pg_class t ON t.oid = d.refobjid
+    JOIN pg_namespace n ON n.oid = s.relnamespace AND n.nspname = current_schema()
+    JOIN pg_sequences ps ON ps.schemaname = n.nspname AND ps.sequencename = s.relname
+    WHERE s.relkind = 'S' AND t.relname = ANY(:tables)""")
+
+
+def _empty_tables(application) -> None:
+    """Empty every model table and restart its ids: the state a fresh migration leaves. DELETE, children
+    first, rather than TRUNCATE: a test leaves a handful of rows, and TRUNCATE's new files for every table
+    and index cost far more than deleting them (the statement triggers of the data version fire for both)."""
     from aime.extensions import db as database
 
     with application.app_context():
-        tables = ", ".join(f'"{t.name}"' for t in database.metadata.sorted_tables)
-        database.session.execute(sa.text(f"TRUNCATE {tables} RESTART IDENTITY CASCADE"))
+        tables = [table.name for table in reversed(database.metadata.sorted_tables)]
+        for name in tables:
+            database.session.execute(sa.text(f'DELETE FROM "{name}"'))
+        database.session.execute(_RESTART_SEQUENCES, {"tables": tables})
         database.session.commit()
 
 
@@ -174,7 +225,7 @@ def app_factory():
 
 
 @pytest.fixture
-def make_app(tmp_path, app_factory):
+def make_app(request, tmp_path, app_factory):
     """Build a SQLite app (or one on database_url) in tmp_path with Config overrides; migrated by default."""
     count = iter(range(1_000))
 
@@ -183,7 +234,9 @@ def make_app(tmp_path, app_factory):
         config.data_dir.mkdir(parents=True, exist_ok=True)
         application = app_factory(config)
         application.config["TESTING"] = True
-        if migrate:
+        if migrate and config.is_sqlite:
+            migrate_sqlite(application, request.getfixturevalue("_sqlite_template"))
+        elif migrate:
             upgrade(application)
         return application
 
