@@ -31,7 +31,10 @@ def slow():
     if tag:
         started = Path(app.extensions["aime.config"].data_dir) / "slow-started"
         started.mkdir(parents=True, exist_ok=True)
-        (started / tag).touch()
+        # The marker names the worker that took the request (a test kills one in flight); renamed into place, so
+        # a marker that exists is complete.
+        (started / f".{tag}.part").write_text(str(os.getpid()))
+        os.replace(started / f".{tag}.part", started / tag)
     time.sleep(seconds)
     return jsonify(slept=seconds, tag=tag, pid=os.getpid())
 
