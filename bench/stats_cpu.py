@@ -1,0 +1,79 @@
+"""CPU per call of the statistics, in-process (no HTTP): history_stats and hours_of_day per question, top lists.
+
+    .venv/bin/python -m tests.insights.bench_stats /tmp/aime-bench          # build a 1,000,000-play database
+    .venv/bin/python bench/stats_cpu.py /tmp/aime-bench [DATABASE_URL]      # RUNS=7 calls each, after a warm-up
+
+Prints the minimum and the median of `time.process_time` per call (read the minima on a shared machine).
+"""
+from __future__ import annotations
+
+import os
+import sys
+import time
+from datetime import date
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+if str(ROOT) not in sys.path:
+    sys.path.insert(0, str(ROOT))
+
+from flask_migrate import upgrade  # noqa: E402
+
+from aime import create_app  # noqa: E402
+from aime.config import Config, current_config  # noqa: E402
+from aime.extensions import db  # noqa: E402
+from aime.services import stats  # noqa: E402
+from aime.services.localtime import hours_of_day  # noqa: E402
+from aime.timeutil import range_bounds, zone  # noqa: E402
+
+YEAR = (date(2023, 1, 1), date(2023, 12, 31))
+CASES = [("year UTC", *YEAR, "UTC"), ("year Asia/Kolkata", *YEAR, "Asia/Kolkata"),
+         ("year America/St_Johns", *YEAR, "America/St_Johns"), ("year Europe/Paris", *YEAR, "Europe/Paris"),
+         ("month 2023-06", date(2023, 6, 1), date(2023, 6, 30), "UTC"),
+         ("day 2023-06-15", date(2023, 6, 15), date(2023, 6, 15), "UTC"),
+         ("2013-03-10..2024-10-20", date(2013, 3, 10), date(2024, 10, 20), "UTC"),
+         ("all time UTC", None, None, "UTC"), ("all time Europe/Paris", None, None, "Europe/Paris")]
+
+
+def cpu(call, runs: int) -> tuple[float, float]:
+    """(minimum, median) CPU milliseconds of `runs` calls after one warm-up call."""
+    call()
+    spent = []
+    for _ in range(runs):
+        began = time.process_time()
+        call()
+        spent.append((time.process_time() - began) * 1000)
+    spent.sort()
+    return spent[0], spent[len(spent) // 2]
+
+
+def measure(runs: int) -> None:
+    """Print every question's CPU per call (inside an app context)."""
+    config = current_config()
+    for label, start, end, tz in CASES:
+        best, mid = cpu(lambda: stats.history_stats(config, start, end, tz), runs)  # noqa: B023 (called at once)
+        lo, hi = range_bounds(start, end, zone(tz, "UTC"))
+        hbest, hmid = cpu(lambda: hours_of_day(zone(tz, "UTC"), lo, hi), runs)  # noqa: B023 (called at once)
+        print(f"{label:26s} history_stats min {best:6.1f} med {mid:6.1f} ms | hours_of_day min {hbest:6.1f} "
+              f"med {hmid:6.1f} ms", flush=True)
+        db.session.remove()
+    for kind in ("artists", "albums", "tracks"):
+        best, mid = cpu(lambda: stats.top_list(config, kind), runs)  # noqa: B023 (called at once)
+        print(f"top {kind} all time          top_list      min {best:6.1f} med {mid:6.1f} ms", flush=True)
+
+
+def main(argv: list[str]) -> None:
+    """Build the app on the given data dir (and database URL), migrate it to head, measure."""
+    env = {"AIME_DATA_DIR": argv[0], "AIME_LOG_LEVEL": "warning", "AIME_TIMEZONE": "UTC"}
+    if len(argv) > 1:
+        env["DATABASE_URL"] = argv[1]
+    app = create_app(Config.from_env(env))
+    print("load:", os.getloadavg())
+    with app.app_context():
+        upgrade()
+        measure(int(os.environ.get("RUNS", "7")))
+    print("load:", os.getloadavg())
+
+
+if __name__ == "__main__":
+    main(sys.argv[1:])
