@@ -1,4 +1,6 @@
-"""CPU per call of the statistics, in-process (no HTTP): history_stats and hours_of_day per question, top lists.
+"""CPU per call of the statistics, in-process (no HTTP): history_stats and hours_of_day per question, top lists,
+the timeline of the busiest day; each computed ("cold": the answer memo bypassed) and answered again at an unchanged
+data version ("warm": from the per-worker answer memo, aime/services/answer_memo.py).
 
     .venv/bin/python -m tests.insights.bench_stats /tmp/aime-bench          # build a 1,000,000-play database
     .venv/bin/python bench/stats_cpu.py /tmp/aime-bench [DATABASE_URL]      # RUNS=7 calls each, after a warm-up
@@ -22,9 +24,10 @@ from flask_migrate import upgrade  # noqa: E402
 from aime import create_app  # noqa: E402
 from aime.config import Config, current_config  # noqa: E402
 from aime.extensions import db  # noqa: E402
-from aime.services import stats  # noqa: E402
+from aime.services import history, stats  # noqa: E402
 from aime.services.localtime import hours_of_day  # noqa: E402
 from aime.timeutil import range_bounds, zone  # noqa: E402
+from sqlalchemy import text  # noqa: E402
 
 YEAR = (date(2023, 1, 1), date(2023, 12, 31))
 CASES = [("year UTC", *YEAR, "UTC"), ("year Asia/Kolkata", *YEAR, "Asia/Kolkata"),
@@ -51,15 +54,32 @@ def measure(runs: int) -> None:
     """Print every question's CPU per call (inside an app context)."""
     config = current_config()
     for label, start, end, tz in CASES:
-        best, mid = cpu(lambda: stats.history_stats(config, start, end, tz), runs)  # noqa: B023 (called at once)
+        p = stats.period(config, start, end, tz)
+        best, mid = cpu(lambda: stats._history_stats(p, 10), runs)  # noqa: B023 (called at once)
+        warm, _ = cpu(lambda: stats.history_stats(config, start, end, tz), runs)  # noqa: B023 (called at once)
         lo, hi = range_bounds(start, end, zone(tz, "UTC"))
         hbest, hmid = cpu(lambda: hours_of_day(zone(tz, "UTC"), lo, hi), runs)  # noqa: B023 (called at once)
-        print(f"{label:26s} history_stats min {best:6.1f} med {mid:6.1f} ms | hours_of_day min {hbest:6.1f} "
-              f"med {hmid:6.1f} ms", flush=True)
+        print(f"{label:26s} history_stats min {best:6.1f} med {mid:6.1f} ms (warm {warm:5.2f}) | hours_of_day "
+              f"min {hbest:6.1f} med {hmid:6.1f} ms", flush=True)
         db.session.remove()
+    every = stats.period(config)
     for kind in ("artists", "albums", "tracks"):
-        best, mid = cpu(lambda: stats.top_list(config, kind), runs)  # noqa: B023 (called at once)
-        print(f"top {kind} all time          top_list      min {best:6.1f} med {mid:6.1f} ms", flush=True)
+        best, mid = cpu(lambda: stats._top_items(every, kind, 10, "plays"), runs)  # noqa: B023 (called at once)
+        warm, _ = cpu(lambda: stats.top_list(config, kind), runs)  # noqa: B023 (called at once)
+        print(f"top {kind:7s} all time       top_list      min {best:6.1f} med {mid:6.1f} ms (warm {warm:5.2f})",
+              flush=True)
+    day = busiest_day()
+    tz = zone("UTC", "UTC")
+    best, mid = cpu(lambda: history._timeline(day, tz), runs)
+    warm, _ = cpu(lambda: history.timeline(config, day, "UTC"), runs)
+    print(f"timeline {day} (busiest) min {best:6.1f} med {mid:6.1f} ms (warm {warm:5.2f})", flush=True)
+
+
+def busiest_day() -> date:
+    """The UTC day with most plays."""
+    day = db.session.scalar(text("SELECT bucket / 96 FROM listen_buckets GROUP BY bucket / 96 "
+                                 "ORDER BY SUM(plays) DESC LIMIT 1"))
+    return date.fromordinal(date(1970, 1, 1).toordinal() + int(day))
 
 
 def main(argv: list[str]) -> None:

@@ -35,6 +35,8 @@ QUESTIONS = (
     ("top tracks year", f"/api/v1/history/top/tracks?{YEAR}"),
     ("top artists all time", "/api/v1/history/top/artists"),
     ("top tracks all time", "/api/v1/history/top/tracks"),
+    # The busiest UTC day of tests/insights/bench_stats.py's 1,000,000-play database (bench/stats_cpu.py finds it).
+    ("timeline busiest day", "/api/v1/history/timeline?date=2024-06-04&tz=UTC"),
 )
 
 

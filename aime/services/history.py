@@ -13,6 +13,7 @@ from ..models import Album, Artist, Listen, Track
 from ..timeutil import day_bounds, range_bounds, utcnow, zone, to_epoch
 from .catalog import contains, get_or_create_album, get_or_create_artist, get_or_create_track
 from . import rollups
+from .answer_memo import remembered
 from .paging import Page, offset
 
 DEFAULT_TRACK_SECONDS = 180  # used to space a record's plays when a track has no duration
@@ -166,9 +167,15 @@ def _set_loved(track_id: int, loved: bool | None) -> dict:
 
 
 def timeline(config: Config, day: date | None, tz_name: str | None) -> dict:
-    """The plays of one local day, grouped by local hour, with the day's totals."""
+    """The plays of one local day, grouped by local hour, with the day's totals (kept per worker while the data
+    version is unchanged: a repeated question costs no query)."""
     tz = zone(tz_name, config.timezone)
     day = day or datetime.now(tz).date()
+    return remembered(("timeline", day, tz.key), lambda: _timeline(day, tz))
+
+
+def _timeline(day: date, tz) -> dict:
+    """timeline() of a resolved day and zone, computed."""
     lo, hi = day_bounds(day, tz)
     rows = db.session.execute(_journal_select().where(Listen.played_at >= lo, Listen.played_at < hi)
                               .order_by(Listen.played_at, Listen.track_id)).all()

@@ -267,6 +267,9 @@ def _rebuild() -> dict:
     session.execute(text("INSERT INTO artist_play_totals (artist_id, plays) SELECT tracks.artist_id, "
                          "SUM(track_play_totals.plays) FROM track_play_totals "
                          "JOIN tracks ON tracks.id = track_play_totals.track_id GROUP BY tracks.artist_id"))
+    # The rollups are not watched by the data version (aime/services/data_version.py): bump it, so no answer kept
+    # while they disagreed with the listens (bulk SQL before this rebuild) outlives the rebuild.
+    session.execute(text("UPDATE data_version SET version = version + 1 WHERE id = 1"))
     buckets = session.scalar(text("SELECT COUNT(*) FROM listen_buckets"))
     tracks = session.scalar(text("SELECT COUNT(*) FROM track_play_totals"))
     return {"buckets": buckets, "tracks": tracks}

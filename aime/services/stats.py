@@ -22,6 +22,7 @@ from ..extensions import db
 from ..models import Album, Artist, Listen, Track
 from ..models.rollup import ArtistPlayTotal, TrackPeriodPlay, TrackPlayTotal
 from ..timeutil import range_bounds, zone
+from .answer_memo import remembered
 from .localtime import hours_of_day, local_hours
 from .period_cover import ALL, LISTENS, cover, unit_of
 from .period_cover import LEVEL_YEAR as _YEAR
@@ -182,8 +183,16 @@ def peak_hour(local: list[tuple[int, int, int]]) -> int | None:
 
 def history_stats(config: Config, start_date: date | None = None, end_date: date | None = None,
                   tz: str | None = None, limit: int = 10) -> dict:
-    """Totals and top lists of the plays between start_date and end_date (local days, inclusive)."""
+    """Totals and top lists of the plays between start_date and end_date (local days, inclusive).
+
+    Kept per worker while the data version is unchanged (answer_memo): a repeated question costs no query."""
     p = period(config, start_date, end_date, tz)
+    return remembered(("history_stats", start_date, end_date, p.tz.key, limit), lambda: _history_stats(p, limit))
+
+
+def _history_stats(p: Period, limit: int) -> dict:
+    """history_stats() of a validated period, computed."""
+    start_date, end_date = p.start_date, p.end_date
     if p.all_time:  # all time reads the all-time rollups (one pass over every track measured no faster)
         return {"start_date": start_date, "end_date": end_date, "tz": p.tz.key, **totals(p),
                 "peak_hour": peak_hour([(0, h, n) for h, n in enumerate(hours_of_day(p.tz, None, None))]),
@@ -349,13 +358,18 @@ def top_list(config: Config, kind: str, start_date: date | None = None, end_date
              tz: str | None = None, limit: int = 10, by: str = "plays") -> dict:
     """Top artists, albums or tracks of a period, by play count or by listening time."""
     p = period(config, start_date, end_date, tz)
-    if p.all_time:
-        items = {"artists": top_artists, "albums": top_albums, "tracks": top_tracks}[kind](p, limit, by)
-    else:
-        rank = {"artists": _top_artists_of, "albums": _top_albums_of, "tracks": _top_songs_of}[kind]
-        items = rank(_track_rows(p), limit, by)
+    items = remembered(("top_list", kind, start_date, end_date, p.tz.key, limit, by),
+                       lambda: _top_items(p, kind, limit, by))
     return {"kind": kind, "by": by, "start_date": start_date, "end_date": end_date, "tz": p.tz.key,
             "items": items}
+
+
+def _top_items(p: Period, kind: str, limit: int, by: str) -> list[dict]:
+    """The ranked items of top_list(), computed."""
+    if p.all_time:
+        return {"artists": top_artists, "albums": top_albums, "tracks": top_tracks}[kind](p, limit, by)
+    rank = {"artists": _top_artists_of, "albums": _top_albums_of, "tracks": _top_songs_of}[kind]
+    return rank(_track_rows(p), limit, by)
 
 
 def _ranked(rows) -> list[dict]:

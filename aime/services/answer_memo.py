@@ -1,0 +1,80 @@
+"""Answers of the expensive reads (statistics, timelines) kept per worker while the data version is unchanged.
+
+A statistic depends only on its arguments and on the data, and the data version (aime/services/data_version.py)
+changes with every committed write of listens or of the catalogue, from any worker or process. So an answer
+kept under the version it was computed at is exact as long as the version read now is the same: a write is
+visible to the next read. The version is read before the answer is computed, so a write that commits during
+the computation leaves the answer under the older version (recomputed at the next read), never the newer.
+"""
+from __future__ import annotations
+
+import copy
+import threading
+from collections import OrderedDict
+from collections.abc import Callable, Hashable
+
+from flask import current_app
+
+from ..extensions import db
+from . import data_version
+
+MAX_ENTRIES = 256  # answers are small dicts (a statistics answer is ~5 kB), so this bounds a worker at ~1-2 MB
+
+
+class AnswerMemo:
+    """The newest answer per key with the data version it was computed at; bounded LRU, thread-safe."""
+
+    def __init__(self, max_entries: int = MAX_ENTRIES) -> None:
+        self._entries: OrderedDict[Hashable, tuple[str, object]] = OrderedDict()
+        self._lock = threading.Lock()
+        self.max_entries = max_entries
+        self.hits = self.misses = 0
+
+    def get(self, key: Hashable, version: str) -> tuple[bool, object]:
+        """(True, answer) when `key` was computed at `version`, else (False, None)."""
+        with self._lock:
+            entry = self._entries.get(key)
+            if entry is None or entry[0] != version:
+                self.misses += 1
+                return False, None
+            self._entries.move_to_end(key)
+            self.hits += 1
+            return True, entry[1]
+
+    def put(self, key: Hashable, version: str, answer: object) -> None:
+        """Keep `answer` for `key` at `version`, evicting the least recently used beyond the bound."""
+        with self._lock:
+            self._entries.pop(key, None)
+            self._entries[key] = (version, answer)
+            while len(self._entries) > self.max_entries:
+                self._entries.popitem(last=False)
+
+
+def memo_of_app() -> AnswerMemo:
+    """This app's (this worker's) memo."""
+    memo = current_app.extensions.get("aime.answer_memo")
+    if memo is None:
+        memo = current_app.extensions.setdefault("aime.answer_memo", AnswerMemo())
+    return memo
+
+
+def remembered(key: Hashable, compute: Callable[[], object]):
+    """compute() or its answer kept for `key` at the current data version (a deep copy: callers may change it)."""
+    version = _version()
+    if version is None:
+        return compute()
+    memo = memo_of_app()
+    found, answer = memo.get(key, version)
+    if not found:
+        answer = compute()
+        memo.put(key, version, answer)
+    return copy.deepcopy(answer)
+
+
+def _version() -> str | None:
+    """The committed data version, or None when the answer must be computed: the session holds changes not yet
+    committed (this request would not see them in the version), or the database has no counter."""
+    session = db.session
+    if session.new or session.dirty or session.deleted:
+        return None
+    return data_version.current()
