@@ -68,10 +68,11 @@ def load_catalogue(database_url: str, tracks: int, seed: int) -> dict:
                 for table in ("artists", "albums", "tracks"):
                     conn.execute(text(f"SELECT setval(pg_get_serial_sequence('{table}', 'id'), "
                                       f"(SELECT max(id) FROM {table}))"))
-        with engine.connect() as conn:
+        with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
             if conn.dialect.name == "postgresql":
-                conn.execute(text("COMMIT"))
-                conn.execute(text("ANALYZE"))
+                # As autovacuum leaves a server that has run a while: without the visibility map, every index-only
+                # scan (the probe's bound) reads the table too (track probe 6.7 ms mean, 3.8 ms after VACUUM).
+                conn.execute(text("VACUUM ANALYZE"))
             tables = ("artists", "albums", "tracks")
             return {t: conn.execute(text(f"SELECT count(*) FROM {t}")).scalar() for t in tables}
     finally:
