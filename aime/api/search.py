@@ -1,4 +1,5 @@
 """Search."""
+from flask import jsonify
 from flask_smorest import Blueprint
 
 from ..schemas.collection import SearchQuerySchema, SearchResultSchema
@@ -14,4 +15,5 @@ blp = Blueprint("search", __name__, description="Search albums, artists and trac
 @blp.response(200, SearchResultSchema)
 def search(query):
     """Find albums, artists and tracks by name."""
-    return run_search(query["q"], query.get("type"), query["limit"])
+    # The service builds the answer in SearchResultSchema's shape (it stays the documented schema): no dump per object.
+    return jsonify(run_search(query["q"], query.get("type"), query["limit"]))

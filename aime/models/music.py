@@ -100,6 +100,6 @@ class Track(IdMixin, db.Model):
         # One row per (artist, album-or-none, title); the expression makes "no album" a real value.
         Index("uq_tracks_identity", "artist_id", text("coalesce(album_id, 0)"), "title_key", unique=True),
         Index("ix_tracks_album", "album_id"),
-        Index("ix_tracks_title_key", "title_key"),
+        Index("ix_tracks_title_key", "title_key", "id"),  # (key, id) order: search's probe reads the index only
         trigram_index("ix_tracks_title_key_trgm", "title_key"),
     )

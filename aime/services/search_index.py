@@ -4,7 +4,11 @@ SQLite: one FTS5 table per searched table holds a copy of its normalised key, ro
 the source tables keep it exact for every writer (API, importers, merges, deletes, cascades, raw SQL), so no
 service has to remember it. The index is exact for queries of 3 characters or more (a trigram phrase matches
 exactly the substrings); shorter queries, and a SQLite without FTS5 trigram, use the LIKE scan of before.
-PostgreSQL: GIN `gin_trgm_ops` indexes on the same key columns serve LIKE '%...%' directly; nothing to sync.
+PostgreSQL: GIN `gin_trgm_ops` indexes on the same key columns serve LIKE '%...%'; nothing to sync. The lookup is
+written as `id = ANY(ARRAY(SELECT id ... LIKE ...))` so it is planned on its own (a bitmap scan of the GIN index):
+inside `ORDER BY key LIMIT n` the planner prefers walking the key's btree and filtering, which reads most of the
+table when the matches sort late (`song star`: 35,700 rows, 77 ms, against 3.6 ms).
+Both backends first probe the ordered key index (probe_condition): a common substring finds its page there.
 A later migration that rebuilds one of these tables (Alembic batch mode on SQLite) drops its triggers: search
 then falls back to the scan (and says so) until that migration calls install_sqlite() again.
 """
@@ -13,9 +17,8 @@ from __future__ import annotations
 import logging
 
 from flask import current_app
-from sqlalchemy import Connection, Integer, text
+from sqlalchemy import Connection
 from sqlalchemy.exc import OperationalError
-from sqlalchemy.sql.selectable import TextualSelect
 
 from ..extensions import db
 from . import data_version
@@ -98,37 +101,47 @@ def fts_enabled() -> bool:
     return state["sqlite_fts"]
 
 
-def matching_ids(fts: str, key: str) -> TextualSelect:
-    """Row ids whose indexed key contains `key` (normalised, >= MIN_QUERY_CHARS characters)."""
-    phrase = '"' + key.replace('"', '""') + '"'  # one FTS5 string: every character literal
-    return text(f"SELECT rowid FROM {fts} WHERE {fts} MATCH :phrase").bindparams(phrase=phrase).columns(rowid=Integer)
+def phrase(key: str) -> str:
+    """`key` as one FTS5 string: every character literal (quotes doubled)."""
+    return '"' + key.replace('"', '""') + '"'
 
 
-def matches(id_column, key_column, key: str, pattern: str, fts: str, limit: int, probe: bool = True):
-    """WHERE clause for rows whose key contains `key`, for a page of `limit` ordered by (key, id).
+def condition(table: str, column: str, fts: str, key: str, alias: str | None = None) -> str:
+    """SQL condition on `alias` (default: the table) for rows whose key contains `key`; binds :pattern or :phrase.
 
-    With probe, a page found whole among the first PROBE_ROWS rows in that order is the answer (every later row
-    sorts after it); otherwise, and for short queries or without FTS5, the index (or the scan) answers.
+    :pattern is the LIKE pattern of the scan (short queries, no FTS5, PostgreSQL where pg_trgm serves it),
+    :phrase the FTS5 phrase of `key`; bind both (see params()).
     """
-    if not use_fts(key):
-        return key_column.like(pattern, escape="\\")
-    if probe:
-        table, column = id_column.table.name, key_column.name
-        # Bounded by the key at position PROBE_ROWS, the ordered index scan stops early and never reads the table;
-        # keys up to and including it are a prefix of the (key, id) order. A smaller table has no such key: the
-        # bound is NULL, nothing is found here and the index answers.
-        ids = db.session.scalars(text(  # plain SQL: this runs on every search, SQLAlchemy's overhead would dominate
-            f"SELECT id FROM {table} WHERE {column} <= (SELECT {column} FROM {table} ORDER BY {column}, id "
-            f"LIMIT 1 OFFSET :window) AND {column} LIKE :pattern ESCAPE '\\' ORDER BY {column}, id LIMIT :limit"),
-            {"window": PROBE_ROWS, "pattern": pattern, "limit": limit}).all()
-        if len(ids) == limit:
-            return id_column.in_(ids)
-    return id_column.in_(matching_ids(fts, key))
+    alias = alias or table
+    if not use_index(key):
+        return f"{alias}.{column} LIKE :pattern ESCAPE '\\'"
+    if db.engine.dialect.name == "postgresql":
+        return f"{alias}.id = ANY(ARRAY(SELECT id FROM {table} WHERE {column} LIKE :pattern ESCAPE '\\'))"
+    return f"{alias}.id IN (SELECT rowid FROM {fts} WHERE {fts} MATCH :phrase)"
 
 
-def use_fts(key: str) -> bool:
-    """Whether a normalised query can be answered from the FTS index."""
-    return len(key) >= MIN_QUERY_CHARS and "\x00" not in key and fts_enabled()
+def probe_condition(table: str, column: str, alias: str | None = None) -> str:
+    """SQL condition keeping only the first PROBE_ROWS rows in (key, id) order that match :pattern (binds :window).
+
+    Bounded by the key at position PROBE_ROWS, the ordered index scan stops early; keys up to and including it are
+    a prefix of the (key, id) order, so a page found whole among them is the answer (every later row sorts after
+    it). A smaller table has no such key: the bound is NULL and nothing is found.
+    """
+    alias = alias or table
+    return (f"{alias}.{column} <= (SELECT {column} FROM {table} ORDER BY {column} LIMIT 1 OFFSET :window) "
+            f"AND {alias}.{column} LIKE :pattern ESCAPE '\\'")
+
+
+def params(key: str, pattern: str, limit: int) -> dict:
+    """Bind values of condition() and probe_condition() for normalised `key` and its LIKE `pattern`."""
+    return {"pattern": pattern, "phrase": phrase(key), "window": PROBE_ROWS, "limit": limit}
+
+
+def use_index(key: str) -> bool:
+    """Whether a normalised query can be answered from the trigram index (FTS5 on SQLite, pg_trgm on PostgreSQL)."""
+    if len(key) < MIN_QUERY_CHARS or "\x00" in key:
+        return False
+    return db.engine.dialect.name == "postgresql" or fts_enabled()
 
 
 def autogenerate_filter(dialect: str):

@@ -115,8 +115,8 @@ def test_index_answers_equal_a_brute_force_scan(app, data, query, limit, probe_r
         db.session.commit()
         original, search_index.PROBE_ROWS = search_index.PROBE_ROWS, probe_rows  # a window smaller than the table
         try:
-            found = [a.name for a in search(query, "artist", limit=limit)["artists"]]
-            everything = [a.name for a in search(query, "artist", limit=100)["artists"]]
+            found = [a["name"] for a in search(query, "artist", limit=limit)["artists"]]
+            everything = [a["name"] for a in search(query, "artist", limit=100)["artists"]]
         finally:
             search_index.PROBE_ROWS = original
         dialect = db.engine.dialect.name
