@@ -2,6 +2,9 @@
 
     .venv/bin/python bench/reads_cpu.py DATABASE_URL [RUNS]
 
+On PostgreSQL the CPU of the app's server backends (from /proc, same machine) is added: it is where count(*)
+and the other queries run.
+
 For each GET: `miss` = the first read after a write (the per-worker answer cache emptied before every
 request, so the view runs: queries, serialisation), `hit` = the same URL again (version read + Flask).
 Prints the minimum and the median of `time.process_time` per request (read the minima on a shared machine).
@@ -36,16 +39,40 @@ def busiest_album(url: str) -> int:
         engine.dispose()
 
 
-def cpu(call, runs: int) -> tuple[float, float]:
-    """(minimum, median) CPU milliseconds of `runs` calls after one warm-up call."""
+def backend_cpu(url: str) -> float:
+    """CPU seconds used so far by the PostgreSQL backends serving this database's other sessions (0 on SQLite)."""
+    if not url.startswith("postgresql"):
+        return 0.0
+    engine = create_engine(url)
+    try:
+        with engine.connect() as conn:
+            pids = conn.execute(text("SELECT pid FROM pg_stat_activity WHERE datname = current_database() "
+                                     "AND pid <> pg_backend_pid()")).scalars().all()
+    finally:
+        engine.dispose()
+    total, tick = 0.0, os.sysconf("SC_CLK_TCK")
+    for pid in pids:
+        try:
+            fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        total += (int(fields[11]) + int(fields[12])) / tick
+    return total
+
+
+def cpu(call, runs: int, url: str = "") -> tuple[float, float, float]:
+    """(minimum, median) CPU milliseconds of `runs` calls after one warm-up call, and the database server's
+    CPU milliseconds per call over them (PostgreSQL; 10 ms clock ticks, so only the mean is meaningful)."""
     call()
     spent = []
+    server = backend_cpu(url)
     for _ in range(runs):
         began = time.process_time()
         call()
         spent.append((time.process_time() - began) * 1000)
+    server = (backend_cpu(url) - server) * 1000 / runs
     spent.sort()
-    return spent[0], spent[len(spent) // 2]
+    return spent[0], spent[len(spent) // 2], server
 
 
 def main(url: str, runs: int) -> None:
@@ -68,10 +95,10 @@ def main(url: str, runs: int) -> None:
         assert response.status_code == 200, (path, response.status_code, response.get_data(as_text=True)[:300])
 
     for name, path in paths:
-        miss = cpu(lambda: get(path, True), runs)  # noqa: B023 (called at once)
-        hit = cpu(lambda: get(path, False), runs)  # noqa: B023 (called at once)
-        print(f"{name:14s} miss min {miss[0]:6.2f} med {miss[1]:6.2f} ms | hit min {hit[0]:6.2f} "
-              f"med {hit[1]:6.2f} ms", flush=True)
+        miss = cpu(lambda: get(path, True), runs, url)  # noqa: B023 (called at once)
+        hit = cpu(lambda: get(path, False), runs, url)  # noqa: B023 (called at once)
+        print(f"{name:14s} miss min {miss[0]:6.2f} med {miss[1]:6.2f} ms db {miss[2]:6.2f} | hit min "
+              f"{hit[0]:6.2f} med {hit[1]:6.2f} ms db {hit[2]:6.2f}", flush=True)
 
 
 if __name__ == "__main__":
