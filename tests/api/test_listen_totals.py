@@ -131,3 +131,18 @@ def test_the_memo_is_bounded():
     for key in ("a", "b", "c"):
         memo.put(key, (key,))
     assert (memo.get("a"), memo.get("b"), memo.get("c")) == (None, ("b",), ("c",))
+
+
+def test_an_import_job_is_counted(app, db, client, history):
+    from pathlib import Path
+
+    from aime.jobs import imports
+
+    samples = Path(__file__).resolve().parents[3] / "shared" / "samples"
+    samples = samples if samples.is_dir() else Path("/work/shared/samples")
+    assert _totals(client) == [3, 0, 2, 1, 0]
+    job_id = imports.create_file_job(samples / "recenttracks-alice-1700000000.csv", None)
+    assert imports.run_job(job_id)["imported"] == 10  # the importer's own cursors (COPY on PostgreSQL)
+    db.session.rollback()
+    totals = _totals(client)
+    assert totals[0] == 13 and totals == _recount(db)
