@@ -268,3 +268,42 @@ class TcpProxy:
                     target.sendall(data)
                 except OSError:
                     return
+
+
+def rounds(database_url: str, work: Path, names: list[str], rounds_count: int, duration: float,
+           connections: int = 8, tool: str = "auto") -> dict[str, list[dict]]:
+    """The named endpoints of endpoint_set, loaded in turn `rounds_count` times (interleaved, so a change of
+    load on a shared machine hits every endpoint alike) against an existing, loaded database."""
+    targets = pick_targets(database_url)
+    chosen = [(name, path) for name, path in endpoint_set(targets, TOP_ARTISTS_PATHS[-1]) if name in names]
+    seen: dict[str, list[dict]] = {name: [] for name, _path in chosen}
+    with running(server_env(database_url, work), work / "gunicorn-rounds.log") as server:
+        for _ in range(rounds_count):
+            for row in measure_set(server, chosen, connections, duration, tool, single=False):
+                seen[row["name"]].append(row)
+    return seen
+
+
+def main(argv: list[str] | None = None) -> None:
+    """Print req/s, ratio to /live and server CPU per request of each round, and their medians."""
+    import argparse
+    import statistics
+
+    parser = argparse.ArgumentParser(description="interleaved HTTP rounds against an existing AIME database")
+    parser.add_argument("database_url")
+    parser.add_argument("--work", type=Path, required=True, help="data dir and gunicorn log")
+    parser.add_argument("--only", default="live,ready,health,album list,album detail,journal p1,journal p500")
+    parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--duration", type=float, default=4.0)
+    args = parser.parse_args(argv)
+    seen = rounds(args.database_url, args.work, args.only.split(","), args.rounds, args.duration)
+    for name, rows in seen.items():
+        ratios = [r["ratio_to_live"] for r in rows if r.get("ratio_to_live") is not None]
+        cpus = [r["server_cpu_ms_per_request"] for r in rows if r.get("server_cpu_ms_per_request")]
+        print(f"{name:14s} rps {' '.join(str(round(r['rps'])) for r in rows):24s} ratio "
+              f"{' '.join(f'{x:.2f}' for x in ratios):20s} median {statistics.median(ratios):.2f} | cpu ms/req "
+              f"{' '.join(f'{x:.2f}' for x in cpus)} median {statistics.median(cpus):.2f}", flush=True)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,7 +1,9 @@
 """Collection: albums, artists, collection totals."""
+from flask import jsonify
 from flask.views import MethodView
 from flask_smorest import Blueprint
 
+from ..schemas import wire
 from ..schemas.collection import (AlbumCreateSchema, AlbumDetailSchema, AlbumPageSchema, AlbumPatchSchema,
                                   AlbumQuerySchema, ArtistPageSchema, ArtistQuerySchema, CollectionStatsSchema)
 from ..services import collection as service
@@ -17,7 +19,8 @@ class AlbumList(MethodView):
     @blp.response(200, AlbumPageSchema)
     def get(self, query):
         """List collection albums (filters, sort, pages)."""
-        return service.list_albums(**query)
+        # Built without the schema's per-object dump (same body: tests/api/test_wire.py); the schema documents it.
+        return jsonify(wire.album_page(service.album_rows_page(**query)))
 
     @blp.arguments(AlbumCreateSchema)
     @blp.response(201, AlbumDetailSchema)
@@ -32,7 +35,7 @@ class AlbumItem(MethodView):
     @blp.response(200, AlbumDetailSchema)
     def get(self, album_id):
         """One album with tracks and play count."""
-        return service.album_detail(album_id)
+        return jsonify(wire.album_detail(service.album_detail_row(album_id)))
 
     @blp.arguments(AlbumCreateSchema)
     @blp.response(200, AlbumDetailSchema)

@@ -12,7 +12,7 @@ from ..extensions import db
 from ..models import Album, Artist, Listen, Track
 from ..timeutil import day_bounds, range_bounds, utcnow, zone, to_epoch
 from .catalog import contains, get_or_create_album, get_or_create_artist, get_or_create_track
-from . import rollups
+from . import listen_totals, rollups
 from .answer_memo import remembered
 from .paging import Page, offset
 
@@ -63,7 +63,7 @@ def journal(config: Config, page: int = 1, page_size: int = 50, source: str | No
         count_query = count_query.join(Artist, Artist.id == Track.artist_id)
     if album:
         count_query = count_query.join(Album, Album.id == Track.album_id)
-    total = db.session.scalar(count_query.where(*clauses))
+    total = listen_totals.total(count_query.where(*clauses), (lo, hi, source, loved, artist, album), bool(clauses))
     # (played_at, track_id) is unique, so this order is total and served by ix_listens_played_at_track.
     order = (Listen.played_at.desc(), Listen.track_id.desc())
     skip = offset(page, page_size)

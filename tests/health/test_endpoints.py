@@ -4,6 +4,7 @@ from __future__ import annotations
 import re
 
 import pytest
+from flask import jsonify
 from flask_migrate import stamp
 
 from aime.health.readiness import start_draining
@@ -34,6 +35,9 @@ def test_ready_when_validated_migrated_reachable_and_not_draining(quiet_app):
     client = quiet_app.test_client()
     response = client.get("/ready")
     assert (response.status_code, response.json) == (200, {"ready": True})
+    with quiet_app.app_context():  # the prebuilt body is byte for byte what jsonify wrote
+        assert (response.data, response.mimetype) == (jsonify({"ready": True}).data, "application/json")
+    assert response.headers["Cache-Control"] == "no-store"
     start_draining(quiet_app)
     response = client.get("/ready")
     assert response.status_code == 503

@@ -1,0 +1,95 @@
+"""How many listens a journal query matches, without counting the whole table after every new play.
+
+count(*) over listens was most of a journal page's first read after a write (SQLite 2 ms at 200,000 plays,
+10 ms at 1,000,000; PostgreSQL 19-50 ms of server CPU at 200,000). Both ways below stay exact:
+* PostgreSQL, no filter: migration 0019 keeps the number of listens in `data_version.listen_count`, changed
+  at each commit by the rows that commit inserted and deleted (NULL after a TRUNCATE: then count).
+* SQLite, any filter: each worker remembers (epoch, counter, newest listen id, total) per filter. The
+  counter of migration 0015 changes with every UPDATE or DELETE of listens and every catalogue change, and
+  SQLite hands out listen ids in commit order; so while epoch and counter are unchanged, the listens added
+  since are exactly those with a higher id, and the total is the remembered one plus their count. The
+  version, the newest id and that count are read by one statement, i.e. from one snapshot.
+"""
+from __future__ import annotations
+
+import threading
+from collections import OrderedDict
+from collections.abc import Hashable
+
+from flask import current_app
+from sqlalchemy import Select, func, select, table, column
+
+from ..extensions import db
+from ..models import Listen
+
+MAX_KEYS = 64
+_VERSION = table("data_version", column("id"), column("version"), column("epoch"), column("listen_count"))
+
+
+class Memo:
+    """The last (epoch, counter, newest id, total) per filter key; bounded LRU, thread-safe."""
+
+    def __init__(self, max_keys: int = MAX_KEYS) -> None:
+        self._entries: OrderedDict[Hashable, tuple] = OrderedDict()
+        self._lock = threading.Lock()
+        self.max_keys = max_keys
+
+    def get(self, key: Hashable) -> tuple | None:
+        """The remembered state of `key`, if any."""
+        with self._lock:
+            return self._entries.get(key)
+
+    def put(self, key: Hashable, state: tuple) -> None:
+        """Remember `state` for `key`, dropping the least recently stored keys beyond the bound."""
+        with self._lock:
+            self._entries.pop(key, None)
+            self._entries[key] = state
+            while len(self._entries) > self.max_keys:
+                self._entries.popitem(last=False)
+
+
+def memo() -> Memo:
+    """This app's (this worker's) memo of SQLite journal totals."""
+    found = current_app.extensions.get("aime.listen_totals")
+    if found is None:
+        found = current_app.extensions.setdefault("aime.listen_totals", Memo())
+    return found
+
+
+def total(count_query: Select, key: Hashable, filtered: bool) -> int:
+    """count_query's count (a `select count(*) ... from listens ...`), kept cheap as the module says."""
+    dialect = db.session.get_bind().dialect.name
+    if dialect == "sqlite":
+        return _sqlite_total(count_query, key)
+    if dialect == "postgresql" and not filtered:
+        stored = db.session.scalar(select(_VERSION.c.listen_count).where(_VERSION.c.id == 1))
+        if stored is not None:
+            return int(stored)
+    return int(db.session.scalar(count_query))
+
+
+def _sqlite_total(count_query: Select, key: Hashable) -> int:
+    store = memo()
+    known = store.get(key)
+    since = known[2] if known else None
+    newer = count_query.where(Listen.id > since) if since is not None else count_query
+    row = db.session.execute(
+        select(_VERSION.c.epoch, _VERSION.c.version,
+               select(func.max(Listen.id)).scalar_subquery(), newer.scalar_subquery())
+        .where(_VERSION.c.id == 1)).first()
+    if row is None:  # no counter row: nothing to rely on
+        return int(db.session.scalar(count_query))
+    epoch, version, top, counted = row
+    top = top or 0
+    if known is not None and known[:2] == (epoch, version) and top >= known[2]:
+        result = known[3] + counted
+    elif known is None:
+        result = counted
+    else:  # the counter moved (an update, a delete, a catalogue change): count again, in one snapshot
+        epoch, version, top, result = db.session.execute(
+            select(_VERSION.c.epoch, _VERSION.c.version,
+                   select(func.max(Listen.id)).scalar_subquery(), count_query.scalar_subquery())
+            .where(_VERSION.c.id == 1)).one()
+        top = top or 0
+    store.put(key, (epoch, version, top, result))
+    return int(result)

@@ -1,0 +1,105 @@
+"""CPU per request of the #18.2 reads, in-process through the test client (no HTTP, no gunicorn).
+
+    .venv/bin/python bench/reads_cpu.py DATABASE_URL [RUNS]
+
+On PostgreSQL the CPU of the app's server backends (from /proc, same machine) is added: it is where count(*)
+and the other queries run.
+
+For each GET: `miss` = the first read after a write (the per-worker answer cache emptied before every
+request, so the view runs: queries, serialisation), `hit` = the same URL again (version read + Flask).
+Prints the minimum and the median of `time.process_time` per request (read the minima on a shared machine).
+"""
+from __future__ import annotations
+
+import os
+import sys
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+if str(ROOT) not in sys.path:
+    sys.path.insert(0, str(ROOT))
+
+from sqlalchemy import create_engine, text  # noqa: E402
+
+from aime import create_app  # noqa: E402
+from aime.api.conditional import response_cache  # noqa: E402
+
+
+def busiest_album(url: str) -> int:
+    """The owned album with the most plays (the bench's album-detail target)."""
+    engine = create_engine(url)
+    try:
+        with engine.connect() as conn:
+            return int(conn.execute(text(
+                "SELECT t.album_id FROM listens l JOIN tracks t ON t.id = l.track_id JOIN albums a ON a.id = "
+                "t.album_id WHERE a.in_collection = :yes GROUP BY t.album_id ORDER BY count(*) DESC, t.album_id "
+                "LIMIT 1"), {"yes": True}).scalar())
+    finally:
+        engine.dispose()
+
+
+def backend_cpu(url: str) -> float:
+    """CPU seconds used so far by the PostgreSQL backends serving this database's other sessions (0 on SQLite)."""
+    if not url.startswith("postgresql"):
+        return 0.0
+    engine = create_engine(url)
+    try:
+        with engine.connect() as conn:
+            pids = conn.execute(text("SELECT pid FROM pg_stat_activity WHERE datname = current_database() "
+                                     "AND pid <> pg_backend_pid()")).scalars().all()
+    finally:
+        engine.dispose()
+    total, tick = 0.0, os.sysconf("SC_CLK_TCK")
+    for pid in pids:
+        try:
+            fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        total += (int(fields[11]) + int(fields[12])) / tick
+    return total
+
+
+def cpu(call, runs: int, url: str = "") -> tuple[float, float, float]:
+    """(minimum, median) CPU milliseconds of `runs` calls after one warm-up call, and the database server's
+    CPU milliseconds per call over them (PostgreSQL; 10 ms clock ticks, so only the mean is meaningful)."""
+    call()
+    spent = []
+    server = backend_cpu(url)
+    for _ in range(runs):
+        began = time.process_time()
+        call()
+        spent.append((time.process_time() - began) * 1000)
+    server = (backend_cpu(url) - server) * 1000 / runs
+    spent.sort()
+    return spent[0], spent[len(spent) // 2], server
+
+
+def main(url: str, runs: int) -> None:
+    """Print miss and hit CPU per request of every read."""
+    app = create_app({"DATABASE_URL": url, "AIME_DATA_DIR": str(Path(os.environ.get("TMPDIR", "/tmp"))),
+                      "AIME_LOG_LEVEL": "warning"})
+    album = busiest_album(url)
+    paths = [("live", "/live"), ("ready", "/ready"), ("health", "/health"),
+             ("album list", "/api/v1/collection/albums"), ("album detail", f"/api/v1/collection/albums/{album}"),
+             ("journal p1", "/api/v1/history/tracks?page=1&page_size=50"),
+             ("journal p500", "/api/v1/history/tracks?page=500&page_size=50")]
+    client = app.test_client()
+    cache = response_cache(app)
+
+    def get(path: str, clear: bool):
+        if clear:
+            cache._entries.clear()  # noqa: SLF001 - a bench forcing the miss path
+            cache._bytes = 0  # noqa: SLF001
+        response = client.get(path)
+        assert response.status_code == 200, (path, response.status_code, response.get_data(as_text=True)[:300])
+
+    for name, path in paths:
+        miss = cpu(lambda: get(path, True), runs, url)  # noqa: B023 (called at once)
+        hit = cpu(lambda: get(path, False), runs, url)  # noqa: B023 (called at once)
+        print(f"{name:14s} miss min {miss[0]:6.2f} med {miss[1]:6.2f} ms db {miss[2]:6.2f} | hit min "
+              f"{hit[0]:6.2f} med {hit[1]:6.2f} ms db {hit[2]:6.2f}", flush=True)
+
+
+if __name__ == "__main__":
+    main(sys.argv[1], int(sys.argv[2]) if len(sys.argv) > 2 else 30)
