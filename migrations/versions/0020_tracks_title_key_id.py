@@ -11,7 +11,7 @@ carried the rowid (= id): there the index gains a redundant column and nothing c
 from alembic import op
 
 revision = "0020"
-down_revision = "0016"
+down_revision = "0019"
 branch_labels = None
 depends_on = None
 
