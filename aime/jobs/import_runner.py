@@ -21,6 +21,7 @@ from ..services.importers.pipeline import (
     batches,
     read_only,
     refresh_statistics,
+    tune_for_import,
     write_plays,
 )
 from ..services.importers.records import CollectionEntry, FatalFormatError, Play
@@ -66,13 +67,14 @@ class Progress:
 
 
 def execute(job_id: int, stream: BinaryIO, *, window: int, job_lease: tuple[str, str, float] | None,
-            on_batch: Callable[[int, int], None] | None = None) -> None:
+            on_batch: Callable[[int, int], None] | None = None, own_process: bool = False) -> None:
     """Import the job's remaining rows from stream (the first job.processed rows are already committed).
 
     After a batch that added nothing (a re-import), the next batch is first read without the write lock: when
     all its plays are there and it has nothing to teach, its counts wait in memory and reach the job row with
     the next write, at least every FLUSH_SECONDS (with the lease) and at the end. A crash in between loses
-    only counts of rows that a resumed job reads again.
+    only counts of rows that a resumed job reads again. `own_process` (the CLI): the process's database
+    connections are the import's alone, and get its SQLite page cache and checkpoint interval.
     """
     job = db.session.get(ImportJob, job_id)
     fmt = FORMATS[job.format]
@@ -86,14 +88,15 @@ def execute(job_id: int, stream: BinaryIO, *, window: int, job_lease: tuple[str,
     try:
         for batch in batches(fmt.parse(stream), skip_first=skip_first, entry_type=kind, size=size):
             held = [0.0]
-            done = _probe(held, job_id, batch, cache, fmt, window) if probe else None
+            done = _probe(held, job_id, batch, cache, fmt, window, own_process) if probe else None
             if done is not None:
                 pending.add(done)
                 if time.monotonic() - flushed >= FLUSH_SECONDS:
                     run_write(_flush, job_id, pending, job_lease)
                     pending, flushed = Progress(), time.monotonic()
             else:
-                added = run_write(_timed_commit, held, job_id, batch, cache, fmt, window, job_lease, pending)
+                added = run_write(_timed_commit, held, own_process, job_id, batch, cache, fmt, window, job_lease,
+                                  pending)
                 pending, flushed = Progress(), time.monotonic()
                 probe = fmt.kind == "listens" and added == 0
             sizer.observe(batch.records, held[0])
@@ -108,10 +111,13 @@ def execute(job_id: int, stream: BinaryIO, *, window: int, job_lease: tuple[str,
         refresh_statistics(db.engine, db.session.get(ImportJob, job_id).imported)
 
 
-def _probe(held: list, job_id: int, batch: Batch, cache: CatalogCache, fmt: Format, window: int) -> Progress | None:
+def _probe(held: list, job_id: int, batch: Batch, cache: CatalogCache, fmt: Format, window: int,
+           tune: bool) -> Progress | None:
     """The batch's counts when it has nothing to write, read without the write lock; None when it has."""
     session = db.session
     session.rollback()
+    if tune:
+        tune_for_import(session)
     started = time.perf_counter()
     try:
         with read_only(session):
@@ -139,8 +145,10 @@ def _flush(job_id: int, pending: Progress, job_lease: tuple[str, str, float] | N
     _count(db.session.get(ImportJob, job_id), pending)
 
 
-def _timed_commit(held: list, *args) -> int:
+def _timed_commit(held: list, tune: bool, *args) -> int:
     db.session.connection()  # begins the transaction: on SQLite, BEGIN IMMEDIATE waits for the lock here
+    if tune:
+        tune_for_import(db.session)
     started = time.perf_counter()  # from here to the end of the work: how long the batch holds the lock
     try:
         return _commit(*args)

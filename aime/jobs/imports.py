@@ -95,8 +95,10 @@ def _create_job(filename: str, stored_path: str, fmt: str) -> int:
     return job.id
 
 
-def run_job(job_id: int, on_batch: Callable[[int, int], None] | None = None) -> dict:
-    """Run (or resume) a job to the end in this thread, unless another live process holds it."""
+def run_job(job_id: int, on_batch: Callable[[int, int], None] | None = None, own_process: bool = False) -> dict:
+    """Run (or resume) a job to the end in this thread, unless another live process holds it.
+
+    `own_process`: this process exists for the import (the CLI), see import_runner.execute."""
     config: Config = current_config()
     if not run_write(_claim, job_id):
         return job_dict(db.session.get(ImportJob, job_id))
@@ -106,7 +108,7 @@ def run_job(job_id: int, on_batch: Callable[[int, int], None] | None = None) -> 
         with open(job.stored_path, "rb") as stream:
             execute(job_id, stream, window=config.dedup_window_seconds,
                     job_lease=(lease_name(job_id), owner_id(), lease_seconds()),
-                    on_batch=on_batch)
+                    on_batch=on_batch, own_process=own_process)
         run_write(_finish, job_id, "done", None, None)
     except KeyboardInterrupt:
         # Ctrl-C in the CLI: committed batches stay; free the lease so a re-run resumes at once.

@@ -32,7 +32,7 @@ def import_command(file: Path | None, fmt: str | None, dry_run: bool, resume_id:
         if resume_id is not None:
             imports.get_job(resume_id)  # 404 -> a clear message
             with _bar(_size(Path(job_path(resume_id)))) as bar:
-                report = jobs.run_job(resume_id, on_batch=bar.advance)
+                report = jobs.run_job(resume_id, on_batch=bar.advance, own_process=True)
         elif dry_run:
             with _bar(_size(file)) as bar:
                 report = imports.dry_run_file(file, fmt, on_batch=bar.advance)
@@ -42,7 +42,7 @@ def import_command(file: Path | None, fmt: str | None, dry_run: bool, resume_id:
             if job["processed"]:
                 click.echo(f"resuming import {job_id} after row {job['processed']}")
             with _bar(_size(file)) as bar:
-                report = jobs.run_job(job_id, on_batch=bar.advance)
+                report = jobs.run_job(job_id, on_batch=bar.advance, own_process=True)
     except AimeError as error:
         raise click.ClickException(error.detail) from None
     _print_report(report, dry_run)

@@ -47,6 +47,15 @@ _PG_MOVE = (f"INSERT INTO listens ({_LISTEN_COLUMNS}) SELECT {_LISTEN_COLUMNS} F
             "ON CONFLICT DO NOTHING RETURNING track_id, played_at, listened_seconds")
 
 
+# SQLite settings of the connections of a `flask import` process (they end with it; a server's pooled
+# connections keep the defaults, so the page cache stays small for every request). The listens' unique
+# (track_id, played_at) index takes rows all over it, and the default 2 MB page cache read its pages again in
+# every batch; a WAL checkpoint every 1,000 pages wrote the same hot pages (index inner pages, rollup rows)
+# back at nearly every commit.
+IMPORT_PRAGMAS = {"cache_size": -65536, "wal_autocheckpoint": 10000}
+_TUNED = "aime.import_pragmas"  # connection.info key: set once per connection
+
+
 class NeedsWrite(Exception):
     """A batch read under `read_only` has something to write: it must run in a write transaction."""
 
@@ -135,6 +144,17 @@ def read_only(session):
         except Exception:
             connection.invalidate()  # never hand a read-only connection back to the pool
             raise
+
+
+def tune_for_import(session) -> None:
+    """Give the session's SQLite connection the import's page cache and checkpoint interval (once per connection)."""
+    connection = session.connection()
+    if connection.dialect.name != "sqlite" or _TUNED in connection.info:
+        return
+    with dbapi_cursor(session) as cursor:
+        for name, value in IMPORT_PRAGMAS.items():
+            cursor.execute(f"PRAGMA {name} = {int(value)}")
+    connection.info[_TUNED] = True
 
 
 def _insert_listens(session, rows: list[tuple]) -> list[tuple[int, int, int | None]]:
