@@ -11,7 +11,7 @@ from ..schemas.history import (AlbumListenResultSchema, AlbumListenSchema, Histo
 from ..services import history as service
 from ..services import history_export
 from ..services import stats
-from .conditional import conditional_get
+from .conditional import conditional_get, local_today
 
 blp = Blueprint("history", __name__, description="Listening history")
 
@@ -49,6 +49,7 @@ def love_track(data, track_id):
 
 
 @blp.route("/history/timeline")
+@conditional_get(blp, vary=local_today)
 @blp.arguments(TimelineQuerySchema, location="query")
 @blp.response(200, TimelineSchema)
 def timeline(query):
@@ -73,6 +74,7 @@ def export_history(query):
 
 
 @blp.route("/history/stats")
+@conditional_get(blp, vary=local_today)
 @blp.arguments(StatsQuerySchema, location="query")
 @blp.response(200, HistoryStatsSchema)
 def history_stats(query):
