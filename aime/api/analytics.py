@@ -8,11 +8,13 @@ from ..schemas.analytics import (CompareQuerySchema, ComparisonSchema, Discovery
                                  StreaksSchema, TopListSchema, TopQuerySchema)
 from ..schemas.common import PeriodQuerySchema
 from ..services import analytics, sessions, stats
+from .conditional import conditional_get, local_today
 
 blp = Blueprint("analytics", __name__, description="Listening statistics and analytics")
 
 
 @blp.route("/history/top/<kind>")
+@conditional_get(blp, vary=local_today)
 @blp.arguments(TopQuerySchema, location="query")
 @blp.response(200, TopListSchema)
 def top(query, kind):

@@ -13,14 +13,18 @@ import functools
 import hashlib
 import threading
 from collections import OrderedDict
+from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import datetime
 from pathlib import Path
 
 from flask import Flask, Response, current_app, make_response, request
 from flask_smorest import Blueprint
 
 from ..config import config_of
+from ..errors import InvalidInput
 from ..services import data_version
+from ..timeutil import zone
 
 CACHE_CONTROL = "private, no-cache"
 MAX_ENTRIES = 256
@@ -69,26 +73,29 @@ class ResponseCache:
                 self._bytes -= len(evicted.body)
 
 
-def conditional_get(blp: Blueprint):
-    """Decorate a GET view (outside its flask-smorest decorators): ETag, 304 on a match, per-worker reuse."""
+def conditional_get(blp: Blueprint, vary: Callable[[], str] | None = None):
+    """Decorate a GET view (outside its flask-smorest decorators): ETag, 304 on a match, per-worker reuse.
+
+    `vary` returns what else the answer depends on besides the URL and the data (e.g. today's date for a view
+    whose default period ends today); it becomes part of the cache key and of the ETag."""
     def decorate(view):
         @functools.wraps(view)
         def wrapper(*args, **kwargs):
             version = data_version.current()
             if version is None:  # no counter (database not migrated): answer without any of this
                 return view(*args, **kwargs)
-            etag = _etag(version)
+            key = request.full_path if vary is None else f"{request.full_path}|{vary()}"
+            etag = _etag(version, key)
             if request.if_none_match and not request.if_none_match.star_tag \
                     and request.if_none_match.contains_weak(etag):
                 return _validated(current_app.response_class(status=304), etag)
-            return _validated(_answer(view, args, kwargs, version), etag)
+            return _validated(_answer(view, args, kwargs, version, key), etag)
         return blp.alt_response(304, description=_NOT_MODIFIED)(wrapper)
     return decorate
 
 
-def _answer(view, args, kwargs, version: str) -> Response:
+def _answer(view, args, kwargs, version: str, key: str) -> Response:
     cache = response_cache(current_app)
-    key = request.full_path
     stored = cache.get(key, version)
     if stored is not None:
         return current_app.response_class(stored.body, headers=list(stored.headers))
@@ -100,6 +107,17 @@ def _answer(view, args, kwargs, version: str) -> Response:
     return response
 
 
+def local_today() -> str:
+    """What a statistics answer depends on besides its URL and the data: today's date in the request's zone (an
+    open period or the timeline's default day ends today) and the longest period allowed (a 200 or a 422)."""
+    config = config_of(current_app)
+    try:
+        tz = zone(request.args.get("tz"), config.timezone)
+    except InvalidInput:  # the view answers 422, which is never kept
+        tz = zone(None, config.timezone)
+    return f"{datetime.now(tz).date().isoformat()}|{config.max_range_days}"
+
+
 def _validated(response: Response, etag: str) -> Response:
     if response.status_code in (200, 304):
         response.set_etag(etag)
@@ -107,9 +125,9 @@ def _validated(response: Response, etag: str) -> Response:
     return response
 
 
-def _etag(version: str) -> str:
+def _etag(version: str, key: str) -> str:
     salt = _salt(current_app)
-    return hashlib.blake2b(f"{version}|{request.full_path}|{salt}".encode(), digest_size=12).hexdigest()
+    return hashlib.blake2b(f"{version}|{key}|{salt}".encode(), digest_size=12).hexdigest()
 
 
 def response_cache(app: Flask) -> ResponseCache:

@@ -8,11 +8,11 @@ from ..schemas import wire
 from ..schemas.history import (AlbumListenResultSchema, AlbumListenSchema, HistoryExportQuerySchema,
                                HistoryStatsSchema, JournalPageSchema, JournalQuerySchema, ListenCreateSchema,
                                ListenSchema, LoveResultSchema, LoveSchema, StatsQuerySchema, TimelineQuerySchema,
-                               TimelineSchema)
+                               TimelineSchema, timeline_body)
 from ..services import history as service
 from ..services import history_export
 from ..services import stats
-from .conditional import conditional_get
+from .conditional import conditional_get, local_today
 
 blp = Blueprint("history", __name__, description="Listening history")
 
@@ -51,11 +51,12 @@ def love_track(data, track_id):
 
 
 @blp.route("/history/timeline")
+@conditional_get(blp, vary=local_today)
 @blp.arguments(TimelineQuerySchema, location="query")
 @blp.response(200, TimelineSchema)
 def timeline(query):
     """One local day of plays by hour."""
-    day = TimelineSchema().dump(service.timeline(current_config(), query.get("date"), query.get("tz")))
+    day = timeline_body(service.timeline(current_config(), query.get("date"), query.get("tz")))
     # Hours in hour order (0..23): the app's JSON sorts keys as text ("0", "1", "10", ...), and scripts
     # reading other bodies rely on that order, so only this body is written unsorted.
     return current_app.response_class(current_app.json.dumps(day, sort_keys=False) + "\n",
@@ -75,6 +76,7 @@ def export_history(query):
 
 
 @blp.route("/history/stats")
+@conditional_get(blp, vary=local_today)
 @blp.arguments(StatsQuerySchema, location="query")
 @blp.response(200, HistoryStatsSchema)
 def history_stats(query):

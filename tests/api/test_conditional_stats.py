@@ -1,0 +1,117 @@
+"""Conditional GETs of the statistics, top lists and timeline: 304 on repeat, a new play seen by the next read,
+answers never shared between query strings or between days."""
+from __future__ import annotations
+
+from datetime import datetime
+
+import pytest
+
+from aime.api import conditional
+from aime.services import history as history_service
+from tests.factories import add_listen
+
+PLAYED = "2023-11-14T22:13:20Z"  # 1,700,000,000: 22:13 in UTC, 2023-11-15 03:43 in Asia/Kolkata
+LATER = "2023-11-14T22:23:20Z"
+DAY = "start_date=2023-11-14&end_date=2023-11-14&tz=UTC"
+PATHS = [f"/api/v1/history/stats?{DAY}", "/api/v1/history/stats", f"/api/v1/history/top/artists?{DAY}",
+         "/api/v1/history/top/tracks", "/api/v1/history/timeline?date=2023-11-14&tz=UTC"]
+
+
+@pytest.fixture
+def played(client, auth):
+    """One play of Björk's Hunter."""
+    return add_listen(client, auth, "Björk", "Hunter", PLAYED, album="Homogenic")
+
+
+def test_each_statistics_read_answers_304_on_repeat(client, played):
+    etags = set()
+    for path in PATHS:
+        first = client.get(path)
+        assert first.status_code == 200, path
+        assert first.headers["Cache-Control"] == conditional.CACHE_CONTROL
+        etag = first.headers["ETag"]
+        again = client.get(path, headers={"If-None-Match": etag})
+        assert (again.status_code, again.data, again.headers["ETag"]) == (304, b"", etag), path
+        kept = client.get(path)  # no If-None-Match: the same answer from the worker's cache
+        assert (kept.status_code, kept.data, kept.headers["ETag"]) == (200, first.data, etag), path
+        etags.add(etag)
+    assert len(etags) == len(PATHS)
+
+
+def test_a_new_play_makes_the_next_read_200_with_the_new_value_and_a_new_etag(client, auth, played):
+    paths = {"stats": f"/api/v1/history/stats?{DAY}", "top": f"/api/v1/history/top/artists?{DAY}",
+             "timeline": "/api/v1/history/timeline?date=2023-11-14&tz=UTC"}
+    before = {name: client.get(path) for name, path in paths.items()}
+    assert before["stats"].get_json()["total_tracks"] == 1
+    assert [(i["name"], i["plays"]) for i in before["top"].get_json()["items"]] == [("Björk", 1)]
+    assert [i["title"] for i in before["timeline"].get_json()["hours"]["22"]] == ["Hunter"]
+    add_listen(client, auth, "Air", "Kelly Watch the Stars", LATER)
+    after = {name: client.get(path, headers={"If-None-Match": before[name].headers["ETag"]})
+             for name, path in paths.items()}
+    for name in paths:
+        assert after[name].status_code == 200, name
+        assert after[name].headers["ETag"] != before[name].headers["ETag"], name
+    stats = after["stats"].get_json()
+    assert (stats["total_tracks"], stats["unique_artists"], stats["unique_albums"]) == (2, 2, 1)
+    assert [(i["name"], i["plays"]) for i in after["top"].get_json()["items"]] == [("Air", 1), ("Björk", 1)]
+    timeline = after["timeline"].get_json()
+    assert [i["title"] for i in timeline["hours"]["22"]] == ["Hunter", "Kelly Watch the Stars"]
+    assert timeline["stats"] == {"total_tracks": 2, "unique_artists": 2, "unique_albums": 1, "peak_hour": 22}
+
+
+def test_two_query_strings_never_share_an_answer(client, auth, played):
+    add_listen(client, auth, "Air", "Kelly Watch the Stars", LATER)
+    add_listen(client, auth, "Air", "Sexy Boy", "2023-11-14T23:00:00Z")
+    utc = client.get("/api/v1/history/timeline?date=2023-11-14&tz=UTC")
+    kolkata = client.get("/api/v1/history/timeline?date=2023-11-14&tz=Asia/Kolkata")
+    next_day = client.get("/api/v1/history/timeline?date=2023-11-15&tz=Asia/Kolkata")
+    assert utc.get_json()["stats"]["total_tracks"] == 3
+    assert kolkata.get_json()["stats"] == {"total_tracks": 0, "unique_artists": 0, "unique_albums": 0,
+                                           "peak_hour": None}
+    assert [i["title"] for i in next_day.get_json()["hours"]["3"]] == ["Hunter", "Kelly Watch the Stars"]
+    assert [i["title"] for i in next_day.get_json()["hours"]["4"]] == ["Sexy Boy"]
+    one = client.get(f"/api/v1/history/top/artists?{DAY}&limit=1")
+    two = client.get(f"/api/v1/history/top/artists?{DAY}&limit=2")
+    assert [(i["name"], i["plays"]) for i in one.get_json()["items"]] == [("Air", 2)]
+    assert [(i["name"], i["plays"]) for i in two.get_json()["items"]] == [("Air", 2), ("Björk", 1)]
+    etags = {r.headers["ETag"] for r in (utc, kolkata, next_day, one, two)}
+    assert len(etags) == 5
+    # An ETag of one query string does not validate another.
+    assert client.get(f"/api/v1/history/top/artists?{DAY}&limit=2",
+                      headers={"If-None-Match": one.headers["ETag"]}).status_code == 200
+
+
+def _clock(monkeypatch, instant: str) -> None:
+    """Make `datetime.now` of the API's cache key and of the timeline's default day return `instant`."""
+    fixed = datetime.fromisoformat(instant)
+
+    class Frozen(datetime):
+        @classmethod
+        def now(cls, tz=None):
+            return fixed.astimezone(tz)
+
+    monkeypatch.setattr(conditional, "datetime", Frozen)
+    monkeypatch.setattr(history_service, "datetime", Frozen)
+
+
+def test_the_default_day_is_not_kept_past_midnight(client, played, monkeypatch):
+    """Same URL, same data, another day: the timeline without a date is today's, not the cached yesterday's."""
+    path = "/api/v1/history/timeline?tz=UTC"
+    _clock(monkeypatch, "2023-11-14T23:59:00+00:00")
+    first = client.get(path)
+    assert (first.get_json()["date"], first.get_json()["stats"]["total_tracks"]) == ("2023-11-14", 1)
+    _clock(monkeypatch, "2023-11-15T00:01:00+00:00")
+    second = client.get(path, headers={"If-None-Match": first.headers["ETag"]})
+    assert second.status_code == 200 and second.headers["ETag"] != first.headers["ETag"]
+    assert (second.get_json()["date"], second.get_json()["stats"]["total_tracks"]) == ("2023-11-15", 0)
+
+
+def test_an_invalid_zone_is_a_422_without_etag(client, played):
+    bad = client.get("/api/v1/history/stats?tz=Mars/Olympus")
+    assert bad.status_code == 422 and "ETag" not in bad.headers
+
+
+def test_openapi_documents_the_304(client):
+    spec = client.get("/api/v1/openapi.json").get_json()
+    for path in ("/api/v1/history/stats", "/api/v1/history/top/{kind}", "/api/v1/history/timeline"):
+        assert "304" in spec["paths"][path]["get"]["responses"], path
