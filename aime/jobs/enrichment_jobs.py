@@ -19,7 +19,7 @@ from ..extensions import db
 from ..models import Album, AlbumEnrichment
 from ..timeutil import iso, to_epoch, utcnow
 from ..services.enrichment import Sources, enrich_album, require_sources
-from .runtime import read_state, update_state
+from .runtime import failure_recorded, read_state, update_state
 from .claims import claim_job
 
 log = logging.getLogger(__name__)
@@ -72,7 +72,7 @@ def enrich_all(config: Config, sources: Sources | None = None, previous: dict | 
                  started_at=previous.get("started_at") if resumed else iso(now), error=None, heartbeat=now,
                  total=counts["processed"] + _count_pending(run_started), sources=sources.names(), **counts)
     after = 0
-    try:
+    with failure_recorded(NAME):
         while ids := _next_ids(run_started, after):
             for album_id in ids:
                 after = album_id
@@ -82,13 +82,6 @@ def enrich_all(config: Config, sources: Sources | None = None, previous: dict | 
                 counts["covers"] += 1 if "cover" in report["changes"] else 0
                 counts[report["status"]] += 1
                 update_state(NAME, last_album_id=album_id, heartbeat=to_epoch(utcnow()), **counts)
-    except AimeError as error:
-        update_state(NAME, status="failed", error=error.detail, finished_at=iso(to_epoch(utcnow())))
-        raise
-    except Exception:
-        update_state(NAME, status="failed", error="Unexpected error; see the server log.",
-                     finished_at=iso(to_epoch(utcnow())))
-        raise
     finished = {"status": "done", "finished_at": iso(to_epoch(utcnow()))}
     result = {**progress(), **finished}
     # The last database access of the run: whoever polls for "done" may stop the app right after it.

@@ -11,6 +11,8 @@ from __future__ import annotations
 import logging
 import threading
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 
 from flask import Flask
@@ -18,11 +20,11 @@ from flask import Flask
 from .. import background
 from ..config import config_of
 from ..database import run_write
-from ..errors import NotFound
+from ..errors import AimeError, NotFound
 from ..extensions import db
 from ..identity import owner_id
 from ..models import ServiceState
-from ..timeutil import iso
+from ..timeutil import iso, to_epoch, utcnow
 from . import lease
 
 log = logging.getLogger(__name__)
@@ -134,6 +136,21 @@ def update_state(name: str, **changes) -> None:
         row.state = {**(row.state or {}), **changes}
 
     run_write(_apply)
+
+
+@contextmanager
+def failure_recorded(name: str) -> Iterator[None]:
+    """Mark a job's state failed (with finished_at) when the block raises, then let the exception go on."""
+    try:
+        yield
+    except AimeError as error:
+        update_state(name, status="failed", error=error.detail, finished_at=iso(to_epoch(utcnow())))
+        raise
+    except Exception:
+        # Anything else may carry internals (SQL, paths, secrets): the state is shown to users.
+        update_state(name, status="failed", error="Unexpected error; see the server log.",
+                     finished_at=iso(to_epoch(utcnow())))
+        raise
 
 
 def read_state(name: str) -> dict:

@@ -23,7 +23,7 @@ from ..text import normalise
 from ..timeutil import iso, to_epoch, utcnow
 from ..services import rollups
 from ..services.catalog import get_or_create_album, get_or_create_artist, get_or_create_track
-from .runtime import BackgroundService, read_state, update_state
+from .runtime import BackgroundService, failure_recorded, read_state, update_state
 
 log = logging.getLogger(__name__)
 NAME = "tracker"
@@ -150,7 +150,7 @@ def import_history(config: Config, client: LastfmClient | None = None, on_page=N
     until = to_epoch(utcnow())
     update_state(HISTORY, status="running", started_at=iso(until), finished_at=None, error=None,
                  page=0, pages=None, processed=0, imported=0, duplicates=0)
-    try:
+    with failure_recorded(HISTORY):
         first = client.recent_tracks(1, until=until)
         processed = imported = duplicates = 0
         for done, number in enumerate(range(first.total_pages, 0, -1), start=1):
@@ -161,12 +161,5 @@ def import_history(config: Config, client: LastfmClient | None = None, on_page=N
                          imported=imported, duplicates=duplicates, heartbeat=to_epoch(utcnow()))
             if on_page is not None:
                 on_page(history_progress())
-    except AimeError as error:
-        update_state(HISTORY, status="failed", error=error.detail, finished_at=iso(to_epoch(utcnow())))
-        raise
-    except Exception:
-        update_state(HISTORY, status="failed", error="Unexpected error; see the server log.",
-                     finished_at=iso(to_epoch(utcnow())))
-        raise
     update_state(HISTORY, status="done", finished_at=iso(to_epoch(utcnow())))
     return history_progress()

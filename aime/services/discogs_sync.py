@@ -12,10 +12,9 @@ from sqlalchemy import select
 
 from ..config import Config
 from ..database import run_write
-from ..errors import AimeError
 from ..extensions import db
 from ..integrations.discogs import DiscogsClient, Release
-from ..jobs.runtime import read_state, update_state
+from ..jobs.runtime import failure_recorded, read_state, update_state
 from ..models import Album, AlbumArtist
 from ..text import normalise
 from ..timeutil import iso, to_epoch, utcnow
@@ -38,7 +37,7 @@ def sync(config: Config, client: DiscogsClient | None = None, on_page=None) -> d
     update_state(NAME, status="running", started_at=iso(to_epoch(utcnow())), finished_at=None, error=None,
                  page=0, pages=None, total=None, removed=[], removed_count=0, **counts)
     seen: set[int] = set()
-    try:
+    with failure_recorded(NAME):
         page_number, pages = 1, 1
         while page_number <= pages:
             page = client.collection_page(page_number)
@@ -51,13 +50,6 @@ def sync(config: Config, client: DiscogsClient | None = None, on_page=None) -> d
             if on_page is not None:
                 on_page(progress())
             page_number += 1
-    except AimeError as error:
-        update_state(NAME, status="failed", error=error.detail, finished_at=iso(to_epoch(utcnow())))
-        raise
-    except Exception:
-        update_state(NAME, status="failed", error="Unexpected error; see the server log.",
-                     finished_at=iso(to_epoch(utcnow())))
-        raise
     removed = _removed(seen)
     finished = to_epoch(utcnow())
     update_state(NAME, status="done", finished_at=iso(finished), finished_epoch=finished, removed=removed,
