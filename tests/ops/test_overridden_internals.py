@@ -1,14 +1,17 @@
 """The gunicorn and flask-smorest internals AIME overrides are still there, in the shape AIME relies on.
 
 AIME subclasses gunicorn's gthread worker (aime/server/worker.py, worker_io.py) and flask-smorest's Api
-(ProblemApi._register_responses in aime/api/__init__.py). These are private APIs that a release may rename or
-reshape without notice: an override of a method nobody calls any more is silently dead. setup.cfg bounds both
-packages to the series checked here; when a new release is tried, these tests fail naming what changed.
+(ProblemApi._register_responses in aime/api/__init__.py), and /health reads the workers' counter files with
+prometheus_client's private mmap_dict._read_all_values (aime/observability/metrics.py). These are private APIs
+that a release may rename or reshape without notice: an override of a method nobody calls any more is silently
+dead, a reader of a changed file layout silently wrong. setup.cfg bounds these packages to the series checked
+here; when a new release is tried, these tests fail naming what changed.
 """
 from __future__ import annotations
 
 import configparser
 import inspect
+import mmap
 import runpy
 
 import pytest
@@ -23,9 +26,13 @@ from gunicorn.workers import base
 from gunicorn.workers.gthread import TConn
 from gunicorn.workers.gthread import ThreadWorker as GthreadWorker
 from packaging.requirements import Requirement
+from packaging.utils import canonicalize_name
 from packaging.version import Version
+from prometheus_client import values as prometheus_values
+from prometheus_client.mmap_dict import MmapedDict, _read_all_values, mmap_key
 
 from aime.api import ProblemApi
+from aime.observability import metrics
 from aime.server.worker import ThreadWorker
 from tests.support.servers import ROOT
 
@@ -67,7 +74,7 @@ def _install_requires() -> dict[str, Requirement]:
     parser = configparser.ConfigParser()
     parser.read(ROOT / "setup.cfg")
     lines = [line.strip() for line in parser["options"]["install_requires"].splitlines() if line.strip()]
-    return {Requirement(line).name.lower(): Requirement(line) for line in lines}
+    return {canonicalize_name(Requirement(line).name): Requirement(line) for line in lines}
 
 
 def _constraint_pins() -> dict[str, Version]:
@@ -76,11 +83,11 @@ def _constraint_pins() -> dict[str, Version]:
         line = line.split("#")[0].strip()
         if "==" in line:
             name, version = line.split("==")
-            pins[name.strip().lower()] = Version(version.strip())
+            pins[canonicalize_name(name.strip())] = Version(version.strip())
     return pins
 
 
-@pytest.mark.parametrize("package", ["gunicorn", "flask-smorest"])
+@pytest.mark.parametrize("package", ["gunicorn", "flask-smorest", "prometheus-client"])
 def test_setup_cfg_bounds_the_overridden_packages_to_the_series_constraints_txt_pins(package):
     requirement, pinned = _install_requires()[package], _constraint_pins()[package]
     upper = [spec for spec in requirement.specifier if spec.operator == "<"]
@@ -159,3 +166,32 @@ def test_the_app_runs_problem_api_and_documents_errors_as_problem_json(app):
         "DEFAULT_ERROR": ["application/problem+json"], "UNAUTHORIZED": ["application/problem+json"],
         "UNPROCESSABLE_ENTITY": ["application/problem+json"]}
     assert api.DEFAULT_RESPONSE_CONTENT_TYPE == "application/json"  # success responses keep the default
+
+
+def test_prometheus_clients_private_counter_file_reader_keeps_the_shape_health_reads(tmp_path):
+    # aime.observability.metrics._MappedCounters calls _read_all_values(memory, used) on a read-only mapping of
+    # each worker's counter_<pid>.db, keeps each sample's `pos` and later reads the value as a double at `pos`;
+    # `used` is the int at the start of the file.
+    assert _parameters(_read_all_values) == ["data", "used"], (
+        f"prometheus_client.mmap_dict._read_all_values now takes {inspect.signature(_read_all_values)}, not "
+        "(data, used): check aime/observability/metrics.py")
+    assert "'{}_{}.db'.format(file_prefix, pid['value'])" in inspect.getsource(prometheus_values), (
+        "prometheus_client no longer names its multiprocess files <kind>_<pid>.db: CounterFiles looks for counter_*")
+    writer = MmapedDict(str(tmp_path / "counter_1.db"))
+    keys = [mmap_key("aime_http_requests", "aime_http_requests_total", ["endpoint", "status"], [endpoint, status],
+                     "HTTP requests served") for endpoint, status in [("/a", "200"), ("/b", "503"), ("/live", "200")]]
+    for key, value in zip(keys, [3.0, 2.0, 7.0], strict=True):
+        writer.write_value(key, value, 1.5)
+    with open(tmp_path / "counter_1.db", "rb") as handle:
+        memory = mmap.mmap(handle.fileno(), 0, access=mmap.ACCESS_READ)
+    used = metrics._INT.unpack_from(memory, 0)[0]
+    samples = list(_read_all_values(memory, used))
+    assert [len(sample) for sample in samples] == [4, 4, 4], (
+        f"_read_all_values now yields {samples[0]!r}, not (key, value, timestamp, pos)")
+    assert [(key, value, timestamp) for key, value, timestamp, _pos in samples] == [
+        (keys[0], 3.0, 1.5), (keys[1], 2.0, 1.5), (keys[2], 7.0, 1.5)], "the counter file's samples read differently"
+    assert [metrics._DOUBLE.unpack_from(memory, pos)[0] for *_rest, pos in samples] == [3.0, 2.0, 7.0], (
+        "a sample's pos is no longer the offset of its value: /health would read the wrong bytes")
+    assert [metrics._request_sample(key) for key, *_rest in samples] == [(True, False), (True, True), (False, False)]
+    memory.close()
+    writer.close()
