@@ -3,6 +3,8 @@ from __future__ import annotations
 
 from marshmallow import Schema, fields, validate
 
+from .common import WholeInteger
+
 
 class AlbumDescriptionSchema(Schema):
     """An album's new AI description."""
@@ -15,7 +17,7 @@ class AlbumDescriptionSchema(Schema):
 class EnrichAllSchema(Schema):
     """How many albums to describe in one call."""
 
-    limit = fields.Integer(load_default=25, validate=validate.Range(min=1, max=200))
+    limit = WholeInteger(load_default=25, validate=validate.Range(min=1, max=200))
 
 
 class EnrichErrorSchema(Schema):

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from marshmallow import Schema, fields, validate
 
-from .common import Instant, PageQuerySchema, page_schema
+from .common import Instant, PageQuerySchema, WholeInteger, page_schema
 
 _NAME = validate.Length(min=1, max=500)
 _URL = fields.Url(allow_none=True, schemes={"http", "https"}, validate=validate.Length(max=1000))
@@ -68,8 +68,8 @@ class TrackInputSchema(Schema):
     """A track given when creating or replacing an album."""
 
     title = fields.String(required=True, validate=_NAME)
-    track_number = fields.Integer(allow_none=True, validate=validate.Range(min=0, max=10_000))
-    duration_seconds = fields.Integer(allow_none=True, validate=validate.Range(min=0, max=86_400))
+    track_number = WholeInteger(allow_none=True, validate=validate.Range(min=0, max=10_000))
+    duration_seconds = WholeInteger(allow_none=True, validate=validate.Range(min=0, max=86_400))
 
 
 class AlbumCreateSchema(Schema):
@@ -77,12 +77,12 @@ class AlbumCreateSchema(Schema):
 
     title = fields.String(required=True, validate=_NAME)
     artists = fields.List(fields.String(validate=_NAME), required=True, validate=validate.Length(min=1, max=50))
-    year = fields.Integer(allow_none=True, validate=validate.Range(min=1000, max=2200))
+    year = WholeInteger(allow_none=True, validate=validate.Range(min=1000, max=2200))
     support = fields.String(allow_none=True, validate=validate.Length(max=100))
     genre = fields.String(allow_none=True, validate=validate.Length(max=200))
     labels = fields.List(fields.String(validate=validate.Length(min=1, max=200)), validate=validate.Length(max=50))
     catalog_number = fields.String(allow_none=True, validate=validate.Length(max=200))
-    discogs_id = fields.Integer(allow_none=True, validate=validate.Range(min=1))
+    discogs_id = WholeInteger(allow_none=True, validate=validate.Range(min=1))
     spotify_url = _URL
     discogs_url = fields.Url(allow_none=True, schemes={"http", "https"}, validate=validate.Length(max=1000))
     apple_music_url = fields.Url(allow_none=True, schemes={"http", "https"}, validate=validate.Length(max=1000))

@@ -5,7 +5,7 @@ from marshmallow import Schema, fields, validate
 
 from ..services.collection_queries import FACTS
 from .collection import ArtistSchema
-from .common import Instant
+from .common import Instant, WholeInteger
 
 _NAME = validate.Length(min=1, max=200)
 _TEXT = validate.Length(min=1, max=200)
@@ -36,7 +36,7 @@ class CollectionCreateSchema(Schema):
     query = fields.Nested(CollectionQuerySchema, allow_none=True)
     wish = fields.String(validate=validate.Length(min=3, max=500),
                          metadata={"description": "free text the AI turns into a query (503 without AI)"})
-    album_ids = fields.List(fields.Integer(validate=validate.Range(min=1)), validate=validate.Length(max=1000))
+    album_ids = fields.List(WholeInteger(validate=validate.Range(min=1)), validate=validate.Length(max=1000))
     reason = fields.String(allow_none=True, validate=validate.Length(max=500))
 
 
@@ -51,7 +51,7 @@ class CollectionPatchSchema(Schema):
 class CollectionAlbumsSchema(Schema):
     """Body of POST /collections/<id>/albums."""
 
-    album_ids = fields.List(fields.Integer(validate=validate.Range(min=1)), required=True,
+    album_ids = fields.List(WholeInteger(validate=validate.Range(min=1)), required=True,
                             validate=validate.Length(min=1, max=1000))
     reason = fields.String(allow_none=True, validate=validate.Length(max=500))
 

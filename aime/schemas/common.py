@@ -33,6 +33,17 @@ class Instant(fields.Field):
 FIRST_DAY, LAST_DAY = date(1900, 1, 1), date(2200, 12, 31)  # the years an Instant accepts
 
 
+class WholeInteger(fields.Integer):
+    """An integer field that refuses a fractional number: 0.3 is a 422, not silently loaded as 0.
+
+    Not `strict=True`, which would also refuse the numeric strings the pages' forms send to the same schemas."""
+
+    def _validated(self, value):
+        if isinstance(value, float) and not value.is_integer():
+            raise self.make_error("invalid", input=value)
+        return super()._validated(value)
+
+
 class Day(fields.Date):
     """A calendar day asked for by a client, within the years plays can have (so that the day before and
     after, in any zone, are real dates: 0001-01-01 and 9999-12-31 are refused with 422, not a 500)."""

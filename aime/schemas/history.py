@@ -4,7 +4,7 @@ from __future__ import annotations
 from marshmallow import Schema, fields, validate
 
 from ..timeutil import iso
-from .common import Day, Instant, PeriodQuerySchema, PeriodResultSchema, TimeZoneField, page_schema
+from .common import Day, Instant, PeriodQuerySchema, PeriodResultSchema, TimeZoneField, WholeInteger, page_schema
 
 _NAME = validate.Length(min=1, max=500)
 
@@ -52,14 +52,14 @@ class ListenCreateSchema(Schema):
     title = fields.String(required=True, validate=_NAME)
     album = fields.String(allow_none=True, validate=_NAME)
     played_at = Instant()
-    duration_seconds = fields.Integer(allow_none=True, validate=validate.Range(min=0, max=86_400))
+    duration_seconds = WholeInteger(allow_none=True, validate=validate.Range(min=0, max=86_400))
 
 
 class AlbumListenSchema(Schema):
     """Body of POST /history/albums/<id>/listen: a record played from started_at."""
 
     started_at = Instant()
-    track_numbers = fields.List(fields.Integer(validate=validate.Range(min=0)), validate=validate.Length(min=1))
+    track_numbers = fields.List(WholeInteger(validate=validate.Range(min=0)), validate=validate.Length(min=1))
 
 
 class LoveSchema(Schema):

@@ -4,7 +4,7 @@ from __future__ import annotations
 from marshmallow import Schema, fields, validate
 
 from ..services.playlist_algorithms import algorithms
-from .common import Instant, TimeZoneField
+from .common import Instant, TimeZoneField, WholeInteger
 
 EXPORT_FORMATS = ("m3u", "xspf", "json", "csv", "txt")
 _NAME = validate.Length(min=1, max=300)
@@ -32,7 +32,7 @@ class PlaylistCreateSchema(Schema):
     """Body of POST /playlists: a manual playlist from track ids (order kept, repeats allowed)."""
 
     name = fields.String(required=True, validate=_NAME)
-    track_ids = fields.List(fields.Integer(validate=validate.Range(min=1)), required=True,
+    track_ids = fields.List(WholeInteger(validate=validate.Range(min=1)), required=True,
                             validate=validate.Length(min=1, max=1000))
 
 
@@ -40,13 +40,13 @@ class PlaylistGenerateSchema(Schema):
     """Body of POST /playlists/generate."""
 
     algorithm = fields.String(required=True, validate=RegisteredAlgorithm())
-    max_tracks = fields.Integer(load_default=25, validate=validate.Range(min=5, max=100))
+    max_tracks = WholeInteger(load_default=25, validate=validate.Range(min=5, max=100))
     name = fields.String(validate=_NAME)
     ai_prompt = fields.String(allow_none=True, validate=validate.Length(max=2000))
-    seed = fields.Integer(allow_none=True, validate=validate.Range(min=0, max=2**31 - 1))
+    seed = WholeInteger(allow_none=True, validate=validate.Range(min=0, max=2**31 - 1))
     tz = TimeZoneField()
-    days = fields.Integer(load_default=30, validate=validate.Range(min=1, max=36_500))
-    window_days = fields.Integer(load_default=365, validate=validate.Range(min=1, max=36_500))
+    days = WholeInteger(load_default=30, validate=validate.Range(min=1, max=36_500))
+    window_days = WholeInteger(load_default=365, validate=validate.Range(min=1, max=36_500))
 
 
 class PlaylistEntrySchema(Schema):

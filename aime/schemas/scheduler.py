@@ -4,7 +4,7 @@ from __future__ import annotations
 from marshmallow import Schema, fields, validate
 
 from ..jobs.tasks import TASKS
-from .common import Instant, PageQuerySchema, page_schema
+from .common import Instant, PageQuerySchema, WholeInteger, page_schema
 
 
 class TaskName(validate.OneOf):
@@ -36,7 +36,7 @@ class ScheduledTaskSchema(Schema):
 class SchedulerConfigSchema(Schema):
     """The whole scheduler configuration."""
 
-    max_files_per_type = fields.Integer(validate=validate.Range(min=1, max=1000))
+    max_files_per_type = WholeInteger(validate=validate.Range(min=1, max=1000))
     tasks = fields.List(fields.Nested(ScheduledTaskSchema))
 
 

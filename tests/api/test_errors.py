@@ -26,6 +26,28 @@ def test_wrong_types_are_422_with_field_errors(client, auth):
     assert set(body["errors"]) == {"title", "artists", "year"}
 
 
+@pytest.mark.parametrize("path, body, field", [
+    ("/api/v1/playlists/generate", {"algorithm": "time_based", "seed": 0.3}, "seed"),
+    ("/api/v1/playlists/generate", {"algorithm": "time_based", "max_tracks": 25.7}, "max_tracks"),
+    ("/api/v1/collection/albums", {"title": "Post", "artists": ["Björk"], "year": 1995.5}, "year"),
+    ("/api/v1/collection/albums", {"title": "Post", "artists": ["Björk"], "tracks": [{"title": "Army of Me",
+                                                                                    "track_number": 1.5}]}, "tracks"),
+])
+def test_a_fractional_number_for_an_integer_is_422_not_truncated(client, auth, path, body, field):
+    """Found by schemathesis: {"seed": 0.3} was loaded as seed 0 and the playlist made (201)."""
+    problem = assert_problem(client.post(path, json=body, headers=auth), 422)
+    assert list(problem["errors"]) == [field]
+    assert client.get("/api/v1/playlists").get_json()["total"] == 0
+    assert client.get("/api/v1/collection/albums").get_json()["total"] == 0
+
+
+def test_whole_numbers_still_load_as_integers(client, auth):
+    response = client.post("/api/v1/collection/albums", json={"title": "Post", "artists": ["Björk"], "year": 1995.0},
+                           headers=auth)
+    assert response.status_code == 201, response.get_data(as_text=True)
+    assert response.get_json()["year"] == 1995
+
+
 def test_missing_required_fields_are_422(client, auth):
     body = assert_problem(client.post("/api/v1/collection/albums", json={}, headers=auth), 422)
     assert set(body["errors"]) == {"title", "artists"}
