@@ -124,6 +124,30 @@ def server_cpu_seconds(server: Gunicorn) -> float:
     return total
 
 
+def database_cpu_seconds(database_url: str) -> float | None:
+    """CPU seconds used so far by the PostgreSQL backends serving this database's other sessions, from /proc
+    (None off PostgreSQL; a backend that ended meanwhile is skipped)."""
+    if not database_url.startswith("postgresql"):
+        return None
+    from sqlalchemy import create_engine, text
+
+    engine = create_engine(database_url)
+    try:
+        with engine.connect() as conn:
+            pids = conn.execute(text("SELECT pid FROM pg_stat_activity WHERE datname = current_database() "
+                                     "AND pid <> pg_backend_pid()")).scalars().all()
+    finally:
+        engine.dispose()
+    total, tick = 0.0, os.sysconf("SC_CLK_TCK")
+    for pid in pids:
+        try:
+            fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        total += (int(fields[11]) + int(fields[12])) / tick  # utime, stime
+    return total
+
+
 def measure_set(server: Gunicorn, endpoints: list[tuple[str, str]], connections: int, duration: float,
                 tool: str, single: bool = True) -> list[dict]:
     """Warm each endpoint up once, then load it; ratios are to /live of this same run."""

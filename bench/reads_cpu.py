@@ -23,6 +23,7 @@ if str(ROOT) not in sys.path:
 from sqlalchemy import create_engine, text  # noqa: E402
 
 from aime import create_app  # noqa: E402
+from bench import httpbench  # noqa: E402
 from aime.api.conditional import response_cache  # noqa: E402
 
 
@@ -39,38 +40,17 @@ def busiest_album(url: str) -> int:
         engine.dispose()
 
 
-def backend_cpu(url: str) -> float:
-    """CPU seconds used so far by the PostgreSQL backends serving this database's other sessions (0 on SQLite)."""
-    if not url.startswith("postgresql"):
-        return 0.0
-    engine = create_engine(url)
-    try:
-        with engine.connect() as conn:
-            pids = conn.execute(text("SELECT pid FROM pg_stat_activity WHERE datname = current_database() "
-                                     "AND pid <> pg_backend_pid()")).scalars().all()
-    finally:
-        engine.dispose()
-    total, tick = 0.0, os.sysconf("SC_CLK_TCK")
-    for pid in pids:
-        try:
-            fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-        except OSError:
-            continue
-        total += (int(fields[11]) + int(fields[12])) / tick
-    return total
-
-
 def cpu(call, runs: int, url: str = "") -> tuple[float, float, float]:
     """(minimum, median) CPU milliseconds of `runs` calls after one warm-up call, and the database server's
     CPU milliseconds per call over them (PostgreSQL; 10 ms clock ticks, so only the mean is meaningful)."""
     call()
     spent = []
-    server = backend_cpu(url)
+    server = httpbench.database_cpu_seconds(url) or 0.0
     for _ in range(runs):
         began = time.process_time()
         call()
         spent.append((time.process_time() - began) * 1000)
-    server = (backend_cpu(url) - server) * 1000 / runs
+    server = ((httpbench.database_cpu_seconds(url) or 0.0) - server) * 1000 / runs
     spent.sort()
     return spent[0], spent[len(spent) // 2], server
 

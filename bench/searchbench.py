@@ -186,7 +186,7 @@ def first_asked(database_url: str, work: Path, count: int, seed: int) -> dict:
     client = create_app(config).test_client()
     for warm in ("warm", "up", "velvet"):  # the connection, the statement caches, the FTS check
         client.get("/api/v1/search", query_string={"q": warm})
-    server_before = _server_cpu_seconds(database_url)
+    server_before = httpbench.database_cpu_seconds(database_url)
     wall, cpu, by_length, errors = [], [], {"1-2": [], "3+": []}, 0
     for query in queries:
         started, started_cpu = time.perf_counter(), time.process_time()
@@ -195,7 +195,7 @@ def first_asked(database_url: str, work: Path, count: int, seed: int) -> dict:
         cpu.append((time.process_time() - started_cpu) * 1000)
         by_length["1-2" if len(query) < 3 else "3+"].append(wall[-1])
         errors += status != 200
-    server = _server_cpu_seconds(database_url)
+    server = httpbench.database_cpu_seconds(database_url)
     wall_sorted, slowest = sorted(wall), sorted(zip(wall, queries, strict=True), reverse=True)[:5]
     return {"requests": len(queries), "errors": errors, "p50_ms": round(percentile(wall_sorted, 0.5), 2),
             "p99_ms": round(percentile(wall_sorted, 0.99), 2), "max_ms": round(wall_sorted[-1], 2),
@@ -206,31 +206,6 @@ def first_asked(database_url: str, work: Path, count: int, seed: int) -> dict:
             # PostgreSQL: its backends' CPU over the phase per request (clock ticks: a mean, not a percentile)
             "server_cpu_mean_ms": None if server is None or server_before is None
             else round((server - server_before) * 1000 / len(queries), 2)}
-
-
-def _server_cpu_seconds(database_url: str) -> float | None:
-    """CPU seconds used so far by the PostgreSQL backends serving this database (None off PostgreSQL or /proc)."""
-    if not database_url.startswith("postgresql"):
-        return None
-    import os
-
-    from sqlalchemy import create_engine, text
-
-    engine = create_engine(database_url)
-    try:
-        with engine.connect() as conn:
-            pids = conn.execute(text("SELECT pid FROM pg_stat_activity WHERE datname = current_database() "
-                                     "AND pid <> pg_backend_pid()")).scalars().all()
-    finally:
-        engine.dispose()
-    total = 0
-    for pid in pids:
-        try:
-            fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-        except OSError:
-            return None  # the server runs elsewhere (or in another PID namespace)
-        total += int(fields[11]) + int(fields[12])  # utime, stime
-    return total / os.sysconf("SC_CLK_TCK")
 
 
 def over_http(database_url: str, work: Path, duration: float, tool: str, label: str) -> dict:

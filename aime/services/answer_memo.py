@@ -20,33 +20,50 @@ from . import data_version
 MAX_ENTRIES = 256  # answers are small dicts (a statistics answer is ~5 kB), so this bounds a worker at ~1-2 MB
 
 
+class BoundedLru:
+    """A thread-safe mapping of at most `max_entries` keys that drops the least recently used (per worker)."""
+
+    def __init__(self, max_entries: int) -> None:
+        self._entries: OrderedDict[Hashable, object] = OrderedDict()
+        self._lock = threading.Lock()
+        self.max_entries = max_entries
+
+    def get(self, key: Hashable) -> object | None:
+        """The value of `key` (now the most recently used), or None."""
+        with self._lock:
+            if key not in self._entries:
+                return None
+            self._entries.move_to_end(key)
+            return self._entries[key]
+
+    def put(self, key: Hashable, value: object) -> None:
+        """Keep `value` for `key`, dropping the least recently used keys beyond the bound."""
+        with self._lock:
+            self._entries.pop(key, None)
+            self._entries[key] = value
+            while len(self._entries) > self.max_entries:
+                self._entries.popitem(last=False)
+
+
 class AnswerMemo:
     """The newest answer per key with the data version it was computed at; bounded LRU, thread-safe."""
 
     def __init__(self, max_entries: int = MAX_ENTRIES) -> None:
-        self._entries: OrderedDict[Hashable, tuple[str, object]] = OrderedDict()
-        self._lock = threading.Lock()
-        self.max_entries = max_entries
+        self._lru = BoundedLru(max_entries)
         self.hits = self.misses = 0
 
     def get(self, key: Hashable, version: str) -> tuple[bool, object]:
         """(True, answer) when `key` was computed at `version`, else (False, None)."""
-        with self._lock:
-            entry = self._entries.get(key)
-            if entry is None or entry[0] != version:
-                self.misses += 1
-                return False, None
-            self._entries.move_to_end(key)
-            self.hits += 1
-            return True, entry[1]
+        entry = self._lru.get(key)
+        if entry is None or entry[0] != version:
+            self.misses += 1
+            return False, None
+        self.hits += 1
+        return True, entry[1]
 
     def put(self, key: Hashable, version: str, answer: object) -> None:
         """Keep `answer` for `key` at `version`, evicting the least recently used beyond the bound."""
-        with self._lock:
-            self._entries.pop(key, None)
-            self._entries[key] = (version, answer)
-            while len(self._entries) > self.max_entries:
-                self._entries.popitem(last=False)
+        self._lru.put(key, (version, answer))
 
 
 def memo_of_app() -> AnswerMemo:

@@ -12,8 +12,6 @@ count(*) over listens was most of a journal page's first read after a write (SQL
 """
 from __future__ import annotations
 
-import threading
-from collections import OrderedDict
 from collections.abc import Hashable
 
 from flask import current_app
@@ -21,38 +19,17 @@ from sqlalchemy import Select, func, select, table, column
 
 from ..extensions import db
 from ..models import Listen
+from .answer_memo import BoundedLru
 
 MAX_KEYS = 64
 _VERSION = table("data_version", column("id"), column("version"), column("epoch"), column("listen_count"))
 
 
-class Memo:
-    """The last (epoch, counter, newest id, total) per filter key; bounded LRU, thread-safe."""
-
-    def __init__(self, max_keys: int = MAX_KEYS) -> None:
-        self._entries: OrderedDict[Hashable, tuple] = OrderedDict()
-        self._lock = threading.Lock()
-        self.max_keys = max_keys
-
-    def get(self, key: Hashable) -> tuple | None:
-        """The remembered state of `key`, if any."""
-        with self._lock:
-            return self._entries.get(key)
-
-    def put(self, key: Hashable, state: tuple) -> None:
-        """Remember `state` for `key`, dropping the least recently stored keys beyond the bound."""
-        with self._lock:
-            self._entries.pop(key, None)
-            self._entries[key] = state
-            while len(self._entries) > self.max_keys:
-                self._entries.popitem(last=False)
-
-
-def memo() -> Memo:
+def memo() -> BoundedLru:
     """This app's (this worker's) memo of SQLite journal totals."""
     found = current_app.extensions.get("aime.listen_totals")
     if found is None:
-        found = current_app.extensions.setdefault("aime.listen_totals", Memo())
+        found = current_app.extensions.setdefault("aime.listen_totals", BoundedLru(MAX_KEYS))
     return found
 
 

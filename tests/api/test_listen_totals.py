@@ -4,7 +4,7 @@ from __future__ import annotations
 import pytest
 import sqlalchemy as sa
 
-from aime.services import listen_totals
+from aime.services.answer_memo import BoundedLru
 from tests.api.test_conditional import Statements
 from tests.factories import add_listen, create_album
 
@@ -127,10 +127,13 @@ def test_postgresql_count_follows_savepoints_and_truncate(app, db, client, histo
 
 
 def test_the_memo_is_bounded():
-    memo = listen_totals.Memo(max_keys=2)
+    memo = BoundedLru(max_entries=2)
     for key in ("a", "b", "c"):
         memo.put(key, (key,))
     assert (memo.get("a"), memo.get("b"), memo.get("c")) == (None, ("b",), ("c",))
+    memo.get("b")  # now the most recently used: "c" goes first
+    memo.put("d", ("d",))
+    assert (memo.get("b"), memo.get("c"), memo.get("d")) == (("b",), None, ("d",))
 
 
 def test_an_import_job_is_counted(app, db, client, history):
