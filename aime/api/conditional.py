@@ -23,6 +23,7 @@ from flask_smorest import Blueprint
 
 from ..config import config_of
 from ..errors import InvalidInput
+from ..extensions import db
 from ..services import data_version
 from ..timeutil import zone
 
@@ -60,6 +61,10 @@ class ResponseCache:
             self._entries.move_to_end(key)
             return stored
 
+    def holds(self, key: str) -> bool:
+        """True when an answer (of any version) is kept for `key`."""
+        return key in self._entries
+
     def put(self, key: str, stored: Stored) -> None:
         """Keep `stored` for `key`, evicting the least recently used answers beyond the bounds."""
         with self._lock:
@@ -81,10 +86,10 @@ def conditional_get(blp: Blueprint, vary: Callable[[], str] | None = None):
     def decorate(view):
         @functools.wraps(view)
         def wrapper(*args, **kwargs):
-            version = data_version.current()
+            key = request.full_path if vary is None else f"{request.full_path}|{vary()}"
+            version = _version(key)
             if version is None:  # no counter (database not migrated): answer without any of this
                 return view(*args, **kwargs)
-            key = request.full_path if vary is None else f"{request.full_path}|{vary()}"
             etag = _etag(version, key)
             if request.if_none_match and not request.if_none_match.star_tag \
                     and request.if_none_match.contains_weak(etag):
@@ -92,6 +97,20 @@ def conditional_get(blp: Blueprint, vary: Callable[[], str] | None = None):
             return _validated(_answer(view, args, kwargs, version, key), etag)
         return blp.alt_response(304, description=_NOT_MODIFIED)(wrapper)
     return decorate
+
+
+def _version(key: str) -> str | None:
+    """The data version, read once per request (kept in the request's environ for answer_memo).
+
+    When nothing may be answered without the view (no answer kept for `key`, no `If-None-Match`), the view
+    queries anyway: the version is the first statement of its session (one checkout, one ping). Otherwise it
+    is read alone in autocommit (aime/services/data_version.py), so a 304 or a kept answer opens no session."""
+    if request.if_none_match or response_cache(current_app).holds(key):
+        version = data_version.current()
+    else:
+        version = data_version.in_session(db.session)
+    request.environ[data_version.ENVIRON_KEY] = version  # per request (g may outlive it, e.g. in tests)
+    return version
 
 
 def _answer(view, args, kwargs, version: str, key: str) -> Response:

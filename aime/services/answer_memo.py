@@ -103,4 +103,4 @@ def _version() -> str | None:
     session = db.session
     if session.new or session.dirty or session.deleted:
         return None
-    return data_version.current()
+    return data_version.of_request()

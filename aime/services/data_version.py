@@ -19,33 +19,58 @@ import uuid
 from contextlib import closing
 from pathlib import Path
 
+from flask import has_request_context, request
 from sqlalchemy.exc import DBAPIError
 
 from ..extensions import db
 
 TABLES = ("data_version", "data_version_marks")  # not models: outside the ORM's metadata on purpose
 WATCHED = ("artists", "albums", "album_artists", "tracks", "listens")
+ENVIRON_KEY = "aime.data_version"  # where a request keeps the version it read
 READ = "SELECT version, epoch, (SELECT max(id) FROM listens) FROM data_version WHERE id = 1"
 
 
 def current() -> str | None:
     """The data version as a short string, or None when the database has no counter row.
 
-    Read on a pooled connection of its own, outside the request's session: one statement, its own snapshot,
-    taken before any data the request reads (so an answer is never older than the version it is kept under),
-    and without the session's begin/rollback, which cost more than the query (most of a cached answer).
+    Read on a pooled connection of its own, outside the request's session, in autocommit: one statement, its
+    own snapshot, taken before any data the request reads (so an answer is never older than the version it
+    is kept under). On PostgreSQL that is the pool's ping and the SELECT: no BEGIN, no ROLLBACK (psycopg sends
+    none for a connection with no transaction open), which cost as much as the query.
     """
     connection = db.engine.raw_connection()
     try:
-        row = _fetch(connection)
+        row = _fetch(connection.dbapi_connection)
     finally:
-        connection.close()  # back to the pool (which ends the read transaction)
+        connection.close()  # back to the pool
+    return _text(row)
+
+
+def of_request() -> str | None:
+    """The version this request's conditional GET read (aime/api/conditional.py), else current()."""
+    if has_request_context() and ENVIRON_KEY in request.environ:
+        return request.environ[ENVIRON_KEY]
+    return current()
+
+
+def in_session(session) -> str | None:
+    """The data version read as the first statement of `session`'s transaction (None without a counter).
+
+    For a read that goes on to query anyway: one checkout (one ping) instead of two, and on SQLite the version
+    and the data come from the same snapshot."""
+    return _text(session.connection().exec_driver_sql(READ).fetchone())
+
+
+def _text(row) -> str | None:
     return None if row is None else f"{row[1]}.{row[0]}.{row[2] or 0}"
 
 
-def _fetch(connection) -> tuple | None:
+def _fetch(dbapi_connection) -> tuple | None:
     dbapi_error = db.engine.dialect.loaded_dbapi.Error
-    cursor = connection.cursor()
+    autocommit = getattr(dbapi_connection, "autocommit", None)
+    if autocommit is False:  # psycopg: switching is client-side while no transaction is open
+        dbapi_connection.autocommit = True
+    cursor = dbapi_connection.cursor()
     try:
         cursor.execute(READ)
         return cursor.fetchone()
@@ -53,6 +78,8 @@ def _fetch(connection) -> tuple | None:
         raise DBAPIError.instance(READ, None, error, dbapi_error) from error
     finally:
         cursor.close()
+        if autocommit is False and not dbapi_connection.closed:
+            dbapi_connection.autocommit = False
 
 
 def renew_epoch(sqlite_file: Path) -> None:

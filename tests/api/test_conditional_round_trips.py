@@ -1,0 +1,100 @@
+"""What a conditional read costs the database: one checkout per request, the version read once, and on
+PostgreSQL no transaction around the version read of a kept answer (the pool's ping and one SELECT)."""
+from __future__ import annotations
+
+import pytest
+from sqlalchemy import event
+
+from aime.extensions import db as database
+from aime.services import data_version
+from tests.factories import add_listen
+
+PLAYED = "2023-11-14T22:13:20Z"
+STATS = "/api/v1/history/stats?start_date=2023-11-14&end_date=2023-11-14&tz=UTC"
+ALBUMS = "/api/v1/collection/albums"
+
+
+@pytest.fixture
+def played(client, auth):
+    """One play of Björk's Hunter."""
+    return add_listen(client, auth, "Björk", "Hunter", PLAYED, album="Homogenic")
+
+
+@pytest.fixture
+def version_reads(monkeypatch):
+    """Every read of the data version during the test, by how it was read."""
+    reads: list[str] = []
+    current, in_session = data_version.current, data_version.in_session
+
+    def counted_current():
+        reads.append("alone")
+        return current()
+
+    def counted_in_session(session):
+        reads.append("in session")
+        return in_session(session)
+
+    monkeypatch.setattr(data_version, "current", counted_current)
+    monkeypatch.setattr(data_version, "in_session", counted_in_session)
+    return reads
+
+
+def _checkouts(engine, call) -> int:
+    seen = []
+
+    def note(*_args):
+        seen.append(1)
+
+    event.listen(engine, "checkout", note)
+    try:
+        call()
+    finally:
+        event.remove(engine, "checkout", note)
+    return len(seen)
+
+
+def test_a_statistics_read_reads_the_version_once(client, played, version_reads):
+    """conditional_get reads it, answer_memo reuses it (it used to read it again)."""
+    assert client.get(STATS).get_json()["total_tracks"] == 1
+    assert version_reads == ["in session"]
+    version_reads.clear()
+    assert client.get(STATS).status_code == 200  # kept: the version alone, the view not run
+    assert version_reads == ["alone"]
+
+
+def test_a_first_read_checks_out_one_connection(app, client, played):
+    """No app context held by the test: each request's session is its own, as under a server."""
+    with app.app_context():
+        engine = database.engine
+    assert _checkouts(engine, lambda: client.get(ALBUMS)) == 1
+    assert _checkouts(engine, lambda: client.get(ALBUMS)) == 1  # kept answer: the version read alone
+
+
+def test_a_revalidation_reads_the_version_alone(client, played, version_reads):
+    """With If-None-Match the answer may be a 304: no session is opened for it."""
+    etag = client.get(ALBUMS).headers["ETag"]
+    version_reads.clear()
+    fresh = client.application.test_client()
+    client.application.extensions["aime.response_cache"] = type(
+        client.application.extensions["aime.response_cache"])()  # another worker: nothing kept
+    assert fresh.get(ALBUMS, headers={"If-None-Match": etag}).status_code == 304
+    assert version_reads == ["alone"]
+
+
+def test_postgresql_reads_a_kept_answers_version_without_a_transaction(app, client, played, backend,
+                                                                       monkeypatch):
+    if backend != "postgresql":
+        pytest.skip("psycopg's own BEGIN/ROLLBACK")
+    import psycopg
+
+    sent: list[bytes] = []
+    command = psycopg.Connection._exec_command  # noqa: SLF001
+
+    def noted(self, query, *args, **kwargs):
+        sent.append(bytes(query) if isinstance(query, bytes | bytearray) else str(query).encode())
+        return command(self, query, *args, **kwargs)
+
+    client.get(ALBUMS)
+    monkeypatch.setattr(psycopg.Connection, "_exec_command", noted)
+    assert client.get(ALBUMS).status_code == 200
+    assert sent == []  # no BEGIN, no ROLLBACK: the ping and the SELECT only
