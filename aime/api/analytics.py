@@ -1,4 +1,8 @@
-"""Listening statistics: top lists, sessions, patterns (under /history) and analytics views."""
+"""Listening statistics: top lists, sessions, patterns (under /history) and analytics views.
+
+Every read here depends only on the data, its query string and today's date (open periods end today, streaks
+run to today, the longest period allowed counts from today): conditional GETs with `vary=local_today`.
+"""
 from flask_smorest import Blueprint
 
 from ..config import current_config
@@ -25,6 +29,7 @@ def top(query, kind):
 
 
 @blp.route("/history/sessions")
+@conditional_get(blp, vary=local_today)
 @blp.arguments(SessionQuerySchema, location="query")
 @blp.response(200, SessionPageSchema)
 def list_sessions(query):
@@ -33,6 +38,7 @@ def list_sessions(query):
 
 
 @blp.route("/history/patterns")
+@conditional_get(blp, vary=local_today)
 @blp.arguments(PatternQuerySchema, location="query")
 @blp.response(200, PatternsSchema)
 def patterns(query):
@@ -41,6 +47,7 @@ def patterns(query):
 
 
 @blp.route("/analytics/listening-heatmap")
+@conditional_get(blp, vary=local_today)
 @blp.arguments(PeriodQuerySchema, location="query")
 @blp.response(200, HeatmapSchema)
 def heatmap(query):
@@ -49,6 +56,7 @@ def heatmap(query):
 
 
 @blp.route("/analytics/streaks")
+@conditional_get(blp, vary=local_today)
 @blp.arguments(PeriodQuerySchema, location="query")
 @blp.response(200, StreaksSchema)
 def streaks(query):
@@ -57,6 +65,7 @@ def streaks(query):
 
 
 @blp.route("/analytics/discovery")
+@conditional_get(blp, vary=local_today)
 @blp.arguments(PeriodQuerySchema, location="query")
 @blp.response(200, DiscoverySchema)
 def discovery(query):
@@ -65,6 +74,7 @@ def discovery(query):
 
 
 @blp.route("/analytics/compare")
+@conditional_get(blp, vary=local_today)
 @blp.arguments(CompareQuerySchema, location="query")
 @blp.response(200, ComparisonSchema)
 def compare(query):
