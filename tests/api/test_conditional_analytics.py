@@ -2,13 +2,13 @@
 the exact new value, answers never shared between query strings, streaks never kept past midnight."""
 from __future__ import annotations
 
-from datetime import datetime
 
 import pytest
 
 from aime.api import conditional
 from aime.services import analytics as analytics_service
 from tests.factories import add_listen
+from tests.support.clock import freeze_now
 
 PLAYED = "2023-11-14T22:13:20Z"  # a Tuesday, 22:13 in UTC
 LATER = "2023-11-14T22:23:20Z"  # ten minutes later: the same session
@@ -83,26 +83,13 @@ def test_two_query_strings_never_share_an_answer(client, auth, played):
                       headers={"If-None-Match": wide.headers["ETag"]}).status_code == 200
 
 
-def _clock(monkeypatch, instant: str) -> None:
-    """Make `datetime.now` of the API's cache key and of the streaks' reference day return `instant`."""
-    fixed = datetime.fromisoformat(instant)
-
-    class Frozen(datetime):
-        @classmethod
-        def now(cls, tz=None):
-            return fixed.astimezone(tz)
-
-    monkeypatch.setattr(conditional, "datetime", Frozen)
-    monkeypatch.setattr(analytics_service, "datetime", Frozen)
-
-
 def test_the_current_streak_is_not_kept_past_midnight(client, played, monkeypatch):
     """Same URL, same data, another day: the run that ended yesterday is current, the day after it is not."""
     path = "/api/v1/analytics/streaks?start_date=2023-11-01&tz=UTC"
-    _clock(monkeypatch, "2023-11-15T23:59:00+00:00")
+    freeze_now(monkeypatch, "2023-11-15T23:59:00+00:00", conditional, analytics_service)
     first = client.get(path)
     assert first.get_json()["current"] == {"days": 1, "start": "2023-11-14", "end": "2023-11-14"}
-    _clock(monkeypatch, "2023-11-16T00:01:00+00:00")
+    freeze_now(monkeypatch, "2023-11-16T00:01:00+00:00", conditional, analytics_service)
     second = client.get(path, headers={"If-None-Match": first.headers["ETag"]})
     assert second.status_code == 200 and second.headers["ETag"] != first.headers["ETag"]
     assert second.get_json()["current"] == {"days": 0, "start": None, "end": None}

@@ -2,13 +2,13 @@
 answers never shared between query strings or between days."""
 from __future__ import annotations
 
-from datetime import datetime
 
 import pytest
 
 from aime.api import conditional
 from aime.services import history as history_service
 from tests.factories import add_listen
+from tests.support.clock import freeze_now
 
 PLAYED = "2023-11-14T22:13:20Z"  # 1,700,000,000: 22:13 in UTC, 2023-11-15 03:43 in Asia/Kolkata
 LATER = "2023-11-14T22:23:20Z"
@@ -81,26 +81,13 @@ def test_two_query_strings_never_share_an_answer(client, auth, played):
                       headers={"If-None-Match": one.headers["ETag"]}).status_code == 200
 
 
-def _clock(monkeypatch, instant: str) -> None:
-    """Make `datetime.now` of the API's cache key and of the timeline's default day return `instant`."""
-    fixed = datetime.fromisoformat(instant)
-
-    class Frozen(datetime):
-        @classmethod
-        def now(cls, tz=None):
-            return fixed.astimezone(tz)
-
-    monkeypatch.setattr(conditional, "datetime", Frozen)
-    monkeypatch.setattr(history_service, "datetime", Frozen)
-
-
 def test_the_default_day_is_not_kept_past_midnight(client, played, monkeypatch):
     """Same URL, same data, another day: the timeline without a date is today's, not the cached yesterday's."""
     path = "/api/v1/history/timeline?tz=UTC"
-    _clock(monkeypatch, "2023-11-14T23:59:00+00:00")
+    freeze_now(monkeypatch, "2023-11-14T23:59:00+00:00", conditional, history_service)
     first = client.get(path)
     assert (first.get_json()["date"], first.get_json()["stats"]["total_tracks"]) == ("2023-11-14", 1)
-    _clock(monkeypatch, "2023-11-15T00:01:00+00:00")
+    freeze_now(monkeypatch, "2023-11-15T00:01:00+00:00", conditional, history_service)
     second = client.get(path, headers={"If-None-Match": first.headers["ETag"]})
     assert second.status_code == 200 and second.headers["ETag"] != first.headers["ETag"]
     assert (second.get_json()["date"], second.get_json()["stats"]["total_tracks"]) == ("2023-11-15", 0)
