@@ -9,6 +9,7 @@ from aime.api import conditional
 from aime.services import analytics as analytics_service
 from tests.factories import add_listen
 from tests.support.clock import freeze_now
+from tests.support.conditional import assert_answers_304_on_repeat
 
 PLAYED = "2023-11-14T22:13:20Z"  # a Tuesday, 22:13 in UTC
 LATER = "2023-11-14T22:23:20Z"  # ten minutes later: the same session
@@ -37,17 +38,7 @@ def _values(name: str, body: dict):
 
 
 def test_each_analytics_read_answers_304_on_repeat(client, played):
-    etags = set()
-    for name, path in PATHS.items():
-        first = client.get(path)
-        assert first.status_code == 200, name
-        assert first.headers["Cache-Control"] == conditional.CACHE_CONTROL
-        etag = first.headers["ETag"]
-        again = client.get(path, headers={"If-None-Match": etag})
-        assert (again.status_code, again.data, again.headers["ETag"]) == (304, b"", etag), name
-        kept = client.get(path)  # no If-None-Match: the same answer from the worker's cache
-        assert (kept.status_code, kept.data, kept.headers["ETag"]) == (200, first.data, etag), name
-        etags.add(etag)
+    etags = {assert_answers_304_on_repeat(client, path) for path in PATHS.values()}
     assert len(etags) == len(PATHS)
 
 

@@ -9,6 +9,7 @@ from aime.api import conditional
 from aime.services import history as history_service
 from tests.factories import add_listen
 from tests.support.clock import freeze_now
+from tests.support.conditional import assert_answers_304_on_repeat
 
 PLAYED = "2023-11-14T22:13:20Z"  # 1,700,000,000: 22:13 in UTC, 2023-11-15 03:43 in Asia/Kolkata
 LATER = "2023-11-14T22:23:20Z"
@@ -24,17 +25,7 @@ def played(client, auth):
 
 
 def test_each_statistics_read_answers_304_on_repeat(client, played):
-    etags = set()
-    for path in PATHS:
-        first = client.get(path)
-        assert first.status_code == 200, path
-        assert first.headers["Cache-Control"] == conditional.CACHE_CONTROL
-        etag = first.headers["ETag"]
-        again = client.get(path, headers={"If-None-Match": etag})
-        assert (again.status_code, again.data, again.headers["ETag"]) == (304, b"", etag), path
-        kept = client.get(path)  # no If-None-Match: the same answer from the worker's cache
-        assert (kept.status_code, kept.data, kept.headers["ETag"]) == (200, first.data, etag), path
-        etags.add(etag)
+    etags = {assert_answers_304_on_repeat(client, path) for path in PATHS}
     assert len(etags) == len(PATHS)
 
 
