@@ -4,11 +4,10 @@ from .enrichment import AlbumEnrichment
 from .listening import Listen
 from .music import Album, AlbumArtist, Artist, Track
 from .ops import ImportJob, Playlist, PlaylistTrack, ScheduledTask, ServiceState, Setting, TaskRun
-from .rollup import ArtistPlayTotal, ListenBucket, MonthQuarterPlay, TrackPeriodPlay, TrackPlayTotal
+from .rollup import ArtistPlayTotal, GroupPeriodPlay, ListenBucket, MonthQuarterPlay, TrackPeriodPlay, TrackPlayTotal
 from .security import RateCounter, WebSession
 
 __all__ = ["Album", "AlbumArtist", "AlbumCollection", "AlbumCollectionItem", "AlbumEnrichment", "Artist",
-           "ArtistPlayTotal", "ImportJob", "Listen", "ListenBucket", "MagazineEdition", "MonthQuarterPlay", "Playlist",
-           "PlaylistTrack",
-           "RateCounter", "ScheduledTask", "ServiceState", "Setting", "TaskRun", "Track", "TrackPeriodPlay",
-           "TrackPlayTotal", "WebSession"]
+           "ArtistPlayTotal", "GroupPeriodPlay", "ImportJob", "Listen", "ListenBucket", "MagazineEdition",
+           "MonthQuarterPlay", "Playlist", "PlaylistTrack", "RateCounter", "ScheduledTask", "ServiceState",
+           "Setting", "TaskRun", "Track", "TrackPeriodPlay", "TrackPlayTotal", "WebSession"]

@@ -1,7 +1,7 @@
 """Pre-aggregated listening counts (kept in step with listens by aime.services.rollups)."""
 from __future__ import annotations
 
-from sqlalchemy import BigInteger, ForeignKey, Index, Integer
+from sqlalchemy import BigInteger, ForeignKey, Index, Integer, String
 from sqlalchemy.orm import Mapped, mapped_column
 
 from ..extensions import db
@@ -50,6 +50,9 @@ class ArtistPlayTotal(db.Model):
 # at each edge (aime.services.period_cover). No day level: at ~180 plays a day a day row holds ~1.6 plays, so
 # it would cost a write per play for little gain over reading the listens.
 LEVEL_MONTH, LEVEL_YEAR = 2, 3
+# All time (unit 0): the per-track row repeats track_play_totals' sums so that every per-group row below is the
+# sum of per-track rows of one table (a database trigger moves them when a track changes group or goes away).
+LEVEL_ALL = 4
 
 
 class TrackPeriodPlay(db.Model):
@@ -78,3 +81,28 @@ class MonthQuarterPlay(db.Model):
     month: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)  # months since 1970-01
     quarter: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
     plays: Mapped[int] = mapped_column(Integer, nullable=False)
+
+
+# Kinds of GroupPeriodPlay: the whole period (key 0), one artist (key artist_id), one album (key album_id),
+# one song (key artist_id and title_key: every album it is on, as the song rankings count).
+KIND_TOTAL, KIND_ARTIST, KIND_ALBUM, KIND_SONG = 0, 1, 2, 3
+
+
+class GroupPeriodPlay(db.Model):
+    """Plays of one artist, album or song (or of everything) in one UTC month, year or all time: the sum of the
+    track_period_plays rows of the tracks now in that group (aime.services.rollups keeps it, and triggers of
+    migration 0021 when a track is deleted or changes artist, album, title or length). Rankings read the top rows
+    by plays instead of every track of the period."""
+
+    __tablename__ = "group_period_plays"
+    kind: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
+    level: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
+    unit: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
+    key_id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
+    title_key: Mapped[str] = mapped_column(String(500), primary_key=True, autoincrement=False)  # '' unless a song
+    plays: Mapped[int] = mapped_column(Integer, nullable=False)
+    # Listening time of those plays: their own lengths where known, else their track's current length (a trigger
+    # recounts it when a track's length changes), and the plays with neither.
+    seconds: Mapped[int] = mapped_column(BigInteger, nullable=False, default=0, server_default="0")
+    unmeasured: Mapped[int] = mapped_column(Integer, nullable=False, default=0, server_default="0")
+    __table_args__ = (Index("ix_group_period_plays_rank", "kind", "level", "unit", "plays"),)

@@ -2,9 +2,12 @@
 
 Every code path that inserts or deletes listens calls listens_added/listens_removed inside the same
 transaction, with (track_id, played_at) pairs of the rows it really wrote (removed: after the DELETE).
-Five rollups are kept (aime.models.rollup): plays per 15-minute UTC bucket and per (UTC month, 15-minute slot of
-the day), per-track and per-artist totals, and per-track plays of each UTC month and year (track_period_plays, read
-by aime.services.stats for periods).
+Six rollups are kept (aime.models.rollup): plays per 15-minute UTC bucket and per (UTC month, 15-minute slot of
+the day), per-track and per-artist totals, per-track plays of each UTC month, year and all time (track_period_plays),
+and per-group plays (everything, each artist, album and song) of the same units (group_period_plays), read by
+aime.services.stats for periods. A group row is the sum of the track rows of the tracks now in the group: every
+change of a track row here changes its groups by the same amount (_groups_changed), and the triggers of migration
+0021 take a track's rows out of its groups when it is deleted or changes artist, album or title.
 """
 from __future__ import annotations
 
@@ -17,9 +20,15 @@ from ..database import dbapi_cursor, run_write
 from ..extensions import db
 from ..models.rollup import (  # noqa: F401  (tables)
     BUCKET_SECONDS,
+    KIND_ALBUM,
+    KIND_ARTIST,
+    KIND_SONG,
+    KIND_TOTAL,
+    LEVEL_ALL,
     LEVEL_MONTH,
     LEVEL_YEAR,
     ArtistPlayTotal,
+    GroupPeriodPlay,
     ListenBucket,
     MonthQuarterPlay,
     TrackPeriodPlay,
@@ -53,6 +62,30 @@ _ADD_PERIODS = text(
 _ADD_QUARTERS = text(
     "INSERT INTO month_quarter_plays (month, quarter, plays) VALUES (:month, :quarter, :plays) "
     "ON CONFLICT (month, quarter) DO UPDATE SET plays = month_quarter_plays.plays + excluded.plays")
+_ADD_GROUPS = text(
+    "INSERT INTO group_period_plays (kind, level, unit, key_id, title_key, plays, seconds, unmeasured) "
+    "VALUES (:kind, :level, :unit, :key_id, :title_key, :plays, :seconds, :unmeasured) "
+    "ON CONFLICT (kind, level, unit, key_id, title_key) DO UPDATE SET "
+    "plays = group_period_plays.plays + excluded.plays, seconds = group_period_plays.seconds + excluded.seconds, "
+    "unmeasured = group_period_plays.unmeasured + excluded.unmeasured")
+_ADD_GROUPS_SQLITE = (
+    "INSERT INTO group_period_plays (kind, level, unit, key_id, title_key, plays, seconds, unmeasured) "
+    "VALUES (?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (kind, level, unit, key_id, title_key) DO UPDATE SET "
+    "plays = group_period_plays.plays + excluded.plays, seconds = group_period_plays.seconds + excluded.seconds, "
+    "unmeasured = group_period_plays.unmeasured + excluded.unmeasured")
+_DROP_EMPTY_GROUP_SQLITE = ("DELETE FROM group_period_plays WHERE kind = ? AND level = ? AND unit = ? AND key_id = ? "
+                            "AND title_key = ? AND plays <= 0")
+_DROP_EMPTY_GROUP = text(
+    "DELETE FROM group_period_plays WHERE kind = :kind AND level = :level AND unit = :unit AND key_id = :key_id "
+    "AND title_key = :title_key AND plays <= 0")
+_TRACK_GROUPS = text(
+    "SELECT id, artist_id, album_id, title_key, duration_seconds FROM tracks WHERE id IN :ids").bindparams(
+    bindparam("ids", expanding=True))
+_TRACK_PERIODS = text(
+    "SELECT level, unit, track_id, plays, listened_seconds, listened_plays FROM track_period_plays "
+    "WHERE track_id IN :ids").bindparams(
+    bindparam("ids", expanding=True))
+_ALL_TIME = (-(1 << 62), 1 << 62)  # [lo, hi) of the all-time unit in epoch seconds
 _DAY_QUARTERS = 86400 // BUCKET_SECONDS
 _REFILL_QUARTERS = text(
     "INSERT INTO month_quarter_plays (month, quarter, plays) SELECT CAST(:month AS INTEGER), bucket % 96, SUM(plays) "
@@ -124,7 +157,87 @@ def listens_added(session, pairs: Iterable[tuple], artist_of: Mapping[int, int] 
     for track_id, artist_id in _known_artists(session, list(totals), artist_of or {}):
         artists[artist_id] += totals[track_id][0]
     _upsert(session, _ADD_ARTISTS, [{"artist_id": a, "plays": n} for a, n in sorted(artists.items())])
-    _upsert(session, _ADD_PERIODS, _period_rows(pairs))
+    periods = _period_rows(pairs)
+    _upsert(session, _ADD_PERIODS, periods)
+    _groups_changed(session, {(r["level"], r["unit"], r["track_id"]): (r["plays"], r["listened"], r["listened_plays"])
+                              for r in periods})
+
+
+def _groups_changed(session, deltas: Mapping[tuple[int, int, int], tuple[int, int, int]]) -> None:
+    """Add the change (plays, listened seconds, plays with a length) of each (level, unit, track) row of
+    track_period_plays to the track's groups (everything, its artist, its album, its song). Tracks that no longer
+    exist are skipped: the delete trigger of migration 0021 took their rows out."""
+    deltas = {key: d for key, d in deltas.items() if any(d)}
+    if not deltas:
+        return
+    tracks: dict[int, tuple] = {}
+    for track_id, artist_id, album_id, title_key, length in _track_groups(session, {key[2] for key in deltas}):
+        groups = ((KIND_TOTAL, 0, ""), (KIND_ARTIST, artist_id, ""), (KIND_SONG, artist_id, title_key),
+                  *(((KIND_ALBUM, album_id, ""),) if album_id is not None else ()))
+        tracks[track_id] = (groups, length)
+    sums: dict[tuple, list[int]] = {}
+    get = sums.get
+    for (level, unit, track_id), (plays, listened, measured) in deltas.items():
+        groups, length = tracks.get(track_id, _GONE)
+        seconds = listened + (plays - measured) * (length or 0)
+        unmeasured = plays - measured if length is None else 0
+        for kind, key_id, title_key in groups:
+            key = (kind, level, unit, key_id, title_key)
+            entry = get(key)
+            if entry is None:
+                sums[key] = [plays, seconds, unmeasured]
+            else:
+                entry[0] += plays
+                entry[1] += seconds
+                entry[2] += unmeasured
+    rows = [(*key, *v) for key, v in sums.items() if v[0] or v[1] or v[2]]
+    rows.sort()  # one order for every writer: no two transactions wait on each other's rows (PostgreSQL)
+    if session.get_bind().dialect.name == "sqlite":
+        with dbapi_cursor(session) as cursor:  # positional rows straight to sqlite3: half the cost of named ones
+            cursor.executemany(_ADD_GROUPS_SQLITE, rows)
+            cursor.executemany(_DROP_EMPTY_GROUP_SQLITE, [row[:5] for row in rows if row[5] < 0])
+        return
+    names = ("kind", "level", "unit", "key_id", "title_key", "plays", "seconds", "unmeasured")
+    _upsert(session, _ADD_GROUPS, [dict(zip(names, row, strict=True)) for row in rows])
+    _upsert(session, _DROP_EMPTY_GROUP, [dict(zip(names[:5], row[:5], strict=True)) for row in rows if row[5] < 0])
+
+
+_GONE: tuple = ((), None)
+
+
+def _track_groups(session, track_ids) -> list[tuple]:
+    """(id, artist_id, album_id, title_key, duration_seconds) of the tracks that exist."""
+    ids = sorted(track_ids)
+    found: list[tuple] = []
+    sqlite = session.get_bind().dialect.name == "sqlite"
+    for i in range(0, len(ids), _CHUNK):
+        part = ids[i:i + _CHUNK]
+        if sqlite:
+            with dbapi_cursor(session) as cursor:
+                cursor.execute("SELECT id, artist_id, album_id, title_key, duration_seconds FROM tracks WHERE id IN "
+                               f"({','.join('?' * len(part))})", part)
+                found += cursor.fetchall()
+        else:
+            found += [tuple(row) for row in session.execute(_TRACK_GROUPS, {"ids": part})]
+    return found
+
+
+def _period_plays(session, track_ids) -> dict[tuple[int, int, int], tuple[int, int, int]]:
+    """{(level, unit, track): (plays, listened seconds, plays with a length)} of the tracks' track_period_plays."""
+    ids = sorted(track_ids)
+    found: dict[tuple[int, int, int], tuple[int, int, int]] = {}
+    for i in range(0, len(ids), _CHUNK):
+        for level, unit, track_id, plays, listened, measured in session.execute(
+                _TRACK_PERIODS, {"ids": ids[i:i + _CHUNK]}):
+            found[(level, unit, track_id)] = (plays, int(listened), measured)
+    return found
+
+
+def _difference(before: Mapping, after: Mapping) -> dict:
+    """after - before, per key, of (plays, listened seconds, plays with a length)."""
+    none = (0, 0, 0)
+    return {key: tuple(a - b for a, b in zip(after.get(key, none), before.get(key, none), strict=True))
+            for key in set(before) | set(after)}
 
 
 def _quarter_rows(buckets: Counter) -> list[dict]:
@@ -136,7 +249,8 @@ def _quarter_rows(buckets: Counter) -> list[dict]:
 
 
 def _period_rows(pairs: list[tuple]) -> list[dict]:
-    """One row per (level, unit, track): plays, listened seconds and plays with a length, for track_period_plays."""
+    """One row per (level, unit, track): plays, listened seconds and plays with a length, for track_period_plays
+    (months, years and all time)."""
     # Months first, one key per play; the years are sums of the months (a time-ordered batch spans one or two).
     months: dict[tuple[int, int], list[int]] = {}
     for pair in pairs:
@@ -158,8 +272,17 @@ def _period_rows(pairs: list[tuple]) -> list[dict]:
         else:
             for index, value in enumerate(values):
                 entry[index] += value
+    every: dict[int, list[int]] = {}
+    for (_year, track_id), values in years.items():
+        entry = every.get(track_id)
+        if entry is None:
+            every[track_id] = list(values)
+        else:
+            for index, value in enumerate(values):
+                entry[index] += value
     rows = [(LEVEL_MONTH, unit, track_id, v) for (unit, track_id), v in months.items()]
     rows += [(LEVEL_YEAR, unit, track_id, v) for (unit, track_id), v in years.items()]
+    rows += [(LEVEL_ALL, 0, track_id, v) for track_id, v in every.items()]
     rows.sort(key=lambda row: row[:3])
     return [{"level": level, "unit": unit, "track_id": track_id, "plays": v[0], "listened": v[1],
              "listened_plays": v[2]} for level, unit, track_id, v in rows]
@@ -198,6 +321,8 @@ def tracks_recounted(session, track_ids) -> None:
     """Recount the totals of tracks whose listens moved between siblings (same artist, same instants:
     buckets and artist totals do not change)."""
     ids = sorted(track_ids)
+    before = _period_plays(session, ids)
+    after: dict[tuple[int, int, int], int] = {}
     for i in range(0, len(ids), _CHUNK):
         part = {"ids": ids[i:i + _CHUNK]}
         for table in ("track_play_totals", "track_period_plays"):
@@ -207,7 +332,11 @@ def tracks_recounted(session, track_ids) -> None:
             bindparam("ids", expanding=True)), part)
         plays = session.execute(text("SELECT track_id, played_at, listened_seconds FROM listens WHERE track_id IN :ids")
                                 .bindparams(bindparam("ids", expanding=True)), part).all()
-        _upsert(session, _ADD_PERIODS, _period_rows([tuple(row) for row in plays]))
+        periods = _period_rows([tuple(row) for row in plays])
+        _upsert(session, _ADD_PERIODS, periods)
+        after.update({(r["level"], r["unit"], r["track_id"]): (r["plays"], r["listened"], r["listened_plays"])
+                      for r in periods})
+    _groups_changed(session, _difference(before, after))
 
 
 def listens_removed(session, pairs: Iterable[tuple[int, int]]) -> None:
@@ -239,12 +368,18 @@ def _recount_quarters(session, buckets: list[int]) -> None:
 
 def _recount_periods(session, pairs: list[tuple]) -> None:
     """Recount, from the remaining listens, the month/year rows of the tracks that lost plays."""
-    keys = sorted({(level, unit_of(level, pair[1]), pair[0]) for pair in pairs
-                   for level in LEVELS})
-    rows = [{"level": level, "unit": unit, "track_id": track_id, "lo": unit_start(level, unit),
-             "hi": unit_start(level, unit + 1)} for level, unit, track_id in keys]
+    keys = ({(level, unit_of(level, pair[1]), pair[0]) for pair in pairs for level in LEVELS}
+            | {(LEVEL_ALL, 0, pair[0]) for pair in pairs})
+    rows = [{"level": level, "unit": unit, "track_id": track_id,
+             "lo": unit_start(level, unit) if level != LEVEL_ALL else _ALL_TIME[0],
+             "hi": unit_start(level, unit + 1) if level != LEVEL_ALL else _ALL_TIME[1]}
+            for level, unit, track_id in sorted(keys)]
+    tracks = {key[2] for key in keys}
+    before = {key: n for key, n in _period_plays(session, tracks).items() if key in keys}
     session.execute(_DROP_PERIOD, [{k: row[k] for k in ("level", "unit", "track_id")} for row in rows])
     session.execute(_REFILL_PERIOD, rows)
+    after = {key: n for key, n in _period_plays(session, tracks).items() if key in keys}
+    _groups_changed(session, _difference(before, after))
 
 
 def rebuild() -> dict:
@@ -259,7 +394,9 @@ def _rebuild() -> dict:
     session.execute(text("DELETE FROM artist_play_totals"))
     session.execute(text("DELETE FROM track_period_plays"))
     session.execute(text("DELETE FROM month_quarter_plays"))
+    session.execute(text("DELETE FROM group_period_plays"))
     fill_period_plays(session.connection())
+    fill_group_plays(session.connection())
     session.execute(text("INSERT INTO listen_buckets (bucket, plays) "
                          "SELECT played_at / 900, COUNT(*) FROM listens GROUP BY played_at / 900"))
     fill_quarter_plays(session.connection())
@@ -304,3 +441,27 @@ def fill_period_plays(connection) -> None:
     connection.execute(text(
         columns + f"SELECT {LEVEL_YEAR}, unit / 12, track_id, SUM(plays), SUM(listened_seconds), SUM(listened_plays) "
         f"FROM track_period_plays WHERE level = {LEVEL_MONTH} GROUP BY unit / 12, track_id"))
+    fill_all_time_plays(connection)
+
+
+def fill_all_time_plays(connection) -> None:
+    """The all-time rows of track_period_plays (level LEVEL_ALL, unit 0) from its year rows (none there yet)."""
+    connection.execute(text(
+        "INSERT INTO track_period_plays (level, unit, track_id, plays, listened_seconds, listened_plays) "
+        f"SELECT {LEVEL_ALL}, 0, track_id, SUM(plays), SUM(listened_seconds), SUM(listened_plays) "
+        f"FROM track_period_plays WHERE level = {LEVEL_YEAR} GROUP BY track_id"))
+
+
+def fill_group_plays(connection) -> None:
+    """Fill the empty group_period_plays from track_period_plays and the tracks (used by rebuild and migration 0021)."""
+    keys = {KIND_TOTAL: ("0", "''"), KIND_ARTIST: ("t.artist_id", "''"), KIND_ALBUM: ("t.album_id", "''"),
+            KIND_SONG: ("t.artist_id", "t.title_key")}
+    sums = ("SUM(p.plays), SUM(p.listened_seconds + (p.plays - p.listened_plays) * COALESCE(t.duration_seconds, 0)), "
+            "SUM(CASE WHEN t.duration_seconds IS NULL THEN p.plays - p.listened_plays ELSE 0 END)")
+    for kind, (key_id, title_key) in keys.items():
+        where = " WHERE t.album_id IS NOT NULL" if kind == KIND_ALBUM else ""
+        by = "".join(f", {column}" for column in (key_id, title_key) if column.startswith("t."))  # not constants
+        connection.execute(text(
+            f"INSERT INTO group_period_plays (kind, level, unit, key_id, title_key, plays, seconds, unmeasured) "
+            f"SELECT {kind}, p.level, p.unit, {key_id}, {title_key}, {sums} FROM track_period_plays p "
+            f"JOIN tracks t ON t.id = p.track_id{where} GROUP BY p.level, p.unit{by}"))

@@ -14,14 +14,23 @@ from datetime import date, datetime
 from functools import lru_cache
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import case, func, literal_column, select, text, union_all
+from sqlalchemy import bindparam, case, func, literal_column, select, text, union_all
 
 from ..config import Config
 from ..database import dbapi_cursor
 from ..errors import InvalidInput
 from ..extensions import db
 from ..models import Album, Artist, Listen, Track
-from ..models.rollup import ArtistPlayTotal, TrackPeriodPlay, TrackPlayTotal
+from ..models.rollup import (
+    KIND_ALBUM,
+    KIND_ARTIST,
+    KIND_SONG,
+    KIND_TOTAL,
+    LEVEL_ALL,
+    ArtistPlayTotal,
+    TrackPeriodPlay,
+    TrackPlayTotal,
+)
 from ..timeutil import range_bounds, zone
 from .answer_memo import remembered
 from .localtime import hours_of_day, local_hours
@@ -209,6 +218,12 @@ def _without_gc(compute, *args):
 def _history_stats(p: Period, limit: int) -> dict:
     """history_stats() of a validated period, computed."""
     start_date, end_date = p.start_date, p.end_date
+    units = _units(p)
+    if units is not None:  # from the per-group rollups: a few hundred rows whatever the period
+        hours = hours_of_day(p.tz, p.lo, p.hi)
+        return {"start_date": start_date, "end_date": end_date, "tz": p.tz.key, **_group_totals(units),
+                "peak_hour": peak_hour([(0, h, n) for h, n in enumerate(hours)]),
+                **{f"top_{kind}": _group_top(units, kind, limit) for kind in ("artists", "albums", "tracks")}}
     if p.all_time:  # all time reads the all-time rollups (one pass over every track measured no faster)
         return {"start_date": start_date, "end_date": end_date, "tz": p.tz.key, **totals(p),
                 "peak_hour": peak_hour([(0, h, n) for h, n in enumerate(hours_of_day(p.tz, None, None))]),
@@ -392,6 +407,9 @@ def top_list(config: Config, kind: str, start_date: date | None = None, end_date
 
 def _top_items(p: Period, kind: str, limit: int, by: str) -> list[dict]:
     """The ranked items of top_list(), computed."""
+    units = _units(p) if by == "plays" else None
+    if units is not None:
+        return _group_top(units, kind, limit)
     if p.all_time:
         return {"artists": top_artists, "albums": top_albums, "tracks": top_tracks}[kind](p, limit, by)
     rank = {"artists": _top_artists_of, "albums": _top_albums_of, "tracks": _top_songs_of}[kind]
@@ -490,3 +508,255 @@ def _song_faces(pt, songs) -> dict[tuple[int, str], dict]:
             best[key] = (rank, row)
     return {key: {"id": r.id, "name": r.title, "artist": r.name, "album": r.album, "album_id": r.album_id}
             for key, (_, r) in best.items()}
+
+
+
+# From the per-group rollups (group_period_plays, migration 0021). A period is a few signed units (months, years,
+# all time) plus listens at its edges (period_cover). The coarsest positive unit is the base: its groups are read
+# in order of plays from the index, as far as needed; the other pieces are corrections, read whole (they are
+# small: the edges). A group's plays are its base plays plus its corrections, so the walk can stop once the
+# k-th best is above every base row not yet read (groups raised by a correction are looked up first).
+# Durations, the song's shown album and ties are computed for the candidates only, from their tracks' rows.
+
+_TRACKS = -1  # kind: the per-track rows of track_period_plays (for the count of distinct tracks)
+_GROUP_KIND = {"artists": KIND_ARTIST, "albums": KIND_ALBUM, "tracks": KIND_SONG}
+_WALK_PAGE = 64
+
+
+class _Units(list):
+    """The signed pieces of a period, one rollup unit each, with the corrections already read (per kind)."""
+
+    def __init__(self, pieces):
+        super().__init__(pieces)
+        self.corrections: dict[int, dict] = {}
+        self.listens: dict[tuple[int, int], list] = {}
+
+    def listen_rows(self, lo: int, hi: int) -> list:
+        """(track_id, artist_id, album_id, title_key, listened_seconds, track length) of the listens in [lo, hi),
+        read once (an
+        edge of a period: at most about half a month)."""
+        if (lo, hi) not in self.listens:
+            self.listens[(lo, hi)] = [tuple(row) for row in db.session.execute(text(
+                "SELECT l.track_id, t.artist_id, t.album_id, t.title_key, l.listened_seconds, t.duration_seconds "
+                "FROM listens l "
+                "JOIN tracks t ON t.id = l.track_id WHERE l.played_at >= :lo AND l.played_at < :hi"),
+                {"lo": lo, "hi": hi})]
+        return self.listens[(lo, hi)]
+
+
+def _units(p: Period) -> _Units | None:
+    """(sign, level, unit) for each rollup unit of the period, (sign, LISTENS, lo, hi) for its edges read from
+    the listens; None when the period is read from the listens alone (short periods), or when it needs whole
+    years or all time besides its base (a span of years: those corrections are as large as the per-track path)."""
+    if p.all_time:
+        return _Units([(1, LEVEL_ALL, 0)])
+    pieces = _pieces(p.lo, p.hi)
+    if pieces is None:
+        return None
+    units = _Units([])
+    for sign, level, first, stop in pieces:
+        if level == LISTENS:
+            units.append((sign, LISTENS, first, stop))
+        elif level == ALL:
+            units.append((sign, LEVEL_ALL, 0))
+        else:
+            units.extend((sign, level, unit) for unit in range(first, stop))
+    base = _base(units)
+    if any(unit is not base and unit[1] in (_YEAR, LEVEL_ALL) for unit in units):
+        return None
+    return units
+
+
+def _base(units: list[tuple]) -> tuple:
+    """The coarsest positive rollup unit (all time, then a year, then a month)."""
+    return max((u for u in units if u[0] > 0 and u[1] != LISTENS), key=lambda u: u[1])
+
+
+def _rows_sql(kind: int) -> str:
+    """(key_id, title_key, plays) of one unit of `kind`."""
+    if kind == _TRACKS:
+        return "SELECT track_id, '', plays FROM track_period_plays WHERE level = :level AND unit = :unit"
+    return (f"SELECT key_id, title_key, plays FROM group_period_plays WHERE kind = {kind} AND level = :level "
+            "AND unit = :unit")
+
+
+_LISTEN_KEY = {KIND_TOTAL: lambda r: (0, ""), KIND_ARTIST: lambda r: (r[1], ""),
+               KIND_ALBUM: lambda r: (r[2], "") if r[2] is not None else None, KIND_SONG: lambda r: (r[1], r[3]),
+               _TRACKS: lambda r: (r[0], "")}
+
+
+def _piece_plays(kind: int, unit: tuple, units: _Units) -> dict:
+    """{(key_id, title_key): plays} of one piece (unsigned)."""
+    if unit[1] == LISTENS:
+        plays: dict = {}
+        key_of = _LISTEN_KEY[kind]
+        for row in units.listen_rows(unit[2], unit[3]):
+            key = key_of(row)
+            if key is not None:
+                plays[key] = plays.get(key, 0) + 1
+        return plays
+    else:
+        rows = db.session.execute(text(_rows_sql(kind)), {"level": unit[1], "unit": unit[2]})
+    return {(k, t): n for k, t, n in rows}
+
+
+def _corrections(kind: int, units: _Units, base: tuple) -> dict:
+    """{key: signed plays} of every piece but the base (read once per kind)."""
+    if kind in units.corrections:
+        return units.corrections[kind]
+    total: dict = {}
+    for unit in units:
+        if unit is base:
+            continue
+        for key, plays in _piece_plays(kind, unit, units).items():
+            total[key] = total.get(key, 0) + unit[0] * plays
+    units.corrections[kind] = total = {key: n for key, n in total.items() if n}
+    return total
+
+
+def _base_plays(kind: int, base: tuple, keys) -> dict:
+    """{key: plays} of the base unit for the given keys (absent: no row)."""
+    keys = list(keys)
+    found: dict = {}
+    ids = sorted({k for k, _ in keys})
+    wanted = set(keys)
+    column = "track_id" if kind == _TRACKS else "key_id"
+    for i in range(0, len(ids), 5000):
+        statement = text(_rows_sql(kind) + f" AND {column} IN :ids").bindparams(bindparam("ids", expanding=True))
+        for k, t, n in db.session.execute(statement, {"level": base[1], "unit": base[2], "ids": ids[i:i + 5000]}):
+            if (k, t) in wanted:
+                found[(k, t)] = n
+    return found
+
+
+def _count(kind: int, units: list[tuple]) -> int:
+    """Number of groups (or tracks) of `kind` with plays in the period."""
+    base = _base(units)
+    table = ("track_period_plays WHERE" if kind == _TRACKS
+             else f"group_period_plays WHERE kind = {kind} AND")
+    count = db.session.scalar(text(f"SELECT COUNT(*) FROM {table} level = :level AND unit = :unit"),
+                              {"level": base[1], "unit": base[2]})
+    corrections = _corrections(kind, units, base)
+    known = _base_plays(kind, base, corrections)
+    for key, delta in corrections.items():
+        before = known.get(key, 0)
+        count += (before + delta > 0) - (before > 0)
+    return count
+
+
+def _group_totals(units: _Units) -> dict:
+    """totals() of the period from the rollups."""
+    plays = 0
+    seconds = unmeasured = 0
+    for unit in units:
+        sign = unit[0]
+        if unit[1] == LISTENS:
+            rows = units.listen_rows(unit[2], unit[3])
+            row = (len(rows), sum(r[4] if r[4] is not None else (r[5] or 0) for r in rows),
+                   sum(1 for r in rows if r[4] is None and r[5] is None))
+        else:
+            row = db.session.execute(text(
+                f"SELECT plays, seconds, unmeasured FROM group_period_plays WHERE kind = {KIND_TOTAL} "
+                "AND level = :level AND unit = :unit AND key_id = 0 AND title_key = ''"),
+                {"level": unit[1], "unit": unit[2]}).one_or_none() or (0, 0, 0)
+        plays += sign * int(row[0])
+        seconds += sign * int(row[1])
+        unmeasured += sign * int(row[2])
+    return {"total_tracks": plays, "unique_artists": _count(KIND_ARTIST, units),
+            "unique_albums": _count(KIND_ALBUM, units), "unique_tracks": _count(_TRACKS, units),
+            "total_duration_seconds": seconds, "plays_without_duration": unmeasured}
+
+
+def _candidates(kind: int, units: list[tuple], limit: int) -> dict:
+    """{key: plays} of every group whose plays reach the `limit`-th best of the period (ties included)."""
+    if limit <= 0:
+        return {}
+    base = _base(units)
+    corrections = _corrections(kind, units, base)
+    raised = [key for key, delta in corrections.items() if delta > 0]
+    plays = {key: n + corrections[key] for key, n in _base_plays(kind, base, raised).items()}
+    for key in raised:
+        plays.setdefault(key, corrections[key])
+    statement = text(_rows_sql(kind) + " ORDER BY plays DESC LIMIT :n OFFSET :skip")
+    skip = 0
+    while True:
+        rows = db.session.execute(statement, {"level": base[1], "unit": base[2], "n": _WALK_PAGE,
+                                              "skip": skip}).all()
+        skip += len(rows)
+        for k, t, n in rows:
+            if (k, t) not in plays:
+                plays[(k, t)] = n + corrections.get((k, t), 0)
+        positive = [n for n in plays.values() if n > 0]
+        if len(rows) < _WALK_PAGE:
+            break
+        if len(positive) >= limit and heapq.nlargest(limit, positive)[-1] > rows[-1][2]:
+            break  # every group not read yet has at most rows[-1] plays (a correction could only lower it)
+    positive = [n for n in plays.values() if n > 0]
+    if not positive:
+        return {}
+    cut = heapq.nlargest(limit, positive)[-1]
+    return {key: n for key, n in plays.items() if n >= cut}
+
+
+def _candidate_tracks(kind: int, keys) -> list:
+    """(id, duration_seconds, artist_id, album_id, title_key) of the tracks of the groups."""
+    ids = sorted({k for k, _ in keys})
+    wanted = set(keys)
+    column = "album_id" if kind == KIND_ALBUM else "artist_id"
+    found = []
+    for i in range(0, len(ids), 5000):
+        statement = text(f"SELECT id, duration_seconds, artist_id, album_id, title_key FROM tracks "
+                         f"WHERE {column} IN :ids").bindparams(bindparam("ids", expanding=True))
+        for row in db.session.execute(statement, {"ids": ids[i:i + 5000]}):
+            if kind != KIND_SONG or (row[2], row[4]) in wanted:
+                found.append(tuple(row))
+    return found
+
+
+def _track_sums(units: _Units, track_ids: list[int]) -> dict:
+    """{track: [plays, listened, listened_plays]} of the period for the given tracks."""
+    sums: dict = {}
+    wanted = set(track_ids)
+    for unit in units:
+        if unit[1] == LISTENS:
+            for row in units.listen_rows(unit[2], unit[3]):
+                if row[0] in wanted:
+                    entry = sums.setdefault(row[0], [0, 0, 0])
+                    entry[0] += unit[0]
+                    if row[4] is not None:
+                        entry[1] += unit[0] * row[4]
+                        entry[2] += unit[0]
+    for i in range(0, len(track_ids), 5000):
+        part = track_ids[i:i + 5000]
+        for unit in units:
+            if unit[1] == LISTENS:
+                continue
+            statement = text("SELECT track_id, plays, listened_seconds, listened_plays FROM track_period_plays "
+                             "WHERE level = :level AND unit = :unit AND track_id IN :ids"
+                             ).bindparams(bindparam("ids", expanding=True))
+            params = {"level": unit[1], "unit": unit[2]}
+            for track_id, plays, listened, measured in db.session.execute(statement, {**params, "ids": part}):
+                entry = sums.setdefault(track_id, [0, 0, 0])
+                entry[0] += unit[0] * plays
+                entry[1] += unit[0] * int(listened)
+                entry[2] += unit[0] * measured
+    return sums
+
+
+def _group_top(units: list[tuple], kind: str, limit: int) -> list[dict]:
+    """The top `limit` artists, albums or songs of the period by plays, from the per-group rollups."""
+    group = _GROUP_KIND[kind]
+    candidates = _candidates(group, units, limit)
+    if not candidates:
+        return []
+    tracks = _candidate_tracks(group, candidates)
+    sums = _track_sums(units, [t[0] for t in tracks])
+    # (track_id, plays, seconds, unmeasured, artist_id, album_id, title_key) as _track_rows gives them
+    rows = []
+    for track_id, length, artist_id, album_id, title_key in tracks:
+        plays, listened, measured = sums.get(track_id, (0, 0, 0))
+        if plays > 0:
+            rows.append((track_id, plays, listened + (plays - measured) * (length or 0), 0, artist_id, album_id,
+                         title_key))
+    rank = {"artists": _top_artists_of, "albums": _top_albums_of, "tracks": _top_songs_of}[kind]
+    return rank(rows, limit)

@@ -15,6 +15,7 @@ from aime.extensions import db
 from aime.jobs import imports
 from aime.services import collection, history, localtime, scrobbles, stats
 from aime.services.importers.submit import msid_of_keys
+from aime.services.period_cover import day_units
 from aime.timeutil import range_bounds
 
 ZONES = ("UTC", "Asia/Kolkata", "Asia/Kathmandu", "America/St_Johns", "Europe/Paris", "Australia/Lord_Howe")
@@ -28,7 +29,7 @@ ALBUMS = ("alb a", "alb b", "alb c", "alb d")
 ANCHORS = tuple(int(datetime(*moment, tzinfo=UTC).timestamp()) for moment in (
     (2024, 12, 31, 12), (2024, 3, 31, 1), (2024, 4, 6, 15), (2024, 11, 3, 3), (2025, 1, 31, 20), (2023, 6, 15)))
 RESET = ("listens", "listen_buckets", "track_play_totals", "artist_play_totals", "track_period_plays",
-         "month_quarter_plays")
+         "group_period_plays", "month_quarter_plays")
 
 moments = st.builds(lambda anchor, shift: anchor + shift, st.sampled_from(ANCHORS),
                     st.integers(-3 * 86400, 3 * 86400))
@@ -153,6 +154,31 @@ def expected(rows, tz: ZoneInfo, by: str = "plays") -> dict:
             "top_artists": _ranked(artists, by), "top_albums": _ranked(albums, by), "top_tracks": _songs(rows, by)}
 
 
+def _groups_from_listens(rows) -> dict:
+    """group_period_plays recomputed play by play: {(kind, level, unit, key_id, title_key): (plays, seconds,
+    plays of unknown length)} for everything
+    (kind 0), each artist (1), album (2) and song (3), per UTC month (level 2), year (3) and all time (4)."""
+    groups: dict = {}
+    for r in rows:
+        month, year = day_units(r.played_at // 86400)
+        keys = [(0, 0, ""), (1, r.artist_id, ""), (3, r.artist_id, r.title_key)]
+        keys += [(2, r.album_id, "")] if r.album_id is not None else []
+        for level, unit in ((2, month), (3, year), (4, 0)):
+            for kind, key_id, title_key in keys:
+                g = groups.setdefault((kind, level, unit, key_id, title_key), [0, 0, 0])
+                g[0] += 1
+                g[1] += r.listened_seconds if r.listened_seconds is not None else (r.duration_seconds or 0)
+                g[2] += r.listened_seconds is None and r.duration_seconds is None
+    return {key: tuple(v) for key, v in groups.items()}
+
+
+def _check_groups() -> None:
+    """Every per-group rollup row equals the count of its plays (no stale, missing or empty row)."""
+    stored = {tuple(r[:5]): tuple(r[5:]) for r in db.session.execute(text(
+        "SELECT kind, level, unit, key_id, title_key, plays, seconds, unmeasured FROM group_period_plays"))}
+    assert stored == _groups_from_listens(_listens())
+
+
 def _check(config, start: date, span: int | None, zone: str, open_start: bool) -> None:
     end = None if span is None else start + timedelta(days=span)
     if span is None and open_start:
@@ -189,6 +215,7 @@ def test_every_statistic_equals_a_recount_from_the_listens(app, tmp_path, ops, c
         for op in ops:
             _apply(config, op, tmp_path)
             db.session.remove()
+        _check_groups()
         for check in checks:
             _check(config, *check)
         db.session.remove()
