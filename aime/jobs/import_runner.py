@@ -99,6 +99,8 @@ def execute(job_id: int, stream: BinaryIO, *, window: int, job_lease: tuple[str,
                     run_write(_flush, job_id, pending, job_lease)
                     pending, flushed = Progress(), time.monotonic()
             else:
+                if fmt.kind == "listens":
+                    cache.warm(batch.plays)  # before the write lock
                 added = run_write(_timed_commit, held, own_process, job_id, batch, cache, fmt, window, job_lease,
                                   pending)
                 pending, flushed = Progress(), time.monotonic()

@@ -122,3 +122,28 @@ def test_the_set_is_not_loaded_beyond_its_limit(app, sqlite_only, tmp_path, monk
     probes = _spy(monkeypatch, "_probe")
     report = import_file(path)
     assert (report["imported"], report["duplicates"], len(probes)) == (0, ROWS, 5)  # read as before
+
+
+def test_names_are_normalised_before_the_write_lock(app, tmp_path, monkeypatch, small_batches, import_file):
+    """A first import normalises each batch's new names before BEGIN IMMEDIATE: none inside the transaction."""
+    from aime.services.importers import resolve
+
+    real, inside, calls = resolve.normalise, [False], []
+
+    def normalise(name):
+        calls.append((name, inside[0]))
+        return real(name)
+
+    def timed_commit(*args, _real=runner._timed_commit):
+        inside[0] = True
+        try:
+            return _real(*args)
+        finally:
+            inside[0] = False
+
+    monkeypatch.setattr(resolve, "normalise", normalise)
+    monkeypatch.setattr(runner, "_timed_commit", timed_commit)
+    report = import_file(_history(tmp_path / "h.csv"))
+    assert report["imported"] == ROWS
+    assert sorted({name for name, _inside in calls}) == ["Artist 0", "Artist 1"] + [f"Song {i}" for i in range(10)]
+    assert [name for name, locked in calls if locked] == []

@@ -83,6 +83,16 @@ class CatalogCache:
             found = self.memo[name] = normalise(name)
         return found
 
+    def warm(self, plays: list[Play]) -> None:
+        """Normalise the names of plays not seen yet, before a write transaction (pure memory: the
+        transaction, which holds SQLite's write lock, then finds them in the memo)."""
+        seen, memo, key = self.seen, self.memo, self.key
+        for p in plays:
+            if (p.artist, p.album, p.title) not in seen:
+                for name in (p.artist, p.album, p.title):
+                    if name and name not in memo:
+                        key(name)
+
     def resolve(self, session, plays: list[Play]) -> list[tuple[int, tuple[int, str]]]:
         """(track id, song key) for each play, creating what is missing."""
         if len(self.tracks) > TRACK_LIMIT or len(self.seen) > MEMO_LIMIT:
