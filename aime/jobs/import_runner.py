@@ -126,7 +126,8 @@ def _read_batch(held: list, job_id: int, batch: Batch, cache: CatalogCache, fmt:
 
     Plays that the stored pairs in memory (`known`) prove to be duplicates with nothing to teach are counted
     without SQL; the others are read without the write lock (`_probe`). A batch counted entirely in memory
-    measures nothing (0 rows): it says nothing about how long a write would hold the lock.
+    measures nothing (0 rows): it says nothing about how long a write would hold the lock; nor does one
+    probed only in part.
     """
     fast, rest = 0, batch.plays
     if known is not None and batch.plays and known.fresh(db.session):
@@ -137,7 +138,9 @@ def _read_batch(held: list, job_id: int, batch: Batch, cache: CatalogCache, fmt:
     done = _probe(held, job_id, part, cache, fmt, window, tune, known)
     if done is not None:
         done.duplicates += fast
-    return done, (len(rest) if fast else batch.records)
+    # A probe of part of the batch measures neither what writing the whole batch would hold (more) nor a rate
+    # per row (its fixed costs spread over few rows): such a batch leaves the size as it is.
+    return done, (0 if fast else batch.records)
 
 
 def _probe(held: list, job_id: int, batch: Batch, cache: CatalogCache, fmt: Format, window: int,

@@ -51,10 +51,14 @@ def test_a_reimport_reads_the_database_for_its_first_batch_only(app, sqlite_only
     path = _history(tmp_path / "h.csv")
     assert import_file(path)["imported"] == ROWS
     probes, writes = _spy(monkeypatch, "_probe"), _spy(monkeypatch, "_timed_commit")
+    observed, real_observe = [], pipeline.BatchSizer.observe
+    monkeypatch.setattr(pipeline.BatchSizer, "observe",
+                        lambda self, rows, seconds: (observed.append(rows), real_observe(self, rows, seconds)))
     report = import_file(path)
     assert (report["status"], report["processed"], report["imported"], report["duplicates"]) == (
         "done", ROWS, 0, ROWS)
     assert (len(probes), len(writes)) == (1, 0)  # the first batch teaches the names; the other four need no SQL
+    assert observed == [1000]  # batches counted in memory measure nothing about a write's lock hold
 
 
 def test_a_commit_by_another_connection_between_batches_is_seen(app, sqlite_only, tmp_path, monkeypatch,
