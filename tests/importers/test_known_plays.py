@@ -151,3 +151,21 @@ def test_names_are_normalised_before_the_write_lock(app, tmp_path, monkeypatch, 
     assert report["imported"] == ROWS
     assert sorted({name for name, _inside in calls}) == ["Artist 0", "Artist 1"] + [f"Song {i}" for i in range(10)]
     assert [name for name, locked in calls if locked] == []
+
+
+def test_a_batch_probed_in_part_leaves_the_batch_size(app, sqlite_only, tmp_path, monkeypatch, small_batches,
+                                                      import_file):
+    """Two new names per batch: only those two plays are probed, and that short probe sizes nothing."""
+    lines = [f"{START + 200 * i},Artist {i % 2},{f'New {i}' if i % 500 == 7 else f'Song {i % 10}'}"
+             for i in range(ROWS)]
+    path = tmp_path / "h.csv"
+    path.write_text("uts,artist,track\n" + "\n".join(lines) + "\n", encoding="utf-8")
+    assert import_file(path)["imported"] == ROWS
+    probes = _spy(monkeypatch, "_probe")
+    observed, real_observe = [], pipeline.BatchSizer.observe
+    monkeypatch.setattr(pipeline.BatchSizer, "observe",
+                        lambda self, rows, seconds: (observed.append(rows), real_observe(self, rows, seconds)))
+    report = import_file(path)
+    assert (report["imported"], report["duplicates"]) == (0, ROWS)
+    assert [len(args[2].plays) for args in probes] == [1000, 2, 2, 2, 2]
+    assert observed == [1000]
