@@ -17,6 +17,7 @@ from ..services.importers.collection import write_entries
 from ..services.importers.pipeline import (
     Batch,
     BatchSizer,
+    KnownPlays,
     NeedsWrite,
     batches,
     read_only,
@@ -85,21 +86,29 @@ def execute(job_id: int, stream: BinaryIO, *, window: int, job_lease: tuple[str,
     sizer = BatchSizer()
     size = sizer if fmt.kind == "listens" else COLLECTION_BATCH
     pending, flushed, probe = Progress(), time.monotonic(), fmt.kind == "listens"
+    known = KnownPlays() if probe and db.engine.dialect.name == "sqlite" else None
     try:
         for batch in batches(fmt.parse(stream), skip_first=skip_first, entry_type=kind, size=size):
             held = [0.0]
-            done = _probe(held, job_id, batch, cache, fmt, window, own_process) if probe else None
+            done, rows = None, batch.records
+            if probe:
+                done, rows = _read_batch(held, job_id, batch, cache, fmt, window, own_process, known)
             if done is not None:
                 pending.add(done)
                 if time.monotonic() - flushed >= FLUSH_SECONDS:
                     run_write(_flush, job_id, pending, job_lease)
                     pending, flushed = Progress(), time.monotonic()
             else:
+                if fmt.kind == "listens":
+                    cache.warm(batch.plays)  # before the write lock
                 added = run_write(_timed_commit, held, own_process, job_id, batch, cache, fmt, window, job_lease,
                                   pending)
                 pending, flushed = Progress(), time.monotonic()
                 probe = fmt.kind == "listens" and added == 0
-            sizer.observe(batch.records, held[0])
+                if known is not None:
+                    known.drop()  # this import wrote: the set is reloaded (at most KNOWN_LOADS times) when needed
+            if rows:
+                sizer.observe(rows, held[0])
             if on_batch is not None:
                 on_batch(batch.records, stream.tell())
     except FatalFormatError:
@@ -111,8 +120,31 @@ def execute(job_id: int, stream: BinaryIO, *, window: int, job_lease: tuple[str,
         refresh_statistics(db.engine, db.session.get(ImportJob, job_id).imported)
 
 
+def _read_batch(held: list, job_id: int, batch: Batch, cache: CatalogCache, fmt: Format, window: int,
+                tune: bool, known: KnownPlays | None) -> tuple[Progress | None, int]:
+    """(the batch's counts when it has nothing to write, else None; the rows its read time measures).
+
+    Plays that the stored pairs in memory (`known`) prove to be duplicates with nothing to teach are counted
+    without SQL; the others are read without the write lock (`_probe`). A batch counted entirely in memory
+    measures nothing (0 rows): it says nothing about how long a write would hold the lock; nor does one
+    probed only in part.
+    """
+    fast, rest = 0, batch.plays
+    if known is not None and batch.plays and known.fresh(db.session):
+        fast, rest = known.split(cache, batch.plays)
+    if not rest:
+        return Progress(batch.records, 0, fast, 0, batch.skipped, batch.errors, []), 0
+    part = batch if not fast else Batch(batch.records, rest, batch.skipped, batch.errors)
+    done = _probe(held, job_id, part, cache, fmt, window, tune, known)
+    if done is not None:
+        done.duplicates += fast
+    # A probe of part of the batch measures neither what writing the whole batch would hold (more) nor a rate
+    # per row (its fixed costs spread over few rows): such a batch leaves the size as it is.
+    return done, (0 if fast else batch.records)
+
+
 def _probe(held: list, job_id: int, batch: Batch, cache: CatalogCache, fmt: Format, window: int,
-           tune: bool) -> Progress | None:
+           tune: bool, known: KnownPlays | None = None) -> Progress | None:
     """The batch's counts when it has nothing to write, read without the write lock; None when it has."""
     session = db.session
     session.rollback()
@@ -131,6 +163,8 @@ def _probe(held: list, job_id: int, batch: Batch, cache: CatalogCache, fmt: Form
     finally:
         session.rollback()
         held[0] = time.perf_counter() - started  # what the write would hold: sizes the batches all the same
+    if known is not None:
+        known.learn(cache, batch.plays, result)
     return _progress(batch, result)
 
 

@@ -30,6 +30,8 @@ MAX_CONFLICTS = 1000  # per batch; the job keeps at most runner.MAX_REPORTED
 _details = attrgetter(*FIELDS)
 _listen_details = attrgetter(*LISTEN_FIELDS)
 _NOTHING = (None,) * len(FIELDS)
+details = _details  # a play's FIELDS values, in order (pipeline.KnownPlays compares them)
+NOTHING = _NOTHING
 
 
 def same(field: str, stored, new) -> bool:

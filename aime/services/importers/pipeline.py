@@ -217,6 +217,107 @@ def _listens_in_span(session, lo: int, hi: int, limit: int) -> list[tuple[int, i
     return rows if len(rows) <= limit else None
 
 
+# A re-import of the same file: the stored (track, time) pairs are loaded once into a set of compact integer keys
+# (about 60 bytes a play), so that a batch of plays that are all there is counted without any SQL. SQLite only:
+# `PRAGMA data_version` tells, on one connection, whether any other connection committed since the set was loaded.
+KNOWN_LIMIT = 2_000_000  # stored plays at most (about 120 MB); beyond, batches are read as before
+KNOWN_LOADS = 3  # loads per import at most (each write batch drops the set: it is only for plays already there)
+_KNOWN_SHIFT = 36  # key = track_id << 36 + played_at: distinct for |played_at| < 2**35 (the year 3058)
+_KNOWN_RANGE = 1 << 35
+
+
+class KnownPlays:
+    """The stored (track, played_at) pairs of one SQLite database, valid while no other connection commits.
+
+    `fresh(session)` says whether the set may be used now (loading it when needed); `split` then tells the plays
+    that are certainly duplicates with nothing to teach (their exact pair is stored, their names resolve from
+    the cache, their details were found equal to the stored ones at this version, a loved play's track is
+    loved) from the others, which go through `write_plays` as before. The memo of checked details and loved
+    tracks belongs to the same version and is dropped with the set.
+    """
+
+    def __init__(self) -> None:
+        self.loads = 0
+        self.drop()
+
+    def drop(self) -> None:
+        """Forget the set (another connection committed, or this import wrote)."""
+        self.keys: set[int] | None = None
+        self.tag: tuple | None = None  # (DB-API connection, its data_version) the set is valid for
+        self.clean: set[tuple] = set()  # (track id, details) found equal to what is stored
+        self.loved: set[int] = set()  # tracks found loved
+
+    def fresh(self, session) -> bool:
+        """Whether the set is usable for the next batch: loaded, and nothing committed by others since."""
+        if session.get_bind().dialect.name != "sqlite":
+            return False
+        session.rollback()
+        try:
+            tag = self._tag(session)
+            if self.keys is not None and self.tag is not None and tag[0] is self.tag[0] and tag[1] == self.tag[1]:
+                return True
+            self.drop()
+            if self.loads >= KNOWN_LOADS:
+                return False
+            self.loads += 1
+            return self._load(session)
+        finally:
+            session.rollback()
+
+    @staticmethod
+    def _tag(session) -> tuple:
+        with dbapi_cursor(session) as cursor:
+            cursor.execute("PRAGMA data_version")
+            version = cursor.fetchone()[0]
+        # The connection itself (not its id, which a later connection could reuse): versions are per connection.
+        return session.connection().connection.dbapi_connection, version
+
+    def _load(self, session) -> bool:
+        keys: set[int] = set()
+        with dbapi_cursor(session) as cursor:  # one read transaction: the pairs and the version of one snapshot
+            cursor.execute("SELECT count(*) FROM listens")
+            if cursor.fetchone()[0] > KNOWN_LIMIT:
+                return False
+            cursor.execute("SELECT track_id, played_at FROM listens")
+            while rows := cursor.fetchmany(50_000):
+                keys.update([(t << _KNOWN_SHIFT) + at for t, at in rows if -_KNOWN_RANGE < at < _KNOWN_RANGE])
+        self.tag = self._tag(session)
+        self.keys = keys
+        return True
+
+    def split(self, cache: CatalogCache, plays: list[Play]) -> tuple[int, list[Play]]:
+        """(how many plays are certainly stored duplicates with nothing to teach, the other plays)."""
+        keys, clean, loved, seen = self.keys, self.clean, self.loved, cache.seen
+        rest = []
+        for p in plays:
+            hit = seen.get((p.artist, p.album, p.title))
+            if hit is None or ((hit[0] << _KNOWN_SHIFT) + p.played_at) not in keys \
+                    or not -_KNOWN_RANGE < p.played_at < _KNOWN_RANGE \
+                    or (p.loved and hit[0] not in loved) or p.listened_seconds is not None or p.client is not None \
+                    or p.duration_seconds is not None:  # lengths compare within a second: not transitive
+                rest.append(p)
+                continue
+            details = enrich.details(p)
+            if details != enrich.NOTHING and (hit[0], details) not in clean:
+                rest.append(p)
+        return len(plays) - len(rest), rest
+
+    def learn(self, cache: CatalogCache, plays: list[Play], result: BatchResult) -> None:
+        """After `plays` were read with nothing to write: remember their checked details and loved tracks."""
+        if self.keys is None or result.conflicts:
+            return
+        keys, seen = self.keys, cache.seen
+        for p in plays:
+            hit = seen.get((p.artist, p.album, p.title))
+            if hit is None or (hit[0] << _KNOWN_SHIFT) + p.played_at not in keys:
+                continue  # not matched to its own stored pair: its details were compared with another track's
+            if p.loved:
+                self.loved.add(hit[0])
+            details = enrich.details(p)
+            if details != enrich.NOTHING:
+                self.clean.add((hit[0], details))
+
+
 @dataclass
 class Batch:
     """Records of one batch: plays to write plus rows reported as skipped or malformed."""

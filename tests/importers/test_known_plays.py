@@ -1,0 +1,171 @@
+"""A re-import on SQLite counts plays that are already stored from a set of (track, time) keys in memory, without
+SQL, for as long as no other connection commits (PRAGMA data_version)."""
+from __future__ import annotations
+
+import sqlite3
+
+import pytest
+from sqlalchemy import func, select
+
+from aime.extensions import db
+from aime.jobs import import_runner as runner
+from aime.models import Listen, Track
+from aime.services.importers import pipeline
+
+START = 1_600_000_000
+ROWS = 5000
+
+
+@pytest.fixture
+def sqlite_only(app):
+    with app.app_context():
+        if db.engine.dialect.name != "sqlite":
+            pytest.skip("PRAGMA data_version: SQLite only")
+
+
+@pytest.fixture
+def small_batches(monkeypatch):
+    monkeypatch.setattr(pipeline, "BATCH_SIZE", 1000)  # 5,000 rows: five batches of 1,000
+
+
+def _history(path):
+    """5,000 plays of 10 songs by 2 artists, 200 s apart (every batch has only songs of the first one)."""
+    lines = [f"{START + 200 * i},Artist {i % 2},Song {i % 10}" for i in range(ROWS)]
+    path.write_text("uts,artist,track\n" + "\n".join(lines) + "\n", encoding="utf-8")
+    return path
+
+
+def _spy(monkeypatch, name: str) -> list:
+    real, calls = getattr(runner, name), []
+
+    def spy(*args, **kwargs):
+        calls.append(args)
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(runner, name, spy)
+    return calls
+
+
+def test_a_reimport_reads_the_database_for_its_first_batch_only(app, sqlite_only, tmp_path, monkeypatch,
+                                                                 small_batches, import_file):
+    path = _history(tmp_path / "h.csv")
+    assert import_file(path)["imported"] == ROWS
+    probes, writes = _spy(monkeypatch, "_probe"), _spy(monkeypatch, "_timed_commit")
+    observed, real_observe = [], pipeline.BatchSizer.observe
+    monkeypatch.setattr(pipeline.BatchSizer, "observe",
+                        lambda self, rows, seconds: (observed.append(rows), real_observe(self, rows, seconds)))
+    report = import_file(path)
+    assert (report["status"], report["processed"], report["imported"], report["duplicates"]) == (
+        "done", ROWS, 0, ROWS)
+    assert (len(probes), len(writes)) == (1, 0)  # the first batch teaches the names; the other four need no SQL
+    assert observed == [1000]  # batches counted in memory measure nothing about a write's lock hold
+
+
+def test_a_commit_by_another_connection_between_batches_is_seen(app, sqlite_only, tmp_path, monkeypatch,
+                                                                small_batches, import_file):
+    """A play deleted by someone else during the re-import is stored again: the set is not trusted after it."""
+    path = _history(tmp_path / "h.csv")
+    assert import_file(path)["imported"] == ROWS
+    with app.app_context():
+        database = db.engine.url.database
+    gone = START + 200 * 4321  # in the fifth batch
+    real, calls = pipeline.KnownPlays.fresh, []
+
+    def fresh(self, session):
+        calls.append(1)
+        if len(calls) == 3:  # before the third batch, another connection deletes a play of the fifth
+            other = sqlite3.connect(database)
+            other.execute("DELETE FROM listens WHERE played_at = ?", (gone,))
+            other.commit()
+            other.close()
+        return real(self, session)
+
+    monkeypatch.setattr(pipeline.KnownPlays, "fresh", fresh)
+    report = import_file(path)
+    assert (report["imported"], report["duplicates"]) == (1, ROWS - 1)
+    with app.app_context():
+        assert db.session.scalar(select(func.count(Listen.id)).where(Listen.played_at == gone)) == 1
+
+
+def test_a_conflict_made_between_batches_is_still_reported(app, sqlite_only, tmp_path, monkeypatch, small_batches,
+                                                           import_file):
+    """A stored MusicBrainz id changed by another connection mid-import disagrees with the file: reported."""
+    mbid, other_mbid = "0383dadf-2a4e-4d10-a46a-e9e041da8eb3", "11111111-2a4e-4d10-a46a-e9e041da8eb3"
+    lines = [f"{START + 200 * i},Artist 0,{mbid if i % 10 == 0 else ''},Song {i % 10}" for i in range(ROWS)]
+    path = tmp_path / "h.csv"
+    path.write_text("uts,artist,track_mbid,track\n" + "\n".join(lines) + "\n", encoding="utf-8")
+    first = import_file(path)
+    assert (first["imported"], first["conflicts"]) == (ROWS, [])
+    with app.app_context():
+        database = db.engine.url.database
+        song0 = db.session.scalar(select(Track.id).where(Track.title == "Song 0"))
+        assert db.session.get(Track, song0).recording_mbid == mbid
+    real, calls = pipeline.KnownPlays.fresh, []
+
+    def fresh(self, session):
+        calls.append(1)
+        if len(calls) == 3:
+            other = sqlite3.connect(database)
+            other.execute("UPDATE tracks SET recording_mbid = ? WHERE id = ?", (other_mbid, song0))
+            other.commit()
+            other.close()
+        return real(self, session)
+
+    monkeypatch.setattr(pipeline.KnownPlays, "fresh", fresh)
+    report = import_file(path)
+    assert (report["imported"], report["duplicates"]) == (0, ROWS)
+    # batches three to five each report the disagreement once
+    assert [(c["field"], c["stored"], c["file"]) for c in report["conflicts"]] == [
+        ("recording_mbid", other_mbid, mbid)] * 3
+
+
+def test_the_set_is_not_loaded_beyond_its_limit(app, sqlite_only, tmp_path, monkeypatch, small_batches, import_file):
+    path = _history(tmp_path / "h.csv")
+    assert import_file(path)["imported"] == ROWS
+    monkeypatch.setattr(pipeline, "KNOWN_LIMIT", ROWS - 1)
+    probes = _spy(monkeypatch, "_probe")
+    report = import_file(path)
+    assert (report["imported"], report["duplicates"], len(probes)) == (0, ROWS, 5)  # read as before
+
+
+def test_names_are_normalised_before_the_write_lock(app, tmp_path, monkeypatch, small_batches, import_file):
+    """A first import normalises each batch's new names before BEGIN IMMEDIATE: none inside the transaction."""
+    from aime.services.importers import resolve
+
+    real, inside, calls = resolve.normalise, [False], []
+
+    def normalise(name):
+        calls.append((name, inside[0]))
+        return real(name)
+
+    def timed_commit(*args, _real=runner._timed_commit):
+        inside[0] = True
+        try:
+            return _real(*args)
+        finally:
+            inside[0] = False
+
+    monkeypatch.setattr(resolve, "normalise", normalise)
+    monkeypatch.setattr(runner, "_timed_commit", timed_commit)
+    report = import_file(_history(tmp_path / "h.csv"))
+    assert report["imported"] == ROWS
+    assert sorted({name for name, _inside in calls}) == ["Artist 0", "Artist 1"] + [f"Song {i}" for i in range(10)]
+    assert [name for name, locked in calls if locked] == []
+
+
+def test_a_batch_probed_in_part_leaves_the_batch_size(app, sqlite_only, tmp_path, monkeypatch, small_batches,
+                                                      import_file):
+    """Two new names per batch: only those two plays are probed, and that short probe sizes nothing."""
+    lines = [f"{START + 200 * i},Artist {i % 2},{f'New {i}' if i % 500 == 7 else f'Song {i % 10}'}"
+             for i in range(ROWS)]
+    path = tmp_path / "h.csv"
+    path.write_text("uts,artist,track\n" + "\n".join(lines) + "\n", encoding="utf-8")
+    assert import_file(path)["imported"] == ROWS
+    probes = _spy(monkeypatch, "_probe")
+    observed, real_observe = [], pipeline.BatchSizer.observe
+    monkeypatch.setattr(pipeline.BatchSizer, "observe",
+                        lambda self, rows, seconds: (observed.append(rows), real_observe(self, rows, seconds)))
+    report = import_file(path)
+    assert (report["imported"], report["duplicates"]) == (0, ROWS)
+    assert [len(args[2].plays) for args in probes] == [1000, 2, 2, 2, 2]
+    assert observed == [1000]
