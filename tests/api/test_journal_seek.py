@@ -42,7 +42,10 @@ def _paths(total: int) -> list[str]:
     return [f"/api/v1/history/tracks?page={page}&page_size={size}" for size, pages in sizes.items() for page in pages]
 
 
-def test_deep_pages_start_at_their_month_and_match_offset_from_the_top(app, client, auth, generated, monkeypatch):
+def test_deep_pages_start_at_their_month_and_match_offset_from_the_top(app, client, auth, backend, generated,
+                                                                       monkeypatch):
+    if backend != "postgresql":
+        pytest.skip("PostgreSQL only (SQLite walks its index faster than the month sums are read)")
     paths = _paths(PLAYS)
     offset = _bodies(client, app, paths, 10**9, monkeypatch)
     seek = _bodies(client, app, paths, 0, monkeypatch)
@@ -61,7 +64,7 @@ def test_deep_pages_start_at_their_month_and_match_offset_from_the_top(app, clie
     assert client.get("/api/v1/history/tracks?page=1&page_size=1").get_json()["total"] == PLAYS + 1
 
 
-def test_the_seek_reads_months_not_the_whole_index(app, client, generated, monkeypatch):
+def test_the_seek_reads_months_not_the_whole_index(app, client, backend, generated, monkeypatch):
     monkeypatch.setattr(history, "SEEK_FROM", 0)
     seen: list[str] = []
     with app.app_context():
@@ -76,6 +79,9 @@ def test_the_seek_reads_months_not_the_whole_index(app, client, generated, monke
     finally:
         sa.event.remove(engine, "before_cursor_execute", note)
     assert len(body["items"]) == 50
-    assert any("month_quarter_plays" in statement for statement in seen)
     page = next(statement for statement in seen if "ORDER BY listens.played_at DESC" in statement)
-    assert "listens.played_at <" in page
+    if backend == "postgresql":
+        assert any("month_quarter_plays" in statement for statement in seen) and "listens.played_at <" in page
+    else:  # SQLite: OFFSET from the top
+        assert not any("month_quarter_plays" in statement for statement in seen)
+        assert "listens.played_at <" not in page
