@@ -134,13 +134,14 @@ def install_postgresql_hooks(engine: Engine) -> None:
                 connection.exec_driver_sql(f"SET LOCAL statement_timeout = {left}")
             return
         connection.info.pop(_PG_TIMEOUT_KEY, None)  # unknown until the SET is through
+        autocommit = dbapi_connection.autocommit  # True already under isolation_level="AUTOCOMMIT" (VACUUM)
         dbapi_connection.autocommit = True  # no BEGIN: the SET is the session's, past this transaction
         try:
             connection.exec_driver_sql("SET statement_timeout = DEFAULT" if left is None
                                        else f"SET statement_timeout = {left}")
         finally:
             if not dbapi_connection.closed:
-                dbapi_connection.autocommit = False
+                dbapi_connection.autocommit = autocommit
         if left is not None:
             connection.info[_PG_TIMEOUT_KEY] = left
 

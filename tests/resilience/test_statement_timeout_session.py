@@ -68,3 +68,16 @@ def test_the_deadline_is_set_once_per_connection_and_the_default_comes_back(app,
         assert _one_read(app, None) == 0 and sent == ["SHOW"]
     finally:
         event.remove(engine, "before_cursor_execute", note)
+
+
+def test_an_autocommit_connection_stays_in_autocommit_after_the_timeout_is_put_back(app, backend):
+    """refresh_statistics runs VACUUM on an AUTOCOMMIT connection, after requests set the pooled one's timeout."""
+    if backend != "postgresql":
+        pytest.skip("PostgreSQL only")
+    with app.app_context():
+        engine = db.engine
+    engine.dispose()
+    assert 29_000 <= _one_read(app, 30.0) <= 30_000  # the one pooled connection now holds a request's timeout
+    with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as connection:
+        assert connection.execute(sa.text("SHOW statement_timeout")).scalar() == "0"  # no deadline: put back
+        connection.execute(sa.text("VACUUM (ANALYZE) listens"))  # refused inside a transaction block
