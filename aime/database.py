@@ -114,13 +114,45 @@ def install_sqlite_hooks(engine: Engine, busy_timeout_ms: int) -> None:
 
 
 def install_postgresql_hooks(engine: Engine) -> None:
-    """Give each transaction of a request the time left before its deadline as statement_timeout."""
+    """Bound each transaction of a request by the time left before its deadline (statement_timeout).
+
+    The timeout is a setting of the connection's session, set outside any transaction and remembered with the
+    connection, and set again only when the time left is below it or well above it (_timeout_holds): a
+    request's statements never run past its deadline, and most transactions pay no `SET LOCAL` round trip
+    (the deadline of a request is the same AIME_TIMEOUT every time). A transaction without a deadline (a
+    background job) puts the server's default back first."""
 
     @event.listens_for(engine, "begin")
     def _on_begin(connection):
         left = deadlines.statement_timeout_ms()
-        if left is not None:  # SET LOCAL: it ends with the transaction, the pooled connection keeps none
-            connection.exec_driver_sql(f"SET LOCAL statement_timeout = {left}")
+        held = connection.info.get(_PG_TIMEOUT_KEY)
+        if _timeout_holds(held, left):
+            return
+        dbapi_connection = connection.connection.dbapi_connection
+        if dbapi_connection.info.transaction_status != _PG_IDLE:  # not expected; SET LOCAL then, as before
+            if left is not None:
+                connection.exec_driver_sql(f"SET LOCAL statement_timeout = {left}")
+            return
+        connection.info.pop(_PG_TIMEOUT_KEY, None)  # unknown until the SET is through
+        autocommit = dbapi_connection.autocommit  # True already under isolation_level="AUTOCOMMIT" (VACUUM)
+        dbapi_connection.autocommit = True  # no BEGIN: the SET is the session's, past this transaction
+        try:
+            connection.exec_driver_sql("SET statement_timeout = DEFAULT" if left is None
+                                       else f"SET statement_timeout = {left}")
+        finally:
+            if not dbapi_connection.closed:
+                dbapi_connection.autocommit = autocommit
+        if left is not None:
+            connection.info[_PG_TIMEOUT_KEY] = left
+
+
+def _timeout_holds(held: int | None, left: int | None) -> bool:
+    """True when a session's statement_timeout `held` (None: the default) serves a transaction with `left` ms
+    before its deadline (None: none): never later than the deadline, at most TIMEOUT_SLACK_MS (or a tenth of
+    the time left) before it."""
+    if held is None or left is None:
+        return held is None and left is None
+    return left - min(TIMEOUT_SLACK_MS, left // 10) <= held <= left
 
 
 def is_busy_error(error: BaseException) -> bool:
@@ -145,6 +177,9 @@ def is_disk_full_error(error: BaseException) -> bool:
 
 
 _FILE_KEY = "aime_sqlite_file"
+_PG_TIMEOUT_KEY = "aime_postgresql_statement_timeout_ms"  # the session's statement_timeout (absent: the default)
+_PG_IDLE = 0  # psycopg.pq.TransactionStatus.IDLE
+TIMEOUT_SLACK_MS = 1000  # a statement may be cut this much before its request's deadline, never after it
 _BUSY_KEY = "aime_sqlite_busy_timeout_ms"
 _PROGRESS_STEPS = 20_000  # virtual-machine instructions between two deadline checks (well under 1 ms)
 

@@ -1,19 +1,23 @@
 """Listening analytics of a period in a time zone: patterns, heatmap, streaks, discovery, comparison."""
 from __future__ import annotations
 
-from collections import defaultdict
+from bisect import bisect_left
+from collections import Counter, defaultdict
 from datetime import date, datetime, timedelta
+from itertools import combinations
 
 from sqlalchemy import func, select
 
 from ..config import Config
 from ..errors import InvalidInput
 from ..extensions import db
-from ..models import Album, Artist, Track
+from ..models import Album, Artist, Listen, Track
+from ..models.rollup import BUCKET_SECONDS
 from ..models.rollup import TrackPlayTotal
-from .localtime import day_of, weekday_of
-from .sessions import cooccurrence, play_rows, split_sessions
-from .stats import Period, local_plays, peak_hour, per_track, period, top_artists, totals
+from .localtime import _DAY_BUCKETS, _month_segments, day_of, weekday_of
+from .period_cover import day_units
+from .sessions import PAIR_PLAYS, fetch_tuples
+from .stats import Period, local_plays, per_track, period, top_artists, totals
 
 WEEKDAYS = ("Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday")
 DISCOVERY_NAMES = 20  # names listed per month; the counts are always complete
@@ -34,24 +38,98 @@ def _day_count(p: Period, numbers: set[int]) -> int:
 
 def patterns(config: Config, start_date: date | None = None, end_date: date | None = None,
              tz: str | None = None, min_gap: int = 1800, limit: int = 10) -> dict:
-    """Plays by local hour and weekday, the daily average, and artists heard in the same sessions."""
+    """Plays by local hour and weekday, the daily average, and artists heard in the same sessions.
+
+    One pass over the period's plays (oldest first) gives the local hours and days and the sessions at once; the
+    local hour of a play is that of its 15-minute bucket, as the statistics read it from listen_buckets
+    (tests/api/test_patterns_body.py compares the answer with the former per-hour query plus split_sessions)."""
     p = period(config, start_date, end_date, tz)
-    local = local_plays(p)
-    hours, weekdays, numbers = [0] * 24, [0] * 7, set()
-    for day, hour, plays in local:
-        hours[hour] += plays
+    rows = fetch_tuples(select(Listen.played_at, Track.artist_id, func.coalesce(Track.duration_seconds, 0))
+                        .join(Track, Track.id == Listen.track_id).where(*p.listen_clauses())
+                        .order_by(Listen.played_at, Listen.track_id))
+    hours, by_day, pairs = _one_pass(rows, p, min_gap)
+    numbers, weekdays = set(by_day), [0] * 7
+    for day, plays in by_day.items():
         weekdays[weekday_of(day)] += plays
-        numbers.add(day)
     total = sum(hours)
     span = _day_count(p, numbers)
     return {**_head(p), "total_plays": total, "days": span, "active_days": len(numbers),
             "daily_average": round(total / span, 2) if span else 0.0,
-            "peak_hour": peak_hour(local),
+            "peak_hour": max(range(24), key=lambda h: (hours[h], -h)) if any(hours) else None,
             "peak_weekday": WEEKDAYS[max(range(7), key=lambda d: (weekdays[d], -d))] if total else None,
             "by_hour": [{"hour": h, "plays": hours[h]} for h in range(24)],
             "by_weekday": [{"weekday": WEEKDAYS[d], "plays": weekdays[d]} for d in range(7)],
             "min_gap": min_gap,
-            "artist_pairs": cooccurrence(split_sessions(play_rows(p), min_gap), limit)}
+            "artist_pairs": _named_pairs(pairs, limit)}
+
+
+def _one_pass(rows: list[tuple], p: Period, min_gap: int) -> tuple[list[int], dict[int, int], Counter]:
+    """(plays per local hour of day, plays per local day number, sessions shared per artist pair).
+
+    Hours and days: each play counts in its bucket's local hour, (bucket * 900 + offset) / 3600 with SQL's
+    truncating division, the offset of the zone's segment holding the bucket, buckets from ceil(lo / 900) on
+    (localtime.bucket_span). Sessions: split where the silence after the last-ending play exceeds min_gap
+    (sessions.split_sessions); the distinct artists of a session's first PAIR_PLAYS plays pair up
+    (sessions.artist_pairs)."""
+    hours, by_day, pairs = [0] * 24, defaultdict(int), Counter()
+    if not rows:
+        return hours, by_day, pairs
+    played = [row[0] for row in rows]
+    first = -(-p.lo // BUCKET_SECONDS) if p.lo is not None else played[0] // BUCKET_SECONDS
+    per_instant: Counter = Counter()
+    for start, stop, offset in _segments(p.tz, played[0] // BUCKET_SECONDS, played[-1] // BUCKET_SECONDS):
+        i = bisect_left(played, max(start, first) * BUCKET_SECONDS)
+        j = bisect_left(played, stop * BUCKET_SECONDS)
+        if i < j:
+            per_instant.update(x // BUCKET_SECONDS * BUCKET_SECONDS + offset for x in played[i:j])
+    hourly: Counter = Counter()
+    for instant, plays in per_instant.items():
+        hourly[instant // 3600 if instant >= 0 else -(-instant // 3600)] += plays  # SQL's division truncates
+    for hour, plays in hourly.items():
+        hours[hour % 24] += plays
+        by_day[hour // 24] += plays
+    end = None
+    session: list[int] = []
+    for played_at, artist_id, duration in rows:
+        if end is None or played_at - end > min_gap:
+            _pair_up(session, pairs)
+            session, end = [], played_at
+        if played_at + duration > end:
+            end = played_at + duration
+        if len(session) < PAIR_PLAYS:
+            session.append(artist_id)
+    _pair_up(session, pairs)
+    return hours, by_day, pairs
+
+
+def _pair_up(artists: list[int], pairs: Counter) -> None:
+    """Count the pairs (lower id first) of a session's distinct artists."""
+    if len(artists) > 1:
+        distinct = sorted(set(artists))
+        if len(distinct) > 1:
+            pairs.update(combinations(distinct, 2))
+
+
+def _segments(tz, first: int, last: int) -> list[tuple[int, int, int]]:
+    """[(first_bucket, stop_bucket, offset)] of the whole UTC months holding buckets first..last, each month cut
+    at the zone's offset changes (localtime's cached month segments, as the hours of day are read)."""
+    found: list[tuple[int, int, int]] = []
+    for month in range(day_units(first // _DAY_BUCKETS)[0], day_units(last // _DAY_BUCKETS)[0] + 1):
+        found.extend(_month_segments(tz, month))
+    return found
+
+
+def _named_pairs(pairs: Counter, limit: int) -> list[dict]:
+    """The artist pairs heard together in the most sessions, with their names (sessions.cooccurrence)."""
+    if len(pairs) > limit:
+        # Only pairs tied with the last one kept need their names (for the tie order).
+        cutoff = sorted(pairs.values(), reverse=True)[limit - 1]
+        pairs = Counter({pair: n for pair, n in pairs.items() if n >= cutoff})
+    ids = {a for pair in pairs for a in pair}
+    names = dict(db.session.execute(select(Artist.id, Artist.name).where(Artist.id.in_(ids))).all()) if ids else {}
+    named = [(sorted([names[a], names[b]]), count) for (a, b), count in pairs.items()]
+    named.sort(key=lambda item: (-item[1], item[0]))
+    return [{"artists": pair, "sessions": count} for pair, count in named[:limit]]
 
 
 def heatmap(config: Config, start_date: date | None = None, end_date: date | None = None,

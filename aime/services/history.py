@@ -1,20 +1,23 @@
 """The listening history: the journal, recording plays, loving tracks, the day timeline."""
 from __future__ import annotations
 
+import math
 from datetime import date, datetime
 
-from sqlalchemy import Select, func, select
+from sqlalchemy import Select, func, select, text
 
 from ..config import Config
 from ..database import run_write
 from ..errors import Conflict, InvalidInput, NotFound
 from ..extensions import db
 from ..models import Album, Artist, Listen, Track
+from ..models.rollup import LEVEL_MONTH
 from ..timeutil import day_bounds, range_bounds, utcnow, zone, to_epoch
 from .catalog import contains, get_or_create_album, get_or_create_artist, get_or_create_track
 from . import listen_totals, rollups
 from .answer_memo import remembered
 from .paging import Page, offset
+from .period_cover import unit_start
 
 DEFAULT_TRACK_SECONDS = 180  # used to space a record's plays when a track has no duration
 
@@ -71,10 +74,47 @@ def journal(config: Config, page: int = 1, page_size: int = 50, source: str | No
         page_query = _journal_select().where(*clauses).order_by(*order).limit(page_size).offset(skip)
     else:
         # Skip `offset` rows on the index alone, then join only the page's rows: deep pages stay cheap.
-        ids = select(Listen.id).where(*clauses).order_by(*order).limit(page_size).offset(skip).scalar_subquery()
+        ids = select(Listen.id).where(*clauses)
+        if not clauses and skip >= SEEK_FROM and db.session.get_bind().dialect.name == "postgresql":
+            ids, skip = _seek(ids, skip)
+        ids = ids.order_by(*order).limit(page_size).offset(skip).scalar_subquery()
         page_query = _journal_select().where(Listen.id.in_(ids)).order_by(*order)
     rows = db.session.execute(page_query).all()
     return Page(items=[listen_item(r) for r in rows], total=total, page=page, page_size=page_size)
+
+
+# Rows skipped from which a page of the whole journal starts at a month (_seek), on PostgreSQL: SQLite walks its
+# index in-process faster than the month sums are read (page 500 of 30,000 plays: 3.6-4.7 ms against 5.0-5.9 ms).
+SEEK_FROM = 2_000
+_SEEK_MONTHS = 12
+_MONTH_PLAYS = text("SELECT month, SUM(plays) FROM month_quarter_plays WHERE month < :below GROUP BY month "
+                    "ORDER BY month DESC LIMIT :months")
+
+
+def _seek(ids: Select, skip: int) -> tuple[Select, int]:
+    """(query, offset) of the unfiltered journal that starts at the UTC month holding row `skip` (newest first).
+
+    month_quarter_plays holds the plays of each UTC month (kept exact by every writer, in the writer's
+    transaction), so the plays of the months after month M are exactly the listens played from M + 1's first
+    second on: the page is the same, but the OFFSET walks the index from that month's end, not the whole
+    journal's (page 500 of 50 skipped 25,000 index entries). Months are summed newest first: 12, then as many as
+    the plays left need at the rate seen (at least twice as many as the time before)."""
+    before, below, wanted, seen = 0, _NO_MONTH, _SEEK_MONTHS, 0
+    while True:
+        months = db.session.execute(_MONTH_PLAYS, {"below": below, "months": wanted}).all()
+        seen += len(months)
+        for month, plays in months:
+            if before + int(plays) > skip:
+                return ids.where(Listen.played_at < unit_start(LEVEL_MONTH, month + 1)), skip - before
+            before += int(plays)
+        if len(months) < wanted:  # past the oldest play: the page is empty, as OFFSET would find it
+            return ids, skip
+        # Enough months for what is left at the rate seen so far (a quarter more), at least twice as many.
+        rate = before / seen if before else 0
+        below, wanted = months[-1][0], max(wanted * 2, math.ceil((skip - before) / rate * 1.25) if rate else 0)
+
+
+_NO_MONTH = 2**31 - 1
 
 
 def get_listen(listen_id: int) -> dict:
