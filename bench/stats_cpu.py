@@ -4,6 +4,11 @@ data version ("warm": from the per-worker answer memo, aime/services/answer_memo
 
     .venv/bin/python -m tests.insights.bench_stats /tmp/aime-bench          # build a 1,000,000-play database
     .venv/bin/python bench/stats_cpu.py /tmp/aime-bench [DATABASE_URL]      # RUNS=7 calls each, after a warm-up
+    WRITES=1 .venv/bin/python bench/stats_cpu.py /tmp/aime-bench            # rollups.listens_added instead
+
+WRITES=1: CPU of rollups.listens_added for time-ordered batches of 1,000 and 5,000 plays (the listens from
+2023-06-01 on, as they are: rollup rows that exist; and moved 16 years on: new month/year rows), each call in a
+transaction rolled back afterwards.
 
 Prints the minimum and the median of `time.process_time` per call (read the minima on a shared machine).
 """
@@ -86,6 +91,23 @@ def measure(runs: int) -> None:
           flush=True)
 
 
+def measure_writes(runs: int) -> None:
+    """Print listens_added's CPU per time-ordered batch (inside an app context; nothing is kept)."""
+    from aime.services import rollups
+    for size in [int(n) for n in os.environ.get("SIZES", "1000,5000").split(",")]:
+        pairs = [tuple(row) for row in db.session.execute(text(
+            "SELECT track_id, played_at, listened_seconds FROM listens WHERE played_at >= 1685577600 "
+            "ORDER BY played_at LIMIT :n"), {"n": size})]
+        for label, shift in (("existing rows", 0), ("new months", 16 * 365 * 86400)):
+            batch = [(track_id, played_at + shift, listened) for track_id, played_at, listened in pairs]
+
+            def call(batch=batch) -> None:
+                rollups.listens_added(db.session, batch)
+                db.session.rollback()
+            best, mid = cpu(call, runs)
+            print(f"listens_added {size:5d} plays, {label:13s} min {best:6.1f} med {mid:6.1f} ms", flush=True)
+
+
 def busiest_day() -> date:
     """The UTC day with most plays."""
     day = db.session.scalar(text("SELECT bucket / 96 FROM listen_buckets GROUP BY bucket / 96 "
@@ -102,7 +124,7 @@ def main(argv: list[str]) -> None:
     print("load:", os.getloadavg())
     with app.app_context():
         upgrade()
-        measure(int(os.environ.get("RUNS", "7")))
+        (measure_writes if os.environ.get("WRITES") else measure)(int(os.environ.get("RUNS", "7")))
     print("load:", os.getloadavg())
 
 

@@ -68,13 +68,6 @@ _ADD_GROUPS = text(
     "ON CONFLICT (kind, level, unit, key_id, title_key) DO UPDATE SET "
     "plays = group_period_plays.plays + excluded.plays, seconds = group_period_plays.seconds + excluded.seconds, "
     "unmeasured = group_period_plays.unmeasured + excluded.unmeasured")
-_ADD_GROUPS_SQLITE = (
-    "INSERT INTO group_period_plays (kind, level, unit, key_id, title_key, plays, seconds, unmeasured) "
-    "VALUES (?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (kind, level, unit, key_id, title_key) DO UPDATE SET "
-    "plays = group_period_plays.plays + excluded.plays, seconds = group_period_plays.seconds + excluded.seconds, "
-    "unmeasured = group_period_plays.unmeasured + excluded.unmeasured")
-_DROP_EMPTY_GROUP_SQLITE = ("DELETE FROM group_period_plays WHERE kind = ? AND level = ? AND unit = ? AND key_id = ? "
-                            "AND title_key = ? AND plays <= 0")
 _DROP_EMPTY_GROUP = text(
     "DELETE FROM group_period_plays WHERE kind = :kind AND level = :level AND unit = :unit AND key_id = :key_id "
     "AND title_key = :title_key AND plays <= 0")
@@ -157,10 +150,16 @@ def listens_added(session, pairs: Iterable[tuple], artist_of: Mapping[int, int] 
     for track_id, artist_id in _known_artists(session, list(totals), artist_of or {}):
         artists[artist_id] += totals[track_id][0]
     _upsert(session, _ADD_ARTISTS, [{"artist_id": a, "plays": n} for a, n in sorted(artists.items())])
-    periods = _period_rows(pairs)
-    _upsert(session, _ADD_PERIODS, periods)
-    _groups_changed(session, {(r["level"], r["unit"], r["track_id"]): (r["plays"], r["listened"], r["listened_plays"])
-                              for r in periods})
+    periods = _period_tuples(pairs)
+    if session.get_bind().dialect.name == "sqlite":  # both upserts summed and applied in SQL, from a temp table
+        with dbapi_cursor(session) as cursor:
+            _load_deltas(cursor, periods)
+            cursor.execute(_PERIODS_FROM_DELTAS)
+            _groups_from_deltas(cursor, negative=False)
+        return
+    names = ("level", "unit", "track_id", "plays", "listened", "listened_plays")
+    _upsert(session, _ADD_PERIODS, [dict(zip(names, row, strict=True)) for row in periods])
+    _groups_changed(session, {row[:3]: row[3:] for row in periods})
 
 
 def _groups_changed(session, deltas: Mapping[tuple[int, int, int], tuple[int, int, int]]) -> None:
@@ -169,6 +168,11 @@ def _groups_changed(session, deltas: Mapping[tuple[int, int, int], tuple[int, in
     exist are skipped: the delete trigger of migration 0021 took their rows out."""
     deltas = {key: d for key, d in deltas.items() if any(d)}
     if not deltas:
+        return
+    if session.get_bind().dialect.name == "sqlite":
+        with dbapi_cursor(session) as cursor:
+            _load_deltas(cursor, sorted((*key, *d) for key, d in deltas.items()))
+            _groups_from_deltas(cursor, negative=any(d[0] < 0 for d in deltas.values()))
         return
     tracks: dict[int, tuple] = {}
     for track_id, artist_id, album_id, title_key, length in _track_groups(session, {key[2] for key in deltas}):
@@ -192,17 +196,68 @@ def _groups_changed(session, deltas: Mapping[tuple[int, int, int], tuple[int, in
                 entry[2] += unmeasured
     rows = [(*key, *v) for key, v in sums.items() if v[0] or v[1] or v[2]]
     rows.sort()  # one order for every writer: no two transactions wait on each other's rows (PostgreSQL)
-    if session.get_bind().dialect.name == "sqlite":
-        with dbapi_cursor(session) as cursor:  # positional rows straight to sqlite3: half the cost of named ones
-            cursor.executemany(_ADD_GROUPS_SQLITE, rows)
-            cursor.executemany(_DROP_EMPTY_GROUP_SQLITE, [row[:5] for row in rows if row[5] < 0])
-        return
     names = ("kind", "level", "unit", "key_id", "title_key", "plays", "seconds", "unmeasured")
     _upsert(session, _ADD_GROUPS, [dict(zip(names, row, strict=True)) for row in rows])
     _upsert(session, _DROP_EMPTY_GROUP, [dict(zip(names[:5], row[:5], strict=True)) for row in rows if row[5] < 0])
 
 
 _GONE: tuple = ((), None)
+
+# SQLite: the batch's per-track changes go to a temporary table once; summing them per group and the upserts run in
+# SQLite's C (a Python dict per group row and one bound parameter set per upsert cost more than the B-tree work).
+_DELTAS = "temp.aime_period_deltas"
+_CREATE_DELTAS = ("CREATE TEMP TABLE IF NOT EXISTS aime_period_deltas (level INTEGER NOT NULL, unit INTEGER NOT NULL, "
+                  "track_id INTEGER NOT NULL, plays INTEGER NOT NULL, listened INTEGER NOT NULL, "
+                  "measured INTEGER NOT NULL)")
+_PERIODS_FROM_DELTAS = (
+    "INSERT INTO track_period_plays (level, unit, track_id, plays, listened_seconds, listened_plays) "
+    f"SELECT level, unit, track_id, plays, listened, measured FROM {_DELTAS} WHERE true "
+    "ON CONFLICT (level, unit, track_id) DO UPDATE SET plays = track_period_plays.plays + excluded.plays, "
+    "listened_seconds = track_period_plays.listened_seconds + excluded.listened_seconds, "
+    "listened_plays = track_period_plays.listened_plays + excluded.listened_plays")
+# (kind, key_id, title_key, condition) of a track t's groups
+_GROUP_KEYS = ((KIND_TOTAL, "0", "''", "true"), (KIND_ARTIST, "t.artist_id", "''", "true"),
+               (KIND_ALBUM, "t.album_id", "''", "t.album_id IS NOT NULL"),
+               (KIND_SONG, "t.artist_id", "t.title_key", "true"))
+_GROUP_SUMS = ("SUM(d.plays)", "SUM(d.listened + (d.plays - d.measured) * COALESCE(t.duration_seconds, 0))",
+               "SUM(CASE WHEN t.duration_seconds IS NULL THEN d.plays - d.measured ELSE 0 END)")
+
+
+def _group_select(kind: int, key_id: str, title_key: str, where: str, columns: str) -> str:
+    by = "".join(f", {column}" for column in (key_id, title_key) if column.startswith("t."))
+    return (f"SELECT {kind}, d.level, d.unit, {key_id}, {title_key}{columns} FROM {_DELTAS} d "
+            f"JOIN tracks t ON t.id = d.track_id WHERE {where} GROUP BY d.level, d.unit{by}")
+
+
+_GROUPS_FROM_DELTAS = [
+    "INSERT INTO group_period_plays (kind, level, unit, key_id, title_key, plays, seconds, unmeasured) "
+    + _group_select(kind, key_id, title_key, where, "".join(", " + column for column in _GROUP_SUMS))
+    + " HAVING " + " OR ".join(f"{column} <> 0" for column in _GROUP_SUMS) +
+    " ON CONFLICT (kind, level, unit, key_id, title_key) DO UPDATE SET "
+    "plays = group_period_plays.plays + excluded.plays, seconds = group_period_plays.seconds + excluded.seconds, "
+    "unmeasured = group_period_plays.unmeasured + excluded.unmeasured"
+    for kind, key_id, title_key, where in _GROUP_KEYS]
+_DROP_EMPTY_FROM_DELTAS = [
+    "DELETE FROM group_period_plays WHERE plays <= 0 AND (kind, level, unit, key_id, title_key) IN ("
+    + _group_select(kind, key_id, title_key, where, "") + ")"
+    for kind, key_id, title_key, where in _GROUP_KEYS]
+
+
+def _load_deltas(cursor, rows: list[tuple]) -> None:
+    """Put (level, unit, track, plays, listened seconds, plays with a length) rows in the temporary table."""
+    cursor.execute(_CREATE_DELTAS)
+    cursor.execute(f"DELETE FROM {_DELTAS}")
+    cursor.executemany(f"INSERT INTO {_DELTAS} VALUES (?, ?, ?, ?, ?, ?)", rows)
+
+
+def _groups_from_deltas(cursor, negative: bool) -> None:
+    """Add the temporary table's per-track changes to the tracks' groups (SQLite); drop groups left empty."""
+    for statement in _GROUPS_FROM_DELTAS:
+        cursor.execute(statement)
+    if negative:
+        for statement in _DROP_EMPTY_FROM_DELTAS:
+            cursor.execute(statement)
+    cursor.execute(f"DELETE FROM {_DELTAS}")
 
 
 def _track_groups(session, track_ids) -> list[tuple]:
@@ -249,8 +304,14 @@ def _quarter_rows(buckets: Counter) -> list[dict]:
 
 
 def _period_rows(pairs: list[tuple]) -> list[dict]:
+    """_period_tuples() as parameter dicts."""
+    return [{"level": level, "unit": unit, "track_id": track_id, "plays": plays, "listened": listened,
+             "listened_plays": measured} for level, unit, track_id, plays, listened, measured in _period_tuples(pairs)]
+
+
+def _period_tuples(pairs: list[tuple]) -> list[tuple]:
     """One row per (level, unit, track): plays, listened seconds and plays with a length, for track_period_plays
-    (months, years and all time)."""
+    (months, years and all time), in key order."""
     # Months first, one key per play; the years are sums of the months (a time-ordered batch spans one or two).
     months: dict[tuple[int, int], list[int]] = {}
     for pair in pairs:
@@ -284,8 +345,7 @@ def _period_rows(pairs: list[tuple]) -> list[dict]:
     rows += [(LEVEL_YEAR, unit, track_id, v) for (unit, track_id), v in years.items()]
     rows += [(LEVEL_ALL, 0, track_id, v) for track_id, v in every.items()]
     rows.sort(key=lambda row: row[:3])
-    return [{"level": level, "unit": unit, "track_id": track_id, "plays": v[0], "listened": v[1],
-             "listened_plays": v[2]} for level, unit, track_id, v in rows]
+    return [(level, unit, track_id, *v) for level, unit, track_id, v in rows]
 
 
 def _upsert(session, statement, rows: list[dict]) -> None:

@@ -629,13 +629,9 @@ def _base_plays(kind: int, base: tuple, keys) -> dict:
     return found
 
 
-def _count(kind: int, units: list[tuple]) -> int:
-    """Number of groups (or tracks) of `kind` with plays in the period."""
+def _count(kind: int, units: list[tuple], count: int) -> int:
+    """Number of groups (or tracks) of `kind` with plays in the period, given `count`: those of the base unit."""
     base = _base(units)
-    table = ("track_period_plays WHERE" if kind == _TRACKS
-             else f"group_period_plays WHERE kind = {kind} AND")
-    count = db.session.scalar(text(f"SELECT COUNT(*) FROM {table} level = :level AND unit = :unit"),
-                              {"level": base[1], "unit": base[2]})
     corrections = _corrections(kind, units, base)
     known = _base_plays(kind, base, corrections)
     for key, delta in corrections.items():
@@ -648,22 +644,31 @@ def _group_totals(units: _Units) -> dict:
     """totals() of the period from the rollups."""
     plays = 0
     seconds = unmeasured = 0
+    # One statement (one round trip on PostgreSQL): the base unit's counts of artists, albums and tracks, then the
+    # kind-0 row (plays, seconds, plays of unknown length) of every rollup unit.
+    base = _base(units)
+    where = "level = {} AND unit = {}"
+    counts = [f"(SELECT COUNT(*) FROM group_period_plays WHERE kind = {kind} AND {where.format(base[1], base[2])})"
+              for kind in (KIND_ARTIST, KIND_ALBUM)]
+    counts.append(f"(SELECT COUNT(*) FROM track_period_plays WHERE {where.format(base[1], base[2])})")
+    rollup = [unit for unit in units if unit[1] != LISTENS]
+    totals = [f"(SELECT {column} FROM group_period_plays WHERE kind = {KIND_TOTAL} AND "
+              f"{where.format(int(unit[1]), int(unit[2]))} AND key_id = 0 AND title_key = '')"
+              for unit in rollup for column in ("plays", "seconds", "unmeasured")]
+    found = [int(n or 0) for n in db.session.execute(text("SELECT " + ", ".join(counts + totals))).one()]
+    artists, albums, tracks = found[:3]
+    for i, unit in enumerate(rollup):
+        plays += unit[0] * found[3 + 3 * i]
+        seconds += unit[0] * found[4 + 3 * i]
+        unmeasured += unit[0] * found[5 + 3 * i]
     for unit in units:
-        sign = unit[0]
         if unit[1] == LISTENS:
             rows = units.listen_rows(unit[2], unit[3])
-            row = (len(rows), sum(r[4] if r[4] is not None else (r[5] or 0) for r in rows),
-                   sum(1 for r in rows if r[4] is None and r[5] is None))
-        else:
-            row = db.session.execute(text(
-                f"SELECT plays, seconds, unmeasured FROM group_period_plays WHERE kind = {KIND_TOTAL} "
-                "AND level = :level AND unit = :unit AND key_id = 0 AND title_key = ''"),
-                {"level": unit[1], "unit": unit[2]}).one_or_none() or (0, 0, 0)
-        plays += sign * int(row[0])
-        seconds += sign * int(row[1])
-        unmeasured += sign * int(row[2])
-    return {"total_tracks": plays, "unique_artists": _count(KIND_ARTIST, units),
-            "unique_albums": _count(KIND_ALBUM, units), "unique_tracks": _count(_TRACKS, units),
+            plays += unit[0] * len(rows)
+            seconds += unit[0] * sum(r[4] if r[4] is not None else (r[5] or 0) for r in rows)
+            unmeasured += unit[0] * sum(1 for r in rows if r[4] is None and r[5] is None)
+    return {"total_tracks": plays, "unique_artists": _count(KIND_ARTIST, units, artists),
+            "unique_albums": _count(KIND_ALBUM, units, albums), "unique_tracks": _count(_TRACKS, units, tracks),
             "total_duration_seconds": seconds, "plays_without_duration": unmeasured}
 
 
@@ -698,49 +703,47 @@ def _candidates(kind: int, units: list[tuple], limit: int) -> dict:
     return {key: n for key, n in plays.items() if n >= cut}
 
 
-def _candidate_tracks(kind: int, keys) -> list:
-    """(id, duration_seconds, artist_id, album_id, title_key) of the tracks of the groups."""
+def _candidate_track_sums(kind: int, keys, units: _Units) -> tuple[list, dict]:
+    """([(id, duration_seconds, artist_id, album_id, title_key)] of the groups' tracks, {track: [plays, listened,
+    listened_plays]} of the period): the tracks joined to their per-track rows of the period's rollup units, one
+    statement per 5,000 groups (one round trip on PostgreSQL), plus the edges' listens."""
     ids = sorted({k for k, _ in keys})
     wanted = set(keys)
     column = "album_id" if kind == KIND_ALBUM else "artist_id"
-    found = []
-    for i in range(0, len(ids), 5000):
-        statement = text(f"SELECT id, duration_seconds, artist_id, album_id, title_key FROM tracks "
-                         f"WHERE {column} IN :ids").bindparams(bindparam("ids", expanding=True))
-        for row in db.session.execute(statement, {"ids": ids[i:i + 5000]}):
-            if kind != KIND_SONG or (row[2], row[4]) in wanted:
-                found.append(tuple(row))
-    return found
-
-
-def _track_sums(units: _Units, track_ids: list[int]) -> dict:
-    """{track: [plays, listened, listened_plays]} of the period for the given tracks."""
+    signs: dict[tuple[int, int], int] = {}
+    for unit in units:
+        if unit[1] != LISTENS:
+            signs[(int(unit[1]), int(unit[2]))] = signs.get((int(unit[1]), int(unit[2])), 0) + unit[0]
+    match = " OR ".join(f"(p.level = {level} AND p.unit = {unit})" for level, unit in signs)
+    tracks: dict[int, tuple] = {}
     sums: dict = {}
-    wanted = set(track_ids)
+    for i in range(0, len(ids), 5000):
+        statement = text(
+            "SELECT t.id, t.duration_seconds, t.artist_id, t.album_id, t.title_key, p.level, p.unit, p.plays, "
+            "p.listened_seconds, p.listened_plays FROM tracks t LEFT JOIN track_period_plays p "
+            f"ON p.track_id = t.id AND ({match}) WHERE t.{column} IN :ids").bindparams(
+            bindparam("ids", expanding=True))
+        for row in db.session.execute(statement, {"ids": ids[i:i + 5000]}):
+            if kind == KIND_SONG and (row[2], row[4]) not in wanted:
+                continue
+            tracks.setdefault(row[0], tuple(row[:5]))
+            if row[5] is not None:
+                sign = signs[(row[5], row[6])]
+                entry = sums.setdefault(row[0], [0, 0, 0])
+                entry[0] += sign * row[7]
+                entry[1] += sign * int(row[8])
+                entry[2] += sign * row[9]
+    wanted_tracks = set(tracks)
     for unit in units:
         if unit[1] == LISTENS:
             for row in units.listen_rows(unit[2], unit[3]):
-                if row[0] in wanted:
+                if row[0] in wanted_tracks:
                     entry = sums.setdefault(row[0], [0, 0, 0])
                     entry[0] += unit[0]
                     if row[4] is not None:
                         entry[1] += unit[0] * row[4]
                         entry[2] += unit[0]
-    for i in range(0, len(track_ids), 5000):
-        part = track_ids[i:i + 5000]
-        for unit in units:
-            if unit[1] == LISTENS:
-                continue
-            statement = text("SELECT track_id, plays, listened_seconds, listened_plays FROM track_period_plays "
-                             "WHERE level = :level AND unit = :unit AND track_id IN :ids"
-                             ).bindparams(bindparam("ids", expanding=True))
-            params = {"level": unit[1], "unit": unit[2]}
-            for track_id, plays, listened, measured in db.session.execute(statement, {**params, "ids": part}):
-                entry = sums.setdefault(track_id, [0, 0, 0])
-                entry[0] += unit[0] * plays
-                entry[1] += unit[0] * int(listened)
-                entry[2] += unit[0] * measured
-    return sums
+    return list(tracks.values()), sums
 
 
 def _group_top(units: list[tuple], kind: str, limit: int) -> list[dict]:
@@ -749,8 +752,7 @@ def _group_top(units: list[tuple], kind: str, limit: int) -> list[dict]:
     candidates = _candidates(group, units, limit)
     if not candidates:
         return []
-    tracks = _candidate_tracks(group, candidates)
-    sums = _track_sums(units, [t[0] for t in tracks])
+    tracks, sums = _candidate_track_sums(group, candidates, units)
     # (track_id, plays, seconds, unmeasured, artist_id, album_id, title_key) as _track_rows gives them
     rows = []
     for track_id, length, artist_id, album_id, title_key in tracks:
