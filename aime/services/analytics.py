@@ -14,9 +14,9 @@ from ..extensions import db
 from ..models import Album, Artist, Listen, Track
 from ..models.rollup import BUCKET_SECONDS
 from ..models.rollup import TrackPlayTotal
-from .localtime import _DAY_BUCKETS, _month_segments, day_of, weekday_of
+from .localtime import DAY_BUCKETS, month_segments, day_of, weekday_of
 from .period_cover import day_units
-from .sessions import PAIR_PLAYS, fetch_tuples
+from .sessions import PAIR_PLAYS, fetch_tuples, named_pairs
 from .stats import Period, local_plays, per_track, period, top_artists, totals
 
 WEEKDAYS = ("Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday")
@@ -60,7 +60,7 @@ def patterns(config: Config, start_date: date | None = None, end_date: date | No
             "by_hour": [{"hour": h, "plays": hours[h]} for h in range(24)],
             "by_weekday": [{"weekday": WEEKDAYS[d], "plays": weekdays[d]} for d in range(7)],
             "min_gap": min_gap,
-            "artist_pairs": _named_pairs(pairs, limit)}
+            "artist_pairs": named_pairs(pairs, limit)}
 
 
 def _one_pass(rows: list[tuple], p: Period, min_gap: int) -> tuple[list[int], dict[int, int], Counter]:
@@ -114,22 +114,9 @@ def _segments(tz, first: int, last: int) -> list[tuple[int, int, int]]:
     """[(first_bucket, stop_bucket, offset)] of the whole UTC months holding buckets first..last, each month cut
     at the zone's offset changes (localtime's cached month segments, as the hours of day are read)."""
     found: list[tuple[int, int, int]] = []
-    for month in range(day_units(first // _DAY_BUCKETS)[0], day_units(last // _DAY_BUCKETS)[0] + 1):
-        found.extend(_month_segments(tz, month))
+    for month in range(day_units(first // DAY_BUCKETS)[0], day_units(last // DAY_BUCKETS)[0] + 1):
+        found.extend(month_segments(tz, month))
     return found
-
-
-def _named_pairs(pairs: Counter, limit: int) -> list[dict]:
-    """The artist pairs heard together in the most sessions, with their names (sessions.cooccurrence)."""
-    if len(pairs) > limit:
-        # Only pairs tied with the last one kept need their names (for the tie order).
-        cutoff = sorted(pairs.values(), reverse=True)[limit - 1]
-        pairs = Counter({pair: n for pair, n in pairs.items() if n >= cutoff})
-    ids = {a for pair in pairs for a in pair}
-    names = dict(db.session.execute(select(Artist.id, Artist.name).where(Artist.id.in_(ids))).all()) if ids else {}
-    named = [(sorted([names[a], names[b]]), count) for (a, b), count in pairs.items()]
-    named.sort(key=lambda item: (-item[1], item[0]))
-    return [{"artists": pair, "sessions": count} for pair, count in named[:limit]]
 
 
 def heatmap(config: Config, start_date: date | None = None, end_date: date | None = None,

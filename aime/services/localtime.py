@@ -17,7 +17,7 @@ from ..models.rollup import BUCKET_SECONDS, LEVEL_MONTH
 from .period_cover import day_units, unit_start
 
 EPOCH_DAY = date(1970, 1, 1)
-_DAY_BUCKETS = 86400 // BUCKET_SECONDS
+DAY_BUCKETS = 86400 // BUCKET_SECONDS
 
 
 def offset_at(tz: ZoneInfo, seconds: int) -> int:
@@ -34,7 +34,7 @@ def segments(tz: ZoneInfo, first: int, stop: int) -> list[tuple[int, int, int]]:
     current = offset_at(tz, first * BUCKET_SECONDS)
     last = stop - 1
     while probe < last:
-        nxt = min(probe + _DAY_BUCKETS, last)
+        nxt = min(probe + DAY_BUCKETS, last)
         if offset_at(tz, nxt * BUCKET_SECONDS) == current:
             probe = nxt
             continue
@@ -95,7 +95,7 @@ _MONTH_ROWS = 96  # what reading a month's row costs, counted in buckets
 
 
 @lru_cache(maxsize=8192)
-def _month_segments(tz: ZoneInfo, month: int) -> tuple[tuple[int, int, int], ...]:
+def month_segments(tz: ZoneInfo, month: int) -> tuple[tuple[int, int, int], ...]:
     """segments() of one whole UTC month (a zone's rules do not change while AIME runs)."""
     first, stop = (unit_start(LEVEL_MONTH, m) // BUCKET_SECONDS for m in (month, month + 1))
     return tuple(segments(tz, first, stop))
@@ -111,8 +111,8 @@ def _hour_pieces(tz: ZoneInfo, first: int, stop: int) -> tuple[dict[int, list[in
     """
     months: dict[int, list[int]] = {}
     pieces: list[tuple] = []
-    for month in range(day_units(first // _DAY_BUCKETS)[0], day_units((stop - 1) // _DAY_BUCKETS)[0] + 1):
-        segs = _month_segments(tz, month)
+    for month in range(day_units(first // DAY_BUCKETS)[0], day_units((stop - 1) // DAY_BUCKETS)[0] + 1):
+        segs = month_segments(tz, month)
         start, end = segs[0][0], segs[-1][1]
         a, b = max(first, start), min(stop, end)
         inside = [(max(a, s), min(b, e), o) for s, e, o in segs if max(a, s) < min(b, e)]

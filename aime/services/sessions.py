@@ -96,7 +96,11 @@ def artist_pairs(found: list[Session]) -> Counter:
 
 def cooccurrence(found: list[Session], limit: int) -> list[dict]:
     """The artist pairs heard together in the most sessions, with their names."""
-    pairs = artist_pairs(found)
+    return named_pairs(artist_pairs(found), limit)
+
+
+def named_pairs(pairs: Counter, limit: int) -> list[dict]:
+    """The `limit` pairs of artist ids shared by the most sessions, with their names (ties by name)."""
     if len(pairs) > limit:
         # Only pairs tied with the last one kept need their names (for the tie order).
         cutoff = sorted(pairs.values(), reverse=True)[limit - 1]
