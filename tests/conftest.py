@@ -276,3 +276,70 @@ def database_url(backend, tmp_path):
     url = make_postgres_database(POSTGRES_URL)
     yield url
     drop_postgres_database(POSTGRES_URL, url)
+
+
+# ---------------------------------------------------------------- pytest-xdist: how the suite is shared out
+# scripts/run-tests.sh runs the whole suite with `-n 2 --dist loadgroup` (AIME_TEST_WORKERS). Each worker collects
+# the same items and this hook, in every worker, gives each item its work unit (an xdist_group) and puts the units
+# in the order the scheduler hands them out: the long ones first (seconds measured with --durations on a quiet
+# 2-core machine), then the rest in their usual order, so the short ones fill in at the end whichever worker is
+# free. A unit is one test module (its module-scoped servers start once, its tests keep their order), except for
+# the tests named in _UNITS below, each a unit of its own. Every test still runs once, in some worker.
+#
+# _CPU_HEAVY units all share one group, so they run one after the other in one worker: two of them at once on 2
+# cores (each also starting gunicorn workers and load generators) is what made earlier parallel runs time out.
+# The other long units mostly wait (a scheduled minute, a paced soak, a restart) and run beside them.
+# Keys: "module", "module::test name prefix" or "module::test name prefix[parameters]"; values: seconds.
+_CPU_HEAVY: dict[str, float] = {
+    "tests/bench/test_bench_smoke.py": 120,
+    "tests/insights/test_stats_exact.py::test_every_statistic[postgresql]": 100,
+    "tests/insights/test_stats_exact.py::test_every_statistic[sqlite]": 75,
+    "tests/resilience/test_schemathesis.py::test_every_operation[0]": 40,
+    "tests/resilience/test_schemathesis.py::test_every_operation[1]": 40,
+    "tests/resilience/test_schemathesis.py::test_every_operation[2]": 40,
+}
+_UNITS: dict[str, float] = {
+    "tests/bench/test_scale_smoke.py": 140,
+    "tests/resilience/test_gunicorn_load.py": 150,
+    "tests/ops/test_start_services.py::test_kill_9_of_the_whole_server_mid_import": 70,
+    "tests/ops/test_start_services.py::test_a_busy_server_is_never_restarted": 60,
+    "tests/ops/test_deployment_checklist.py": 65,
+}
+
+
+def _matches(key: str, item) -> bool:
+    module, _, test = key.partition("::")
+    if item.nodeid.split("::", 1)[0] != module:
+        return False
+    name, _, parameters = test.partition("[")
+    return item.originalname.startswith(name) and (not parameters or item.name.endswith("[" + parameters))
+
+
+def _unit_of(item) -> tuple[str, str | None]:
+    """(work unit, the key of _CPU_HEAVY or _UNITS it matched, if any) of a collected test."""
+    for key in _CPU_HEAVY:
+        if _matches(key, item):
+            return "cpu-heavy", key
+    for key in _UNITS:
+        if _matches(key, item):
+            return key, key
+    return item.nodeid.split("::", 1)[0], None
+
+
+@pytest.hookimpl(tryfirst=True)  # before xdist's own hook, which turns the xdist_group marks into work units
+def pytest_collection_modifyitems(config, items):
+    if not os.environ.get("PYTEST_XDIST_WORKER") or not config.getvalue("loadgroup"):
+        return
+    units: dict[str, list] = {}
+    keys: dict[str, set[str]] = {}
+    for item in items:
+        unit, key = _unit_of(item)
+        item.add_marker(pytest.mark.xdist_group(unit))
+        units.setdefault(unit, []).append(item)
+        if key is not None:
+            keys.setdefault(unit, set()).add(key)
+    known = {**_CPU_HEAVY, **_UNITS}
+    cost = {unit: sum(known[key] for key in matched) for unit, matched in keys.items()}
+    # Known long units, longest first; the rest after them, in collection order (sorted() is stable).
+    ordered = sorted(units, key=lambda unit: -cost.get(unit, 0.0))
+    items[:] = [item for unit in ordered for item in units[unit]]

@@ -274,7 +274,7 @@ def test_restarts_an_unhealthy_service_with_backoff_until_the_database_is_back(s
     try:
         script = start_script(
             DATABASE_URL=real.set(host="127.0.0.1", port=port).render_as_string(hide_password=False),
-            AIME_READY_TIMEOUT="10", AIME_STARTUP_DB_WAIT_SECONDS="0.5", AIME_HEALTH_SUCCESS_TTL="0.1",
+            AIME_READY_TIMEOUT="30", AIME_STARTUP_DB_WAIT_SECONDS="0.5", AIME_HEALTH_SUCCESS_TTL="0.1",
             AIME_HEALTH_FAILURE_TTL="0.1", AIME_HEALTH_CHECK_TIMEOUT="1")
         proc = script.spawn()
         script.wait_output("Ctrl+C stops")
