@@ -3,7 +3,10 @@
 #   ./scripts/run-tests.sh                 the whole suite, SQLite and (when reachable) PostgreSQL
 #   ./scripts/run-tests.sh tests/api -x    any pytest arguments pass through
 # Environment: AIME_TEST_POSTGRES_URL (default postgresql+psycopg://postgres@127.0.0.1:5432/test),
-#              AIME_SKIP_POSTGRES=1 to run on SQLite only, PYTHON (default python3.11 or python3).
+#              AIME_SKIP_POSTGRES=1 to run on SQLite only, PYTHON (default python3.11 or python3),
+#              AIME_TEST_WORKERS: pytest-xdist worker processes (default 2 for the whole suite, i.e. no
+#              arguments, and 0 = one process, as plain pytest, when arguments are given); 0 turns xdist off.
+#              The workers share the suite out as tests/conftest.py says (--dist loadgroup, long units first).
 set -euo pipefail
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -67,6 +70,16 @@ else
     export AIME_TEST_POSTGRES_URL=""
 fi
 
-# 5. The tests. Exit 5 (no tests collected) is a failure too.
+# 5. The tests, in AIME_TEST_WORKERS pytest-xdist workers. Exit 5 (no tests collected) is a failure too.
+if (($# == 0)); then workers="${AIME_TEST_WORKERS:-2}"; else workers="${AIME_TEST_WORKERS:-0}"; fi
+if [[ ! "$workers" =~ ^[0-9]+$ ]]; then say "AIME_TEST_WORKERS must be a number of workers (0 = no xdist), not '$workers'"; exit 2; fi
+xdist=()
+if ((workers > 0)); then
+    for arg in "$@"; do  # the caller chose the workers or the distribution themselves: leave them alone
+        case "$arg" in -n|-n*|--numprocesses*|--dist*|-d|-pno:xdist|no:xdist) workers=0 ;; esac
+    done
+    ((workers > 0)) && xdist=(-n "$workers" --dist loadgroup)
+fi
+set -- "${xdist[@]}" "$@"
 say "running pytest $*"
 exec "$VENV/bin/python" -m pytest "$@"

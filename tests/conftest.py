@@ -276,3 +276,94 @@ def database_url(backend, tmp_path):
     url = make_postgres_database(POSTGRES_URL)
     yield url
     drop_postgres_database(POSTGRES_URL, url)
+
+
+# ---------------------------------------------------------------- pytest-xdist: how the suite is shared out
+# scripts/run-tests.sh runs the whole suite with `-n 2 --dist loadgroup` (AIME_TEST_WORKERS). The controller hands
+# out work units (pytest_xdist_make_scheduler below): a unit goes whole to one worker, in the order the workers
+# collected them, which pytest_collection_modifyitems sets in every worker: the long units first, then the rest in
+# their usual order, so the short ones fill in at the end whichever worker is free. A unit is one test module (its
+# module-scoped servers start once, its tests keep their order), except for the tests named in _UNITS below and
+# those of the _PER_TEST modules, each a unit of its own. Every test still runs once, in some worker.
+#
+# _CPU_HEAVY units all share one group, so they run one after the other in one worker: two of them at once on 2
+# cores (each also starting gunicorn workers and load generators) is what made earlier parallel runs time out.
+# The other long units mostly wait (a scheduled minute, a paced soak, a restart) and run beside them.
+# Keys: "module", "module::test name prefix" or "module::test name prefix[parameters]"; values: seconds (from a
+# --durations run under load, roughly halved: only their order matters).
+_CPU_HEAVY: dict[str, float] = {
+    "tests/bench/test_bench_smoke.py": 110,
+    "tests/insights/test_stats_exact.py::test_every_statistic[postgresql]": 100,
+    "tests/insights/test_stats_exact.py::test_every_statistic[sqlite]": 75,
+    "tests/resilience/test_schemathesis.py::test_every_operation[0]": 30,
+    "tests/resilience/test_schemathesis.py::test_every_operation[1]": 30,
+    "tests/resilience/test_schemathesis.py::test_every_operation[2]": 30,
+}
+_UNITS: dict[str, float] = {
+    "tests/resilience/test_gunicorn_load.py": 220,
+    "tests/bench/test_scale_smoke.py": 110,
+    "tests/ops/test_start_services.py::test_kill_9_of_the_whole_server_mid_import": 60,
+    "tests/ops/test_deployment_checklist.py": 60,
+    "tests/ops/test_restore.py::test_backup_under_write_load": 60,
+    "tests/resilience/test_busy_import.py::test_a_300k_import": 55,
+    "tests/ops/test_start_services.py::test_a_busy_server_is_never_restarted": 55,
+}
+# Modules of long tests without module-scoped fixtures: each test is a unit of its own.
+_PER_TEST = ("tests/ops/test_start_services.py", "tests/ops/test_graceful.py", "tests/ops/test_restore.py",
+             "tests/resilience/test_busy_import.py", "tests/ops/test_deadlines_gunicorn.py")
+
+
+def _matches(key: str, nodeid: str) -> bool:
+    module, _, test = key.partition("::")
+    if nodeid.split("::", 1)[0] != module:
+        return False
+    name, _, parameters = test.partition("[")
+    last = nodeid.rsplit("::", 1)[-1]
+    return last.split("[", 1)[0].startswith(name) and (not parameters or last.endswith("[" + parameters))
+
+
+def _unit_of(nodeid: str) -> tuple[str, str | None]:
+    """(work unit, the key of _CPU_HEAVY or _UNITS it matched, if any) of a test's node id."""
+    for key in _CPU_HEAVY:
+        if _matches(key, nodeid):
+            return "cpu-heavy", key
+    for key in _UNITS:
+        if _matches(key, nodeid):
+            return key, key
+    module = nodeid.split("::", 1)[0]
+    return (nodeid if module in _PER_TEST else module), None
+
+
+def pytest_xdist_make_scheduler(config, log):
+    """--dist loadgroup, with the work units of _unit_of. (xdist 3.8's own loadgroup renames items through
+    item._nodeid, which pytest 9 no longer reads: its xdist_group marks silently did nothing.)"""
+    if config.getvalue("dist") != "loadgroup":
+        return None
+    from xdist.scheduler import LoadScopeScheduling
+
+    class UnitScheduling(LoadScopeScheduling):
+        """xdist's scope scheduling (a unit goes whole to one worker, units in collection order, each worker
+        asking for the next when it has two tests left) with our units as the scopes."""
+
+        def _split_scope(self, nodeid: str) -> str:
+            return _unit_of(nodeid)[0]
+
+    return UnitScheduling(config, log)
+
+
+def pytest_collection_modifyitems(config, items):
+    # In each worker of a --dist loadgroup run: the order in which the controller hands out the units.
+    if not os.environ.get("PYTEST_XDIST_WORKER") or not config.getvalue("loadgroup"):
+        return
+    units: dict[str, list] = {}
+    keys: dict[str, set[str]] = {}
+    for item in items:
+        unit, key = _unit_of(item.nodeid)
+        units.setdefault(unit, []).append(item)
+        if key is not None:
+            keys.setdefault(unit, set()).add(key)
+    known = {**_CPU_HEAVY, **_UNITS}
+    cost = {unit: sum(known[key] for key in matched) for unit, matched in keys.items()}
+    # Known long units, longest first; the rest after them, in collection order (sorted() is stable).
+    ordered = sorted(units, key=lambda unit: -cost.get(unit, 0.0))
+    items[:] = [item for unit in ordered for item in units[unit]]

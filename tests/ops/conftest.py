@@ -31,7 +31,7 @@ def base_env(tmp_path: Path, port: int) -> dict[str, str]:
         "AIME_DATA_DIR": str(tmp_path / "data"), "AIME_LOG_FILE": str(tmp_path / "logs" / "aime.log"),
         "AIME_BIND": f"127.0.0.1:{port}", "AIME_API_TOKEN": TOKEN, "AIME_VENV": sys.prefix,
         "AIME_WORKERS": "2", "AIME_THREADS": "4", "AIME_GRACEFUL_TIMEOUT": "10",
-        "AIME_MONITOR_INTERVAL": "0.3", "AIME_RESTART_BACKOFF": "0.2", "AIME_READY_TIMEOUT": "30",
+        "AIME_MONITOR_INTERVAL": "0.3", "AIME_RESTART_BACKOFF": "0.2", "AIME_READY_TIMEOUT": "60",
         "AIME_HEALTH_INTERVAL": "5", "AIME_DISK_MIN_FREE_MB": "10", "NO_COLOR": "1",
     })
     return env
@@ -95,7 +95,7 @@ class StartScript:
         """What the supervising script printed so far."""
         return self.out_path.read_text(errors="replace") if self.out_path.exists() else ""
 
-    def wait_output(self, text: str, timeout: float = 60.0) -> None:
+    def wait_output(self, text: str, timeout: float = 120.0) -> None:
         """Poll until the script printed text (or fail with what it printed)."""
         def seen():
             if text in self.output():

@@ -16,8 +16,29 @@ import requests
 ROOT = Path(__file__).resolve().parents[2]
 
 
+# Under pytest-xdist each worker (PYTEST_XDIST_WORKER=gw0, gw1, ..., inherited by the servers and benchmarks a
+# test starts) takes its ports from its own block below Linux's ephemeral range (32768-60999): a port one worker
+# was just given and has not bound yet cannot be handed to another worker, nor taken by an outgoing connection.
+_PORT_BLOCK, _PORT_BASE = 2_000, 12_000
+_handed: set[int] = set()
+
+
 def free_port() -> int:
-    """A TCP port on 127.0.0.1 that nothing listens on right now."""
+    """A TCP port on 127.0.0.1 that nothing listens on right now (from this xdist worker's own block)."""
+    worker = os.environ.get("PYTEST_XDIST_WORKER", "")
+    if worker.startswith("gw") and worker[2:].isdigit():
+        low = _PORT_BASE + (int(worker[2:]) % 10) * _PORT_BLOCK
+        candidates = [low + (os.getpid() * 7 + i) % _PORT_BLOCK for i in range(_PORT_BLOCK)]
+        for port in candidates:
+            if port in _handed:
+                continue
+            with socket.socket() as sock:
+                try:
+                    sock.bind(("127.0.0.1", port))
+                except OSError:
+                    continue
+            _handed.add(port)
+            return port
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         return sock.getsockname()[1]
