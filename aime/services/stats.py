@@ -8,13 +8,14 @@ from __future__ import annotations
 
 import gc
 import heapq
+import json
 import re
 from dataclasses import dataclass
 from datetime import date, datetime
 from functools import lru_cache
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import bindparam, case, func, literal_column, select, text, union_all
+from sqlalchemy import ARRAY, any_, bindparam, case, func, literal_column, select, text, union_all
 
 from ..config import Config
 from ..database import dbapi_cursor
@@ -342,13 +343,14 @@ def _in_db_order(column, ids_column, keys: list) -> list:
     """keys ordered by `column` in the database's collation (ids_column holds the keys)."""
     if len(keys) < 2:
         return keys
-    return list(db.session.scalars(select(ids_column).where(ids_column.in_(keys)).order_by(column, ids_column)))
+    return list(db.session.scalars(select(ids_column).where(_one_of(ids_column, keys)).order_by(column, ids_column)))
 
 
 def _top_artists_of(tracks: list[tuple], limit: int, by: str = "plays") -> list[dict]:
     sums = _sums(tracks, 4)
     best = _best(sums, limit, lambda keys: _in_db_order(Artist.name, Artist.id, keys), by)
-    names = dict(db.session.execute(select(Artist.id, Artist.name).where(Artist.id.in_(best))).all()) if best else {}
+    names = dict(db.session.execute(select(Artist.id, Artist.name).where(_one_of(Artist.id, best))).all()
+                 ) if best else {}
     return [{"id": k, "name": names[k], "artist": None, "plays": int(sums[k][0]),
              "duration_seconds": int(sums[k][1] or 0)} for k in best]
 
@@ -358,7 +360,7 @@ def _top_albums_of(tracks: list[tuple], limit: int, by: str = "plays") -> list[d
     best = _best(sums, limit, lambda keys: _in_db_order(Album.title, Album.id, keys), by)
     rows = {r.id: r for r in db.session.execute(
         select(Album.id, Album.title, Artist.name).join(Artist, Artist.id == Album.primary_artist_id)
-        .where(Album.id.in_(best)))} if best else {}
+        .where(_one_of(Album.id, best)))} if best else {}
     return [{"id": k, "name": rows[k].title, "artist": rows[k].name, "plays": int(sums[k][0]),
              "duration_seconds": int(sums[k][1] or 0)} for k in best]
 
@@ -367,7 +369,7 @@ def _song_order(keys: list) -> list:
     """(artist_id, title_key) songs ordered by title_key in the database's collation, then artist_id."""
     titles = sorted({k[1] for k in keys})
     if len(titles) > 1:
-        titles = list(db.session.scalars(select(Track.title_key).where(Track.title_key.in_(titles))
+        titles = list(db.session.scalars(select(Track.title_key).where(_one_of(Track.title_key, titles))
                                          .group_by(Track.title_key).order_by(Track.title_key)))
     rank = {title: i for i, title in enumerate(titles)}
     return sorted(keys, key=lambda k: (rank[k[1]], k[0]))
@@ -389,7 +391,7 @@ def _top_songs_of(tracks: list[tuple], limit: int, by: str = "plays") -> list[di
     rows = {r.id: r for r in db.session.execute(
         select(Track.id, Track.title, Artist.name, Track.album_id, Album.title.label("album"))
         .join(Artist, Artist.id == Track.artist_id).outerjoin(Album, Album.id == Track.album_id)
-        .where(Track.id.in_(ids)))}
+        .where(_one_of(Track.id, ids)))}
     return [{"id": r.id, "name": r.title, "artist": r.name, "album": r.album, "album_id": r.album_id,
              "plays": int(sums[k][0]), "duration_seconds": int(sums[k][1] or 0)}
             for k, r in ((k, rows[-faces[k][2]]) for k in best)]
@@ -498,7 +500,8 @@ def _song_faces(pt, songs) -> dict[tuple[int, str], dict]:
                Album.title.label("album"), pt.c.plays).select_from(pt)
         .join(Track, Track.id == pt.c.track_id).join(Artist, Artist.id == Track.artist_id)
         .outerjoin(Album, Album.id == Track.album_id)
-        .where(Track.artist_id.in_({a for a, _ in wanted}), Track.title_key.in_({t for _, t in wanted}))).all()
+        .where(_one_of(Track.artist_id, {a for a, _ in wanted}),
+               _one_of(Track.title_key, {t for _, t in wanted}))).all()
     best: dict[tuple[int, str], tuple] = {}
     for row in rows:
         key = (row.artist_id, row.title_key)
@@ -614,6 +617,25 @@ def _corrections(kind: int, units: _Units, base: tuple) -> dict:
     return total
 
 
+def _among(column: str, ids: list[int]) -> tuple[str, dict]:
+    """`column` is one of `ids`, as SQL whose text does not change with the number of ids, and its one parameter.
+
+    An `IN (?, ?, ...)` of as many marks as ids made a new statement text for every count of candidates; each
+    connection keeps its last 128 prepared statements (sqlite3) or 100 (psycopg), so a worker's memory grew with
+    every new count (+37 % in the soak test of tests/resilience/test_gunicorn_load.py)."""
+    if db.session.get_bind().dialect.name == "sqlite":
+        return f"{column} IN (SELECT value FROM json_each(:ids))", {"ids": json.dumps(ids)}
+    return f"{column} = ANY(:ids)", {"ids": ids}
+
+
+def _one_of(column, values):
+    """`column IN values` as a clause whose SQL text does not change with the number of values (see _among)."""
+    values = sorted(values)
+    if db.session.get_bind().dialect.name == "sqlite":
+        return column.in_(select(literal_column("value")).select_from(func.json_each(json.dumps(values))))
+    return column == any_(bindparam(None, values, type_=ARRAY(column.type)))
+
+
 def _base_plays(kind: int, base: tuple, keys) -> dict:
     """{key: plays} of the base unit for the given keys (absent: no row)."""
     keys = list(keys)
@@ -622,8 +644,9 @@ def _base_plays(kind: int, base: tuple, keys) -> dict:
     wanted = set(keys)
     column = "track_id" if kind == _TRACKS else "key_id"
     for i in range(0, len(ids), 5000):
-        statement = text(_rows_sql(kind) + f" AND {column} IN :ids").bindparams(bindparam("ids", expanding=True))
-        for k, t, n in db.session.execute(statement, {"level": base[1], "unit": base[2], "ids": ids[i:i + 5000]}):
+        among, values = _among(column, ids[i:i + 5000])
+        statement = text(_rows_sql(kind) + f" AND {among}")
+        for k, t, n in db.session.execute(statement, {"level": base[1], "unit": base[2], **values}):
             if (k, t) in wanted:
                 found[(k, t)] = n
     return found
@@ -718,12 +741,12 @@ def _candidate_track_sums(kind: int, keys, units: _Units) -> tuple[list, dict]:
     tracks: dict[int, tuple] = {}
     sums: dict = {}
     for i in range(0, len(ids), 5000):
+        among, values = _among(f"t.{column}", ids[i:i + 5000])
         statement = text(
             "SELECT t.id, t.duration_seconds, t.artist_id, t.album_id, t.title_key, p.level, p.unit, p.plays, "
             "p.listened_seconds, p.listened_plays FROM tracks t LEFT JOIN track_period_plays p "
-            f"ON p.track_id = t.id AND ({match}) WHERE t.{column} IN :ids").bindparams(
-            bindparam("ids", expanding=True))
-        for row in db.session.execute(statement, {"ids": ids[i:i + 5000]}):
+            f"ON p.track_id = t.id AND ({match}) WHERE {among}")
+        for row in db.session.execute(statement, values):
             if kind == KIND_SONG and (row[2], row[4]) not in wanted:
                 continue
             tracks.setdefault(row[0], tuple(row[:5]))
