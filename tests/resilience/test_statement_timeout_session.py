@@ -40,12 +40,18 @@ def _one_read(app, seconds: float | None) -> int:
     return int(shown[:-1]) * 1000 if shown.endswith("s") else int(shown)
 
 
-def test_the_deadline_is_set_once_per_connection_and_the_default_comes_back(app, backend):
+@pytest.fixture
+def engine(app, backend):
+    """The app's PostgreSQL engine with an empty pool (its first checkout is a new connection)."""
     if backend != "postgresql":
         pytest.skip("PostgreSQL only")
     with app.app_context():
-        engine = db.engine
-    engine.dispose()
+        found = db.engine
+    found.dispose()
+    return found
+
+
+def test_the_deadline_is_set_once_per_connection_and_the_default_comes_back(app, engine):
     sent: list[str] = []
 
     def note(_conn, _cursor, statement, *_args):
@@ -70,13 +76,8 @@ def test_the_deadline_is_set_once_per_connection_and_the_default_comes_back(app,
         event.remove(engine, "before_cursor_execute", note)
 
 
-def test_an_autocommit_connection_stays_in_autocommit_after_the_timeout_is_put_back(app, backend):
+def test_an_autocommit_connection_stays_in_autocommit_after_the_timeout_is_put_back(app, engine):
     """refresh_statistics runs VACUUM on an AUTOCOMMIT connection, after requests set the pooled one's timeout."""
-    if backend != "postgresql":
-        pytest.skip("PostgreSQL only")
-    with app.app_context():
-        engine = db.engine
-    engine.dispose()
     assert 29_000 <= _one_read(app, 30.0) <= 30_000  # the one pooled connection now holds a request's timeout
     with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as connection:
         assert connection.execute(sa.text("SHOW statement_timeout")).scalar() == "0"  # no deadline: put back

@@ -15,3 +15,13 @@ def assert_answers_304_on_repeat(client, path: str) -> str:
     kept = client.get(path)  # no If-None-Match: the same answer from the worker's cache
     assert (kept.status_code, kept.data, kept.headers["ETag"]) == (200, first.data, etag), path
     return etag
+
+
+def assert_revalidated_after_a_write(client, before: dict) -> dict:
+    """GET each path of `before` ({path: its earlier response}) with that response's ETag, after a write: each
+    must answer 200 with a new ETag (not 304). The new responses, by path."""
+    after = {path: client.get(path, headers={"If-None-Match": old.headers["ETag"]}) for path, old in before.items()}
+    for path, response in after.items():
+        assert response.status_code == 200, path
+        assert response.headers["ETag"] != before[path].headers["ETag"], path
+    return after
