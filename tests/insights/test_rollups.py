@@ -103,7 +103,20 @@ def test_migration_backfills_existing_listens(app, db, client, auth):
 
     post_plays(client, auth)
     expected = _recount(db)
+    kept = _period_and_group_rows(db)  # as the write path kept them (exact: tests/insights/test_stats_exact.py)
+    # By hand: 6 track-months (C1 in January and July) + 5 track-years + 5 all-time; groups over January, July,
+    # 2024 and all time: everything 4, artists 5+4+4, albums 4+3+3 (D1 has none), songs 6+5+5.
+    assert (len(kept[0]), len(kept[1])) == (16, 43)
     db.session.remove()
     downgrade(revision="0002")  # drops the rollup tables; the listens stay
     upgrade()
     assert _state(db) == expected
+    assert _period_and_group_rows(db) == kept  # back-filled by migrations 0014 and 0021 alike
+
+
+def _period_and_group_rows(db):
+    """Every row of track_period_plays and group_period_plays, ordered."""
+    periods = db.session.execute(text("SELECT * FROM track_period_plays ORDER BY level, unit, track_id")).all()
+    groups = db.session.execute(text(
+        "SELECT * FROM group_period_plays ORDER BY kind, level, unit, key_id, title_key")).all()
+    return [tuple(r) for r in periods], [tuple(r) for r in groups]
