@@ -23,6 +23,7 @@ from ..text import normalise
 from ..timeutil import iso, to_epoch, utcnow
 from ..services import rollups
 from ..services.catalog import get_or_create_album, get_or_create_artist, get_or_create_track
+from ..services.sql_lists import one_of
 from .runtime import BackgroundService, failure_recorded, read_state, update_state
 
 log = logging.getLogger(__name__)
@@ -108,7 +109,7 @@ def _store(batch: list[Scrobble], window: int, source: str) -> tuple[int, int]:
         select(Artist.name_key, Track.title_key, Listen.played_at)
         .join(Track, Track.id == Listen.track_id).join(Artist, Artist.id == Track.artist_id)
         .where(Listen.played_at.between(batch[0].played_at - window, batch[-1].played_at + window),
-               Artist.name_key.in_({k[0] for k in keys}), Track.title_key.in_({k[1] for k in keys})))
+               one_of(Artist.name_key, {k[0] for k in keys}), one_of(Track.title_key, {k[1] for k in keys})))
     for artist_key, title_key, played_at in rows:
         seen[(artist_key, title_key)].append(played_at)
     fresh, duplicates = [], 0

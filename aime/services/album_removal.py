@@ -7,6 +7,7 @@ from ..extensions import db
 from ..models import Album, Listen, Track
 from ..models.ops import PlaylistTrack
 from . import rollups
+from .sql_lists import one_of
 
 def remove_album(album: Album) -> None:
     """Delete `album` inside the caller's transaction, keeping every play of its tracks (album-less)."""
@@ -38,7 +39,7 @@ def _detach(track: Track) -> None:
         Listen.track_id == track.id,
         Listen.played_at.in_(select(Listen.played_at).where(Listen.track_id == twin.id)))).all()
     if clashes:
-        db.session.execute(delete(Listen).where(Listen.id.in_([row.id for row in clashes])))
+        db.session.execute(delete(Listen).where(one_of(Listen.id, [row.id for row in clashes])))
         rollups.listens_removed(db.session, [(row.track_id, row.played_at) for row in clashes])
     db.session.execute(update(Listen).where(Listen.track_id == track.id).values(track_id=twin.id))
     db.session.execute(update(PlaylistTrack).where(PlaylistTrack.track_id == track.id).values(track_id=twin.id))

@@ -18,6 +18,7 @@ from .localtime import DAY_BUCKETS, month_segments, day_of, weekday_of
 from .period_cover import day_units
 from .sessions import PAIR_PLAYS, fetch_tuples, named_pairs
 from .stats import Period, local_plays, per_track, period, top_artists, totals
+from .sql_lists import one_of
 
 WEEKDAYS = ("Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday")
 DISCOVERY_NAMES = 20  # names listed per month; the counts are always complete
@@ -172,7 +173,7 @@ def discovery(config: Config, start_date: date | None = None, end_date: date | N
     artists = _first_plays(Track.artist_id, p)
     albums = _first_plays(Track.album_id, p)
     artist_names = dict(db.session.execute(select(Artist.id, Artist.name).where(
-        Artist.id.in_([r.key for r in artists[:5000]]))).all()) if artists else {}
+        one_of(Artist.id, [r.key for r in artists[:5000]]))).all()) if artists else {}
     months: dict[str, dict] = defaultdict(lambda: {"new_artists": 0, "new_albums": 0, "artists": [], "albums": []})
     for row in artists:
         entry = months[datetime.fromtimestamp(row.first, p.tz).strftime("%Y-%m")]
@@ -198,7 +199,7 @@ def _album_names(ids: list[int]) -> dict[int, tuple[str, str]]:
     if not ids:
         return {}
     rows = db.session.execute(select(Album.id, Album.title, Artist.name).join(
-        Artist, Artist.id == Album.primary_artist_id).where(Album.id.in_(ids[:5000]))).all()
+        Artist, Artist.id == Album.primary_artist_id).where(one_of(Album.id, ids[:5000]))).all()
     return {r[0]: (r[1], r[2]) for r in rows}
 
 

@@ -20,6 +20,7 @@ from .importers.common import RowError, play, text
 from .importers.lb_validation import LISTEN_MINIMUM_TS, LISTENED_AT_ALLOWED_SKEW
 from .importers.records import Play
 from .importers.submit import NAME_LIMIT, set_playing_now, store_plays
+from .sql_lists import one_of
 
 MAX_SCROBBLES = 50
 SOURCE = "lastfm-api"
@@ -167,4 +168,4 @@ def _set_love(artist: str, title: str, loved: bool) -> None:
     if not ids and loved:
         ids = [get_or_create_track(title, get_or_create_artist(artist), None).id]
     if ids:
-        db.session.execute(update(Track).where(Track.id.in_(ids)).values(loved=loved))
+        db.session.execute(update(Track).where(one_of(Track.id, ids)).values(loved=loved))

@@ -15,6 +15,7 @@ from .album_removal import remove_album
 from .catalog import contains, escape_like, get_or_create_artist
 from .enrichment import mark_user_fields
 from .paging import Page, offset, paginate
+from .sql_lists import one_of
 
 ALBUM_FIELDS = ("year", "support", "genre", "labels", "catalog_number", "discogs_id", "spotify_url",
                 "discogs_url", "apple_music_url", "image_url", "ai_description")
@@ -92,7 +93,7 @@ def _artists_of(album_ids: list[int]) -> dict[int, list[dict]]:
     if album_ids:
         for album_id, artist_id, name in db.session.execute(
                 select(AlbumArtist.album_id, Artist.id, Artist.name).join(Artist, Artist.id == AlbumArtist.artist_id)
-                .where(AlbumArtist.album_id.in_(album_ids)).order_by(AlbumArtist.album_id, AlbumArtist.position)):
+                .where(one_of(AlbumArtist.album_id, album_ids)).order_by(AlbumArtist.album_id, AlbumArtist.position)):
             found.setdefault(album_id, []).append({"id": artist_id, "name": name})
     return found
 

@@ -23,6 +23,7 @@ from ..models import Album, AlbumArtist, Artist, Listen, Track
 from ..models.rollup import TrackPlayTotal as Totals
 from ..text import normalise, plural
 from .catalog import contains, escape_like
+from .sql_lists import one_of
 
 FACTS = ("not_played_for_days", "never_played", "most_played", "winter_evenings")
 DEFAULT_DAYS = 730
@@ -74,7 +75,7 @@ def album_plays(albums: list[Album]) -> dict[int, tuple[int, int | None]]:
         for album_id, count, last in db.session.execute(
                 select(Track.album_id, func.sum(Totals.plays), func.max(Totals.last_played_at))
                 .join(Totals, Totals.track_id == Track.id)
-                .where(Track.album_id.in_(ids[chunk:chunk + 500])).group_by(Track.album_id)):
+                .where(one_of(Track.album_id, ids[chunk:chunk + 500])).group_by(Track.album_id)):
             result[album_id] = (int(count), last)
     return result
 
@@ -132,7 +133,7 @@ def _winter_evenings(tz: ZoneInfo, items: list[dict]) -> list[dict]:
     for chunk in range(0, len(ids), 500):
         for album_id, played_at in db.session.execute(
                 select(Track.album_id, Listen.played_at).join(Listen, Listen.track_id == Track.id)
-                .where(Track.album_id.in_(ids[chunk:chunk + 500]))):
+                .where(one_of(Track.album_id, ids[chunk:chunk + 500]))):
             moment = datetime.fromtimestamp(played_at, tz)
             if moment.month in WINTER_MONTHS and moment.hour in EVENING_HOURS:
                 counts[album_id] += 1

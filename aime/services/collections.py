@@ -11,6 +11,7 @@ from ..extensions import db
 from ..models import Album, AlbumCollection, AlbumCollectionItem
 from . import collection_queries, collection_wish
 from .collection_queries import CRITERIA
+from .sql_lists import one_of
 
 
 def list_collections(config: Config) -> list[dict]:
@@ -99,7 +100,7 @@ def _add(row: AlbumCollection, album_ids: list[int], reason: str | None) -> None
     if row.kind != "manual":
         raise Conflict("This collection's albums come from its query; change the query instead.")
     wanted = list(dict.fromkeys(album_ids))
-    known = set(db.session.scalars(select(Album.id).where(Album.id.in_(wanted))))
+    known = set(db.session.scalars(select(Album.id).where(one_of(Album.id, wanted))))
     missing = [i for i in wanted if i not in known]
     if missing:
         raise NotFound(f"No album with id {', '.join(map(str, missing))}.")

@@ -18,6 +18,7 @@ from . import listen_totals, rollups
 from .answer_memo import remembered
 from .paging import Page, offset
 from .period_cover import unit_start
+from .sql_lists import one_of
 
 DEFAULT_TRACK_SECONDS = 180  # used to space a record's plays when a track has no duration
 
@@ -159,7 +160,7 @@ def listen_to_album(config: Config, album_id: int, data: dict) -> dict:
     ids, duplicates = run_write(_listen_to_album, config, album_id, data)
     rows = []
     if ids:
-        rows = db.session.execute(_journal_select().where(Listen.id.in_(ids)).order_by(Listen.played_at)).all()
+        rows = db.session.execute(_journal_select().where(one_of(Listen.id, ids)).order_by(Listen.played_at)).all()
     return {"album_id": album_id, "created": len(ids), "duplicates": duplicates,
             "listens": [listen_item(r) for r in rows]}
 

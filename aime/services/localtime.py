@@ -10,11 +10,12 @@ from datetime import UTC, date, datetime, timedelta
 from functools import lru_cache
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import bindparam, text
+from sqlalchemy import text
 
 from ..extensions import db
 from ..models.rollup import BUCKET_SECONDS, LEVEL_MONTH
 from .period_cover import day_units, unit_start
+from .sql_lists import among
 
 EPOCH_DAY = date(1970, 1, 1)
 DAY_BUCKETS = 86400 // BUCKET_SECONDS
@@ -80,7 +81,8 @@ def hours_of_day(tz: ZoneInfo, lo: int | None, hi: int | None) -> list[int]:
         return hours
     months, pieces = _hour_pieces(tz, *span)
     for offset, units in months.items():
-        for quarter, plays in db.session.execute(_MONTH_QUARTERS, {"months": units}):
+        months_in, values = among("month", units, "months")
+        for quarter, plays in db.session.execute(text(_MONTH_QUARTERS.format(months_in=months_in)), values):
             hours[((quarter * BUCKET_SECONDS + offset) // 3600) % 24] += int(plays)
     for i in range(0, len(pieces), _PARTS):  # SQLite allows at most 500 terms in a compound SELECT
         for h, n in _signed_hours(pieces[i:i + _PARTS]):
@@ -88,8 +90,7 @@ def hours_of_day(tz: ZoneInfo, lo: int | None, hi: int | None) -> list[int]:
     return hours
 
 
-_MONTH_QUARTERS = text("SELECT quarter, SUM(plays) FROM month_quarter_plays WHERE month IN :months "
-                       "GROUP BY quarter").bindparams(bindparam("months", expanding=True))
+_MONTH_QUARTERS = "SELECT quarter, SUM(plays) FROM month_quarter_plays WHERE {months_in} GROUP BY quarter"
 _PARTS = 200
 _MONTH_ROWS = 96  # what reading a month's row costs, counted in buckets
 

@@ -25,6 +25,7 @@ from .sessions import artist_pairs, play_rows, split_sessions
 from . import songs
 from .ai_playlist import generate_ai_playlist
 from .stats import Period, local_plays, peak_hour, per_track, top_tracks
+from .sql_lists import one_of
 
 SESSION_GAP = 1800
 MUCH_PLAYED = 3  # plays that make a track "much played" for rediscovery
@@ -236,7 +237,7 @@ def rediscovery(ctx: Context) -> list[int]:
 def ai_generated(ctx: Context) -> list[int]:
     """Ask the configured AI endpoint to choose among the most played tracks (503 when not configured)."""
     top = top_tracks(Period(None, None, ctx.tz, None, None), AI_CANDIDATES)  # songs, across albums
-    loved = set(db.session.scalars(select(Track.id).where(Track.id.in_([t["id"] for t in top]), Track.loved)))
+    loved = set(db.session.scalars(select(Track.id).where(one_of(Track.id, [t["id"] for t in top]), Track.loved)))
     candidates = [{"track_id": t["id"], "title": t["name"], "artist": t["artist"], "album": t["album"],
                    "plays": t["plays"], "loved": t["id"] in loved} for t in top]
     chosen = generate_ai_playlist(ctx.config, ctx.prompt, candidates, ctx.max_tracks, ctx.rng)

@@ -13,6 +13,7 @@ from ..extensions import db
 from ..models import Album, Artist, Playlist, PlaylistTrack, Track
 from ..timeutil import zone
 from .playlist_algorithms import Context, algorithms
+from .sql_lists import one_of
 
 
 def entries(playlist_id: int) -> list[dict]:
@@ -61,7 +62,7 @@ def create_playlist(data: dict) -> dict:
 
 
 def _save(name: str, track_ids: list[int], algorithm: str, parameters: dict) -> int:
-    known = set(db.session.scalars(select(Track.id).where(Track.id.in_(set(track_ids)))))
+    known = set(db.session.scalars(select(Track.id).where(one_of(Track.id, set(track_ids)))))
     missing = sorted(set(track_ids) - known)
     if missing:
         raise InvalidInput("Some tracks do not exist.", errors={"track_ids": [f"unknown track ids: {missing[:20]}"]})

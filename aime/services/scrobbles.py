@@ -15,6 +15,7 @@ from ..extensions import db
 from ..models import Album, Artist, Listen, ServiceState, Setting, Track
 from . import rollups
 from .importers.submit import NOW_PLAYING, ListenBrainzError, msid_bytes, msid_of_keys, recording_msid
+from .sql_lists import one_of
 
 DEFAULT_ITEMS_PER_GET = 25
 MAX_ITEMS_PER_GET = 1000
@@ -149,14 +150,14 @@ def _set_feedback_by_mbid(mbid: str, score: int) -> None:
     if not ids:
         raise ListenBrainzError(404, f"No recording with recording_mbid {mbid} is known to AIME; "
                                      "send its recording_msid instead.")
-    db.session.execute(update(Track).where(Track.id.in_(ids)).values(loved=score == 1))
+    db.session.execute(update(Track).where(one_of(Track.id, ids)).values(loved=score == 1))
 
 
 def _set_feedback(msid: str, score: int) -> None:
     ids = track_ids_of_msid(msid)
     if not ids:
         raise ListenBrainzError(404, f"No recording with recording_msid {msid} is known to AIME.")
-    db.session.execute(update(Track).where(Track.id.in_(ids)).values(loved=score == 1))
+    db.session.execute(update(Track).where(one_of(Track.id, ids)).values(loved=score == 1))
 
 
 def feedback(user_name: str, score: int | None, count: int, offset: int) -> dict:
@@ -181,5 +182,5 @@ def _delete_listen(listened_at: int, msid: str) -> None:
     rows = db.session.execute(_listens_select().add_columns(Listen.id).where(Listen.played_at == listened_at)).all()
     gone = [row for row in rows if msid_of_keys(row.name_key, row.title_key, row.album_key) == msid]
     if gone:
-        db.session.execute(delete(Listen).where(Listen.id.in_([row.id for row in gone])))
+        db.session.execute(delete(Listen).where(one_of(Listen.id, [row.id for row in gone])))
         rollups.listens_removed(db.session, [(row.track_id, row.played_at) for row in gone])

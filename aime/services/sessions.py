@@ -13,6 +13,7 @@ from ..extensions import db
 from ..models import Artist, Listen, Track
 from .paging import page_of
 from .stats import Period, period
+from .sql_lists import one_of
 
 
 PAIR_PLAYS = 60  # plays of a session considered for artist pairs (bounds the quadratic cost)
@@ -106,7 +107,7 @@ def named_pairs(pairs: Counter, limit: int) -> list[dict]:
         cutoff = sorted(pairs.values(), reverse=True)[limit - 1]
         pairs = Counter({pair: n for pair, n in pairs.items() if n >= cutoff})
     ids = {a for pair in pairs for a in pair}
-    names = dict(db.session.execute(select(Artist.id, Artist.name).where(Artist.id.in_(ids))).all()) if ids else {}
+    names = dict(db.session.execute(select(Artist.id, Artist.name).where(one_of(Artist.id, ids))).all()) if ids else {}
     named = [(sorted([names[a], names[b]]), count) for (a, b), count in pairs.items()]
     named.sort(key=lambda item: (-item[1], item[0]))
     return [{"artists": pair, "sessions": count} for pair, count in named[:limit]]

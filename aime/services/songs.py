@@ -13,6 +13,7 @@ from sqlalchemy import func, select
 from ..extensions import db
 from ..models import Track
 from ..models.rollup import TrackPlayTotal
+from .sql_lists import one_of
 
 _CHUNK = 5000  # ids per IN list
 
@@ -22,7 +23,7 @@ def _keys(track_ids: Iterable[int]) -> dict[int, tuple[int, str, bool]]:
     ids, found = list(track_ids), {}
     for i in range(0, len(ids), _CHUNK):
         for row in db.session.execute(select(Track.id, Track.artist_id, Track.title_key, Track.album_id)
-                                      .where(Track.id.in_(ids[i:i + _CHUNK]))):
+                                      .where(one_of(Track.id, ids[i:i + _CHUNK]))):
             found[row.id] = (row.artist_id, row.title_key, row.album_id is not None)
     return found
 

@@ -8,14 +8,13 @@ from __future__ import annotations
 
 import gc
 import heapq
-import json
 import re
 from dataclasses import dataclass
 from datetime import date, datetime
 from functools import lru_cache
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import ARRAY, any_, bindparam, case, func, literal_column, select, text, union_all
+from sqlalchemy import case, func, literal_column, select, text, union_all
 
 from ..config import Config
 from ..database import dbapi_cursor
@@ -37,6 +36,7 @@ from .answer_memo import remembered
 from .localtime import hours_of_day, local_hours
 from .period_cover import ALL, LISTENS, cover, unit_of
 from .period_cover import LEVEL_YEAR as _YEAR
+from .sql_lists import among as _among, one_of as _one_of
 
 ORDERINGS = ("plays", "duration")
 
@@ -615,25 +615,6 @@ def _corrections(kind: int, units: _Units, base: tuple) -> dict:
             total[key] = total.get(key, 0) + unit[0] * plays
     units.corrections[kind] = total = {key: n for key, n in total.items() if n}
     return total
-
-
-def _among(column: str, ids: list[int]) -> tuple[str, dict]:
-    """`column` is one of `ids`, as SQL whose text does not change with the number of ids, and its one parameter.
-
-    An `IN (?, ?, ...)` of as many marks as ids made a new statement text for every count of candidates; each
-    connection keeps its last 128 prepared statements (sqlite3) or 100 (psycopg), so a worker's memory grew with
-    every new count (+37 % in the soak test of tests/resilience/test_gunicorn_load.py)."""
-    if db.session.get_bind().dialect.name == "sqlite":
-        return f"{column} IN (SELECT value FROM json_each(:ids))", {"ids": json.dumps(ids)}
-    return f"{column} = ANY(:ids)", {"ids": ids}
-
-
-def _one_of(column, values):
-    """`column IN values` as a clause whose SQL text does not change with the number of values (see _among)."""
-    values = sorted(values)
-    if db.session.get_bind().dialect.name == "sqlite":
-        return column.in_(select(literal_column("value")).select_from(func.json_each(json.dumps(values))))
-    return column == any_(bindparam(None, values, type_=ARRAY(column.type)))
 
 
 def _base_plays(kind: int, base: tuple, keys) -> dict:

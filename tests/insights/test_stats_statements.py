@@ -3,27 +3,15 @@ last prepared statements (128 in sqlite3, 100 in psycopg), and a text per count 
 with every new count (the soak test of tests/resilience/test_gunicorn_load.py measured +37 %)."""
 from __future__ import annotations
 
-from sqlalchemy import event
-
-from aime.extensions import db
+from tests.support.statements import statement_texts
 
 from .conftest import get_ok
 
 
 def _statements_of_all_time_stats(app, client) -> set[str]:
     """The SQL texts sent while the all-time statistics are computed afresh."""
-    sent: set[str] = set()
-
-    def note(_conn, _cursor, statement, *_args):
-        sent.add(statement)
-
-    with app.app_context():
-        engine = db.engine
-    event.listen(engine, "before_cursor_execute", note)
-    try:
+    with statement_texts(app) as sent:
         answer = get_ok(client, "/api/v1/history/stats")
-    finally:
-        event.remove(engine, "before_cursor_execute", note)
     assert answer["total_tracks"] == len(answer["top_artists"])  # one play each, every artist tied
     return sent
 

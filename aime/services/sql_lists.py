@@ -1,0 +1,36 @@
+"""`column IN (values)` as SQL whose text does not change with the number of values: one bound value.
+
+SQLAlchemy's `column.in_(list)` and `IN (?, ?, ...)` render one statement text per count of values; each
+connection keeps its last 128 prepared statements (sqlite3) or 100 (psycopg), so a worker's memory grew with
+every new count (+39 % in the soak test of tests/resilience/test_gunicorn_load.py). Here the values travel as one
+JSON array (`json_each(?)`, SQLite) or one array (`= ANY(?)`, PostgreSQL). `.in_(select(...))` and constant
+tuples are fine as they are: their text does not vary.
+"""
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable
+
+from sqlalchemy import ARRAY, any_, bindparam, func, literal_column, select
+
+from ..extensions import db
+
+
+def _sqlite() -> bool:
+    return db.session.get_bind().dialect.name == "sqlite"
+
+
+def among(column: str, values: Iterable, name: str = "ids") -> tuple[str, dict]:
+    """SQL text for "`column` is one of `values`" (bound as `:name`) and its one parameter, for `text()` queries."""
+    values = list(values)
+    if _sqlite():
+        return f"{column} IN (SELECT value FROM json_each(:{name}))", {name: json.dumps(values)}
+    return f"{column} = ANY(:{name})", {name: values}
+
+
+def one_of(column, values: Iterable):
+    """`column.in_(values)` as a clause whose SQL text does not change with the number of values."""
+    values = sorted(values)
+    if _sqlite():
+        return column.in_(select(literal_column("value")).select_from(func.json_each(json.dumps(values))))
+    return column == any_(bindparam(None, values, type_=ARRAY(column.type)))
