@@ -40,6 +40,9 @@ CASES = [("year UTC", *YEAR, "UTC"), ("year Asia/Kolkata", *YEAR, "Asia/Kolkata"
          ("month 2023-06", date(2023, 6, 1), date(2023, 6, 30), "UTC"),
          ("day 2023-06-15", date(2023, 6, 15), date(2023, 6, 15), "UTC"),
          ("2013-03-10..2024-10-20", date(2013, 3, 10), date(2024, 10, 20), "UTC"),
+         ("2019-01-01..2020-12-31", date(2019, 1, 1), date(2020, 12, 31), "UTC"),
+         ("2016-12-25..2019-01-05 Paris", date(2016, 12, 25), date(2019, 1, 5), "Europe/Paris"),
+         ("2011..2023 Lord_Howe", date(2011, 1, 1), date(2023, 12, 31), "Australia/Lord_Howe"),
          ("all time UTC", None, None, "UTC"), ("all time Europe/Paris", None, None, "Europe/Paris")]
 
 

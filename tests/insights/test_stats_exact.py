@@ -25,9 +25,11 @@ SONGS = (("ar a", "song a", "alb a", 200), ("ar a", "song a", "alb b", 210), ("a
          ("ar a", "song b", "alb a", None), ("ar b", "song c", None, 180), ("ar b", "song a", "alb c", 240),
          ("ar c", "song d", "alb d", None))
 ALBUMS = ("alb a", "alb b", "alb c", "alb d")
-# Plays cluster around UTC year/month ends and the DST changes of Paris, St John's and Lord Howe.
+# Plays cluster around UTC year/month ends and the DST changes of Paris, St John's and Lord Howe, in 2021-2025, so
+# that spans of several years are read from year rows (some years, or all time less the years outside).
 ANCHORS = tuple(int(datetime(*moment, tzinfo=UTC).timestamp()) for moment in (
-    (2024, 12, 31, 12), (2024, 3, 31, 1), (2024, 4, 6, 15), (2024, 11, 3, 3), (2025, 1, 31, 20), (2023, 6, 15)))
+    (2024, 12, 31, 12), (2024, 3, 31, 1), (2024, 4, 6, 15), (2024, 11, 3, 3), (2025, 1, 31, 20), (2023, 6, 15),
+    (2021, 1, 1, 2), (2022, 12, 31, 21)))
 RESET = ("listens", "listen_buckets", "track_play_totals", "artist_play_totals", "track_period_plays",
          "group_period_plays", "month_quarter_plays")
 
@@ -41,8 +43,13 @@ drop_album = st.tuples(st.just("drop_album"), st.sampled_from(ALBUMS))
 operations = st.lists(st.one_of(add, add, imported, remove, remove, drop_album), min_size=1, max_size=14)
 days = st.builds(lambda anchor, shift: (datetime.fromtimestamp(anchor, UTC) + timedelta(days=shift)).date(),
                  st.sampled_from(ANCHORS), st.integers(-3, 3))
-periods = st.tuples(days, st.sampled_from([0, 0, 1, 6, 30, 95, 400, 900, None]), st.sampled_from(ZONES),
-                    st.booleans())
+# Spans from a day to several years; a span starting on 1 January 2021 or 2022 and ending on 31 December is whole
+# years in UTC (edges of a few hours elsewhere).
+years = st.builds(lambda first, count: (date(first, 1, 1), (date(first + count, 1, 1) - date(first, 1, 1)).days - 1),
+                  st.sampled_from([2021, 2022, 2023]), st.integers(2, 4))
+periods = st.one_of(st.tuples(days, st.sampled_from([0, 0, 1, 6, 30, 95, 400, 900, 1300, None]),
+                              st.sampled_from(ZONES), st.booleans()),
+                    st.builds(lambda span, zone: (*span, zone, False), years, st.sampled_from(ZONES)))
 LIMIT = 3
 
 
