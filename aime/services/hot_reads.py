@@ -13,7 +13,7 @@ from __future__ import annotations
 import functools
 import json
 
-from sqlalchemy import TextClause, text
+from sqlalchemy import Integer, TextClause, bindparam, text
 
 from ..config import Config
 from ..errors import NotFound
@@ -59,7 +59,12 @@ _JOURNAL = ("SELECT listens.id, listens.played_at, listens.source, listens.track
 
 @functools.lru_cache(maxsize=64)
 def _statement(sql: str) -> TextClause:
-    return text(sql)  # parsed once per distinct SQL
+    statement = text(sql)  # parsed once per distinct SQL
+    if ":album_id" in sql:
+        # An id typed as the column's Integer, as the ORM's `Album.id == album_id` binds it: PostgreSQL then refuses
+        # an id past the integer range (422, tests/resilience/test_hostile_input.py) instead of comparing numerics.
+        statement = statement.bindparams(bindparam("album_id", type_=Integer))
+    return statement
 
 
 def _rows(sql: str, bind: dict) -> list:
