@@ -1,6 +1,7 @@
 """CPU per request of the #18.2 reads, in-process through the test client (no HTTP, no gunicorn).
 
     .venv/bin/python bench/reads_cpu.py DATABASE_URL [RUNS]
+    AIME_CODE=/path/to/other/checkout .venv/bin/python bench/reads_cpu.py ...   (that checkout's aime)
 
 On PostgreSQL the CPU of the app's server backends (from /proc, same machine) is added: it is where count(*)
 and the other queries run.
@@ -19,6 +20,8 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
+if os.environ.get("AIME_CODE"):  # another checkout's aime (e.g. main's, for a "before" run)
+    sys.path.insert(0, os.environ["AIME_CODE"])
 
 from sqlalchemy import create_engine, text  # noqa: E402
 
@@ -63,7 +66,8 @@ def main(url: str, runs: int) -> None:
     paths = [("live", "/live"), ("ready", "/ready"), ("health", "/health"),
              ("album list", "/api/v1/collection/albums"), ("album detail", f"/api/v1/collection/albums/{album}"),
              ("journal p1", "/api/v1/history/tracks?page=1&page_size=50"),
-             ("journal p500", "/api/v1/history/tracks?page=500&page_size=50")]
+             ("journal p500", "/api/v1/history/tracks?page=500&page_size=50"),
+             ("search", "/api/v1/search?q=velvet")]
     client = app.test_client()
     cache = response_cache(app)
 

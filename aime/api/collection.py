@@ -7,6 +7,7 @@ from ..schemas import wire
 from ..schemas.collection import (AlbumCreateSchema, AlbumDetailSchema, AlbumPageSchema, AlbumPatchSchema,
                                   AlbumQuerySchema, ArtistPageSchema, ArtistQuerySchema, CollectionStatsSchema)
 from ..services import collection as service
+from ..services import hot_reads
 from .conditional import conditional_get
 
 blp = Blueprint("collection", __name__, description="The owned record collection")
@@ -19,8 +20,8 @@ class AlbumList(MethodView):
     @blp.response(200, AlbumPageSchema)
     def get(self, query):
         """List collection albums (filters, sort, pages)."""
-        # Built without the schema's per-object dump (same body: tests/api/test_wire.py); the schema documents it.
-        return jsonify(wire.album_page(service.album_rows_page(**query)))
+        # Plain SQL, no per-object schema dump (same body: tests/api/test_wire.py); the schema documents it.
+        return jsonify(wire.album_page(hot_reads.album_page(**query)))
 
     @blp.arguments(AlbumCreateSchema)
     @blp.response(201, AlbumDetailSchema)
@@ -35,7 +36,7 @@ class AlbumItem(MethodView):
     @blp.response(200, AlbumDetailSchema)
     def get(self, album_id):
         """One album with tracks and play count."""
-        return jsonify(wire.album_detail(service.album_detail_row(album_id)))
+        return jsonify(wire.album_detail(hot_reads.album_detail(album_id)))
 
     @blp.arguments(AlbumCreateSchema)
     @blp.response(200, AlbumDetailSchema)

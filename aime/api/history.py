@@ -10,6 +10,7 @@ from ..schemas.history import (AlbumListenResultSchema, AlbumListenSchema, Histo
                                ListenSchema, LoveResultSchema, LoveSchema, StatsQuerySchema, TimelineQuerySchema,
                                TimelineSchema, timeline_body)
 from ..services import history as service
+from ..services import hot_reads
 from ..services import history_export
 from ..services import stats
 from .conditional import conditional_get, local_today
@@ -24,8 +25,8 @@ class Journal(MethodView):
     @blp.response(200, JournalPageSchema)
     def get(self, query):
         """The journal: plays newest first."""
-        # Built without the schema's per-object dump (same body: tests/api/test_wire.py); the schema documents it.
-        return jsonify(wire.journal_page(service.journal(current_config(), **query)))
+        # Plain SQL, no per-object schema dump (same body: tests/api/test_wire.py); the schema documents it.
+        return jsonify(wire.journal_page(hot_reads.journal(current_config(), **query)))
 
     @blp.arguments(ListenCreateSchema)
     @blp.response(201, ListenSchema)

@@ -11,6 +11,7 @@ import functools
 import json
 import mmap
 import os
+import stat
 import struct
 import threading
 import time
@@ -29,6 +30,7 @@ COUNTERS_KEY = "aime.counter_files"
 _INT, _DOUBLE = struct.Struct("i"), struct.Struct("d")
 # Probes are polled every few seconds by orchestrators; counting them would drown the real traffic.
 PROBE_PATHS = frozenset({"/live", "/ready", "/health", "/metrics"})
+SETTLE_NS = 1_000_000_000  # see CounterFiles._list
 
 
 def multiprocess_dir() -> str | None:
@@ -126,13 +128,15 @@ def exposition(app: Flask) -> bytes:
 
 def totals(app: Flask) -> tuple[int, int]:
     """(requests, 5xx errors) served by every worker since the service started, probes excluded."""
-    directory = multiprocess_dir()
-    if directory is None:
-        return _registry_totals(get_metrics(app).registry)
-    reader = app.extensions.get(COUNTERS_KEY)
-    if reader is None or reader.directory != directory:
-        reader = app.extensions[COUNTERS_KEY] = CounterFiles(directory)
-    return reader.totals()
+    directory = os.environ.get("PROMETHEUS_MULTIPROC_DIR")
+    if directory:  # multiprocess_dir() without its own stat: CounterFiles stats the directory anyway
+        reader = app.extensions.get(COUNTERS_KEY)
+        if reader is None or reader.directory != directory:
+            reader = app.extensions[COUNTERS_KEY] = CounterFiles(directory)
+        counted = reader.totals()
+        if counted is not None:
+            return counted
+    return _registry_totals(get_metrics(app).registry)
 
 
 class CounterFiles:
@@ -144,19 +148,36 @@ class CounterFiles:
         self.directory = directory
         self._files: dict[str, _MappedCounters] = {}
         self._lock = threading.Lock()
+        self._listed_at_mtime: int | None = None  # the directory's mtime when it was last listed, once settled
 
-    def totals(self) -> tuple[int, int]:
-        """(requests, errors) summed over every counter file now in the directory."""
+    def totals(self) -> tuple[int, int] | None:
+        """(requests, errors) summed over every counter file now in the directory (None: it is not a directory)."""
+        try:
+            found = os.stat(self.directory)
+        except OSError:
+            return None
+        if not stat.S_ISDIR(found.st_mode):
+            return None
         with self._lock:
-            for name in os.listdir(self.directory):
-                if name.startswith("counter_") and name.endswith(".db") and name not in self._files:
-                    self._files[name] = _MappedCounters(os.path.join(self.directory, name))
+            if found.st_mtime_ns != self._listed_at_mtime:
+                self._list(found.st_mtime_ns)
             requests_total = errors_total = 0.0
             for mapped in self._files.values():
                 counted, errors = mapped.sums()
                 requests_total += counted
                 errors_total += errors
         return int(round(requests_total)), int(round(errors_total))
+
+    def _list(self, mtime_ns: int) -> None:
+        # A new worker's file changes the directory's mtime, so an unchanged mtime means no new file and the
+        # listing is skipped (it and a stat per file were most of /health's own cost). The mtime comes from a
+        # coarse clock (a few ms): a file created in the same tick as the last listing would leave it as it
+        # was, so the listing is trusted only once the mtime is SETTLE_NS older than the listing itself.
+        listed_at = time.time_ns()
+        for name in os.listdir(self.directory):
+            if name.startswith("counter_") and name.endswith(".db") and name not in self._files:
+                self._files[name] = _MappedCounters(os.path.join(self.directory, name))
+        self._listed_at_mtime = mtime_ns if listed_at - mtime_ns > SETTLE_NS else None
 
 
 class _MappedCounters:

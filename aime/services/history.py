@@ -75,9 +75,9 @@ def journal(config: Config, page: int = 1, page_size: int = 50, source: str | No
         page_query = _journal_select().where(*clauses).order_by(*order).limit(page_size).offset(skip)
     else:
         # Skip `offset` rows on the index alone, then join only the page's rows: deep pages stay cheap.
+        if not clauses:
+            clauses, skip = _seek_clauses(skip)
         ids = select(Listen.id).where(*clauses)
-        if not clauses and skip >= SEEK_FROM and db.session.get_bind().dialect.name == "postgresql":
-            ids, skip = _seek(ids, skip)
         ids = ids.order_by(*order).limit(page_size).offset(skip).scalar_subquery()
         page_query = _journal_select().where(Listen.id.in_(ids)).order_by(*order)
     rows = db.session.execute(page_query).all()
@@ -92,8 +92,22 @@ _MONTH_PLAYS = text("SELECT month, SUM(plays) FROM month_quarter_plays WHERE mon
                     "ORDER BY month DESC LIMIT :months")
 
 
-def _seek(ids: Select, skip: int) -> tuple[Select, int]:
-    """(query, offset) of the unfiltered journal that starts at the UTC month holding row `skip` (newest first).
+def month_seek(skip: int) -> tuple[int | None, int]:
+    """(played_at bound, offset) of the unfiltered journal's page from row `skip`: on PostgreSQL from SEEK_FROM rows
+    the page starts at the UTC month holding that row (_seek), else (None, skip): OFFSET from the top."""
+    if skip >= SEEK_FROM and db.session.get_bind().dialect.name == "postgresql":
+        return _seek(skip)
+    return None, skip
+
+
+def _seek_clauses(skip: int) -> tuple[list, int]:
+    below, skip = month_seek(skip)
+    return ([] if below is None else [Listen.played_at < below]), skip
+
+
+def _seek(skip: int) -> tuple[int | None, int]:
+    """(bound, offset) of the unfiltered journal that starts at the UTC month holding row `skip` (newest first):
+    the page is the rows played before `bound` (None: no bound) from `offset` on.
 
     month_quarter_plays holds the plays of each UTC month (kept exact by every writer, in the writer's
     transaction), so the plays of the months after month M are exactly the listens played from M + 1's first
@@ -106,10 +120,10 @@ def _seek(ids: Select, skip: int) -> tuple[Select, int]:
         seen += len(months)
         for month, plays in months:
             if before + int(plays) > skip:
-                return ids.where(Listen.played_at < unit_start(LEVEL_MONTH, month + 1)), skip - before
+                return unit_start(LEVEL_MONTH, month + 1), skip - before
             before += int(plays)
         if len(months) < wanted:  # past the oldest play: the page is empty, as OFFSET would find it
-            return ids, skip
+            return None, skip
         # Enough months for what is left at the rate seen so far (a quarter more), at least twice as many.
         rate = before / seen if before else 0
         below, wanted = months[-1][0], max(wanted * 2, math.ceil((skip - before) / rate * 1.25) if rate else 0)

@@ -15,7 +15,7 @@ from __future__ import annotations
 from collections.abc import Hashable
 
 from flask import current_app
-from sqlalchemy import Select, func, select, table, column
+from sqlalchemy import Select, column, func, select, table, text
 
 from ..extensions import db
 from ..models import Listen
@@ -46,16 +46,24 @@ def total(count_query: Select, key: Hashable, filtered: bool) -> int:
 
 
 def _sqlite_total(count_query: Select, key: Hashable) -> int:
+    def read(since: int | None):
+        newer = count_query.where(Listen.id > since) if since is not None else count_query
+        return db.session.execute(
+            select(_VERSION.c.epoch, _VERSION.c.version,
+                   select(func.max(Listen.id)).scalar_subquery(), newer.scalar_subquery())
+            .where(_VERSION.c.id == 1)).first()
+
+    return _remembered(key, read, lambda: db.session.scalar(count_query))
+
+
+def _remembered(key: Hashable, read, count) -> int:
+    """The SQLite total of `key` from the memo and read(since) = (epoch, counter, newest id, count of the listens
+    above `since`, or of all with None), one snapshot; count() when there is no counter row."""
     store = memo()
     known = store.get(key)
-    since = known[2] if known else None
-    newer = count_query.where(Listen.id > since) if since is not None else count_query
-    row = db.session.execute(
-        select(_VERSION.c.epoch, _VERSION.c.version,
-               select(func.max(Listen.id)).scalar_subquery(), newer.scalar_subquery())
-        .where(_VERSION.c.id == 1)).first()
+    row = read(known[2] if known else None)
     if row is None:  # no counter row: nothing to rely on
-        return int(db.session.scalar(count_query))
+        return int(count())
     epoch, version, top, counted = row
     top = top or 0
     if known is not None and known[:2] == (epoch, version) and top >= known[2]:
@@ -63,10 +71,29 @@ def _sqlite_total(count_query: Select, key: Hashable) -> int:
     elif known is None:
         result = counted
     else:  # the counter moved (an update, a delete, a catalogue change): count again, in one snapshot
-        epoch, version, top, result = db.session.execute(
-            select(_VERSION.c.epoch, _VERSION.c.version,
-                   select(func.max(Listen.id)).scalar_subquery(), count_query.scalar_subquery())
-            .where(_VERSION.c.id == 1)).one()
+        epoch, version, top, result = read(None)
         top = top or 0
     store.put(key, (epoch, version, top, result))
     return int(result)
+
+
+# The key history.journal remembers the unfiltered total under: (lo, hi, source, loved, artist, album).
+UNFILTERED = (None, None, None, None, None, None)
+_STORED_COUNT = text("SELECT listen_count FROM data_version WHERE id = 1")
+_COUNT_ALL = text("SELECT count(*) FROM listens")
+_VERSION_AND_COUNT = text("SELECT epoch, version, (SELECT max(id) FROM listens), (SELECT count(*) FROM listens) "
+                          "FROM data_version WHERE id = 1")
+_VERSION_AND_NEWER = text("SELECT epoch, version, (SELECT max(id) FROM listens), "
+                          "(SELECT count(*) FROM listens WHERE listens.id > :since) FROM data_version WHERE id = 1")
+
+
+def unfiltered_total() -> int:
+    """total() of the whole journal in parsed-once SQL (no statement built per call): the same values and memo."""
+    connection = db.session.connection()
+    if connection.dialect.name == "sqlite":
+        return _remembered(UNFILTERED, lambda since: (
+            connection.execute(_VERSION_AND_COUNT) if since is None
+            else connection.execute(_VERSION_AND_NEWER, {"since": since})).first(),
+            lambda: connection.execute(_COUNT_ALL).scalar())
+    stored = connection.execute(_STORED_COUNT).scalar() if connection.dialect.name == "postgresql" else None
+    return int(stored if stored is not None else connection.execute(_COUNT_ALL).scalar())

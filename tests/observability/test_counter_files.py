@@ -1,6 +1,9 @@
 """Request/error totals read from the workers' counter files (multiprocess mode): exact, current, growing files."""
 from __future__ import annotations
 
+import os
+import time
+
 from prometheus_client.mmap_dict import MmapedDict, mmap_key
 
 from aime.health import report
@@ -55,6 +58,55 @@ def test_an_empty_new_file_counts_nothing_until_its_worker_writes(tmp_path):
     worker.write_value(_key("/a", "200"), 2.0, 0.0)
     assert reader.totals() == (2, 0)
     worker.close()
+
+
+def _settled(directory) -> None:
+    """Date the directory's mtime 10 s back, as it is a while after the last worker started."""
+    old = time.time() - 10
+    os.utime(directory, (old, old))
+
+
+def test_an_unchanged_directory_is_not_listed_again_and_a_new_worker_still_counts(tmp_path, monkeypatch):
+    first = MmapedDict(str(tmp_path / "counter_1.db"))
+    first.write_value(_key("/a", "200"), 2.0, 0.0)
+    _settled(tmp_path)
+    listings = []
+    real = os.listdir
+    monkeypatch.setattr(os, "listdir", lambda path: listings.append(path) or real(path))
+    reader = CounterFiles(str(tmp_path))
+    assert (reader.totals(), len(listings)) == ((2, 0), 1)
+    first.write_value(_key("/a", "200"), 5.0, 0.0)  # counts change inside the file: no listing needed
+    assert (reader.totals(), len(listings)) == ((5, 0), 1)
+    assert (reader.totals(), len(listings)) == ((5, 0), 1)
+
+    second = MmapedDict(str(tmp_path / "counter_2.db"))  # a new worker: the directory's mtime moves
+    second.write_value(_key("/b", "500"), 3.0, 0.0)
+    assert (reader.totals(), len(listings)) == ((8, 3), 2)
+    # Its mtime is recent (a file created in the same clock tick would not move it): listed at every read...
+    third = MmapedDict(str(tmp_path / "counter_3.db"))
+    third.write_value(_key("/c", "200"), 1.0, 0.0)
+    assert (reader.totals(), len(listings)) == ((9, 3), 3)
+    _settled(tmp_path)  # ... until it is settled
+    assert (reader.totals(), reader.totals(), len(listings)) == ((9, 3), (9, 3), 4)
+    for worker in (first, second, third):
+        worker.close()
+
+
+def test_health_shows_a_worker_started_after_its_first_answer(make_app, monkeypatch, tmp_path):
+    monkeypatch.setenv("PROMETHEUS_MULTIPROC_DIR", str(tmp_path))
+    first = MmapedDict(str(tmp_path / "counter_11.db"))
+    first.write_value(_key("/api/v1/search", "200"), 4.0, 0.0)
+    _settled(tmp_path)
+    client = make_app().test_client()
+    assert (client.get("/health").json["requests"], client.get("/health").json["requests"]) == (4, 4)
+    second = MmapedDict(str(tmp_path / "counter_12.db"))
+    second.write_value(_key("/api/v1/search", "503"), 2.0, 0.0)
+    body = client.get("/health").json
+    assert (body["requests"], body["errors"]) == (6, 2)
+    monkeypatch.setenv("PROMETHEUS_MULTIPROC_DIR", str(tmp_path / "gone"))  # no such directory: this process's
+    assert client.get("/health").json["requests"] == 0  # own counters (none but probes here)
+    first.close()
+    second.close()
 
 
 def test_an_unchanged_health_body_is_not_built_again(make_app, monkeypatch):
