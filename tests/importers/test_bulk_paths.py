@@ -142,6 +142,23 @@ def test_a_large_import_leaves_postgres_with_fresh_statistics(app, samples, impo
     assert _analysed(app) == (None, None)
 
 
+def test_a_large_import_analyses_every_table_it_fills(app, samples, import_file):
+    _pg_only(app)
+    tables = ("listens", "tracks", "albums", "album_artists", "artists", "track_play_totals", "artist_play_totals",
+              "listen_buckets", "track_period_plays", "group_period_plays", "month_quarter_plays")
+    with app.app_context():
+        for table in tables:
+            db.session.execute(text(f"SELECT pg_stat_reset_single_table_counters('{table}'::regclass)"))
+        db.session.commit()
+    assert import_file(samples / "recenttracks-alice-1700000000.csv")["imported"] == 10
+    _analysed(app)  # waits for the statistics collector
+    with app.app_context():
+        analysed = dict(db.session.execute(text(
+            "SELECT relname, last_analyze IS NOT NULL FROM pg_stat_user_tables WHERE relname = ANY(:tables)"),
+            {"tables": list(tables)}).all())
+    assert analysed == {table: True for table in tables}
+
+
 def test_refresh_statistics_does_nothing_on_sqlite_or_without_new_plays(app):
     with app.app_context():
         if db.engine.dialect.name == "sqlite":
