@@ -62,22 +62,8 @@ _ADD_PERIODS = text(
 _ADD_QUARTERS = text(
     "INSERT INTO month_quarter_plays (month, quarter, plays) VALUES (:month, :quarter, :plays) "
     "ON CONFLICT (month, quarter) DO UPDATE SET plays = month_quarter_plays.plays + excluded.plays")
-_ADD_GROUPS = text(
-    "INSERT INTO group_period_plays (kind, level, unit, key_id, title_key, plays, seconds, unmeasured) "
-    "VALUES (:kind, :level, :unit, :key_id, :title_key, :plays, :seconds, :unmeasured) "
-    "ON CONFLICT (kind, level, unit, key_id, title_key) DO UPDATE SET "
-    "plays = group_period_plays.plays + excluded.plays, seconds = group_period_plays.seconds + excluded.seconds, "
-    "unmeasured = group_period_plays.unmeasured + excluded.unmeasured")
-_DROP_EMPTY_GROUP = text(
-    "DELETE FROM group_period_plays WHERE kind = :kind AND level = :level AND unit = :unit AND key_id = :key_id "
-    "AND title_key = :title_key AND plays <= 0")
-_TRACK_GROUPS = text(
-    "SELECT id, artist_id, album_id, title_key, duration_seconds FROM tracks WHERE id IN :ids").bindparams(
-    bindparam("ids", expanding=True))
-_TRACK_PERIODS = text(
-    "SELECT level, unit, track_id, plays, listened_seconds, listened_plays FROM track_period_plays "
-    "WHERE track_id IN :ids").bindparams(
-    bindparam("ids", expanding=True))
+_TRACK_PERIODS = ("SELECT level, unit, track_id, plays, listened_seconds, listened_plays FROM track_period_plays "
+                  "WHERE track_id IN :ids")
 _ALL_TIME = (-(1 << 62), 1 << 62)  # [lo, hi) of the all-time unit in epoch seconds
 _DAY_QUARTERS = 86400 // BUCKET_SECONDS
 _REFILL_QUARTERS = text(
@@ -177,34 +163,15 @@ def _groups_changed(session, deltas: Mapping[tuple[int, int, int], tuple[int, in
             _load_deltas(cursor, sorted((*key, *d) for key, d in deltas.items()))
             _groups_from_deltas(cursor, negative=any(d[0] < 0 for d in deltas.values()))
         return
-    tracks: dict[int, tuple] = {}
-    for track_id, artist_id, album_id, title_key, length in _track_groups(session, {key[2] for key in deltas}):
-        groups = ((KIND_TOTAL, 0, ""), (KIND_ARTIST, artist_id, ""), (KIND_SONG, artist_id, title_key),
-                  *(((KIND_ALBUM, album_id, ""),) if album_id is not None else ()))
-        tracks[track_id] = (groups, length)
-    sums: dict[tuple, list[int]] = {}
-    get = sums.get
-    for (level, unit, track_id), (plays, listened, measured) in deltas.items():
-        groups, length = tracks.get(track_id, _GONE)
-        seconds = listened + (plays - measured) * (length or 0)
-        unmeasured = plays - measured if length is None else 0
-        for kind, key_id, title_key in groups:
-            key = (kind, level, unit, key_id, title_key)
-            entry = get(key)
-            if entry is None:
-                sums[key] = [plays, seconds, unmeasured]
-            else:
-                entry[0] += plays
-                entry[1] += seconds
-                entry[2] += unmeasured
-    rows = [(*key, *v) for key, v in sums.items() if v[0] or v[1] or v[2]]
-    rows.sort()  # one order for every writer: no two transactions wait on each other's rows (PostgreSQL)
-    names = ("kind", "level", "unit", "key_id", "title_key", "plays", "seconds", "unmeasured")
-    _upsert(session, _ADD_GROUPS, [dict(zip(names, row, strict=True)) for row in rows])
-    _upsert(session, _DROP_EMPTY_GROUP, [dict(zip(names[:5], row[:5], strict=True)) for row in rows if row[5] < 0])
+    rows = sorted((*key, *d) for key, d in deltas.items())
+    names = ("levels", "units", "tracks", "plays", "listened", "measured")
+    arrays = {name: [row[i] for row in rows] for i, name in enumerate(names)}
+    arrays["ids"] = sorted({row[2] for row in rows})
+    with dbapi_cursor(session) as cursor:
+        cursor.execute(_PG_GROUPS_CHANGED, arrays)
+        if any(row[3] < 0 for row in rows):
+            cursor.execute(_PG_DROP_EMPTY_GROUPS, arrays)
 
-
-_GONE: tuple = ((), None)
 
 # SQLite: the batch's per-track changes go to a temporary table once; summing them per group and the upserts run in
 # SQLite's C (a Python dict per group row and one bound parameter set per upsert cost more than the B-tree work).
@@ -320,10 +287,11 @@ track_periods AS (
 """
 
 
-def _pg_group_upsert(deltas: str, tracks: str, *, having: bool) -> str:
-    """INSERT ... SELECT of the groups' changes (PostgreSQL) from a relation `deltas` (level, unit, track_id, plays,
-    listened, measured) joined to `tracks` (id, artist_id, album_id, title_key, duration_seconds): the four kinds in
-    one statement, in key order; with `having`, groups whose change is nothing are left alone."""
+def _pg_group_changes(deltas: str, tracks: str, *, having: bool) -> str:
+    """SELECT of the groups' changes (kind, level, unit, key_id, title_key, plays, seconds, unmeasured; PostgreSQL)
+    from a relation `deltas` (level, unit, track_id, plays, listened, measured) joined to `tracks` (id, artist_id,
+    album_id, title_key, duration_seconds): the four kinds; with `having`, groups whose change is nothing are left
+    out."""
     sums = ", ".join(_GROUP_SUMS)
     selects = []
     for kind, key_id, title_key, where in _GROUP_KEYS:
@@ -331,8 +299,14 @@ def _pg_group_upsert(deltas: str, tracks: str, *, having: bool) -> str:
         selects.append(f"SELECT {kind}, d.level, d.unit, {key_id}, {title_key}, {sums} FROM {deltas} d "
                        f"JOIN {tracks} t ON t.id = d.track_id WHERE {where} GROUP BY d.level, d.unit{by}"
                        + (" HAVING " + " OR ".join(f"{column} <> 0" for column in _GROUP_SUMS) if having else ""))
+    return ("SELECT * FROM (" + " UNION ALL ".join(selects) + ") "
+            "AS g (kind, level, unit, key_id, title_key, plays, seconds, unmeasured)")
+
+
+def _pg_group_upsert(deltas: str, tracks: str, *, having: bool) -> str:
+    """INSERT ... SELECT of _pg_group_changes into group_period_plays, in key order."""
     return ("INSERT INTO group_period_plays (kind, level, unit, key_id, title_key, plays, seconds, unmeasured) "
-            "SELECT * FROM (" + " UNION ALL ".join(selects) + ") AS g ORDER BY 1, 2, 3, 4, 5 "
+            + _pg_group_changes(deltas, tracks, having=having) + " ORDER BY 1, 2, 3, 4, 5 "
             "ON CONFLICT (kind, level, unit, key_id, title_key) DO UPDATE SET "
             "plays = group_period_plays.plays + excluded.plays, "
             "seconds = group_period_plays.seconds + excluded.seconds, "
@@ -340,6 +314,19 @@ def _pg_group_upsert(deltas: str, tracks: str, *, having: bool) -> str:
 
 
 _PG_LISTENS_ADDED = _PG_ADDED + _pg_group_upsert("periods", "batch_tracks", having=False)
+# _groups_changed on PostgreSQL: the per-track changes as arrays; groups left with no play are then dropped (a second
+# statement: a statement does not see its own upserts).
+_PG_DELTAS = (
+    "WITH deltas AS MATERIALIZED (SELECT * FROM unnest(%(levels)s::integer[], %(units)s::integer[], "
+    "%(tracks)s::integer[], %(plays)s::bigint[], %(listened)s::bigint[], %(measured)s::bigint[]) "
+    "AS d(level, unit, track_id, plays, listened, measured)), "
+    "batch_tracks AS MATERIALIZED (SELECT id, artist_id, album_id, title_key, duration_seconds FROM tracks "
+    "WHERE id = ANY(%(ids)s::integer[])) ")
+_PG_GROUPS_CHANGED = _PG_DELTAS + _pg_group_upsert("deltas", "batch_tracks", having=True)
+_PG_DROP_EMPTY_GROUPS = (
+    _PG_DELTAS + "DELETE FROM group_period_plays p USING (" + _pg_group_changes("deltas", "batch_tracks", having=True)
+    + ") AS c WHERE c.plays < 0 AND p.kind = c.kind AND p.level = c.level AND p.unit = c.unit "
+    "AND p.key_id = c.key_id AND p.title_key = c.title_key AND p.plays <= 0")
 
 
 def _pg_listens_added(session, pairs: list[tuple]) -> None:
@@ -354,30 +341,13 @@ def _pg_listens_added(session, pairs: list[tuple]) -> None:
                                            "ids": sorted(set(tracks))})
 
 
-def _track_groups(session, track_ids) -> list[tuple]:
-    """(id, artist_id, album_id, title_key, duration_seconds) of the tracks that exist."""
-    ids = sorted(track_ids)
-    found: list[tuple] = []
-    sqlite = session.get_bind().dialect.name == "sqlite"
-    for i in range(0, len(ids), _CHUNK):
-        part = ids[i:i + _CHUNK]
-        if sqlite:
-            with dbapi_cursor(session) as cursor:
-                cursor.execute("SELECT id, artist_id, album_id, title_key, duration_seconds FROM tracks WHERE id IN "
-                               f"({','.join('?' * len(part))})", part)
-                found += cursor.fetchall()
-        else:
-            found += [tuple(row) for row in session.execute(_TRACK_GROUPS, {"ids": part})]
-    return found
-
-
 def _period_plays(session, track_ids) -> dict[tuple[int, int, int], tuple[int, int, int]]:
     """{(level, unit, track): (plays, listened seconds, plays with a length)} of the tracks' track_period_plays."""
     ids = sorted(track_ids)
     found: dict[tuple[int, int, int], tuple[int, int, int]] = {}
     for i in range(0, len(ids), _CHUNK):
         for level, unit, track_id, plays, listened, measured in session.execute(
-                _TRACK_PERIODS, {"ids": ids[i:i + _CHUNK]}):
+                _ids_text(session, _TRACK_PERIODS), {"ids": ids[i:i + _CHUNK]}):
             found[(level, unit, track_id)] = (plays, int(listened), measured)
     return found
 
@@ -471,6 +441,15 @@ def _artists_of(session, track_ids: list[int]) -> list[tuple[int, int]]:
     return rows
 
 
+def _ids_text(session, sql: str):
+    """text(sql) whose `IN :ids` takes a list: on PostgreSQL one bound array (`= ANY`), so the statement text does not
+    change with the number of ids (psycopg prepares each text it runs 5 times, 100 per connection); on SQLite an
+    expanding IN as before."""
+    if session.get_bind().dialect.name == "postgresql":
+        return text(sql.replace(" IN :ids", " = ANY(:ids)"))
+    return text(sql).bindparams(bindparam("ids", expanding=True))
+
+
 def tracks_recounted(session, track_ids) -> None:
     """Recount the totals of tracks whose listens moved between siblings (same artist, same instants:
     buckets and artist totals do not change)."""
@@ -480,12 +459,10 @@ def tracks_recounted(session, track_ids) -> None:
     for i in range(0, len(ids), _CHUNK):
         part = {"ids": ids[i:i + _CHUNK]}
         for table in ("track_play_totals", "track_period_plays"):
-            session.execute(text(f"DELETE FROM {table} WHERE track_id IN :ids").bindparams(
-                bindparam("ids", expanding=True)), part)
-        session.execute(text(_TOTALS_FROM_LISTENS + " WHERE track_id IN :ids GROUP BY track_id").bindparams(
-            bindparam("ids", expanding=True)), part)
-        plays = session.execute(text("SELECT track_id, played_at, listened_seconds FROM listens WHERE track_id IN :ids")
-                                .bindparams(bindparam("ids", expanding=True)), part).all()
+            session.execute(_ids_text(session, f"DELETE FROM {table} WHERE track_id IN :ids"), part)
+        session.execute(_ids_text(session, _TOTALS_FROM_LISTENS + " WHERE track_id IN :ids GROUP BY track_id"), part)
+        plays = session.execute(_ids_text(
+            session, "SELECT track_id, played_at, listened_seconds FROM listens WHERE track_id IN :ids"), part).all()
         periods = _period_rows([tuple(row) for row in plays])
         _upsert(session, _ADD_PERIODS, periods)
         after.update({(r["level"], r["unit"], r["track_id"]): (r["plays"], r["listened"], r["listened_plays"])
