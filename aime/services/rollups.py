@@ -62,22 +62,8 @@ _ADD_PERIODS = text(
 _ADD_QUARTERS = text(
     "INSERT INTO month_quarter_plays (month, quarter, plays) VALUES (:month, :quarter, :plays) "
     "ON CONFLICT (month, quarter) DO UPDATE SET plays = month_quarter_plays.plays + excluded.plays")
-_ADD_GROUPS = text(
-    "INSERT INTO group_period_plays (kind, level, unit, key_id, title_key, plays, seconds, unmeasured) "
-    "VALUES (:kind, :level, :unit, :key_id, :title_key, :plays, :seconds, :unmeasured) "
-    "ON CONFLICT (kind, level, unit, key_id, title_key) DO UPDATE SET "
-    "plays = group_period_plays.plays + excluded.plays, seconds = group_period_plays.seconds + excluded.seconds, "
-    "unmeasured = group_period_plays.unmeasured + excluded.unmeasured")
-_DROP_EMPTY_GROUP = text(
-    "DELETE FROM group_period_plays WHERE kind = :kind AND level = :level AND unit = :unit AND key_id = :key_id "
-    "AND title_key = :title_key AND plays <= 0")
-_TRACK_GROUPS = text(
-    "SELECT id, artist_id, album_id, title_key, duration_seconds FROM tracks WHERE id IN :ids").bindparams(
-    bindparam("ids", expanding=True))
-_TRACK_PERIODS = text(
-    "SELECT level, unit, track_id, plays, listened_seconds, listened_plays FROM track_period_plays "
-    "WHERE track_id IN :ids").bindparams(
-    bindparam("ids", expanding=True))
+_TRACK_PERIODS = ("SELECT level, unit, track_id, plays, listened_seconds, listened_plays FROM track_period_plays "
+                  "WHERE track_id IN :ids")
 _ALL_TIME = (-(1 << 62), 1 << 62)  # [lo, hi) of the all-time unit in epoch seconds
 _DAY_QUARTERS = 86400 // BUCKET_SECONDS
 _REFILL_QUARTERS = text(
@@ -127,6 +113,9 @@ def listens_added(session, pairs: Iterable[tuple], artist_of: Mapping[int, int] 
     pairs = list(pairs)
     if not pairs:
         return
+    if session.get_bind().dialect.name == "postgresql":
+        _pg_listens_added(session, pairs)
+        return
     # Aggregate first: one row per key, as PostgreSQL refuses to update the same row twice in one statement.
     buckets = Counter(pair[1] // BUCKET_SECONDS for pair in pairs)
     totals: dict[int, list[int]] = {}
@@ -174,34 +163,15 @@ def _groups_changed(session, deltas: Mapping[tuple[int, int, int], tuple[int, in
             _load_deltas(cursor, sorted((*key, *d) for key, d in deltas.items()))
             _groups_from_deltas(cursor, negative=any(d[0] < 0 for d in deltas.values()))
         return
-    tracks: dict[int, tuple] = {}
-    for track_id, artist_id, album_id, title_key, length in _track_groups(session, {key[2] for key in deltas}):
-        groups = ((KIND_TOTAL, 0, ""), (KIND_ARTIST, artist_id, ""), (KIND_SONG, artist_id, title_key),
-                  *(((KIND_ALBUM, album_id, ""),) if album_id is not None else ()))
-        tracks[track_id] = (groups, length)
-    sums: dict[tuple, list[int]] = {}
-    get = sums.get
-    for (level, unit, track_id), (plays, listened, measured) in deltas.items():
-        groups, length = tracks.get(track_id, _GONE)
-        seconds = listened + (plays - measured) * (length or 0)
-        unmeasured = plays - measured if length is None else 0
-        for kind, key_id, title_key in groups:
-            key = (kind, level, unit, key_id, title_key)
-            entry = get(key)
-            if entry is None:
-                sums[key] = [plays, seconds, unmeasured]
-            else:
-                entry[0] += plays
-                entry[1] += seconds
-                entry[2] += unmeasured
-    rows = [(*key, *v) for key, v in sums.items() if v[0] or v[1] or v[2]]
-    rows.sort()  # one order for every writer: no two transactions wait on each other's rows (PostgreSQL)
-    names = ("kind", "level", "unit", "key_id", "title_key", "plays", "seconds", "unmeasured")
-    _upsert(session, _ADD_GROUPS, [dict(zip(names, row, strict=True)) for row in rows])
-    _upsert(session, _DROP_EMPTY_GROUP, [dict(zip(names[:5], row[:5], strict=True)) for row in rows if row[5] < 0])
+    rows = sorted((*key, *d) for key, d in deltas.items())
+    names = ("levels", "units", "tracks", "plays", "listened", "measured")
+    arrays = {name: [row[i] for row in rows] for i, name in enumerate(names)}
+    arrays["ids"] = sorted({row[2] for row in rows})
+    with dbapi_cursor(session) as cursor:
+        cursor.execute(_PG_GROUPS_CHANGED, arrays)
+        if any(row[3] < 0 for row in rows):
+            cursor.execute(_PG_DROP_EMPTY_GROUPS, arrays)
 
-
-_GONE: tuple = ((), None)
 
 # SQLite: the batch's per-track changes go to a temporary table once; summing them per group and the upserts run in
 # SQLite's C (a Python dict per group row and one bound parameter set per upsert cost more than the B-tree work).
@@ -260,21 +230,115 @@ def _groups_from_deltas(cursor, negative: bool) -> None:
     cursor.execute(f"DELETE FROM {_DELTAS}")
 
 
-def _track_groups(session, track_ids) -> list[tuple]:
-    """(id, artist_id, album_id, title_key, duration_seconds) of the tracks that exist."""
-    ids = sorted(track_ids)
-    found: list[tuple] = []
-    sqlite = session.get_bind().dialect.name == "sqlite"
-    for i in range(0, len(ids), _CHUNK):
-        part = ids[i:i + _CHUNK]
-        if sqlite:
-            with dbapi_cursor(session) as cursor:
-                cursor.execute("SELECT id, artist_id, album_id, title_key, duration_seconds FROM tracks WHERE id IN "
-                               f"({','.join('?' * len(part))})", part)
-                found += cursor.fetchall()
-        else:
-            found += [tuple(row) for row in session.execute(_TRACK_GROUPS, {"ids": part})]
-    return found
+# PostgreSQL: a batch's plays go to the server once, as arrays, and one statement applies all six rollups: every
+# upsert is an INSERT ... SELECT ... GROUP BY over the unnested plays (one row per key, as ON CONFLICT DO UPDATE may
+# not touch a row twice), in key order (one lock order for every writer). Python's per-key dicts and one bound
+# parameter set per rollup row (psycopg's executemany) cost more client CPU than all the rest of an import batch.
+# The batch's tracks are read once, by primary key (`= ANY` of the distinct ids): joined to `tracks` itself, each of
+# the five joins hashed the whole table. Units as in period_cover, with floor division (exact before 1970 too):
+# bucket = played_at // 900, quarter = bucket % 96, month = UTC months since 1970-01, year = UTC years since 1970.
+# (%% is psycopg's escaped %.)
+_PG_ADDED = f"""
+WITH added AS MATERIALIZED (
+    SELECT a.track_id, a.played_at, a.listened,
+           (a.played_at - ((a.played_at %% 900 + 900) %% 900)) / 900 AS bucket,
+           ((a.played_at %% 86400 + 86400) %% 86400) / 900 AS quarter,
+           CAST((EXTRACT(YEAR FROM u.moment) - 1970) * 12 + EXTRACT(MONTH FROM u.moment) - 1 AS integer) AS month,
+           CAST(EXTRACT(YEAR FROM u.moment) - 1970 AS integer) AS year
+    FROM unnest(%(tracks)s::integer[], %(times)s::bigint[], %(listened)s::integer[]) AS a(track_id, played_at, listened)
+    CROSS JOIN LATERAL (SELECT to_timestamp(a.played_at) AT TIME ZONE 'UTC' AS moment) AS u),
+batch_tracks AS MATERIALIZED (
+    SELECT id, artist_id, album_id, title_key, duration_seconds FROM tracks WHERE id = ANY(%(ids)s::integer[])),
+periods AS MATERIALIZED (
+    SELECT {LEVEL_MONTH} AS level, month AS unit, track_id, COUNT(*) AS plays,
+           COALESCE(SUM(listened), 0) AS listened, COUNT(listened) AS measured FROM added GROUP BY month, track_id
+    UNION ALL
+    SELECT {LEVEL_YEAR}, year, track_id, COUNT(*), COALESCE(SUM(listened), 0), COUNT(listened)
+    FROM added GROUP BY year, track_id
+    UNION ALL
+    SELECT {LEVEL_ALL}, 0, track_id, COUNT(*), COALESCE(SUM(listened), 0), COUNT(listened)
+    FROM added GROUP BY track_id),
+buckets AS (
+    INSERT INTO listen_buckets (bucket, plays) SELECT bucket, COUNT(*) FROM added GROUP BY bucket ORDER BY bucket
+    ON CONFLICT (bucket) DO UPDATE SET plays = listen_buckets.plays + excluded.plays),
+quarters AS (
+    INSERT INTO month_quarter_plays (month, quarter, plays) SELECT month, quarter, COUNT(*) FROM added
+    GROUP BY month, quarter ORDER BY month, quarter
+    ON CONFLICT (month, quarter) DO UPDATE SET plays = month_quarter_plays.plays + excluded.plays),
+totals AS (
+    INSERT INTO track_play_totals (track_id, plays, first_played_at, last_played_at, listened_seconds, listened_plays)
+    SELECT track_id, COUNT(*), MIN(played_at), MAX(played_at), COALESCE(SUM(listened), 0), COUNT(listened)
+    FROM added GROUP BY track_id ORDER BY track_id
+    ON CONFLICT (track_id) DO UPDATE SET plays = track_play_totals.plays + excluded.plays,
+    listened_seconds = track_play_totals.listened_seconds + excluded.listened_seconds,
+    listened_plays = track_play_totals.listened_plays + excluded.listened_plays,
+    first_played_at = LEAST(track_play_totals.first_played_at, excluded.first_played_at),
+    last_played_at = GREATEST(track_play_totals.last_played_at, excluded.last_played_at)),
+artists AS (
+    INSERT INTO artist_play_totals (artist_id, plays) SELECT t.artist_id, COUNT(*) FROM added a
+    JOIN batch_tracks t ON t.id = a.track_id GROUP BY t.artist_id ORDER BY t.artist_id
+    ON CONFLICT (artist_id) DO UPDATE SET plays = artist_play_totals.plays + excluded.plays),
+track_periods AS (
+    INSERT INTO track_period_plays (level, unit, track_id, plays, listened_seconds, listened_plays)
+    SELECT level, unit, track_id, plays, listened, measured FROM periods ORDER BY level, unit, track_id
+    ON CONFLICT (level, unit, track_id) DO UPDATE SET plays = track_period_plays.plays + excluded.plays,
+    listened_seconds = track_period_plays.listened_seconds + excluded.listened_seconds,
+    listened_plays = track_period_plays.listened_plays + excluded.listened_plays)
+"""
+
+
+def _pg_group_changes(deltas: str, tracks: str, *, having: bool) -> str:
+    """SELECT of the groups' changes (kind, level, unit, key_id, title_key, plays, seconds, unmeasured; PostgreSQL)
+    from a relation `deltas` (level, unit, track_id, plays, listened, measured) joined to `tracks` (id, artist_id,
+    album_id, title_key, duration_seconds): the four kinds; with `having`, groups whose change is nothing are left
+    out."""
+    sums = ", ".join(_GROUP_SUMS)
+    selects = []
+    for kind, key_id, title_key, where in _GROUP_KEYS:
+        by = "".join(f", {column}" for column in (key_id, title_key) if column.startswith("t."))
+        selects.append(f"SELECT {kind}, d.level, d.unit, {key_id}, {title_key}, {sums} FROM {deltas} d "
+                       f"JOIN {tracks} t ON t.id = d.track_id WHERE {where} GROUP BY d.level, d.unit{by}"
+                       + (" HAVING " + " OR ".join(f"{column} <> 0" for column in _GROUP_SUMS) if having else ""))
+    return ("SELECT * FROM (" + " UNION ALL ".join(selects) + ") "
+            "AS g (kind, level, unit, key_id, title_key, plays, seconds, unmeasured)")
+
+
+def _pg_group_upsert(deltas: str, tracks: str, *, having: bool) -> str:
+    """INSERT ... SELECT of _pg_group_changes into group_period_plays, in key order."""
+    return ("INSERT INTO group_period_plays (kind, level, unit, key_id, title_key, plays, seconds, unmeasured) "
+            + _pg_group_changes(deltas, tracks, having=having) + " ORDER BY 1, 2, 3, 4, 5 "
+            "ON CONFLICT (kind, level, unit, key_id, title_key) DO UPDATE SET "
+            "plays = group_period_plays.plays + excluded.plays, "
+            "seconds = group_period_plays.seconds + excluded.seconds, "
+            "unmeasured = group_period_plays.unmeasured + excluded.unmeasured")
+
+
+_PG_LISTENS_ADDED = _PG_ADDED + _pg_group_upsert("periods", "batch_tracks", having=False)
+# _groups_changed on PostgreSQL: the per-track changes as arrays; groups left with no play are then dropped (a second
+# statement: a statement does not see its own upserts).
+_PG_DELTAS = (
+    "WITH deltas AS MATERIALIZED (SELECT * FROM unnest(%(levels)s::integer[], %(units)s::integer[], "
+    "%(tracks)s::integer[], %(plays)s::bigint[], %(listened)s::bigint[], %(measured)s::bigint[]) "
+    "AS d(level, unit, track_id, plays, listened, measured)), "
+    "batch_tracks AS MATERIALIZED (SELECT id, artist_id, album_id, title_key, duration_seconds FROM tracks "
+    "WHERE id = ANY(%(ids)s::integer[])) ")
+_PG_GROUPS_CHANGED = _PG_DELTAS + _pg_group_upsert("deltas", "batch_tracks", having=True)
+_PG_DROP_EMPTY_GROUPS = (
+    _PG_DELTAS + "DELETE FROM group_period_plays p USING (" + _pg_group_changes("deltas", "batch_tracks", having=True)
+    + ") AS c WHERE c.plays < 0 AND p.kind = c.kind AND p.level = c.level AND p.unit = c.unit "
+    "AND p.key_id = c.key_id AND p.title_key = c.title_key AND p.plays <= 0")
+
+
+def _pg_listens_added(session, pairs: list[tuple]) -> None:
+    """listens_added on PostgreSQL: one statement over the plays as arrays."""
+    tracks, times, listened = [], [], []
+    for pair in pairs:
+        tracks.append(pair[0])
+        times.append(pair[1])
+        listened.append(pair[2] if len(pair) > 2 else None)
+    with dbapi_cursor(session) as cursor:
+        cursor.execute(_PG_LISTENS_ADDED, {"tracks": tracks, "times": times, "listened": listened,
+                                           "ids": sorted(set(tracks))})
 
 
 def _period_plays(session, track_ids) -> dict[tuple[int, int, int], tuple[int, int, int]]:
@@ -283,7 +347,7 @@ def _period_plays(session, track_ids) -> dict[tuple[int, int, int], tuple[int, i
     found: dict[tuple[int, int, int], tuple[int, int, int]] = {}
     for i in range(0, len(ids), _CHUNK):
         for level, unit, track_id, plays, listened, measured in session.execute(
-                _TRACK_PERIODS, {"ids": ids[i:i + _CHUNK]}):
+                _ids_text(session, _TRACK_PERIODS), {"ids": ids[i:i + _CHUNK]}):
             found[(level, unit, track_id)] = (plays, int(listened), measured)
     return found
 
@@ -377,6 +441,15 @@ def _artists_of(session, track_ids: list[int]) -> list[tuple[int, int]]:
     return rows
 
 
+def _ids_text(session, sql: str):
+    """text(sql) whose `IN :ids` takes a list: on PostgreSQL one bound array (`= ANY`), so the statement text does not
+    change with the number of ids (psycopg prepares each text it runs 5 times, 100 per connection); on SQLite an
+    expanding IN as before."""
+    if session.get_bind().dialect.name == "postgresql":
+        return text(sql.replace(" IN :ids", " = ANY(:ids)"))
+    return text(sql).bindparams(bindparam("ids", expanding=True))
+
+
 def tracks_recounted(session, track_ids) -> None:
     """Recount the totals of tracks whose listens moved between siblings (same artist, same instants:
     buckets and artist totals do not change)."""
@@ -386,12 +459,10 @@ def tracks_recounted(session, track_ids) -> None:
     for i in range(0, len(ids), _CHUNK):
         part = {"ids": ids[i:i + _CHUNK]}
         for table in ("track_play_totals", "track_period_plays"):
-            session.execute(text(f"DELETE FROM {table} WHERE track_id IN :ids").bindparams(
-                bindparam("ids", expanding=True)), part)
-        session.execute(text(_TOTALS_FROM_LISTENS + " WHERE track_id IN :ids GROUP BY track_id").bindparams(
-            bindparam("ids", expanding=True)), part)
-        plays = session.execute(text("SELECT track_id, played_at, listened_seconds FROM listens WHERE track_id IN :ids")
-                                .bindparams(bindparam("ids", expanding=True)), part).all()
+            session.execute(_ids_text(session, f"DELETE FROM {table} WHERE track_id IN :ids"), part)
+        session.execute(_ids_text(session, _TOTALS_FROM_LISTENS + " WHERE track_id IN :ids GROUP BY track_id"), part)
+        plays = session.execute(_ids_text(
+            session, "SELECT track_id, played_at, listened_seconds FROM listens WHERE track_id IN :ids"), part).all()
         periods = _period_rows([tuple(row) for row in plays])
         _upsert(session, _ADD_PERIODS, periods)
         after.update({(r["level"], r["unit"], r["track_id"]): (r["plays"], r["listened"], r["listened_plays"])

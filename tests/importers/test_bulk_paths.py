@@ -5,7 +5,7 @@ from __future__ import annotations
 import time
 
 import pytest
-from sqlalchemy import text
+from sqlalchemy import event, text
 
 from aime.database import run_write
 from aime.extensions import db
@@ -90,6 +90,32 @@ def test_postgres_batches_go_through_copy_into_a_staging_table(app):
         assert len(_listens()) == 302
 
 
+def test_postgres_batches_of_any_size_send_the_same_statement_texts(app, monkeypatch):
+    # An IN list of as many marks as values is a new statement text for every count: psycopg prepared each one it
+    # saw five times and kept 100 per connection. One bound array (= ANY) keeps one text per query.
+    _pg_only(app)
+    monkeypatch.setattr(pipeline, "RANGE_ROWS_SLACK", 0)  # the per-track dedup query too
+    monkeypatch.setattr(pipeline, "RANGE_ROWS_PER_PLAY", 0)
+    texts: list[set[str]] = []
+
+    def seen(_conn, _cursor, statement, *_args):
+        texts[-1].add(statement)
+
+    with app.app_context():
+        event.listen(db.engine, "before_cursor_execute", seen)
+        try:
+            for size in (3, 7, 12):  # new artists, albums and tracks, loved plays; then the same plays again
+                for _again in (False, True):
+                    texts.append(set())
+                    _write([Play(i, f"Artist {size} {i}", f"Song {i}", f"Album {i}", T0 + 100 * i, loved=True)
+                            for i in range(size)])
+        finally:
+            event.remove(db.engine, "before_cursor_execute", seen)
+    # (the first batch found no stored play at all: it ran no per-track dedup query)
+    assert texts[2] == texts[4] and texts[1] == texts[3] == texts[5]
+    assert not [statement for statement in set().union(*texts) if " IN (" in statement]
+
+
 def test_postgres_copy_rows_keep_every_column(app):
     _pg_only(app)
     with app.app_context():
@@ -140,6 +166,23 @@ def test_a_large_import_leaves_postgres_with_fresh_statistics(app, samples, impo
     assert import_file(small)["imported"] == 1
     time.sleep(0.5)
     assert _analysed(app) == (None, None)
+
+
+def test_a_large_import_analyses_every_table_it_fills(app, samples, import_file):
+    _pg_only(app)
+    tables = ("listens", "tracks", "albums", "album_artists", "artists", "track_play_totals", "artist_play_totals",
+              "listen_buckets", "track_period_plays", "group_period_plays", "month_quarter_plays")
+    with app.app_context():
+        for table in tables:
+            db.session.execute(text(f"SELECT pg_stat_reset_single_table_counters('{table}'::regclass)"))
+        db.session.commit()
+    assert import_file(samples / "recenttracks-alice-1700000000.csv")["imported"] == 10
+    _analysed(app)  # waits for the statistics collector
+    with app.app_context():
+        analysed = dict(db.session.execute(text(
+            "SELECT relname, last_analyze IS NOT NULL FROM pg_stat_user_tables WHERE relname = ANY(:tables)"),
+            {"tables": list(tables)}).all())
+    assert analysed == {table: True for table in tables}
 
 
 def test_refresh_statistics_does_nothing_on_sqlite_or_without_new_plays(app):

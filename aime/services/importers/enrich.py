@@ -87,8 +87,8 @@ def _move_to_albums(session, cache, plays, resolved, matched, targets, taught, r
         elif stored_album != new_album:
             album_conflicts.append((i, stored_album))
     if album_conflicts:
-        titles = dict(session.execute(text("SELECT id, title FROM albums WHERE id IN :ids").bindparams(
-            _expanding()), {"ids": sorted({a for _i, a in album_conflicts})}).all())
+        titles = dict(session.execute(_ids_query(session, "SELECT id, title FROM albums WHERE id IN :ids"),
+                                      {"ids": sorted({a for _i, a in album_conflicts})}).all())
         for i, album_id in album_conflicts:
             _conflict(result, plays[i], "album", titles.get(album_id), plays[i].album)
     if not moves:
@@ -106,11 +106,11 @@ def _move_to_albums(session, cache, plays, resolved, matched, targets, taught, r
 
 
 def _carry_loved(session, loose: dict[int, set[int]]) -> None:
-    loved = {row[0] for row in session.execute(text("SELECT id FROM tracks WHERE loved = true AND id IN :ids")
-                                               .bindparams(_expanding()), {"ids": sorted(loose)})}
+    loved = {row[0] for row in session.execute(
+        _ids_query(session, "SELECT id FROM tracks WHERE loved = true AND id IN :ids"), {"ids": sorted(loose)})}
     news = sorted({t for old in loved for t in loose[old]})
     if news:
-        session.execute(text("UPDATE tracks SET loved = true WHERE id IN :ids").bindparams(_expanding()),
+        session.execute(_ids_query(session, "UPDATE tracks SET loved = true WHERE id IN :ids"),
                         {"ids": news})
 
 
@@ -120,9 +120,9 @@ def _fill_listens(session, plays, matched, targets, taught, result) -> None:
     stored = {}
     for part in chunks(sorted({t for t, _at in wanted})):
         lo, hi = min(at for _t, at in wanted), max(at for _t, at in wanted)
-        for row in session.execute(text(
-                "SELECT track_id, played_at, listened_seconds, client FROM listens WHERE track_id IN :ids "
-                "AND played_at BETWEEN :lo AND :hi").bindparams(_expanding()), {"ids": list(part), "lo": lo, "hi": hi}):
+        for row in session.execute(_ids_query(
+                session, "SELECT track_id, played_at, listened_seconds, client FROM listens WHERE track_id IN :ids "
+                "AND played_at BETWEEN :lo AND :hi"), {"ids": list(part), "lo": lo, "hi": hi}):
             stored[(row[0], row[1])] = (row[2], row[3])
     updates = {field: [] for field in LISTEN_FIELDS}
     for key, i in wanted.items():
@@ -184,7 +184,7 @@ def _store_details(session, table: str, wanted: dict, plays, duplicates: set[int
         return
     stored = {}
     for part in chunks(ids):
-        query = text(f"SELECT id, {', '.join(columns)} FROM {table} WHERE id IN :ids").bindparams(_expanding())
+        query = _ids_query(session, f"SELECT id, {', '.join(columns)} FROM {table} WHERE id IN :ids")
         for row in session.execute(query, {"ids": list(part)}):
             stored[row[0]] = dict(zip(columns, row[1:], strict=True))
     updates: dict[str, list[dict]] = {}
@@ -235,6 +235,14 @@ def merge_tracks(session, old: int, new: int) -> None:
     rollups.tracks_recounted(session, {new})
     if gone:
         rollups.listens_removed(session, [tuple(row) for row in gone])
+
+
+def _ids_query(session, sql: str):
+    """text(sql) whose `IN :ids` takes a list: on PostgreSQL one bound array (`= ANY`), so the statement text does
+    not change with the number of ids (see resolve.one_of); elsewhere an expanding IN."""
+    if session.get_bind().dialect.name == "postgresql":
+        return text(sql.replace(" IN :ids", " = ANY(:ids)"))
+    return text(sql).bindparams(_expanding())
 
 
 def _expanding():

@@ -16,7 +16,7 @@ from ...models import Listen, Track
 from .. import rollups
 from . import enrich
 from .records import FatalFormatError, Malformed, Play, Skipped
-from .resolve import CatalogCache, chunks
+from .resolve import CatalogCache, chunks, one_of
 
 log = logging.getLogger(__name__)
 
@@ -110,7 +110,7 @@ def write_plays(session, cache: CatalogCache, plays: list[Play], *, window: int,
         result.inserted = _insert_listens(session, rows)
         result.duplicates += len(rows) - len(result.inserted)
     for part in chunks(loved):
-        session.execute(update(Track).where(Track.id.in_(part), Track.loved.is_(False)).values(loved=True))
+        session.execute(update(Track).where(one_of(session, Track.id, part), Track.loved.is_(False)).values(loved=True))
     rollups.listens_added(session, result.inserted, artist_of=cache.artist_of)
     enrich.apply(session, cache, plays, resolved, matched, result)  # after the rollups: it recounts what it moves
     return result
@@ -120,7 +120,7 @@ def _not_yet_loved(session, tracks: set[int]) -> list[int]:
     """The tracks of `tracks` not loved yet (a re-import of loved plays then writes nothing)."""
     found = []
     for part in chunks(sorted(tracks)):
-        found += session.scalars(select(Track.id).where(Track.id.in_(part), Track.loved.is_(False))).all()
+        found += session.scalars(select(Track.id).where(one_of(session, Track.id, part), Track.loved.is_(False))).all()
     return sorted(found)
 
 
@@ -190,7 +190,7 @@ def _existing_times(session, cache: CatalogCache, resolved, plays: list[Play], w
         found = []
         for part in chunks(sorted(wanted)):
             query = select(Listen.track_id, Listen.played_at).where(
-                Listen.track_id.in_(part), Listen.played_at.between(lo, hi))
+                one_of(session, Listen.track_id, part), Listen.played_at.between(lo, hi))
             found += session.execute(query).all()
     times: dict[tuple[int, str], list[int]] = {}
     song_of = cache.song_of
@@ -380,8 +380,11 @@ def batches(records: Iterable, *, skip_first: int = 0, size: int | Callable[[], 
 # (album detail then scanned every listen: 90 ms instead of 10 ms at 1,000,000 plays), until autovacuum
 # gets to it; so the import refreshes them itself.
 ANALYZE_SHARE = 0.1
-_PG_ANALYZE = ("VACUUM (ANALYZE) listens", "ANALYZE tracks, albums, album_artists, artists, track_play_totals, "
-               "artist_play_totals, listen_buckets")
+# Every table an import fills, the statistics' rollups (track_period_plays, group_period_plays, month_quarter_plays)
+# included: the first reads after the import then get the plans of the later ones.
+ANALYZED_TABLES = ("tracks", "albums", "album_artists", "artists", "track_play_totals", "artist_play_totals",
+                   "listen_buckets", "track_period_plays", "group_period_plays", "month_quarter_plays")
+_PG_ANALYZE = ("VACUUM (ANALYZE) listens", "ANALYZE " + ", ".join(ANALYZED_TABLES))
 
 
 def refresh_statistics(engine, imported: int) -> bool:

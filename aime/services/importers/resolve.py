@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 
-from sqlalchemy import select
+from sqlalchemy import ARRAY, any_, bindparam, select
 from sqlalchemy.dialects import postgresql, sqlite
 
 from ...database import dbapi_cursor
@@ -21,6 +21,9 @@ MEMO_LIMIT = 200_000  # names/keys remembered; beyond, the memo restarts (bounde
 MAX_PARAMETERS = 30_000  # bound values per statement: under SQLite's 32,766 and PostgreSQL's 65,535
 _TRACK_COLUMNS = ("title", "title_key", "artist_id", "album_id", "loved", "created_at")
 _TRACK_TYPES = ("text", "text", "integer", "integer", "boolean", "bigint")  # PostgreSQL types of _TRACK_COLUMNS
+_ALBUM_COLUMNS = ("title", "title_key", "primary_artist_id", "labels", "source", "in_collection", "created_at",
+                  "updated_at")
+_ALBUM_TYPES = ("text", "text", "integer", "json", "text", "boolean", "bigint", "bigint")  # PostgreSQL types
 TRACK_LIMIT = 300_000  # cached tracks; beyond, the whole cache restarts and is refilled from the database
 
 
@@ -28,6 +31,15 @@ def chunks(items: Sequence, size: int = CHUNK) -> Iterable[Sequence]:
     """Slices of at most `size` items."""
     for start in range(0, len(items), size):
         yield items[start:start + size]
+
+
+def one_of(session, column, values: Sequence):
+    """`column IN values`; on PostgreSQL one bound array (`= ANY`), so the statement text does not change with the
+    number of values (psycopg prepares a text it has run 5 times and keeps 100 per connection: IN lists of every
+    length filled that cache with one-off statements, each prepared and dropped again)."""
+    if session.get_bind().dialect.name != "postgresql":
+        return column.in_(values)
+    return column == any_(bindparam(None, list(values), type_=ARRAY(column.type)))
 
 
 def insert_returning(session, table: str, columns: tuple[str, ...], rows: list[tuple], returning: str,
@@ -142,7 +154,12 @@ class CatalogCache:
             return
         self._load_artists(session, list(names))
         new = [{"name": names[k].strip()[:500], "name_key": k} for k in names if k not in self.artists]
-        if new:
+        if new and session.get_bind().dialect.name == "postgresql":  # one statement text for any number of rows
+            rows = [(row["name"], row["name_key"], now_epoch()) for row in new]
+            for artist_id, name_key in insert_returning(session, "artists", ("name", "name_key", "created_at"), rows,
+                                                        "id, name_key", ("text", "text", "bigint")):
+                self.artists[name_key] = artist_id
+        elif new:
             statement = insert_ignore(session, Artist.__table__).returning(Artist.id, Artist.name_key)
             for row in session.execute(statement, new):
                 self.artists[row.name_key] = row.id
@@ -150,7 +167,8 @@ class CatalogCache:
 
     def _load_artists(self, session, keys: list[str]) -> None:
         for part in chunks(keys):
-            for row in session.execute(select(Artist.id, Artist.name_key).where(Artist.name_key.in_(part))):
+            query = select(Artist.id, Artist.name_key).where(one_of(session, Artist.name_key, part))
+            for row in session.execute(query):
                 self.artists[row.name_key] = row.id
 
     def _albums(self, session, titles: dict[tuple[str, int], str]) -> None:
@@ -160,16 +178,27 @@ class CatalogCache:
         new = [k for k in titles if k not in self.albums]
         if not new:
             return
-        statement = insert_ignore(session, Album.__table__).returning(
-            Album.id, Album.title_key, Album.primary_artist_id)
         created = []
-        for row in session.execute(statement, [
-                {"title": titles[k].strip()[:500], "title_key": k[0], "primary_artist_id": k[1],
-                 "source": self.source, "in_collection": False, "labels": []} for k in new]):
-            self.albums[(row.title_key, row.primary_artist_id)] = row.id
-            created.append({"album_id": row.id, "artist_id": row.primary_artist_id, "position": 0})
-        if created:
-            session.execute(insert_ignore(session, AlbumArtist.__table__), created)
+        if session.get_bind().dialect.name == "postgresql":  # one statement text for any number of rows
+            now = now_epoch()
+            rows = [(titles[k].strip()[:500], k[0], k[1], "[]", self.source, False, now, now) for k in new]
+            for album_id, title_key, artist_id in insert_returning(
+                    session, "albums", _ALBUM_COLUMNS, rows, "id, title_key, primary_artist_id", _ALBUM_TYPES):
+                self.albums[(title_key, artist_id)] = album_id
+                created.append((album_id, artist_id, 0))
+            if created:
+                insert_returning(session, "album_artists", ("album_id", "artist_id", "position"), created,
+                                 "album_id", ("integer", "integer", "integer"))
+        else:
+            statement = insert_ignore(session, Album.__table__).returning(
+                Album.id, Album.title_key, Album.primary_artist_id)
+            for row in session.execute(statement, [
+                    {"title": titles[k].strip()[:500], "title_key": k[0], "primary_artist_id": k[1],
+                     "source": self.source, "in_collection": False, "labels": []} for k in new]):
+                self.albums[(row.title_key, row.primary_artist_id)] = row.id
+                created.append({"album_id": row.id, "artist_id": row.primary_artist_id, "position": 0})
+            if created:
+                session.execute(insert_ignore(session, AlbumArtist.__table__), created)
         lost = [k for k in new if k not in self.albums]  # created meanwhile by another writer
         if lost:
             self.album_artists_loaded.difference_update(k[1] for k in lost)
@@ -180,7 +209,7 @@ class CatalogCache:
         artists = sorted({k[1] for k in keys} - self.album_artists_loaded)
         for part in chunks(artists):
             query = select(Album.id, Album.title_key, Album.primary_artist_id).where(
-                Album.primary_artist_id.in_(part))
+                one_of(session, Album.primary_artist_id, part))
             for row in session.execute(query):
                 self.albums[(row.title_key, row.primary_artist_id)] = row.id
         self.album_artists_loaded.update(artists)
@@ -207,7 +236,7 @@ class CatalogCache:
         artists = sorted({k[0] for k in keys} - self.track_artists_loaded)
         for part in chunks(artists):
             query = select(Track.id, Track.artist_id, Track.album_id, Track.title_key).where(
-                Track.artist_id.in_(part))
+                one_of(session, Track.artist_id, part))
             for row in session.execute(query):
                 self._add_track(row.id, row.artist_id, row.album_id, row.title_key)
         self.track_artists_loaded.update(artists)
