@@ -14,7 +14,7 @@ from __future__ import annotations
 from collections import Counter
 from collections.abc import Iterable, Mapping
 
-from sqlalchemy import bindparam, text
+from sqlalchemy import text
 
 from ..database import dbapi_cursor, run_write
 from ..extensions import db
@@ -35,6 +35,7 @@ from ..models.rollup import (  # noqa: F401  (tables)
     TrackPlayTotal,
 )
 from .period_cover import LEVELS, day_units, unit_of, unit_start
+from .sql_lists import ids_text
 
 # ON CONFLICT ... DO UPDATE is understood by SQLite (>= 3.24) and PostgreSQL alike.
 _ADD_BUCKETS = text(
@@ -75,8 +76,7 @@ _REFILL_PERIOD = text(
     "SELECT CAST(:level AS INTEGER), CAST(:unit AS INTEGER), track_id, COUNT(*), COALESCE(SUM(listened_seconds), 0), "
     "COUNT(listened_seconds) FROM listens WHERE track_id = :track_id AND played_at >= :lo AND played_at < :hi "
     "GROUP BY track_id")
-_TRACK_ARTISTS = text("SELECT id, artist_id FROM tracks WHERE id IN :ids").bindparams(
-    bindparam("ids", expanding=True))
+_TRACK_ARTISTS = "SELECT id, artist_id FROM tracks WHERE id IN :ids"
 _RECOUNT_ARTIST = text(
     "UPDATE artist_play_totals SET plays = COALESCE((SELECT SUM(track_play_totals.plays) FROM track_play_totals "
     "JOIN tracks ON tracks.id = track_play_totals.track_id WHERE tracks.artist_id = artist_play_totals.artist_id), 0) "
@@ -347,7 +347,7 @@ def _period_plays(session, track_ids) -> dict[tuple[int, int, int], tuple[int, i
     found: dict[tuple[int, int, int], tuple[int, int, int]] = {}
     for i in range(0, len(ids), _CHUNK):
         for level, unit, track_id, plays, listened, measured in session.execute(
-                _ids_text(session, _TRACK_PERIODS), {"ids": ids[i:i + _CHUNK]}):
+                ids_text(_TRACK_PERIODS), {"ids": ids[i:i + _CHUNK]}):
             found[(level, unit, track_id)] = (plays, int(listened), measured)
     return found
 
@@ -437,17 +437,8 @@ def _known_artists(session, track_ids: list[int], artist_of: Mapping[int, int]) 
 def _artists_of(session, track_ids: list[int]) -> list[tuple[int, int]]:
     rows = []
     for i in range(0, len(track_ids), _CHUNK):
-        rows += session.execute(_TRACK_ARTISTS, {"ids": track_ids[i:i + _CHUNK]}).all()
+        rows += session.execute(ids_text(_TRACK_ARTISTS), {"ids": track_ids[i:i + _CHUNK]}).all()
     return rows
-
-
-def _ids_text(session, sql: str):
-    """text(sql) whose `IN :ids` takes a list: on PostgreSQL one bound array (`= ANY`), so the statement text does not
-    change with the number of ids (psycopg prepares each text it runs 5 times, 100 per connection); on SQLite an
-    expanding IN as before."""
-    if session.get_bind().dialect.name == "postgresql":
-        return text(sql.replace(" IN :ids", " = ANY(:ids)"))
-    return text(sql).bindparams(bindparam("ids", expanding=True))
 
 
 def tracks_recounted(session, track_ids) -> None:
@@ -459,10 +450,10 @@ def tracks_recounted(session, track_ids) -> None:
     for i in range(0, len(ids), _CHUNK):
         part = {"ids": ids[i:i + _CHUNK]}
         for table in ("track_play_totals", "track_period_plays"):
-            session.execute(_ids_text(session, f"DELETE FROM {table} WHERE track_id IN :ids"), part)
-        session.execute(_ids_text(session, _TOTALS_FROM_LISTENS + " WHERE track_id IN :ids GROUP BY track_id"), part)
-        plays = session.execute(_ids_text(
-            session, "SELECT track_id, played_at, listened_seconds FROM listens WHERE track_id IN :ids"), part).all()
+            session.execute(ids_text(f"DELETE FROM {table} WHERE track_id IN :ids"), part)
+        session.execute(ids_text(_TOTALS_FROM_LISTENS + " WHERE track_id IN :ids GROUP BY track_id"), part)
+        plays = session.execute(ids_text(
+            "SELECT track_id, played_at, listened_seconds FROM listens WHERE track_id IN :ids"), part).all()
         periods = _period_rows([tuple(row) for row in plays])
         _upsert(session, _ADD_PERIODS, periods)
         after.update({(r["level"], r["unit"], r["track_id"]): (r["plays"], r["listened"], r["listened_plays"])

@@ -11,7 +11,8 @@ from __future__ import annotations
 import json
 from collections.abc import Iterable
 
-from sqlalchemy import ARRAY, any_, bindparam, func, literal_column, select
+from sqlalchemy import ARRAY, String, TypeDecorator, any_, bindparam, func, literal_column, select, text
+from sqlalchemy.sql.elements import TextClause
 
 from ..extensions import db
 
@@ -34,3 +35,21 @@ def one_of(column, values: Iterable):
     if _sqlite():
         return column.in_(select(literal_column("value")).select_from(func.json_each(json.dumps(values))))
     return column == any_(bindparam(None, values, type_=ARRAY(column.type)))
+
+
+class _JsonArray(TypeDecorator):
+    """A list bound as one JSON array text (read back by SQLite's json_each)."""
+
+    impl = String
+    cache_ok = True
+
+    def process_bind_param(self, value, dialect):
+        return None if value is None else json.dumps(list(value))
+
+
+def ids_text(sql: str, name: str = "ids") -> TextClause:
+    """`text(sql)` whose `IN :name` takes a list of any length as one bound value (see among)."""
+    if _sqlite():
+        return text(sql.replace(f" IN :{name}", f" IN (SELECT value FROM json_each(:{name}))")).bindparams(
+            bindparam(name, type_=_JsonArray()))
+    return text(sql.replace(f" IN :{name}", f" = ANY(:{name})"))

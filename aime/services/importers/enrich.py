@@ -9,9 +9,10 @@ from __future__ import annotations
 
 from operator import attrgetter
 
-from sqlalchemy import bindparam, text
+from sqlalchemy import text
 
 from .. import rollups
+from ..sql_lists import ids_text
 from .records import Play
 from .resolve import chunks
 
@@ -87,7 +88,7 @@ def _move_to_albums(session, cache, plays, resolved, matched, targets, taught, r
         elif stored_album != new_album:
             album_conflicts.append((i, stored_album))
     if album_conflicts:
-        titles = dict(session.execute(_ids_query(session, "SELECT id, title FROM albums WHERE id IN :ids"),
+        titles = dict(session.execute(ids_text("SELECT id, title FROM albums WHERE id IN :ids"),
                                       {"ids": sorted({a for _i, a in album_conflicts})}).all())
         for i, album_id in album_conflicts:
             _conflict(result, plays[i], "album", titles.get(album_id), plays[i].album)
@@ -107,10 +108,10 @@ def _move_to_albums(session, cache, plays, resolved, matched, targets, taught, r
 
 def _carry_loved(session, loose: dict[int, set[int]]) -> None:
     loved = {row[0] for row in session.execute(
-        _ids_query(session, "SELECT id FROM tracks WHERE loved = true AND id IN :ids"), {"ids": sorted(loose)})}
+        ids_text("SELECT id FROM tracks WHERE loved = true AND id IN :ids"), {"ids": sorted(loose)})}
     news = sorted({t for old in loved for t in loose[old]})
     if news:
-        session.execute(_ids_query(session, "UPDATE tracks SET loved = true WHERE id IN :ids"),
+        session.execute(ids_text("UPDATE tracks SET loved = true WHERE id IN :ids"),
                         {"ids": news})
 
 
@@ -120,8 +121,8 @@ def _fill_listens(session, plays, matched, targets, taught, result) -> None:
     stored = {}
     for part in chunks(sorted({t for t, _at in wanted})):
         lo, hi = min(at for _t, at in wanted), max(at for _t, at in wanted)
-        for row in session.execute(_ids_query(
-                session, "SELECT track_id, played_at, listened_seconds, client FROM listens WHERE track_id IN :ids "
+        for row in session.execute(ids_text(
+                "SELECT track_id, played_at, listened_seconds, client FROM listens WHERE track_id IN :ids "
                 "AND played_at BETWEEN :lo AND :hi"), {"ids": list(part), "lo": lo, "hi": hi}):
             stored[(row[0], row[1])] = (row[2], row[3])
     updates = {field: [] for field in LISTEN_FIELDS}
@@ -184,7 +185,7 @@ def _store_details(session, table: str, wanted: dict, plays, duplicates: set[int
         return
     stored = {}
     for part in chunks(ids):
-        query = _ids_query(session, f"SELECT id, {', '.join(columns)} FROM {table} WHERE id IN :ids")
+        query = ids_text(f"SELECT id, {', '.join(columns)} FROM {table} WHERE id IN :ids")
         for row in session.execute(query, {"ids": list(part)}):
             stored[row[0]] = dict(zip(columns, row[1:], strict=True))
     updates: dict[str, list[dict]] = {}
@@ -235,15 +236,3 @@ def merge_tracks(session, old: int, new: int) -> None:
     rollups.tracks_recounted(session, {new})
     if gone:
         rollups.listens_removed(session, [tuple(row) for row in gone])
-
-
-def _ids_query(session, sql: str):
-    """text(sql) whose `IN :ids` takes a list: on PostgreSQL one bound array (`= ANY`), so the statement text does
-    not change with the number of ids (see resolve.one_of); elsewhere an expanding IN."""
-    if session.get_bind().dialect.name == "postgresql":
-        return text(sql.replace(" IN :ids", " = ANY(:ids)"))
-    return text(sql).bindparams(_expanding())
-
-
-def _expanding():
-    return bindparam("ids", expanding=True)

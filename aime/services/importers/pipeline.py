@@ -16,7 +16,8 @@ from ...models import Listen, Track
 from .. import rollups
 from . import enrich
 from .records import FatalFormatError, Malformed, Play, Skipped
-from .resolve import CatalogCache, chunks, one_of
+from ..sql_lists import one_of
+from .resolve import CatalogCache, chunks
 
 log = logging.getLogger(__name__)
 
@@ -110,7 +111,7 @@ def write_plays(session, cache: CatalogCache, plays: list[Play], *, window: int,
         result.inserted = _insert_listens(session, rows)
         result.duplicates += len(rows) - len(result.inserted)
     for part in chunks(loved):
-        session.execute(update(Track).where(one_of(session, Track.id, part), Track.loved.is_(False)).values(loved=True))
+        session.execute(update(Track).where(one_of(Track.id, part), Track.loved.is_(False)).values(loved=True))
     rollups.listens_added(session, result.inserted, artist_of=cache.artist_of)
     enrich.apply(session, cache, plays, resolved, matched, result)  # after the rollups: it recounts what it moves
     return result
@@ -120,7 +121,7 @@ def _not_yet_loved(session, tracks: set[int]) -> list[int]:
     """The tracks of `tracks` not loved yet (a re-import of loved plays then writes nothing)."""
     found = []
     for part in chunks(sorted(tracks)):
-        found += session.scalars(select(Track.id).where(one_of(session, Track.id, part), Track.loved.is_(False))).all()
+        found += session.scalars(select(Track.id).where(one_of(Track.id, part), Track.loved.is_(False))).all()
     return sorted(found)
 
 
@@ -190,7 +191,7 @@ def _existing_times(session, cache: CatalogCache, resolved, plays: list[Play], w
         found = []
         for part in chunks(sorted(wanted)):
             query = select(Listen.track_id, Listen.played_at).where(
-                one_of(session, Listen.track_id, part), Listen.played_at.between(lo, hi))
+                one_of(Listen.track_id, part), Listen.played_at.between(lo, hi))
             found += session.execute(query).all()
     times: dict[tuple[int, str], list[int]] = {}
     song_of = cache.song_of

@@ -7,13 +7,14 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 
-from sqlalchemy import ARRAY, any_, bindparam, select
+from sqlalchemy import select
 from sqlalchemy.dialects import postgresql, sqlite
 
 from ...database import dbapi_cursor
 from ...models import Album, AlbumArtist, Artist, Track
 from ...models.base import now_epoch
 from ...text import normalise
+from ..sql_lists import one_of
 from .records import Play
 
 CHUNK = 5000  # IN-list size: well under SQLite's 32766 bound variables
@@ -31,15 +32,6 @@ def chunks(items: Sequence, size: int = CHUNK) -> Iterable[Sequence]:
     """Slices of at most `size` items."""
     for start in range(0, len(items), size):
         yield items[start:start + size]
-
-
-def one_of(session, column, values: Sequence):
-    """`column IN values`; on PostgreSQL one bound array (`= ANY`), so the statement text does not change with the
-    number of values (psycopg prepares a text it has run 5 times and keeps 100 per connection: IN lists of every
-    length filled that cache with one-off statements, each prepared and dropped again)."""
-    if session.get_bind().dialect.name != "postgresql":
-        return column.in_(values)
-    return column == any_(bindparam(None, list(values), type_=ARRAY(column.type)))
 
 
 def insert_returning(session, table: str, columns: tuple[str, ...], rows: list[tuple], returning: str,
@@ -167,7 +159,7 @@ class CatalogCache:
 
     def _load_artists(self, session, keys: list[str]) -> None:
         for part in chunks(keys):
-            query = select(Artist.id, Artist.name_key).where(one_of(session, Artist.name_key, part))
+            query = select(Artist.id, Artist.name_key).where(one_of(Artist.name_key, part))
             for row in session.execute(query):
                 self.artists[row.name_key] = row.id
 
@@ -209,7 +201,7 @@ class CatalogCache:
         artists = sorted({k[1] for k in keys} - self.album_artists_loaded)
         for part in chunks(artists):
             query = select(Album.id, Album.title_key, Album.primary_artist_id).where(
-                one_of(session, Album.primary_artist_id, part))
+                one_of(Album.primary_artist_id, part))
             for row in session.execute(query):
                 self.albums[(row.title_key, row.primary_artist_id)] = row.id
         self.album_artists_loaded.update(artists)
@@ -236,7 +228,7 @@ class CatalogCache:
         artists = sorted({k[0] for k in keys} - self.track_artists_loaded)
         for part in chunks(artists):
             query = select(Track.id, Track.artist_id, Track.album_id, Track.title_key).where(
-                one_of(session, Track.artist_id, part))
+                one_of(Track.artist_id, part))
             for row in session.execute(query):
                 self._add_track(row.id, row.artist_id, row.album_id, row.title_key)
         self.track_artists_loaded.update(artists)
