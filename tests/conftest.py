@@ -19,28 +19,6 @@ CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-backg
 POSTGRES_URL = os.environ.get("AIME_TEST_POSTGRES_URL", "")
 
 
-def _reuse_url_builders() -> None:
-    """Werkzeug compiles two URL-builder functions (ast + compile()) for every rule of every app: ~40% of
-    create_app's CPU, paid again by each of the suite's ~1,500 apps for the same ~125 rules. The function is a
-    pure function of the rule's text, its parsed parts, its defaults and the flag (it gets the rule as an
-    argument, `.self`), so the first one compiled for a rule serves every later app of the session."""
-    from werkzeug.routing.rules import Rule
-
-    compile_builder = Rule._compile_builder
-    compiled: dict = {}
-
-    def cached(self, append_unknown: bool = True):
-        key = (append_unknown, self.rule, tuple(self._trace), repr(sorted((self.defaults or {}).items())))
-        if key not in compiled:
-            compiled[key] = compile_builder(self, append_unknown)
-        return compiled[key]
-
-    Rule._compile_builder = cached
-
-
-_reuse_url_builders()
-
-
 def _backends():
     backends = ["sqlite"]
     if POSTGRES_URL:
