@@ -155,7 +155,9 @@ class CatalogCache:
             statement = insert_ignore(session, Artist.__table__).returning(Artist.id, Artist.name_key)
             for row in session.execute(statement, new):
                 self.artists[row.name_key] = row.id
-            self._load_artists(session, [row["name_key"] for row in new if row["name_key"] not in self.artists])
+        lost = [row["name_key"] for row in new if row["name_key"] not in self.artists]  # created meanwhile by another
+        if lost:  # writer: ON CONFLICT DO NOTHING returns no row for it
+            self._load_artists(session, lost)
 
     def _load_artists(self, session, keys: list[str]) -> None:
         for part in chunks(keys):
