@@ -783,7 +783,9 @@ def _candidates(kind: int, units: _Units, limit: int) -> dict:
 
 def _walk_pages(kind: int, walks: list[list]) -> list:
     """The next page of rows (key_id, title_key, plays) of each walk not read to its end, in order of plays."""
-    statement = text(_rows_sql(kind) + " ORDER BY plays DESC LIMIT :n OFFSET :skip")
+    # Ties in plays ordered by the key too (a unit's rows are unique by it): pages of LIMIT/OFFSET over a partial
+    # order may return tied rows in another order each time, skipping one group and reading another twice.
+    statement = text(_rows_sql(kind) + " ORDER BY 3 DESC, 1, 2 LIMIT :n OFFSET :skip")
     found = []
     for walk in walks:
         unit, skip, last = walk
