@@ -67,10 +67,15 @@ def _read_by_year_rows(app, start: str, end: str, tz: str) -> bool:
         return units is not None and len(stats._big(units)) > 1
 
 
-def test_two_whole_years_from_their_year_rows(app, client, auth):
+def _span_stats(app, client, auth, start: str, end: str, tz: str) -> dict:
+    """The plays recorded, then /history/stats of the span, which must be read from the year rows."""
     _record(client, auth)
-    assert _read_by_year_rows(app, "2021-01-01", "2022-12-31", "UTC")
-    got = get_ok(client, "/api/v1/history/stats", start_date="2021-01-01", end_date="2022-12-31", tz="UTC")
+    assert _read_by_year_rows(app, start, end, tz)
+    return get_ok(client, "/api/v1/history/stats", start_date=start, end_date=end, tz=tz)
+
+
+def test_two_whole_years_from_their_year_rows(app, client, auth):
+    got = _span_stats(app, client, auth, "2021-01-01", "2022-12-31", "UTC")
     # p3 p4 p5 p6: A twice (200 s), B (200 s), D (no length); artists x and y; album p only; 3 tracks; 12 h has 3.
     assert _summary(got) == (4, 2, 1, 3, 400, 1, 12)
     assert _items(got["top_artists"]) == [("ar x", None, 3, 400), ("ar y", None, 1, 0)]
@@ -84,9 +89,7 @@ def test_two_whole_years_from_their_year_rows(app, client, auth):
 
 
 def test_all_time_less_the_first_year(app, client, auth):
-    _record(client, auth)
-    assert _read_by_year_rows(app, "2021-01-01", "2024-12-31", "UTC")
-    got = get_ok(client, "/api/v1/history/stats", start_date="2021-01-01", end_date="2024-12-31", tz="UTC")
+    got = _span_stats(app, client, auth, "2021-01-01", "2024-12-31", "UTC")
     # p3-p9: A 2 (200 s), B 2 (400 s), C 1 (300 s), D 2 (unknown); 4 tracks, albums p and q; 12 h has 5.
     assert _summary(got) == (7, 2, 2, 4, 900, 2, 12)
     assert _items(got["top_artists"]) == [("ar x", None, 4, 600), ("ar y", None, 3, 300)]
@@ -101,10 +104,7 @@ def test_all_time_less_the_first_year(app, client, auth):
 
 
 def test_two_years_in_kolkata_move_the_plays_at_the_new_year(app, client, auth):
-    _record(client, auth)
-    assert _read_by_year_rows(app, "2021-01-01", "2022-12-31", "Asia/Kolkata")
-    got = get_ok(client, "/api/v1/history/stats", start_date="2021-01-01", end_date="2022-12-31",
-                 tz="Asia/Kolkata")
+    got = _span_stats(app, client, auth, "2021-01-01", "2022-12-31", "Asia/Kolkata")
     # p2 is on 1 January 2021 there and p6 on 1 January 2023: p2 p3 p4 p5, no play without a length;
     # 17 h (12:00 UTC) has 3, 1 h has p2.
     assert _summary(got) == (4, 2, 2, 3, 700, 0, 17)
