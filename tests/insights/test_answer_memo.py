@@ -2,6 +2,8 @@
 a repeated question is answered without a query, and every write is visible to the next read."""
 from __future__ import annotations
 
+import threading
+import time
 from datetime import date
 
 from sqlalchemy import text
@@ -98,3 +100,66 @@ def test_a_rollup_rebuild_changes_the_data_version(app, history):
         before = data_version.current()
         rollups.rebuild()
         assert data_version.current() != before
+
+
+def _asking_at_once(app, monkeypatch, threads: int, fail_first: bool = False):
+    """`threads` threads ask January 2024 while the first computation is held until the others wait for it (or
+    compute it too); returns (computations, answers or errors)."""
+    config = app.extensions["aime.config"]
+    real, release, computations = stats._history_stats, threading.Event(), []
+
+    def held(p, limit):
+        computations.append(threading.get_ident())
+        if len(computations) == 1:
+            assert release.wait(30)
+            if fail_first:
+                raise RuntimeError("the first computation failed")
+        return real(p, limit)
+
+    monkeypatch.setattr(stats, "_history_stats", held)
+    with app.app_context():
+        memo = memo_of_app()
+    waits_before, results = getattr(memo, "waits", 0), [None] * threads
+
+    def ask(i: int) -> None:
+        with app.app_context():
+            try:
+                results[i] = stats.history_stats(config, date(2024, 1, 1), date(2024, 1, 31), "UTC")
+            except RuntimeError as error:
+                results[i] = error
+
+    workers = [threading.Thread(target=ask, args=(i,)) for i in range(threads)]
+    workers[0].start()
+    _until(lambda: len(computations) == 1)
+    for worker in workers[1:]:
+        worker.start()
+    # Every other thread is either waiting for the first computation or (without single flight) computing.
+    _until(lambda: getattr(memo, "waits", 0) - waits_before + len(computations) == threads)
+    release.set()
+    for worker in workers:
+        worker.join(30)
+    return computations, results
+
+
+def _until(condition) -> None:
+    """Wait (up to 30 s) for `condition`, which other threads make true; a synchronisation, not a timing."""
+    deadline = time.monotonic() + 30
+    while not condition():
+        assert time.monotonic() < deadline, "the threads did not get there"
+        time.sleep(0.005)
+
+
+def test_threads_asking_the_same_cold_question_compute_it_once(app, history, monkeypatch):
+    computations, results = _asking_at_once(app, monkeypatch, threads=4)
+    assert len(computations) == 1
+    assert [r["total_tracks"] for r in results] == [10, 10, 10, 10]
+    assert [[a["plays"] for a in r["top_artists"]] for r in results] == [[5, 3, 1, 1]] * 4
+    results[1]["total_tracks"] = -1  # each thread got its own copy
+    assert results[2]["total_tracks"] == 10
+
+
+def test_when_the_computation_fails_the_waiting_threads_compute_it(app, history, monkeypatch):
+    computations, results = _asking_at_once(app, monkeypatch, threads=3, fail_first=True)
+    assert isinstance(results[0], RuntimeError)
+    assert [r["total_tracks"] for r in results[1:]] == [10, 10]
+    assert len(computations) in (2, 3)  # the two waiters: one after the other, or at once
