@@ -1,12 +1,30 @@
-"""The benchmark report: targets of issue 7 checked against a run, and the printed (Markdown) table."""
+"""The benchmark report: the targets of issue 18 checked against a run, and the printed (Markdown) table."""
 from __future__ import annotations
 
-RATIO_TARGETS = {"health": 0.8, "ready": 0.8, "album detail": 0.5, "journal p1": 0.5, "journal p500": 0.5}
-P99_TARGETS_MS = {"timeline day": 100, "stats year": 100, "search": 100, "top artists all-time": 150}
+# Issue 18, item 2: requests/s as a share of /live's in the same run.
+RATIO_TARGETS = {"health": 0.9, "ready": 0.9, "album list": 0.5, "album detail": 0.5, "journal p1": 0.5,
+                 "journal p500": 0.5, "search": 0.5}
+# Issue 18, items 1 and 3: p99 in ms at the run's connections (8), and with one connection.
+P99_TARGETS_MS = {"stats year": 50, "top artists all-time": 30, "timeline day": 30, "search": 20}
+P99_1C_TARGETS_MS = {"stats year": 15}
+# Issue 18, item 4 (for 1,000,000 rows; wall times scale with a smaller run).
+SQLITE_IMPORT_ROWS_PER_S, SQLITE_FLOOR_RATIO, IMPORT_PEAK_RSS_MB, REIMPORT_S = 60_000, 3, 300, 5
+POSTGRES_IMPORT_ROWS_PER_S = 40_000
+# "Album detail on PostgreSQL within 2x of SQLite", compared by requests/s at 8 connections: both servers are
+# loaded alike in one run, and at 8 connections on 2 cores the p50 is mostly queueing (~ 8 / req/s) anyway.
+ALBUM_DETAIL_POSTGRES_SHARE = 0.5
 
 
 def _target(name: str, measured, limit, ok: bool | None, unit: str = "") -> dict:
     return {"name": name, "measured": measured, "target": limit, "unit": unit, "met": ok}
+
+
+def _at_most(name: str, value, limit, unit: str = "") -> dict:
+    return _target(name, value, f"<= {limit:g}", None if value is None else value <= limit, unit)
+
+
+def _at_least(name: str, value, limit, unit: str = "") -> dict:
+    return _target(name, value, f">= {limit:g}", None if value is None else value >= limit, unit)
 
 
 def _endpoint_targets(prefix: str, endpoints: list[dict]) -> list[dict]:
@@ -14,13 +32,12 @@ def _endpoint_targets(prefix: str, endpoints: list[dict]) -> list[dict]:
     for row in endpoints:
         name = row["name"]
         if name in RATIO_TARGETS:
-            ratio = row.get("ratio_to_live")
-            checks.append(_target(f"{prefix} {name} rps / live", ratio, f">= {RATIO_TARGETS[name]}",
-                                  None if ratio is None else ratio >= RATIO_TARGETS[name]))
+            checks.append(_at_least(f"{prefix} {name} rps / live", row.get("ratio_to_live"), RATIO_TARGETS[name]))
         if name in P99_TARGETS_MS:
-            p99 = row.get("p99_ms")
-            checks.append(_target(f"{prefix} {name} p99", p99, f"<= {P99_TARGETS_MS[name]}",
-                                  None if p99 is None else p99 <= P99_TARGETS_MS[name], "ms"))
+            checks.append(_at_most(f"{prefix} {name} p99", row.get("p99_ms"), P99_TARGETS_MS[name], "ms"))
+        if name in P99_1C_TARGETS_MS:
+            checks.append(_at_most(f"{prefix} {name} p99, 1 connection", row.get("p99_1c_ms"),
+                                   P99_1C_TARGETS_MS[name], "ms"))
         if row.get("non_2xx") or row.get("errors") or row.get("missing"):
             checks.append(_target(f"{prefix} {name} answers 2xx",
                                   f"status {row.get('status')}, non-2xx {row.get('non_2xx')}, "
@@ -29,34 +46,42 @@ def _endpoint_targets(prefix: str, endpoints: list[dict]) -> list[dict]:
     return checks
 
 
+def _rps(endpoints: list[dict], name: str) -> float | None:
+    return next((row.get("rps") for row in endpoints if row["name"] == name), None)
+
+
 def evaluate(report: dict) -> list[dict]:
-    """Every target of the issue with the measured value and whether it is met (None: not measured)."""
+    """Every target of issue 18 the run measures, with the measured value and whether it is met (None: not
+    measured)."""
     checks = []
     imp = report.get("import")
     if imp:
-        scale = report["rows"] / 1_000_000  # targets are for 1,000,000 rows; smaller runs scale them
+        scale = report["rows"] / 1_000_000  # wall-time targets are for 1,000,000 rows; smaller runs scale them
         first, again = imp["first"], imp["reimport"]
         checks += [
             _target("import rows added = dataset rows", first["rows_added"], imp["expected_rows"],
                     first["rows_added"] == imp["expected_rows"]),
-            _target("import wall time", first["seconds"], f"<= {30 * scale:g}", first["seconds"] <= 30 * scale, "s"),
-            _target("import rows/s", first["rows_per_s"], ">= 33000", first["rows_per_s"] >= 33_000),
-            _target("import peak RSS", first["peak_rss_mb"], "<= 300", first["peak_rss_mb"] <= 300, "MB"),
-            _target("import / plain-sqlite3 floor", first["ratio_to_floor"], "<= 6",
-                    first["ratio_to_floor"] is not None and first["ratio_to_floor"] <= 6),
-            _target("re-import wall time", again["seconds"], f"<= {20 * scale:g}", again["seconds"] <= 20 * scale, "s"),
+            _at_least("import rows/s", first["rows_per_s"], SQLITE_IMPORT_ROWS_PER_S),
+            _at_most("import peak RSS", first["peak_rss_mb"], IMPORT_PEAK_RSS_MB, "MB"),
+            _at_most("import / plain-sqlite3 floor", first["ratio_to_floor"], SQLITE_FLOOR_RATIO),
+            _at_most("re-import wall time", again["seconds"], REIMPORT_S * scale, "s"),
             _target("re-import rows added", again["rows_added"], "0", again["rows_added"] == 0),
         ]
     if report.get("http_sqlite"):
         checks += _endpoint_targets("sqlite", report["http_sqlite"]["endpoints"])
     for row in report.get("blocked", []) + report.get("http_postgres", {}).get("blocked", []):
-        checks.append(_target(f"/health p99, {row['name']}", row.get("p99_ms"), "<= 1000",
-                              row.get("p99_ms") is not None and row["p99_ms"] <= 1000, "ms"))
+        checks.append(_at_most(f"/health p99, {row['name']}", row.get("p99_ms"), 1000, "ms"))
     if report.get("http_postgres"):
         pg = report["http_postgres"]
-        checks.append(_target("postgres import rows added", pg["import"]["rows_added"], pg["expected_rows"],
-                              pg["import"]["rows_added"] == pg["expected_rows"]))
+        checks += [_target("postgres import rows added", pg["import"]["rows_added"], pg["expected_rows"],
+                           pg["import"]["rows_added"] == pg["expected_rows"]),
+                   _at_least("postgres import rows/s", pg["import"].get("rows_per_s"), POSTGRES_IMPORT_ROWS_PER_S)]
         checks += _endpoint_targets("postgres", pg["endpoints"])
+        if report.get("http_sqlite"):
+            sqlite_rps = _rps(report["http_sqlite"]["endpoints"], "album detail")
+            pg_rps = _rps(pg["endpoints"], "album detail")
+            share = round(pg_rps / sqlite_rps, 3) if pg_rps is not None and sqlite_rps else None
+            checks.append(_at_least("album detail rps, postgres / sqlite", share, ALBUM_DETAIL_POSTGRES_SHARE))
     return checks
 
 

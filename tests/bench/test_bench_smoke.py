@@ -16,7 +16,7 @@ import pytest
 import sqlalchemy as sa
 
 from bench import loadgen, make_dataset, malojabench
-from bench.report import render
+from bench.report import evaluate, render
 from tests.conftest import drop_postgres_database
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -176,11 +176,57 @@ def test_table_and_targets(report):
     for name in ENDPOINTS:
         assert f"| {name} |" in table
     names = {check["name"] for check in report["targets"]}
-    assert {"import rows added = dataset rows", "import peak RSS", "import / plain-sqlite3 floor",
-            "re-import rows added", "sqlite health rps / live", "sqlite top artists all-time p99",
-            "/health p99, sqlite write lock held"} <= names
+    assert {"import rows added = dataset rows", "import rows/s", "import peak RSS", "import / plain-sqlite3 floor",
+            "re-import wall time", "re-import rows added", "sqlite health rps / live", "sqlite search p99",
+            "sqlite stats year p99", "sqlite top artists all-time p99", "/health p99, sqlite write lock held"} <= names
+    if "http_postgres" in report:
+        assert {"postgres import rows/s", "postgres album detail rps / live",
+                "album detail rps, postgres / sqlite"} <= names
     met = {check["name"]: check["met"] for check in report["targets"]}
     assert met["import rows added = dataset rows"] is True and met["re-import rows added"] is True
+
+
+
+def _row(name: str, rps: float, p99: float, p99_1c: float | None = None) -> dict:
+    return {"name": name, "path": "/x", "status": 200, "rps": rps, "p99_ms": p99, "p99_1c_ms": p99_1c,
+            "ratio_to_live": round(rps / 1000, 3), "non_2xx": 0, "errors": 0}
+
+
+def test_targets_are_issue_18s():
+    run = {"rows": 1_000_000,
+           "import": {"expected_rows": 1_000_000,
+                      "first": {"rows_added": 1_000_000, "rows_per_s": 61_000, "peak_rss_mb": 301,
+                                "ratio_to_floor": 3.0},
+                      "reimport": {"rows_added": 0, "seconds": 5.5}},
+           "http_sqlite": {"endpoints": [_row("live", 1000, 9), _row("health", 900, 9), _row("ready", 899, 9),
+                                         _row("album list", 500, 9), _row("album detail", 600, 9),
+                                         _row("timeline day", 700, 30.5), _row("stats year", 800, 50, 15.1),
+                                         _row("top artists all-time", 800, 30), _row("search", 499, 20)]},
+           "http_postgres": {"expected_rows": 1_000_000,
+                             "import": {"rows_added": 1_000_000, "rows_per_s": 39_999},
+                             "endpoints": [_row("live", 1000, 9), _row("album detail", 299, 9)]}}
+    assert [(c["name"], c["target"], c["met"]) for c in evaluate(run)] == [
+        ("import rows added = dataset rows", 1_000_000, True),
+        ("import rows/s", ">= 60000", True),
+        ("import peak RSS", "<= 300", False),
+        ("import / plain-sqlite3 floor", "<= 3", True),
+        ("re-import wall time", "<= 5", False),
+        ("re-import rows added", "0", True),
+        ("sqlite health rps / live", ">= 0.9", True),
+        ("sqlite ready rps / live", ">= 0.9", False),
+        ("sqlite album list rps / live", ">= 0.5", True),
+        ("sqlite album detail rps / live", ">= 0.5", True),
+        ("sqlite timeline day p99", "<= 30", False),
+        ("sqlite stats year p99", "<= 50", True),
+        ("sqlite stats year p99, 1 connection", "<= 15", False),
+        ("sqlite top artists all-time p99", "<= 30", True),
+        ("sqlite search rps / live", ">= 0.5", False),
+        ("sqlite search p99", "<= 20", True),
+        ("postgres import rows added", 1_000_000, True),
+        ("postgres import rows/s", ">= 40000", False),
+        ("postgres album detail rps / live", ">= 0.5", False),
+        ("album detail rps, postgres / sqlite", ">= 0.5", False),
+    ]
 
 
 # The Maloja phase (bench/run.py --maloja): its pure parts, without installing Maloja.
