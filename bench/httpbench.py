@@ -309,7 +309,7 @@ def rounds(database_url: str, work: Path, names: list[str], rounds_count: int, d
 
 
 def main(argv: list[str] | None = None) -> None:
-    """Print req/s, ratio to /live and server CPU per request of each round, and their medians."""
+    """Print req/s, ratio to /live and server CPU per request of each round, their medians, and each p99."""
     import argparse
     import statistics
 
@@ -326,7 +326,8 @@ def main(argv: list[str] | None = None) -> None:
         cpus = [r["server_cpu_ms_per_request"] for r in rows if r.get("server_cpu_ms_per_request")]
         print(f"{name:14s} rps {' '.join(str(round(r['rps'])) for r in rows):24s} ratio "
               f"{' '.join(f'{x:.2f}' for x in ratios):20s} median {statistics.median(ratios):.2f} | cpu ms/req "
-              f"{' '.join(f'{x:.2f}' for x in cpus)} median {statistics.median(cpus):.2f}", flush=True)
+              f"{' '.join(f'{x:.2f}' for x in cpus)} median {statistics.median(cpus):.2f} | p99 ms "
+              f"{' '.join(str(r['p99_ms']) for r in rows)}", flush=True)
 
 
 if __name__ == "__main__":
