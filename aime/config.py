@@ -173,6 +173,7 @@ class Config:
     workers: int = 2
     threads: int = 4
     io_threads: int = 64
+    accept_pause_ms: float = 20.0
     timeout: int = 75
     graceful_timeout: int = 30
     keepalive: int = 75
@@ -258,6 +259,8 @@ class Config:
             threads=_int(env, "AIME_THREADS", 4, minimum=1),
             # threads per worker that read requests and write answers; AIME_THREADS of them run the app at once
             io_threads=_int(env, "AIME_IO_THREADS", 64, minimum=1),
+            # how long a worker holding AIME_THREADS connections leaves a new one to the others (aime/server/worker.py)
+            accept_pause_ms=_float(env, "AIME_ACCEPT_PAUSE_MS", 20.0),
             timeout=_int(env, "AIME_TIMEOUT", 75, minimum=1),
             graceful_timeout=_int(env, "AIME_GRACEFUL_TIMEOUT", 30, minimum=1),
             keepalive=_int(env, "AIME_KEEPALIVE", 75, minimum=0),

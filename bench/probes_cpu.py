@@ -40,7 +40,10 @@ def main(url: str, files: int, runs: int) -> None:
         worker.close()
     old = time.time() - 60
     os.utime(directory, (old, old))  # the workers started a while ago
-    app = create_app({"DATABASE_URL": url, "AIME_DATA_DIR": tempfile.gettempdir(), "AIME_LOG_LEVEL": "warning"})
+    # A data directory of its own: AIME makes its data directory 0700 (and writes its token there), which done to
+    # tempfile.gettempdir() locked every other user of the machine out of /tmp.
+    data_dir = tempfile.mkdtemp(prefix="aime-probes-data-")
+    app = create_app({"DATABASE_URL": url, "AIME_DATA_DIR": data_dir, "AIME_LOG_LEVEL": "warning"})
     client = app.test_client()
     spent: dict[str, list[float]] = {"/live": [], "/ready": [], "/health": []}
     for _round in range(5):
@@ -53,6 +56,7 @@ def main(url: str, files: int, runs: int) -> None:
     for path, values in spent.items():
         values.sort()
         print(f"{path:8s} min {values[0]:.3f} med {values[len(values) // 2]:.3f} ms", flush=True)
+    shutil.rmtree(data_dir, ignore_errors=True)
 
 
 if __name__ == "__main__":

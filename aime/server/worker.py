@@ -169,14 +169,45 @@ class ThreadWorker(GthreadWorker):
         self.io_threads = max(config.io_threads, self.cfg.threads)
         self.app_slots = threading.BoundedSemaphore(self.cfg.threads)
         self.listeners_handed_over = False
+        self.accept_pause = config.accept_pause_ms / 1000
+        self.accept_paused_until = 0.0
+        self.resumed = False  # the pause just ended: a connection still queued is this worker's to take
         super().init_process()
 
     def get_thread_pool(self):
         """AIME_IO_THREADS threads carry connections; at most AIME_THREADS of them run the application."""
         return futures.ThreadPoolExecutor(max_workers=self.io_threads)
 
+    def accept(self, listener):
+        """Accept a connection, unless this worker already holds AIME_THREADS and another worker may take it.
+
+        Every worker waits on the same listening socket and the first one awake takes what is queued: 8 keep-alive
+        connections opened at once (wrk -c8, a browser's 6) often all went to one worker, which then served them on
+        one core (under the GIL) while the others idled: half the throughput, for as long as the connections lasted
+        (docs/benchmarks.md, "Seventh round"). A worker holding as many connections as it has application threads
+        (kept-alive ones too: a client such as wrk sends its next request at once) now stops accepting for
+        AIME_ACCEPT_PAUSE_MS (20); what is still queued when the pause ends is its own."""
+        if self.accept_pause and self.cfg.workers > 1 and self.nr_conns >= self.cfg.threads and not self.resumed:
+            self.accept_paused_until = time.monotonic() + self.accept_pause
+            super().set_accept_enabled(False)
+            return
+        super().accept(listener)
+
+    def wait_for_and_dispatch_events(self, timeout):
+        """Wait for events as gthread does, but no longer than an accept pause lasts."""
+        if self.accept_paused_until:
+            timeout = min(timeout, max(0.0, self.accept_paused_until - time.monotonic()))
+        try:
+            super().wait_for_and_dispatch_events(timeout)
+        finally:
+            self.resumed = False  # one round of events to take what queued during the pause
+
     def set_accept_enabled(self, enabled):
         """Stop accepting; when the worker is stopping, take what is queued and close the listeners too."""
+        if enabled and self.accept_paused_until:
+            if time.monotonic() < self.accept_paused_until:
+                return  # gthread's loop asks again at every round; the pause decides
+            self.accept_paused_until, self.resumed = 0.0, True
         super().set_accept_enabled(enabled)
         if not enabled and not self.alive and not self.listeners_handed_over:
             self.listeners_handed_over = True

@@ -41,6 +41,8 @@ GTHREAD_OVERRIDES = {
     "init_process": ["self"],
     "get_thread_pool": ["self"],
     "set_accept_enabled": ["self", "enabled"],
+    "accept": ["self", "listener"],
+    "wait_for_and_dispatch_events": ["self", "timeout"],
     "handle": ["self", "conn"],
     "handle_request": ["self", "req", "conn"],
     "handle_error": ["self", "req", "client", "addr", "exc"],
@@ -56,7 +58,9 @@ GUNICORN_CALLED = [
 # Where gthread must still call what AIME overrides, and the attributes AIME reads and writes.
 GTHREAD_SOURCE_USES = {
     "init_process": ["self.get_thread_pool()"],
-    "run": ["self.set_accept_enabled(False)"],
+    "run": ["self.set_accept_enabled(False)", "self.set_accept_enabled(can_accept)",
+            "self.wait_for_and_dispatch_events(timeout=1.0)"],
+    "set_accept_enabled": ["self.poller.register(listener, selectors.EVENT_READ, self.accept)"],
     "enqueue_req": ["self.tpool.submit(self.handle, conn)"],
     "handle": ["self.handle_request(req, conn)", "self.handle_error(req, conn.sock, conn.client, e)"],
     "__init__": ["self.nr_conns = 0"],
@@ -130,7 +134,7 @@ def test_the_gunicorn_attributes_aime_reads_are_still_there():
     assert "self.wsgi = self.app.wsgi()" in inspect.getsource(base.Worker.load_wsgi)  # hooks.flask_app
     assert isinstance(Arbiter.WORKERS, dict)  # hooks.note_reload lists the workers being replaced
     assert isinstance(GunicornConfig.is_ssl, property)  # the worker paces plain HTTP only
-    missing = [name for name in ("threads", "timeout") if name not in GunicornConfig().settings]
+    missing = [name for name in ("threads", "timeout", "workers") if name not in GunicornConfig().settings]
     assert missing == [], f"gunicorn's Config has no {missing} setting any more (the worker reads them)"
 
 
