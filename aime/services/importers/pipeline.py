@@ -38,7 +38,7 @@ _SPAN_SQL = {
 }
 # PostgreSQL: each batch is COPYed into a temporary staging table (emptied at every commit or rollback), then one
 # INSERT ... SELECT moves it; RETURNING tells which rows went in (a concurrent writer may have stored the same
-# (track, time) meanwhile).
+# (track, time) meanwhile), and the same statement adds those to the rollups (rollups.pg_move_counted).
 _LISTEN_COLUMNS = "track_id, played_at, source, client, import_id, created_at, listened_seconds"
 _PG_STAGE = ("CREATE TEMPORARY TABLE IF NOT EXISTS import_listens (track_id integer, played_at bigint, "
              "source varchar(50), client varchar(200), import_id integer, created_at bigint, "
@@ -112,7 +112,8 @@ def write_plays(session, cache: CatalogCache, plays: list[Play], *, window: int,
         result.duplicates += len(rows) - len(result.inserted)
     for part in chunks(loved):
         session.execute(update(Track).where(one_of(Track.id, part), Track.loved.is_(False)).values(loved=True))
-    rollups.listens_added(session, result.inserted, artist_of=cache.artist_of)
+    if session.get_bind().dialect.name != "postgresql":  # PostgreSQL counted them in the statement that moved them
+        rollups.listens_added(session, result.inserted, artist_of=cache.artist_of)
     enrich.apply(session, cache, plays, resolved, matched, result)  # after the rollups: it recounts what it moves
     return result
 
@@ -159,7 +160,8 @@ def tune_for_import(session) -> None:
 
 
 def _insert_listens(session, rows: list[tuple]) -> list[tuple[int, int, int | None]]:
-    """Insert listen rows; returns the (track_id, played_at, listened_seconds) of those really inserted."""
+    """Insert listen rows; returns the (track_id, played_at, listened_seconds) of those really inserted (on
+    PostgreSQL already added to the rollups)."""
     if session.get_bind().dialect.name == "sqlite":
         # The batch holds SQLite's write lock (BEGIN IMMEDIATE) since its dedup query, and the dedup
         # excluded every stored (track, time) pair, so each row goes in: the plain DB-API executemany is
@@ -174,8 +176,7 @@ def _insert_listens(session, rows: list[tuple]) -> list[tuple[int, int, int | No
         with cursor.copy(_PG_COPY) as copy:
             for row in rows:
                 copy.write_row(row)
-        cursor.execute(_PG_MOVE)
-        return [tuple(r) for r in cursor.fetchall()]
+        return rollups.pg_move_counted(cursor, _PG_MOVE)
 
 
 def _existing_times(session, cache: CatalogCache, resolved, plays: list[Play], window: int,
