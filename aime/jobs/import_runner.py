@@ -130,12 +130,12 @@ def _read_batch(held: list, job_id: int, batch: Batch, cache: CatalogCache, fmt:
     probed only in part.
     """
     fast, rest = 0, batch.plays
-    if known is not None and batch.plays and known.fresh(db.session):
+    if known is not None and batch.plays and known.fresh(db.session, cache):
         fast, rest = known.split(cache, batch.plays)
     if not rest:
         return Progress(batch.records, 0, fast, 0, batch.skipped, batch.errors, []), 0
     part = batch if not fast else Batch(batch.records, rest, batch.skipped, batch.errors)
-    done = _probe(held, job_id, part, cache, fmt, window, tune, known)
+    done = _probe(held, job_id, part, cache, fmt, window, tune)
     if done is not None:
         done.duplicates += fast
     # A probe of part of the batch measures neither what writing the whole batch would hold (more) nor a rate
@@ -144,7 +144,7 @@ def _read_batch(held: list, job_id: int, batch: Batch, cache: CatalogCache, fmt:
 
 
 def _probe(held: list, job_id: int, batch: Batch, cache: CatalogCache, fmt: Format, window: int,
-           tune: bool, known: KnownPlays | None = None) -> Progress | None:
+           tune: bool) -> Progress | None:
     """The batch's counts when it has nothing to write, read without the write lock; None when it has."""
     session = db.session
     session.rollback()
@@ -163,8 +163,6 @@ def _probe(held: list, job_id: int, batch: Batch, cache: CatalogCache, fmt: Form
     finally:
         session.rollback()
         held[0] = time.perf_counter() - started  # what the write would hold: sizes the batches all the same
-    if known is not None:
-        known.learn(cache, batch.plays, result)
     return _progress(batch, result)
 
 

@@ -46,8 +46,8 @@ def _spy(monkeypatch, name: str) -> list:
     return calls
 
 
-def test_a_reimport_reads_the_database_for_its_first_batch_only(app, sqlite_only, tmp_path, monkeypatch,
-                                                                 small_batches, import_file):
+def test_a_reimport_reads_no_batch_from_the_database(app, sqlite_only, tmp_path, monkeypatch, small_batches,
+                                                      import_file):
     path = _history(tmp_path / "h.csv")
     assert import_file(path)["imported"] == ROWS
     probes, writes = _spy(monkeypatch, "_probe"), _spy(monkeypatch, "_timed_commit")
@@ -57,8 +57,8 @@ def test_a_reimport_reads_the_database_for_its_first_batch_only(app, sqlite_only
     report = import_file(path)
     assert (report["status"], report["processed"], report["imported"], report["duplicates"]) == (
         "done", ROWS, 0, ROWS)
-    assert (len(probes), len(writes)) == (1, 0)  # the first batch teaches the names; the other four need no SQL
-    assert observed == [1000]  # batches counted in memory measure nothing about a write's lock hold
+    assert (len(probes), len(writes)) == (0, 0)  # the names resolve from the catalogue loaded with the set
+    assert observed == []  # batches counted in memory measure nothing about a write's lock hold
 
 
 def test_a_commit_by_another_connection_between_batches_is_seen(app, sqlite_only, tmp_path, monkeypatch,
@@ -71,14 +71,14 @@ def test_a_commit_by_another_connection_between_batches_is_seen(app, sqlite_only
     gone = START + 200 * 4321  # in the fifth batch
     real, calls = pipeline.KnownPlays.fresh, []
 
-    def fresh(self, session):
+    def fresh(self, session, cache):
         calls.append(1)
         if len(calls) == 3:  # before the third batch, another connection deletes a play of the fifth
             other = sqlite3.connect(database)
             other.execute("DELETE FROM listens WHERE played_at = ?", (gone,))
             other.commit()
             other.close()
-        return real(self, session)
+        return real(self, session, cache)
 
     monkeypatch.setattr(pipeline.KnownPlays, "fresh", fresh)
     report = import_file(path)
@@ -102,14 +102,14 @@ def test_a_conflict_made_between_batches_is_still_reported(app, sqlite_only, tmp
         assert db.session.get(Track, song0).recording_mbid == mbid
     real, calls = pipeline.KnownPlays.fresh, []
 
-    def fresh(self, session):
+    def fresh(self, session, cache):
         calls.append(1)
         if len(calls) == 3:
             other = sqlite3.connect(database)
             other.execute("UPDATE tracks SET recording_mbid = ? WHERE id = ?", (other_mbid, song0))
             other.commit()
             other.close()
-        return real(self, session)
+        return real(self, session, cache)
 
     monkeypatch.setattr(pipeline.KnownPlays, "fresh", fresh)
     report = import_file(path)
@@ -155,17 +155,55 @@ def test_names_are_normalised_before_the_write_lock(app, tmp_path, monkeypatch, 
 
 def test_a_batch_probed_in_part_leaves_the_batch_size(app, sqlite_only, tmp_path, monkeypatch, small_batches,
                                                       import_file):
-    """Two new names per batch: only those two plays are probed, and that short probe sizes nothing."""
-    lines = [f"{START + 200 * i},Artist {i % 2},{f'New {i}' if i % 500 == 7 else f'Song {i % 10}'}"
-             for i in range(ROWS)]
-    path = tmp_path / "h.csv"
-    path.write_text("uts,artist,track\n" + "\n".join(lines) + "\n", encoding="utf-8")
+    """Two plays per batch 10 s off their stored time: only those are probed, and that short probe sizes nothing."""
+    path = _history(tmp_path / "h.csv")
     assert import_file(path)["imported"] == ROWS
+    lines = [f"{START + 200 * i + (10 if i % 500 == 7 else 0)},Artist {i % 2},Song {i % 10}" for i in range(ROWS)]
+    moved = tmp_path / "moved.csv"
+    moved.write_text("uts,artist,track\n" + "\n".join(lines) + "\n", encoding="utf-8")
     probes = _spy(monkeypatch, "_probe")
     observed, real_observe = [], pipeline.BatchSizer.observe
     monkeypatch.setattr(pipeline.BatchSizer, "observe",
                         lambda self, rows, seconds: (observed.append(rows), real_observe(self, rows, seconds)))
+    report = import_file(moved)
+    assert (report["imported"], report["duplicates"]) == (0, ROWS)  # within the duplicate window
+    assert [len(args[2].plays) for args in probes] == [2, 2, 2, 2, 2]
+    assert observed == []
+
+
+def _ghan(path, rows: list[str], header: str = "uts,artist,artist_mbid,album,album_mbid,track,track_mbid"):
+    path.write_text(header + "\n" + "\n".join(rows) + "\n", encoding="utf-8")
+    return path
+
+
+ARTIST_ID, ALBUM_ID, TRACK_ID = ("0383dadf-2a4e-4d10-a46a-e9e041da8eb3", "11111111-2a4e-4d10-a46a-e9e041da8eb3",
+                                 "22222222-2a4e-4d10-a46a-e9e041da8eb3")
+
+
+def test_plays_whose_details_equal_the_stored_ones_are_counted_in_memory(app, sqlite_only, tmp_path, monkeypatch,
+                                                                         small_batches, import_file):
+    """MusicBrainz ids equal to the stored ones, and an album id on album-less plays (which enrich ignores): no SQL."""
+    rows = [f"{START + 200 * i},Artist 0,{ARTIST_ID},{'Album' if i % 2 else ''},{ALBUM_ID},Song {i % 10},"
+            f"{TRACK_ID if i % 10 == 1 else ''}" for i in range(ROWS)]
+    path = _ghan(tmp_path / "h.csv", rows)
+    first = import_file(path)
+    assert (first["imported"], first["conflicts"]) == (ROWS, [])
+    probes, writes = _spy(monkeypatch, "_probe"), _spy(monkeypatch, "_timed_commit")
     report = import_file(path)
-    assert (report["imported"], report["duplicates"]) == (0, ROWS)
-    assert [len(args[2].plays) for args in probes] == [1000, 2, 2, 2, 2]
-    assert observed == [1000]
+    assert (report["imported"], report["duplicates"], report["enriched"], report["conflicts"]) == (0, ROWS, 0, [])
+    assert (len(probes), len(writes)) == (0, 0)
+
+
+def test_a_detail_the_database_lacks_is_still_stored_on_reimport(app, sqlite_only, tmp_path, small_batches,
+                                                                 import_file):
+    """The same plays again, now with MusicBrainz ids: each stored column that is empty takes the file's value."""
+    plain = [f"{START + 200 * i},Artist 0,,Album,,Song {i % 10}," for i in range(ROWS)]
+    assert import_file(_ghan(tmp_path / "plain.csv", plain))["imported"] == ROWS
+    rows = [f"{START + 200 * i},Artist 0,{ARTIST_ID},Album,{ALBUM_ID},Song {i % 10},"
+            f"{TRACK_ID if i % 10 == 1 else ''}" for i in range(ROWS)]
+    report = import_file(_ghan(tmp_path / "ids.csv", rows))
+    assert (report["imported"], report["duplicates"], report["conflicts"]) == (0, ROWS, [])
+    assert report["enriched"] == 2  # play 0 brings the artist's and the album's id, play 1 Song 1's
+    with app.app_context():
+        assert db.session.scalars(select(Track.recording_mbid).order_by(Track.title)).all() == (
+            [None, TRACK_ID] + [None] * 8)

@@ -81,7 +81,7 @@ def test_a_reimport_killed_before_its_counts_were_written_resumes_with_exact_cou
     path = _history(tmp_path / "h.csv", _plays())
     import_file(path)
     monkeypatch.setattr(runner, "FLUSH_SECONDS", 3600.0)
-    real, calls = runner._probe, []
+    real, calls = runner._read_batch, []
 
     def dies_in_the_fourth_batch(*args):
         calls.append(1)
@@ -89,7 +89,7 @@ def test_a_reimport_killed_before_its_counts_were_written_resumes_with_exact_cou
             raise KeyboardInterrupt  # Ctrl-C: the lease is freed, nothing else is written
         return real(*args)
 
-    monkeypatch.setattr(runner, "_probe", dies_in_the_fourth_batch)
+    monkeypatch.setattr(runner, "_read_batch", dies_in_the_fourth_batch)
     with app.app_context():
         job_id = imports.create_file_job(path, None)
         with pytest.raises(KeyboardInterrupt):
@@ -99,7 +99,7 @@ def test_a_reimport_killed_before_its_counts_were_written_resumes_with_exact_cou
         assert (job.processed, job.duplicates) == (0, 0)  # three batches were read, none counted yet
         db.session.get(ServiceState, imports.lease_name(job_id)).lease_expires_at = time.time() - 1
         db.session.commit()
-    monkeypatch.setattr(runner, "_probe", real)
+    monkeypatch.setattr(runner, "_read_batch", real)
     with app.app_context():
         report = imports.run_job(job_id)
     assert (report["status"], report["processed"], report["imported"], report["duplicates"]) == (
@@ -146,3 +146,18 @@ def test_a_read_only_batch_refuses_writes_and_the_connection_writes_again_afterw
         result = run_write(pipeline.write_plays, db.session, CatalogCache("lastfm"),
                            [Play(3, "Odetta", "Lilac Wine", None, START)], window=60, source="lastfm")
     assert len(result.inserted) == 1
+
+
+def test_a_reimport_reports_the_same_malformed_rows_with_their_lines(app, tmp_path, small_batches, import_file):
+    """Unreadable rows in the second and fifth batches: the re-import lists them as the first import did."""
+    plays = [f"{moment},{artist},{title}" for moment, artist, title in _plays()]
+    plays[1500] = "not-a-time,Artist 1,Song 1"
+    plays[4200] = f"{START},,Song 2"
+    path = tmp_path / "h.csv"
+    path.write_text("uts,artist,track\n" + "\n".join(plays) + "\n", encoding="utf-8")
+    errors = [{"line": 1502, "error": "uts 'not-a-time' is not a timestamp"},
+              {"line": 4202, "error": "artist is missing"}]
+    first = import_file(path)
+    assert (first["processed"], first["imported"], first["duplicates"], first["errors"]) == (5000, 4998, 0, errors)
+    again = import_file(path)
+    assert (again["processed"], again["imported"], again["duplicates"], again["errors"]) == (5000, 0, 4998, errors)

@@ -220,22 +220,28 @@ def _listens_in_span(session, lo: int, hi: int, limit: int) -> list[tuple[int, i
 
 
 # A re-import of the same file: the stored (track, time) pairs are loaded once into a set of compact integer keys
-# (about 60 bytes a play), so that a batch of plays that are all there is counted without any SQL. SQLite only:
+# (about 60 bytes a play), with the catalogue's ids (into the import's CatalogCache), the loved tracks and each
+# track's stored details, so that plays that are all there are counted without any SQL. SQLite only:
 # `PRAGMA data_version` tells, on one connection, whether any other connection committed since the set was loaded.
 KNOWN_LIMIT = 2_000_000  # stored plays at most (about 120 MB); beyond, batches are read as before
 KNOWN_LOADS = 3  # loads per import at most (each write batch drops the set: it is only for plays already there)
 _KNOWN_SHIFT = 36  # key = track_id << 36 + played_at: distinct for |played_at| < 2**35 (the year 3058)
 _KNOWN_RANGE = 1 << 35
+_OWNER = {"tracks": "t.id", "albums": "t.album_id", "artists": "t.artist_id"}  # the row a FIELDS column is on
+_ALIAS = {"tracks": "t", "albums": "al", "artists": "ar"}
+_DETAILS_SQL = ("SELECT t.id, t.loved, " + ", ".join(
+    f"{_OWNER[table]} IS NULL, {_ALIAS[table]}.{column}" for table, column in enrich.FIELDS.values())
+    + " FROM tracks t JOIN artists ar ON ar.id = t.artist_id LEFT JOIN albums al ON al.id = t.album_id")
+ANY = object()  # a stored detail without an owner (an album-less track has no release): enrich ignores the value
 
 
 class KnownPlays:
     """The stored (track, played_at) pairs of one SQLite database, valid while no other connection commits.
 
-    `fresh(session)` says whether the set may be used now (loading it when needed); `split` then tells the plays
-    that are certainly duplicates with nothing to teach (their exact pair is stored, their names resolve from
-    the cache, their details were found equal to the stored ones at this version, a loved play's track is
-    loved) from the others, which go through `write_plays` as before. The memo of checked details and loved
-    tracks belongs to the same version and is dropped with the set.
+    `fresh(session, cache)` says whether the set may be used now (loading it, and the catalogue into `cache`, when
+    needed); `split` then tells the plays that are certainly duplicates with nothing to teach (their exact pair is
+    stored, their names resolve from the cache, each of their details equals the stored one, a loved play's track
+    is loved) from the others, which go through `write_plays` as before.
     """
 
     def __init__(self) -> None:
@@ -246,10 +252,11 @@ class KnownPlays:
         """Forget the set (another connection committed, or this import wrote)."""
         self.keys: set[int] | None = None
         self.tag: tuple | None = None  # (DB-API connection, its data_version) the set is valid for
+        self.details: dict[int, tuple] = {}  # track id -> stored values of enrich.FIELDS (ANY: no owner)
         self.clean: set[tuple] = set()  # (track id, details) found equal to what is stored
-        self.loved: set[int] = set()  # tracks found loved
+        self.loved: set[int] = set()  # loved tracks
 
-    def fresh(self, session) -> bool:
+    def fresh(self, session, cache: CatalogCache) -> bool:
         """Whether the set is usable for the next batch: loaded, and nothing committed by others since."""
         if session.get_bind().dialect.name != "sqlite":
             return False
@@ -262,7 +269,7 @@ class KnownPlays:
             if self.loads >= KNOWN_LOADS:
                 return False
             self.loads += 1
-            return self._load(session)
+            return self._load(session, cache)
         finally:
             session.rollback()
 
@@ -274,25 +281,34 @@ class KnownPlays:
         # The connection itself (not its id, which a later connection could reuse): versions are per connection.
         return session.connection().connection.dbapi_connection, version
 
-    def _load(self, session) -> bool:
+    def _load(self, session, cache: CatalogCache) -> bool:
         keys: set[int] = set()
-        with dbapi_cursor(session) as cursor:  # one read transaction: the pairs and the version of one snapshot
+        details: dict[int, tuple] = {}
+        with dbapi_cursor(session) as cursor:  # one read transaction: everything and the version of one snapshot
             cursor.execute("SELECT count(*) FROM listens")
-            if cursor.fetchone()[0] > KNOWN_LIMIT:
+            if cursor.fetchone()[0] > KNOWN_LIMIT or not cache.load_all(session):
                 return False
             cursor.execute("SELECT track_id, played_at FROM listens")
             while rows := cursor.fetchmany(50_000):
                 keys.update([(t << _KNOWN_SHIFT) + at for t, at in rows if -_KNOWN_RANGE < at < _KNOWN_RANGE])
+            cursor.execute(_DETAILS_SQL)
+            shared: dict[tuple, tuple] = {}  # most tracks have the same few value tuples: keep one of each
+            while rows := cursor.fetchmany(50_000):
+                for row in rows:
+                    values = tuple(ANY if row[i] else row[i + 1] for i in range(2, len(row), 2))
+                    details[row[0]] = shared.setdefault(values, values)
+                    if row[1]:
+                        self.loved.add(row[0])
         self.tag = self._tag(session)
-        self.keys = keys
+        self.keys, self.details = keys, details
         return True
 
     def split(self, cache: CatalogCache, plays: list[Play]) -> tuple[int, list[Play]]:
         """(how many plays are certainly stored duplicates with nothing to teach, the other plays)."""
-        keys, clean, loved, seen = self.keys, self.clean, self.loved, cache.seen
+        keys, clean, loved, seen, cached = self.keys, self.clean, self.loved, cache.seen, cache.cached
         rest = []
         for p in plays:
-            hit = seen.get((p.artist, p.album, p.title))
+            hit = seen.get((p.artist, p.album, p.title)) or cached(p)
             if hit is None or ((hit[0] << _KNOWN_SHIFT) + p.played_at) not in keys \
                     or not -_KNOWN_RANGE < p.played_at < _KNOWN_RANGE \
                     or (p.loved and hit[0] not in loved) or p.listened_seconds is not None or p.client is not None \
@@ -301,23 +317,17 @@ class KnownPlays:
                 continue
             details = enrich.details(p)
             if details != enrich.NOTHING and (hit[0], details) not in clean:
-                rest.append(p)
+                if not self._same(hit[0], details):
+                    rest.append(p)
+                    continue
+                clean.add((hit[0], details))
         return len(plays) - len(rest), rest
 
-    def learn(self, cache: CatalogCache, plays: list[Play], result: BatchResult) -> None:
-        """After `plays` were read with nothing to write: remember their checked details and loved tracks."""
-        if self.keys is None or result.conflicts:
-            return
-        keys, seen = self.keys, cache.seen
-        for p in plays:
-            hit = seen.get((p.artist, p.album, p.title))
-            if hit is None or (hit[0] << _KNOWN_SHIFT) + p.played_at not in keys:
-                continue  # not matched to its own stored pair: its details were compared with another track's
-            if p.loved:
-                self.loved.add(hit[0])
-            details = enrich.details(p)
-            if details != enrich.NOTHING:
-                self.clean.add((hit[0], details))
+    def _same(self, track_id: int, details: tuple) -> bool:
+        """Whether each detail a play gives equals the stored one (enrich would neither fill nor report it)."""
+        stored = self.details.get(track_id)
+        return stored is not None and all(
+            value is None or old is ANY or value == old for value, old in zip(details, stored, strict=True))
 
 
 @dataclass

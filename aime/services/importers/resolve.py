@@ -110,6 +110,40 @@ class CatalogCache:
                     if name and name not in memo:
                         key(name)
 
+    def load_all(self, session) -> bool:
+        """Load every artist, album and track id (a re-import then finds its names without SQL); False, loading
+        nothing, when the catalogue has more than TRACK_LIMIT tracks."""
+        with dbapi_cursor(session) as cursor:
+            cursor.execute("SELECT count(*) FROM tracks")
+            if cursor.fetchone()[0] > TRACK_LIMIT:
+                return False
+            cursor.execute("SELECT id, name_key FROM artists")
+            self.artists.update((key, artist_id) for artist_id, key in cursor.fetchall())
+            cursor.execute("SELECT id, title_key, primary_artist_id FROM albums")
+            self.albums.update(((key, artist_id), album_id) for album_id, key, artist_id in cursor.fetchall())
+            cursor.execute("SELECT id, artist_id, album_id, title_key FROM tracks")
+            for row in cursor.fetchall():
+                self._add_track(*row)
+        return True
+
+    def cached(self, play: Play) -> tuple[int, tuple[int, str]] | None:
+        """(track id, song key) of a play from memory alone, or None when its artist, album or track is not cached.
+
+        The same keys as `_resolve`, without SQL: a hit is what `resolve` would return.
+        """
+        names = (play.artist, play.album, play.title)
+        hit = self.seen.get(names)
+        if hit is None:
+            artist = self.artists.get(self.key(play.artist))
+            album = self.albums.get((self.key(play.album), artist)) if play.album else 0
+            track = self.tracks.get((artist, album, self.key(play.title))) if album is not None else None
+            if track is None:
+                return None
+            hit = (track, self.song_of[track])
+            if len(self.seen) < MEMO_LIMIT:
+                self.seen[names] = hit
+        return hit
+
     def resolve(self, session, plays: list[Play]) -> list[tuple[int, tuple[int, str]]]:
         """(track id, song key) for each play, creating what is missing."""
         if len(self.tracks) > TRACK_LIMIT or len(self.seen) > MEMO_LIMIT:
