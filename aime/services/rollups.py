@@ -199,17 +199,30 @@ def _group_select(kind: int, key_id: str, title_key: str, where: str, columns: s
             f"JOIN tracks t ON t.id = d.track_id WHERE {where} GROUP BY d.level, d.unit{by}")
 
 
-_GROUPS_FROM_DELTAS = [
-    "INSERT INTO group_period_plays (kind, level, unit, key_id, title_key, plays, seconds, unmeasured) "
-    + _group_select(kind, key_id, title_key, where, "".join(", " + column for column in _GROUP_SUMS))
-    + " HAVING " + " OR ".join(f"{column} <> 0" for column in _GROUP_SUMS) +
-    " ON CONFLICT (kind, level, unit, key_id, title_key) DO UPDATE SET "
-    "plays = group_period_plays.plays + excluded.plays, seconds = group_period_plays.seconds + excluded.seconds, "
-    "unmeasured = group_period_plays.unmeasured + excluded.unmeasured"
-    for kind, key_id, title_key, where in _GROUP_KEYS]
 _DROP_EMPTY_FROM_DELTAS = [
     "DELETE FROM group_period_plays WHERE plays <= 0 AND (kind, level, unit, key_id, title_key) IN ("
     + _group_select(kind, key_id, title_key, where, "") + ")"
+    for kind, key_id, title_key, where in _GROUP_KEYS]
+
+
+# The four group upserts read the batch's per-track changes joined to their tracks once, from a second temporary
+# table (each joining `tracks` itself cost 10-20 % more CPU per batch; docs/benchmarks.md, sixth round).
+_GROUP_DELTAS = "temp.aime_group_deltas"
+_CREATE_GROUP_DELTAS = ("CREATE TEMP TABLE IF NOT EXISTS aime_group_deltas (level INTEGER NOT NULL, "
+                        "unit INTEGER NOT NULL, artist_id INTEGER NOT NULL, album_id INTEGER, title_key TEXT NOT NULL, "
+                        "plays INTEGER NOT NULL, seconds INTEGER NOT NULL, unmeasured INTEGER NOT NULL)")
+_FILL_GROUP_DELTAS = (f"INSERT INTO {_GROUP_DELTAS} SELECT d.level, d.unit, t.artist_id, t.album_id, t.title_key, "
+                      + ", ".join(column.replace("SUM(", "(", 1) for column in _GROUP_SUMS)
+                      + f" FROM {_DELTAS} d JOIN tracks t ON t.id = d.track_id")
+_GROUPS_FROM_GROUP_DELTAS = [
+    "INSERT INTO group_period_plays (kind, level, unit, key_id, title_key, plays, seconds, unmeasured) "
+    f"SELECT {kind}, level, unit, {key_id}, {title_key}, SUM(plays), SUM(seconds), SUM(unmeasured) "
+    f"FROM {_GROUP_DELTAS} t WHERE {where} GROUP BY t.level, t.unit"
+    + "".join(f", {column}" for column in (key_id, title_key) if column.startswith("t."))
+    + " HAVING SUM(plays) <> 0 OR SUM(seconds) <> 0 OR SUM(unmeasured) <> 0"
+    " ON CONFLICT (kind, level, unit, key_id, title_key) DO UPDATE SET "
+    "plays = group_period_plays.plays + excluded.plays, seconds = group_period_plays.seconds + excluded.seconds, "
+    "unmeasured = group_period_plays.unmeasured + excluded.unmeasured"
     for kind, key_id, title_key, where in _GROUP_KEYS]
 
 
@@ -222,8 +235,12 @@ def _load_deltas(cursor, rows: list[tuple]) -> None:
 
 def _groups_from_deltas(cursor, negative: bool) -> None:
     """Add the temporary table's per-track changes to the tracks' groups (SQLite); drop groups left empty."""
-    for statement in _GROUPS_FROM_DELTAS:
+    cursor.execute(_CREATE_GROUP_DELTAS)
+    cursor.execute(f"DELETE FROM {_GROUP_DELTAS}")
+    cursor.execute(_FILL_GROUP_DELTAS)
+    for statement in _GROUPS_FROM_GROUP_DELTAS:
         cursor.execute(statement)
+    cursor.execute(f"DELETE FROM {_GROUP_DELTAS}")
     if negative:
         for statement in _DROP_EMPTY_FROM_DELTAS:
             cursor.execute(statement)
