@@ -1,6 +1,8 @@
 """HTTP API: one blueprint module per resource under /api/v1 (ListenBrainz compatibility under /1)."""
 from __future__ import annotations
 
+import threading
+
 from flask import Flask
 from flask_smorest import Api
 from marshmallow import Schema, fields
@@ -24,9 +26,39 @@ class ProblemSchema(Schema):
 
 
 class ProblemApi(Api):
-    """flask-smorest's Api, documenting the errors that errors.py really serves (problem+json)."""
+    """flask-smorest's Api, documenting the errors that errors.py really serves (problem+json), and writing the
+    blueprints' part of the OpenAPI document when the document is first read rather than in create_app."""
 
     ERROR_SCHEMA = ProblemSchema
+
+    def __init__(self, app=None, **kwargs):
+        # Documenting the views (apispec resolving every schema, deep copies of every view's doc) was half of
+        # create_app's CPU, paid by every gunicorn worker and every test app although few ever serve the document.
+        self._undocumented: list = []  # (blueprint, name, parameters), in registration order
+        self._documenting = threading.RLock()  # gthread: two first readers at once must not see half a document
+        super().__init__(app, **kwargs)
+
+    @property
+    def spec(self):
+        """The OpenAPI document (an apispec.APISpec), completed with the blueprints not yet documented."""
+        with self._documenting:
+            # Taken out first: flask-smorest's doc callbacks read api.spec again while a blueprint is documented.
+            pending, self._undocumented = self._undocumented, []
+            for blueprint, name, parameters in pending:
+                blueprint.register_views_in_doc(self, self._app, self._spec, name=name, parameters=parameters)
+                self._spec.tag({"name": name, "description": blueprint.description})
+        return self._spec
+
+    @spec.setter
+    def spec(self, value) -> None:
+        self._spec = value
+
+    def register_blueprint(self, blp, *, parameters=None, **options):
+        """Register blp's routes now, as flask-smorest does; its views are documented when the spec is read."""
+        name = options.get("name", blp.name)
+        self._app.extensions["flask-smorest"]["blp_name_to_api"][name] = self
+        self._app.register_blueprint(blp, **options)
+        self._undocumented.append((blp, name, parameters))
 
     def _register_responses(self):
         # flask-smorest documents its default error responses with the default content type; ours differ.

@@ -14,12 +14,32 @@ DESKTOP = {"width": 1280, "height": 900}
 PHONE = {"width": 390, "height": 844}
 
 
+def closing_responses(app):
+    """app, whose response bodies are closed when they are done with even if the server does not close them.
+
+    werkzeug's dev server (3.1) closes a body only at the end of a `finally` that first drains the request's
+    socket: a client resetting the connection right after the answer (Chromium cancelling a favicon.svg request
+    when the page reloads) raises ConnectionResetError there, close() is skipped, and the static file's handle is
+    left to the garbage collector: a ResourceWarning, an error under filterwarnings = error. Here the body is
+    closed when iterated to its end, or when the server drops the generator unfinished."""
+
+    def wsgi(environ, start_response):
+        body = app(environ, start_response)
+        try:
+            yield from body
+        finally:
+            if hasattr(body, "close"):
+                body.close()
+
+    return wsgi
+
+
 class LiveServer:
     """A real HTTP server (werkzeug, threaded) around an app, on a free port of 127.0.0.1."""
 
     def __init__(self, app):
         self.app = app
-        self.server = make_server("127.0.0.1", 0, app, threaded=True)
+        self.server = make_server("127.0.0.1", 0, closing_responses(app), threaded=True)
         self.base_url = f"http://127.0.0.1:{self.server.server_port}"
         self.thread = threading.Thread(target=self.server.serve_forever, name="web-test-server", daemon=True)
 
