@@ -3,6 +3,8 @@ from __future__ import annotations
 
 import os
 import shutil
+import threading
+import time
 import uuid
 from pathlib import Path
 
@@ -142,9 +144,27 @@ def app(request, tmp_path, backend, _postgres_template):
     _dispose(application)
 
 
+# Threads an app starts on its own that may still hold a pooled connection when a test ends: a health check
+# refreshing behind a cached answer, a job or an import finishing its last write.
+_BACKGROUND_PREFIXES = ("health-", "aime-job-", "aime-import-")
+
+
+def settle_background_threads(timeout: float = 15.0) -> None:
+    """Wait (bounded) for the app's background threads, before an engine is disposed.
+
+    engine.dispose() leaves a checked-out connection alone; its thread later hands it back to the discarded
+    pool, and the garbage collector finds it open in whichever test runs then: psycopg's ResourceWarning,
+    an error under filterwarnings=error, blamed on an innocent test (CI, test_models_match_the_migrations)."""
+    deadline = time.monotonic() + timeout
+    for thread in threading.enumerate():
+        if thread is not threading.current_thread() and thread.name.startswith(_BACKGROUND_PREFIXES):
+            thread.join(max(0.0, deadline - time.monotonic()))
+
+
 def _dispose(application) -> None:
     from aime.extensions import db as database
 
+    settle_background_threads()
     with application.app_context():
         database.session.remove()
         database.engine.dispose()
@@ -219,6 +239,7 @@ def app_factory():
     yield build
     for application in made:
         runtime.stop_runtime(application)
+        settle_background_threads()
         with application.app_context():
             database.session.remove()
             database.engine.dispose()
