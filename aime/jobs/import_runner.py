@@ -88,7 +88,10 @@ def execute(job_id: int, stream: BinaryIO, *, window: int, job_lease: tuple[str,
     pending, flushed, probe = Progress(), time.monotonic(), fmt.kind == "listens"
     known = KnownPlays() if probe and db.engine.dialect.name == "sqlite" else None
     try:
-        for batch in batches(fmt.parse(stream), skip_first=skip_first, entry_type=kind, size=size):
+        # With the known plays, a parser that can finds the stored ones from raw rows (once the set is loaded: from
+        # the second batch on).
+        records = fmt.parse(stream) if known is None or fmt.parse_known is None else fmt.parse_known(stream, known)
+        for batch in batches(records, skip_first=skip_first, entry_type=kind, size=size):
             held = [0.0]
             done, rows = None, batch.records
             if probe:
@@ -99,6 +102,7 @@ def execute(job_id: int, stream: BinaryIO, *, window: int, job_lease: tuple[str,
                     run_write(_flush, job_id, pending, job_lease)
                     pending, flushed = Progress(), time.monotonic()
             else:
+                batch.build_known()  # written as before: every play of the batch goes through write_plays
                 if fmt.kind == "listens":
                     cache.warm(batch.plays)  # before the write lock
                 added = run_write(_timed_commit, held, own_process, job_id, batch, cache, fmt, window, job_lease,
@@ -125,13 +129,16 @@ def _read_batch(held: list, job_id: int, batch: Batch, cache: CatalogCache, fmt:
     """(the batch's counts when it has nothing to write, else None; the rows its read time measures).
 
     Plays that the stored pairs in memory (`known`) prove to be duplicates with nothing to teach are counted
-    without SQL; the others are read without the write lock (`_probe`). A batch counted entirely in memory
+    without SQL (those the parser found already, as KnownRows, when the set they were found with still holds);
+    the others are read without the write lock (`_probe`). A batch counted entirely in memory
     measures nothing (0 rows): it says nothing about how long a write would hold the lock; nor does one
     probed only in part.
     """
-    fast, rest = 0, batch.plays
-    if known is not None and batch.plays and known.fresh(db.session, cache):
-        fast, rest = known.split(cache, batch.plays)
+    usable = known is not None and bool(batch.plays or batch.known) and known.fresh(db.session, cache)
+    if not (usable and known.holds(batch.known)):
+        batch.build_known()  # found with a set since dropped or reloaded: built, and looked at again
+    fast, rest = known.split(cache, batch.plays) if usable else (0, batch.plays)
+    fast += batch.known_plays()
     if not rest:
         return Progress(batch.records, 0, fast, 0, batch.skipped, batch.errors, []), 0
     part = batch if not fast else Batch(batch.records, rest, batch.skipped, batch.errors)

@@ -207,3 +207,64 @@ def test_a_detail_the_database_lacks_is_still_stored_on_reimport(app, sqlite_onl
     with app.app_context():
         assert db.session.scalars(select(Track.recording_mbid).order_by(Track.title)).all() == (
             [None, TRACK_ID] + [None] * 8)
+
+
+def test_a_reimport_builds_a_play_only_for_rows_it_cannot_count_from_their_fields(app, sqlite_only, tmp_path,
+                                                                                   monkeypatch, small_batches,
+                                                                                   import_file):
+    """The first batch is read before the set is loaded (1,000 plays built); after it, a row is counted from its raw
+    fields: a Play is built once per distinct (artist, title) to learn its track (10), and for nothing else."""
+    from aime.services.importers import lastfm
+
+    path = _history(tmp_path / "h.csv")
+    assert import_file(path)["imported"] == ROWS
+    built = []
+    real = lastfm._csv_play
+    monkeypatch.setattr(lastfm, "_csv_play", lambda *args: (built.append(args[0]), real(*args))[1])
+    report = import_file(path)
+    assert (report["processed"], report["imported"], report["duplicates"], report["errors"]) == (ROWS, 0, ROWS, [])
+    assert len(built) == 1000 + 10
+    assert built[1000:] == list(range(1002, 1012))  # lines: the header is line 1, the first batch lines 2-1001
+
+
+def test_a_commit_by_another_connection_while_a_batch_was_read_voids_what_the_parser_found(
+        app, sqlite_only, tmp_path, monkeypatch, small_batches, import_file):
+    """A play of the third batch deleted by someone else after that batch was read, before it is counted: the rows
+    the parser counted from the set as it was are looked at again, and the deleted play is stored again."""
+    path = _history(tmp_path / "h.csv")
+    assert import_file(path)["imported"] == ROWS
+    with app.app_context():
+        database = db.engine.url.database
+    gone = START + 200 * 2345  # in the third batch
+    real, calls = pipeline.KnownPlays.fresh, []
+
+    def fresh(self, session, cache):
+        calls.append(1)
+        if len(calls) == 3:  # the third batch is read (its rows found in the set), not yet counted
+            other = sqlite3.connect(database)
+            other.execute("DELETE FROM listens WHERE played_at = ?", (gone,))
+            other.commit()
+            other.close()
+        return real(self, session, cache)
+
+    monkeypatch.setattr(pipeline.KnownPlays, "fresh", fresh)
+    report = import_file(path)
+    assert (report["processed"], report["imported"], report["duplicates"]) == (ROWS, 1, ROWS - 1)
+    with app.app_context():
+        assert db.session.scalar(select(func.count(Listen.id)).where(Listen.played_at == gone)) == 1
+
+
+def test_batches_cut_rows_found_by_the_parser_where_a_batch_or_the_skipped_rows_end():
+    """Batches of 4 after 3 skipped records, from a play, 6 known rows, a malformed row and 2 known rows."""
+    from aime.services.importers.records import KnownRows, Malformed, Play
+
+    def build(line, fields, moment):
+        return Play(line, "A", "T", None, moment)
+
+    def known(lines):
+        return KnownRows(lines, [("A", "T")] * len(lines), [START + n for n in lines], build, 7)
+
+    records = [Play(2, "A", "T", None, START), known(list(range(3, 9))), Malformed(9, "bad"), known([10, 11])]
+    found = [(b.records, [p.line for p in b.plays], [line for k in b.known for line in k.lines], b.errors)
+             for b in pipeline.batches(iter(records), skip_first=3, size=4)]
+    assert found == [(4, [], [5, 6, 7, 8], []), (3, [], [10, 11], [{"line": 9, "error": "bad"}])]

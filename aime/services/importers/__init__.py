@@ -12,19 +12,24 @@ from .detect import detect
 
 @dataclass(frozen=True)
 class Format:
-    """A known file format: name, what it holds (listens or collection), and its parser."""
+    """A known file format: name, what it holds (listens or collection), and its parser.
+
+    `parse_known(stream, known)`, for the formats that have it: the same records, except that rows which are plays
+    already stored (`pipeline.KnownPlays`) come as KnownRows, without building their Play (a re-import).
+    """
 
     name: str
     kind: str
     description: str
     parse: Callable[[BinaryIO], Iterator]
+    parse_known: Callable[[BinaryIO, object], Iterator] | None = None
 
 
 FORMATS = {f.name: f for f in (
     Format("lastfm-csv", "listens", "Last.fm CSV from lastfm-to-csv (artist,album,track,date; no header)",
            lastfm.parse_lastfm_csv),
     Format("lastfm-ghan-csv", "listens", "Last.fm CSV from lastfm.ghan.nl (uts,utc_time,artist,...)",
-           lastfm.parse_ghan_csv),
+           lastfm.parse_ghan_csv, lastfm.parse_ghan_csv),
     Format("lastfm-json", "listens", "Last.fm JSON pages from lastfm.ghan.nl", lastfm.parse_ghan_json),
     Format("spotify-extended", "listens", "Spotify extended streaming history (Streaming_History_Audio_*.json)",
            spotify.parse_extended),

@@ -6,6 +6,7 @@ import time
 from contextlib import contextmanager
 from bisect import bisect_left, insort
 from dataclasses import dataclass, field
+from operator import attrgetter
 from collections.abc import Callable, Iterable, Iterator
 
 from sqlalchemy import select, text, update
@@ -15,7 +16,7 @@ from ...database import dbapi_cursor
 from ...models import Listen, Track
 from .. import rollups
 from . import enrich
-from .records import FatalFormatError, Malformed, Play, Skipped
+from .records import FatalFormatError, KnownRows, Malformed, Play, Skipped
 from ..sql_lists import one_of
 from .resolve import CatalogCache, chunks
 
@@ -242,14 +243,23 @@ class KnownPlays:
     needed); `split` then tells the plays that are certainly duplicates with nothing to teach (their exact pair is
     stored, their names resolve from the cache, each of their details equals the stored one, a loved play's track
     is loved) from the others, which go through `write_plays` as before.
+
+    A parser given the set (`Format.parse_known`) makes the same decision from a row's raw fields, before building
+    its Play: `memo` maps the raw fields other than the time to `track_key` of the play they make, and a row whose
+    `memo` value plus its time is in `keys` comes as part of a `KnownRows` record. Every load or drop starts a new
+    `generation`: findings of an older one are void (`holds`).
     """
 
     def __init__(self) -> None:
         self.loads = 0
+        self.generation = 0
+        self.cache: CatalogCache | None = None  # the import's cache, holding the catalogue loaded with the set
         self.drop()
 
     def drop(self) -> None:
         """Forget the set (another connection committed, or this import wrote)."""
+        self.generation += 1
+        self.memo: dict = {}  # a parser's raw fields of a row (all but the time) -> track_key of their play
         self.keys: set[int] | None = None
         self.tag: tuple | None = None  # (DB-API connection, its data_version) the set is valid for
         self.details: dict[int, tuple] = {}  # track id -> stored values of enrich.FIELDS (ANY: no owner)
@@ -300,28 +310,38 @@ class KnownPlays:
                     if row[1]:
                         self.loved.add(row[0])
         self.tag = self._tag(session)
-        self.keys, self.details = keys, details
+        self.keys, self.details, self.cache = keys, details, cache
         return True
+
+    def holds(self, found: list[KnownRows]) -> bool:
+        """Whether findings of a parser were all made with the set as it is now (loaded, same generation)."""
+        return self.keys is not None and all(rows.generation == self.generation for rows in found)
 
     def split(self, cache: CatalogCache, plays: list[Play]) -> tuple[int, list[Play]]:
         """(how many plays are certainly stored duplicates with nothing to teach, the other plays)."""
-        keys, clean, loved, seen, cached = self.keys, self.clean, self.loved, cache.seen, cache.cached
+        keys, track_key = self.keys, self.track_key
         rest = []
         for p in plays:
-            hit = seen.get((p.artist, p.album, p.title)) or cached(p)
-            if hit is None or ((hit[0] << _KNOWN_SHIFT) + p.played_at) not in keys \
-                    or not -_KNOWN_RANGE < p.played_at < _KNOWN_RANGE \
-                    or (p.loved and hit[0] not in loved) or p.listened_seconds is not None or p.client is not None \
-                    or p.duration_seconds is not None:  # lengths compare within a second: not transitive
+            base = track_key(p, cache)
+            if base is None or not -_KNOWN_RANGE < p.played_at < _KNOWN_RANGE or base + p.played_at not in keys:
                 rest.append(p)
-                continue
-            details = enrich.details(p)
-            if details != enrich.NOTHING and (hit[0], details) not in clean:
-                if not self._same(hit[0], details):
-                    rest.append(p)
-                    continue
-                clean.add((hit[0], details))
         return len(plays) - len(rest), rest
+
+    def track_key(self, p: Play, cache: CatalogCache | None = None) -> int | None:
+        """The play's track id << _KNOWN_SHIFT when the play, at a time stored for that track, is certainly a
+        duplicate with nothing to teach (its names resolve from the cache, each detail equals the stored one, a
+        loved play's track is loved); None when it needs `write_plays`. The time itself plays no part."""
+        cache = cache or self.cache
+        hit = cache.seen.get((p.artist, p.album, p.title)) or cache.cached(p)
+        if hit is None or (p.loved and hit[0] not in self.loved) or p.listened_seconds is not None \
+                or p.client is not None or p.duration_seconds is not None:  # lengths compare within a second
+            return None
+        details = enrich.details(p)
+        if details != enrich.NOTHING and (hit[0], details) not in self.clean:
+            if not self._same(hit[0], details):
+                return None
+            self.clean.add((hit[0], details))
+        return hit[0] << _KNOWN_SHIFT
 
     def _same(self, track_id: int, details: tuple) -> bool:
         """Whether each detail a play gives equals the stored one (enrich would neither fill nor report it)."""
@@ -338,6 +358,39 @@ class Batch:
     plays: list = field(default_factory=list)
     skipped: list = field(default_factory=list)
     errors: list = field(default_factory=list)
+    known: list[KnownRows] = field(default_factory=list)  # stored plays a parser found from raw rows (not built)
+
+    def add(self, record, entry_type: type) -> None:
+        """One record of a parser (other than KnownRows)."""
+        self.records += 1
+        if isinstance(record, entry_type):
+            self.plays.append(record)
+        elif isinstance(record, Skipped):
+            self.skipped.append({"line": record.line, "reason": record.reason})
+        elif isinstance(record, Malformed):
+            self.errors.append({"line": record.line, "error": record.error})
+
+    def add_known(self, found: KnownRows, count: int) -> KnownRows:
+        """The first `count` rows of `found` as rows of this batch; returns the others."""
+        if count:
+            self.known.append(found.cut(0, count) if count < len(found) else found)
+            self.records += count
+        return found.cut(count)
+
+    def known_plays(self) -> int:
+        """How many rows of the batch came as KnownRows."""
+        return sum(map(len, self.known))
+
+    def build_known(self) -> None:
+        """Build the plays of the batch's KnownRows after all, among the others in file order."""
+        if self.known:
+            for found in self.known:
+                self.plays += found.plays()
+            self.plays.sort(key=_line)
+            self.known = []
+
+
+_line = attrgetter("line")
 
 
 class BatchSizer:
@@ -360,21 +413,31 @@ class BatchSizer:
 
 def batches(records: Iterable, *, skip_first: int = 0, size: int | Callable[[], int] | None = None,
             entry_type: type = Play) -> Iterator[Batch]:
-    """Group parser records into batches of `size` (a number, or asked before each batch) after `skip_first`."""
+    """Group parser records into batches of `size` (a number, or asked before each batch) after `skip_first`.
+
+    A KnownRows record counts as one record per row: it is cut where a batch ends (or `skip_first` does).
+    """
     size_of = size if callable(size) else (lambda: size or BATCH_SIZE)
     limit = size_of()
     batch = Batch()
+    position = 0  # records read, a KnownRows counting its rows
     try:
-        for index, record in enumerate(records):
-            if index < skip_first:
+        for record in records:
+            found = record if type(record) is KnownRows else None
+            position += 1 if found is None else len(found)
+            if position <= skip_first:
                 continue
-            batch.records += 1
-            if isinstance(record, entry_type):
-                batch.plays.append(record)
-            elif isinstance(record, Skipped):
-                batch.skipped.append({"line": record.line, "reason": record.reason})
-            elif isinstance(record, Malformed):
-                batch.errors.append({"line": record.line, "error": record.error})
+            if found is None:
+                batch.add(record, entry_type)
+            else:
+                if position - skip_first < len(found):
+                    found = found.cut(len(found) - (position - skip_first))
+                while len(found) > limit - batch.records:  # more than this batch takes: fill it
+                    found = batch.add_known(found, limit - batch.records)
+                    yield batch
+                    batch = Batch()
+                    limit = size_of()
+                batch.add_known(found, len(found))
             if batch.records >= limit:
                 yield batch
                 batch = Batch()

@@ -1,6 +1,7 @@
 """What a parser yields: plays, collection entries, and rows it could not use (with their line)."""
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 
@@ -52,6 +53,36 @@ class Malformed:
 
     line: int
     error: str
+
+
+@dataclass(slots=True)
+class KnownRows:
+    """Consecutive rows that a parser found, from their raw fields, to be plays already stored with nothing to
+    teach (`pipeline.KnownPlays`): counted as duplicates without building their Play.
+
+    Row i is kept as its line, its raw fields other than the time (one tuple shared by every row of the same
+    fields) and its time: plain lists of shared objects, so a million rows add no object for the garbage collector
+    to follow. The finding holds only while the set it was made with does (`generation`): when another connection
+    committed meanwhile, `build(line, fields, time)` turns each row into its Play after all.
+    """
+
+    lines: list[int]
+    fields: list[tuple]
+    moments: list[int]
+    build: Callable[[int, tuple, int], Play]
+    generation: int
+
+    def __len__(self) -> int:
+        return len(self.lines)
+
+    def cut(self, start: int, stop: int | None = None) -> KnownRows:
+        """Rows start to stop (as a slice)."""
+        return KnownRows(self.lines[start:stop], self.fields[start:stop], self.moments[start:stop], self.build,
+                         self.generation)
+
+    def plays(self) -> list[Play]:
+        """The rows' plays, built."""
+        return list(map(self.build, self.lines, self.fields, self.moments))
 
 
 class FatalFormatError(Exception):
