@@ -255,7 +255,11 @@ else
   if [[ -x "$VENV/bin/python" ]]; then PY="$VENV/bin/python"; else PY="$(find_python)" || die "no Python >= 3.11 found" "set AIME_PYTHON or AIME_VENV"; fi
 fi
 python_ok "$PY" || die "$PY is older than Python 3.11" "remove $VENV and run again with AIME_PYTHON=python3.11"
-"$PY" -c 'import aime, gunicorn, flask' 2>/dev/null || die "AIME is not installed for $PY" "run without --no-install, or: $PY -m pip install -e '$ROOT'"
+# Installed? Finding the packages costs a bare interpreter start; importing them (~1 s of CPU) is left to the
+# failure path below, where a migration that cannot import them says so in the same words.
+NOT_INSTALLED=("AIME is not installed for $PY" "run without --no-install, or: $PY -m pip install -e '$ROOT'")
+"$PY" -c 'import sys; from importlib.util import find_spec
+sys.exit(any(find_spec(name) is None for name in ("aime", "gunicorn", "flask")))' 2>/dev/null || die "${NOT_INSTALLED[@]}"
 
 cd "$ROOT" || exit 1
 FLASK=("$PY" -m flask --app aime)
@@ -267,6 +271,9 @@ trap 'rm -f "$step_output"' EXIT
 info "running database migrations (flask db upgrade)"
 if ! "${FLASK[@]}" db upgrade >"$step_output" 2>&1; then
   tail -n 20 "$step_output" >&2
+  if grep -qE "ModuleNotFoundError|ImportError|No module named|Could not import" "$step_output"; then
+    (cd "$CALLER_DIR" && "$PY" -c 'import aime, gunicorn, flask') 2>/dev/null || die "${NOT_INSTALLED[@]}"
+  fi
   die "database migrations failed" "check DATABASE_URL and that the database server is reachable"
 fi
 if "${FLASK[@]}" validate >"$step_output" 2>&1; then

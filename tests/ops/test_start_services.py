@@ -350,6 +350,36 @@ def test_installs_when_the_venv_is_new_or_the_dependencies_changed(start_script,
     assert len(calls.read_text().splitlines()) == 2
 
 
+def test_an_uninstalled_or_unimportable_aime_is_named_with_its_fix(start_script, tmp_path):
+    import sys
+
+    from tests.support.servers import ROOT
+
+    def venv_running(name: str, command: str) -> Path:
+        """A virtualenv (for --no-install) whose python runs `command "$@"`."""
+        python = tmp_path / name / "bin" / "python"
+        python.parent.mkdir(parents=True)
+        python.write_text(f"#!/usr/bin/env bash\n{command} \"$@\"\n")
+        python.chmod(0o755)
+        return python
+
+    # An interpreter that finds none of aime, gunicorn and flask (-I -S: no site-packages, no PYTHONPATH).
+    bare = venv_running("bare", f"exec {sys.executable} -I -S")
+    # One that finds them all but cannot import flask (a broken package first on its path): the migrations
+    # fail, and the script says why.
+    stub = tmp_path / "stub"
+    (stub / "flask").mkdir(parents=True)
+    (stub / "flask" / "__init__.py").write_text("raise ImportError('a broken flask')\n")
+    broken = venv_running("broken", f"PYTHONPATH={stub} exec {sys.executable}")
+    for python in (bare, broken):
+        result = start_script(AIME_VENV=str(python.parents[1])).run()
+        assert result.returncode == 1, result.stdout + result.stderr
+        assert f"✘ AIME is not installed for {python}\n" in result.stderr
+        assert f"fix: run without --no-install, or: {python} -m pip install -e '{ROOT}'\n" in result.stderr
+        assert "database migrations failed" not in result.stderr
+        assert not (tmp_path / "data" / "gunicorn.pid").exists()
+
+
 @pytest.mark.parametrize("no_color, coloured", [(None, True), ("1", False)])
 def test_colours_only_on_a_terminal_and_never_with_no_color(start_script, no_color, coloured):
     import pty
