@@ -7,6 +7,7 @@ from pathlib import Path
 from flask import Flask
 
 from .config import Config, attach_config
+from .flask_app import AimeFlask
 from .version import __version__
 
 
@@ -22,7 +23,7 @@ def create_app(config: Config | Mapping[str, str] | None = None) -> Flask:
 
     config = _resolve_config(config)
     filemodes.restrict_new_files()  # a process setting, not I/O: everything AIME writes is 0600/0700
-    app = Flask(__name__)
+    app = AimeFlask(__name__)
     attach_config(app, config)
     _apply_flask_settings(app, config)
 

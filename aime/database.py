@@ -122,6 +122,8 @@ def install_postgresql_hooks(engine: Engine) -> None:
     (the deadline of a request is the same AIME_TIMEOUT every time). A transaction without a deadline (a
     background job) puts the server's default back first."""
 
+    _skippable_ping(engine)
+
     @event.listens_for(engine, "begin")
     def _on_begin(connection):
         left = deadlines.statement_timeout_ms()
@@ -144,6 +146,37 @@ def install_postgresql_hooks(engine: Engine) -> None:
                 dbapi_connection.autocommit = autocommit
         if left is not None:
             connection.info[_PG_TIMEOUT_KEY] = left
+
+
+# Set while a caller checks a connection out whose first statement tests it anyway (see unpinged_connection).
+_ping_skipped: ContextVar[bool] = ContextVar("aime_ping_skipped", default=False)
+
+
+def _skippable_ping(engine: Engine) -> None:
+    """Let unpinged_connection() check a connection out without the pool's pre-ping (SELECT 1)."""
+    dialect = engine.dialect
+    ping = dialect.do_ping
+
+    def do_ping(dbapi_connection) -> bool:
+        return True if _ping_skipped.get() else ping(dbapi_connection)
+
+    dialect.do_ping = do_ping  # this engine's dialect only; the pool calls dialect.do_ping at each checkout
+
+
+@contextmanager
+def unpinged_connection(engine: Engine) -> Iterator:
+    """A pooled DB-API connection (SQLAlchemy's proxy) checked out without the pre-ping, for one statement that
+    is its own test: a caller whose statement fails on a dead connection invalidates it and asks again (as the
+    ping would have). On PostgreSQL the ping is a round trip and about a third of the CPU of a version read."""
+    token = _ping_skipped.set(True)
+    try:
+        connection = engine.raw_connection()
+    finally:
+        _ping_skipped.reset(token)
+    try:
+        yield connection
+    finally:
+        connection.close()  # back to the pool (or discarded, when invalidated)
 
 
 def _timeout_holds(held: int | None, left: int | None) -> bool:

@@ -295,11 +295,13 @@ class TcpProxy:
 
 
 def rounds(database_url: str, work: Path, names: list[str], rounds_count: int, duration: float,
-           connections: int = 8, tool: str = "auto") -> dict[str, list[dict]]:
-    """The named endpoints of endpoint_set, loaded in turn `rounds_count` times (interleaved, so a change of
-    load on a shared machine hits every endpoint alike) against an existing, loaded database."""
+           connections: int = 8, tool: str = "auto", extra: list[tuple[str, str]] = ()) -> dict[str, list[dict]]:
+    """The named endpoints of endpoint_set (and `extra` (name, path) pairs), loaded in turn `rounds_count` times
+    (interleaved, so a change of load on a shared machine hits every endpoint alike) against an existing, loaded
+    database."""
     targets = pick_targets(database_url)
     chosen = [(name, path) for name, path in endpoint_set(targets, TOP_ARTISTS_PATHS[-1]) if name in names]
+    chosen += list(extra)
     seen: dict[str, list[dict]] = {name: [] for name, _path in chosen}
     with running(server_env(database_url, work), work / "gunicorn-rounds.log") as server:
         for _ in range(rounds_count):
@@ -319,8 +321,11 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--only", default="live,ready,health,album list,album detail,journal p1,journal p500")
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--duration", type=float, default=4.0)
+    parser.add_argument("--extra", action="append", default=[], metavar="NAME=PATH",
+                        help="another endpoint to load, e.g. 'play count=/api/v1/history/tracks?page_size=1'")
     args = parser.parse_args(argv)
-    seen = rounds(args.database_url, args.work, args.only.split(","), args.rounds, args.duration)
+    extra = [tuple(item.split("=", 1)) for item in args.extra]
+    seen = rounds(args.database_url, args.work, args.only.split(","), args.rounds, args.duration, extra=extra)
     for name, rows in seen.items():
         ratios = [r["ratio_to_live"] for r in rows if r.get("ratio_to_live") is not None]
         cpus = [r["server_cpu_ms_per_request"] for r in rows if r.get("server_cpu_ms_per_request")]

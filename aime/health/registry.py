@@ -46,6 +46,17 @@ class Entry:
     expires: float
 
 
+@dataclass(frozen=True)
+class _Fresh:
+    """Every checker's result at once, all of them fresh until `until`: what results() and evaluate() return
+    while nothing changes, without taking a lock or looking at each slot (most of /health's own cost)."""
+
+    generation: int
+    until: float
+    entries: dict[str, Entry]
+    status: str
+
+
 class _Slot:
     def __init__(self, checker: Any):
         self.checker = checker
@@ -68,6 +79,8 @@ class HealthRegistry:
         self._load_lock = threading.Lock()
         self._loaded = not discover  # discover=False: only the checkers add()ed explicitly
         self.last_status: str | None = None
+        self._generation = 0  # bumped (under _lock) whenever a slot's entry or the set of slots changes
+        self._fresh: _Fresh | None = None
 
     def _ensure_loaded(self) -> None:
         # Plugins are discovered on first use, not in create_app: reading package metadata is I/O.
@@ -96,7 +109,9 @@ class HealthRegistry:
         except Exception:  # noqa: BLE001 - a broken plugin must not stop the app
             log.exception("health checker %s: enabled() failed; not registered", name)
             return
-        self._slots[name] = _Slot(checker)
+        with self._lock:
+            self._slots[name] = _Slot(checker)
+            self._changed()
 
     def names(self) -> list[str]:
         """Registered checker names, in order."""
@@ -111,16 +126,37 @@ class HealthRegistry:
     # -- running --------------------------------------------------------------------------------
     def results(self, force: bool = False, names: list[str] | None = None) -> dict[str, Entry]:
         """Current results: cached when fresh, else refreshed concurrently under the deadline."""
+        fresh = self._fresh
+        if not force and fresh is not None and time.time() < fresh.until:
+            return fresh.entries if not names else {n: fresh.entries[n] for n in names if n in fresh.entries}
         known = self.names()
         chosen = [n for n in (names or known) if n in self._slots]
         now = time.time()
         with self._lock:
+            generation = self._generation
             for name in chosen:
                 slot = self._slots[name]
                 if not force and slot.entry is not None and slot.entry.expires > now:
                     continue
                 self._start(slot)
-        return {name: self._wait(self._slots[name], force) for name in chosen}
+        found = {name: self._wait(self._slots[name], force) for name in chosen}
+        if len(chosen) == len(known):
+            self._remember(generation, found)
+        return found
+
+    def _remember(self, generation: int, found: dict[str, Entry]) -> None:
+        """Keep `found` as the fresh set when it is every slot's current entry and nothing changed meanwhile."""
+        with self._lock:
+            if generation != self._generation or len(found) != len(self._slots) or any(
+                    slot.entry is not found.get(name) for name, slot in self._slots.items()):
+                return
+            until = min((entry.expires for entry in found.values()), default=0.0)
+            self._fresh = _Fresh(generation, until, found, overall_status(found.values()))
+
+    def _changed(self) -> None:
+        """Called under _lock whenever an entry or the set of slots changes: the fresh set is void."""
+        self._generation += 1
+        self._fresh = None
 
     def _start(self, slot: _Slot) -> None:
         if slot.inflight is not None:
@@ -160,6 +196,7 @@ class HealthRegistry:
         with self._lock:
             if future is None or (slot.inflight is not None and slot.inflight[0] is future):
                 slot.entry = entry
+                self._changed()
         self._export(entry)
         return entry
 
@@ -182,6 +219,7 @@ class HealthRegistry:
         entry = self._entry(checker, raw["output"], raw["response_time"] * 1000, raw["timestamp"], raw["expires"])
         with self._lock:
             slot.entry = entry
+            self._changed()
             if slot.inflight is not None and slot.inflight[0] is future:
                 slot.inflight = None
         self._export(entry)
@@ -200,6 +238,9 @@ class HealthRegistry:
     # -- aggregation ----------------------------------------------------------------------------
     def evaluate(self, force: bool = False) -> tuple[str, dict[str, Entry]]:
         """(healthy|degraded|unhealthy, results); logs every change of overall status."""
+        fresh = self._fresh
+        if not force and fresh is not None and time.time() < fresh.until and fresh.status == self.last_status:
+            return fresh.status, fresh.entries  # nothing changed since the status was last noted
         entries = self.results(force=force)
         status = overall_status(entries.values())
         self._note_transition(status, entries)

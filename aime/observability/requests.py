@@ -2,10 +2,10 @@
 from __future__ import annotations
 
 import logging
+import random
 import re
 import threading
 import time
-import uuid
 
 from flask import Flask, g, request
 
@@ -20,7 +20,14 @@ _VALID_ID = re.compile(r"^[A-Za-z0-9._:-]{1,128}$")
 
 def _incoming_request_id() -> str:
     given = request.headers.get("X-Request-ID", "")
-    return given if _VALID_ID.match(given) else uuid.uuid4().hex
+    return given if _VALID_ID.match(given) else new_request_id()
+
+
+def new_request_id() -> str:
+    """32 random hex digits, like uuid4().hex, from the process's Mersenne Twister (reseeded in every forked
+    worker). An id only has to be unique, not secret; uuid4 reads os.urandom, a system call that lets go of the
+    GIL, so under load every request waited for the GIL again there (8 % of a worker's samples on /live)."""
+    return f"{random.getrandbits(128):032x}"
 
 
 def _endpoint_label() -> str:

@@ -22,6 +22,7 @@ from pathlib import Path
 from flask import has_request_context, request
 from sqlalchemy.exc import DBAPIError
 
+from ..database import unpinged_connection
 from ..extensions import db
 
 TABLES = ("data_version", "data_version_marks")  # not models: outside the ORM's metadata on purpose
@@ -35,15 +36,20 @@ def current() -> str | None:
 
     Read on a pooled connection of its own, outside the request's session, in autocommit: one statement, its
     own snapshot, taken before any data the request reads (so an answer is never older than the version it
-    is kept under). On PostgreSQL that is the pool's ping and the SELECT: no BEGIN, no ROLLBACK (psycopg sends
-    none for a connection with no transaction open), which cost as much as the query.
+    is kept under). On PostgreSQL that is the SELECT alone: no BEGIN, no ROLLBACK (psycopg sends none for a
+    connection with no transaction open), which cost as much as the query, and no pre-ping: the SELECT is the
+    ping. A pooled connection found dead (PostgreSQL restarted) is dropped and the read asked once more on a new
+    one, as the ping would have done.
     """
-    connection = db.engine.raw_connection()
+    engine = db.engine
     try:
-        row = _fetch(connection.dbapi_connection)
-    finally:
-        connection.close()  # back to the pool
-    return _text(row)
+        with unpinged_connection(engine) as connection:
+            return _text(_fetch(connection))
+    except DBAPIError as error:
+        if not error.connection_invalidated:
+            raise
+    with unpinged_connection(engine) as connection:
+        return _text(_fetch(connection))
 
 
 def of_request() -> str | None:
@@ -65,8 +71,11 @@ def _text(row) -> str | None:
     return None if row is None else f"{row[1]}.{row[0]}.{row[2] or 0}"
 
 
-def _fetch(dbapi_connection) -> tuple | None:
-    dbapi_error = db.engine.dialect.loaded_dbapi.Error
+def _fetch(connection) -> tuple | None:
+    """The version row, read in autocommit on a pooled connection; a disconnect invalidates the connection."""
+    dialect = db.engine.dialect
+    dbapi_error = dialect.loaded_dbapi.Error
+    dbapi_connection = connection.dbapi_connection
     autocommit = getattr(dbapi_connection, "autocommit", None)
     if autocommit is False:  # psycopg: switching is client-side while no transaction is open
         dbapi_connection.autocommit = True
@@ -75,7 +84,11 @@ def _fetch(dbapi_connection) -> tuple | None:
         cursor.execute(READ)
         return cursor.fetchone()
     except dbapi_error as error:  # classified as everywhere else (busy, unavailable, deadline)
-        raise DBAPIError.instance(READ, None, error, dbapi_error) from error
+        disconnected = dialect.is_disconnect(error, dbapi_connection, cursor)
+        if disconnected:
+            connection.invalidate(error)  # closed, and replaced by a new one at its next checkout
+        raise DBAPIError.instance(READ, None, error, dbapi_error,
+                                  connection_invalidated=disconnected) from error
     finally:
         cursor.close()
         if autocommit is False and not dbapi_connection.closed:

@@ -44,6 +44,14 @@ class LazySecretSessionInterface(SecureCookieSessionInterface):
             return self.session_class()
         return super().open_session(app, request)
 
+    def save_session(self, app: Flask, session, response) -> None:
+        """Nothing to do for a session nobody read, changed or sent (every API call and probe); else Flask's."""
+        # Flask's save_session works out the cookie's name, domain, path, flags (Secure per request, see
+        # aime.web.cookies) before it finds that an empty, untouched session needs no header at all.
+        if not session and not session.modified and not session.accessed:
+            return
+        super().save_session(app, session, response)
+
 
 def init_security(app: Flask) -> None:
     """Install the lazy-secret session and the cookie flags (HttpOnly, SameSite=Lax, Secure per request)."""

@@ -3,7 +3,8 @@ PostgreSQL no transaction around the version read of a kept answer (the pool's p
 from __future__ import annotations
 
 import pytest
-from sqlalchemy import event
+from sqlalchemy import create_engine, event, text
+from sqlalchemy.pool import NullPool
 
 from aime.extensions import db as database
 from aime.services import data_version
@@ -98,3 +99,51 @@ def test_postgresql_reads_a_kept_answers_version_without_a_transaction(app, clie
     monkeypatch.setattr(psycopg.Connection, "_exec_command", noted)
     assert client.get(ALBUMS).status_code == 200
     assert sent == []  # no BEGIN, no ROLLBACK: the ping and the SELECT only
+
+
+def _statements(monkeypatch) -> list[str]:
+    """Every statement psycopg's cursors execute from now on (the pool's ping included)."""
+    import psycopg
+
+    executed: list[str] = []
+    execute = psycopg.Cursor.execute
+
+    def noted(self, query, *args, **kwargs):
+        executed.append(query if isinstance(query, str) else repr(query))
+        return execute(self, query, *args, **kwargs)
+
+    monkeypatch.setattr(psycopg.Cursor, "execute", noted)
+    return executed
+
+
+def test_postgresql_reads_a_kept_answers_version_without_a_ping(client, played, backend, monkeypatch):
+    """The version read is the one statement of a kept answer: no SELECT 1 before it (it tests the connection)."""
+    if backend != "postgresql":
+        pytest.skip("the pool pings PostgreSQL connections only")
+    assert client.get(ALBUMS).status_code == 200
+    executed = _statements(monkeypatch)
+    assert client.get(ALBUMS).status_code == 200
+    assert executed == [data_version.READ]
+
+
+def test_postgresql_version_read_survives_a_dead_pooled_connection(app, client, played, backend):
+    """Every pooled connection killed under the app (a PostgreSQL restart): the next read answers, right, at once."""
+    if backend != "postgresql":
+        pytest.skip("PostgreSQL backends to terminate")
+    first = client.get(ALBUMS)
+    assert first.status_code == 200
+    with app.app_context():
+        url = database.engine.url
+    killer = create_engine(url, poolclass=NullPool)  # a connection of its own, outside the app's pool
+    try:
+        with killer.connect() as conn:
+            killed = conn.execute(text(
+                "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity "
+                "WHERE datname = current_database() AND pid <> pg_backend_pid()")).scalar()
+    finally:
+        killer.dispose()
+    assert killed >= 1
+    again = client.get(ALBUMS)
+    assert again.status_code == 200
+    assert again.get_json() == first.get_json()
+    assert again.headers["ETag"] == first.headers["ETag"]
