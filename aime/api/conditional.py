@@ -5,7 +5,8 @@ fingerprint, default time zone). A client (or proxy) told `Cache-Control: privat
 every time; when its `If-None-Match` still matches, the answer is 304 with no query run and nothing
 serialised. Clients that do not revalidate get the same saving from a small per-worker cache of the last
 200 answer per URL, reused while the data version is unchanged. The version is read from the database on
-every request (aime/services/data_version.py), so a write is visible to the next read in every worker.
+every request (aime/services/data_version.py), so a write is visible to the next read in every worker. Threads of
+a worker that miss the same (URL, version) at once wait for the first one's answer instead of each building it.
 """
 from __future__ import annotations
 
@@ -13,7 +14,8 @@ import functools
 import hashlib
 import threading
 from collections import OrderedDict
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
@@ -50,7 +52,9 @@ class ResponseCache:
         self._entries: OrderedDict[str, Stored] = OrderedDict()
         self._bytes = 0
         self._lock = threading.Lock()
+        self._flights: dict[tuple[str, str], threading.Event] = {}  # (key, version) being built
         self.max_entries, self.max_total_bytes = max_entries, max_total_bytes
+        self.waits = 0
 
     def get(self, key: str, version: str) -> Stored | None:
         """The stored answer of `key` if it was computed at `version`."""
@@ -64,6 +68,30 @@ class ResponseCache:
     def holds(self, key: str) -> bool:
         """True when an answer (of any version) is kept for `key`."""
         return key in self._entries
+
+    @contextmanager
+    def building(self, key: str, version: str) -> Iterator[bool]:
+        """True for the one thread that builds `key` at `version`; a thread arriving meanwhile waits until that
+        thread is done, then gets False (single flight: a cold worker under load builds an answer once, not once
+        per thread, each slowed down by the others under the GIL)."""
+        flight_key = (key, version)
+        with self._lock:
+            flight = self._flights.get(flight_key)
+            leader = flight is None
+            if leader:
+                flight = self._flights[flight_key] = threading.Event()
+            else:
+                self.waits += 1
+        if not leader:
+            flight.wait()
+            yield False
+            return
+        try:
+            yield True
+        finally:
+            with self._lock:
+                del self._flights[flight_key]
+            flight.set()
 
     def put(self, key: str, stored: Stored) -> None:
         """Keep `stored` for `key`, evicting the least recently used answers beyond the bounds."""
@@ -116,8 +144,15 @@ def _version(key: str) -> str | None:
 def _answer(view, args, kwargs, version: str, key: str) -> Response:
     cache = response_cache(current_app)
     stored = cache.get(key, version)
-    if stored is not None:
-        return current_app.response_class(stored.body, headers=list(stored.headers))
+    if stored is None:
+        with cache.building(key, version) as first:
+            stored = None if first else cache.get(key, version)
+            if stored is None:  # the first thread, or the first one's answer was not kept (an error, too large)
+                return _built(view, args, kwargs, version, key, cache)
+    return current_app.response_class(stored.body, headers=list(stored.headers))
+
+
+def _built(view, args, kwargs, version: str, key: str, cache: ResponseCache) -> Response:
     response = make_response(view(*args, **kwargs))
     if response.status_code == 200 and not response.is_streamed:
         body = response.get_data()

@@ -1,6 +1,9 @@
 """Conditional GETs of the hot reads: ETag per data version, 304 without work, every write seen by the next read."""
 from __future__ import annotations
 
+import threading
+import time
+
 import pytest
 import sqlalchemy as sa
 from sqlalchemy import event
@@ -184,3 +187,83 @@ def test_a_restore_gives_the_data_a_new_epoch(make_app, tmp_path):
     after = client.get("/api/v1/history/tracks", headers={"If-None-Match": before.headers["ETag"]})
     assert after.status_code == 200 and after.headers["ETag"] != before.headers["ETag"]
     assert [item["title"] for item in after.get_json()["items"]] == ["Kelly Watch the Stars"]
+
+
+def test_threads_asking_the_same_cold_url_build_its_answer_once(app, album, monkeypatch):
+    """A cold worker under load: four threads ask the same URL at once, the first build held until the other
+    three wait for it (or, without single flight, build it too)."""
+    from aime.api import search as search_view
+    from aime.api.conditional import response_cache
+
+    real, release, builds = search_view.run_search, threading.Event(), []
+
+    def held(*args):
+        builds.append(threading.get_ident())
+        if len(builds) == 1:
+            assert release.wait(30)
+        return real(*args)
+
+    monkeypatch.setattr(search_view, "run_search", held)
+    cache = response_cache(app)
+    answers = [None] * 4
+
+    def ask(i: int) -> None:
+        response = app.test_client().get("/api/v1/search?q=hunt")
+        answers[i] = (response.status_code, response.get_json(), response.headers["ETag"])
+
+    threads = [threading.Thread(target=ask, args=(i,)) for i in range(4)]
+    threads[0].start()
+    _until(lambda: len(builds) == 1)
+    for thread in threads[1:]:
+        thread.start()
+    _until(lambda: getattr(cache, "waits", 0) + len(builds) == 4)  # the others wait for the first build, or build
+    release.set()
+    for thread in threads:
+        thread.join(30)
+    assert len(builds) == 1
+    expected = {"query": "hunt", "albums": [], "artists": [], "tracks": [
+        {"id": album["tracks"][0]["id"], "title": "Hunter", "artist": "Björk", "album": "Homogenic",
+         "album_id": album["id"]}]}
+    assert [a[:2] for a in answers] == [(200, expected)] * 4
+    assert len({a[2] for a in answers}) == 1
+
+
+def test_when_the_first_build_fails_the_waiting_threads_build_the_answer(app, album, monkeypatch):
+    from aime.api import search as search_view
+    from aime.api.conditional import response_cache
+
+    real, release, builds = search_view.run_search, threading.Event(), []
+
+    def held(*args):
+        builds.append(threading.get_ident())
+        if len(builds) == 1:
+            assert release.wait(30)
+            raise RuntimeError("the first build failed")
+        return real(*args)
+
+    monkeypatch.setattr(search_view, "run_search", held)
+    cache = response_cache(app)
+    statuses = [None] * 3
+
+    def ask(i: int) -> None:
+        statuses[i] = app.test_client().get("/api/v1/search?q=hunt").status_code
+
+    threads = [threading.Thread(target=ask, args=(i,)) for i in range(3)]
+    threads[0].start()
+    _until(lambda: len(builds) == 1)
+    for thread in threads[1:]:
+        thread.start()
+    _until(lambda: getattr(cache, "waits", 0) + len(builds) == 3)
+    release.set()
+    for thread in threads:
+        thread.join(30)
+    assert statuses == [500, 200, 200]
+    assert len(builds) in (2, 3)  # the two waiters: one after the other, or at once
+
+
+def _until(condition) -> None:
+    """Wait (up to 30 s) for `condition`, which other threads make true; a synchronisation, not a timing."""
+    deadline = time.monotonic() + 30
+    while not condition():
+        assert time.monotonic() < deadline, "the threads did not get there"
+        time.sleep(0.005)
