@@ -5,6 +5,7 @@ import logging
 import time
 from contextlib import contextmanager
 from bisect import bisect_left, insort
+from itertools import islice
 from dataclasses import dataclass, field
 from collections.abc import Callable, Iterable, Iterator
 
@@ -364,26 +365,32 @@ def batches(records: Iterable, *, skip_first: int = 0, size: int | Callable[[], 
     size_of = size if callable(size) else (lambda: size or BATCH_SIZE)
     limit = size_of()
     batch = Batch()
+    plays, count = batch.plays, 0  # locals: this loop runs once per row of the file
+    records = iter(records)
     try:
-        for index, record in enumerate(records):
-            if index < skip_first:
-                continue
-            batch.records += 1
+        for _skipped in islice(records, skip_first):
+            pass
+        for record in records:
+            count += 1
             if isinstance(record, entry_type):
-                batch.plays.append(record)
+                plays.append(record)
             elif isinstance(record, Skipped):
                 batch.skipped.append({"line": record.line, "reason": record.reason})
             elif isinstance(record, Malformed):
                 batch.errors.append({"line": record.line, "error": record.error})
-            if batch.records >= limit:
+            if count >= limit:
+                batch.records = count
                 yield batch
                 batch = Batch()
+                plays, count = batch.plays, 0
                 limit = size_of()
     except FatalFormatError:
-        if batch.records:
+        if count:
+            batch.records = count
             yield batch  # what was read before the break is good: keep it, then report the break
         raise
-    if batch.records:
+    if count:
+        batch.records = count
         yield batch
 
 
