@@ -11,6 +11,7 @@ change of a track row here changes its groups by the same amount (_groups_change
 """
 from __future__ import annotations
 
+import re
 from collections import Counter
 from collections.abc import Iterable, Mapping
 
@@ -34,6 +35,7 @@ from ..models.rollup import (  # noqa: F401  (tables)
     TrackPeriodPlay,
     TrackPlayTotal,
 )
+from . import rollup_sums
 from .period_cover import LEVELS, day_units, unit_of, unit_start
 from .sql_lists import ids_text
 
@@ -63,6 +65,20 @@ _ADD_PERIODS = text(
 _ADD_QUARTERS = text(
     "INSERT INTO month_quarter_plays (month, quarter, plays) VALUES (:month, :quarter, :plays) "
     "ON CONFLICT (month, quarter) DO UPDATE SET plays = month_quarter_plays.plays + excluded.plays")
+def _positional(statement) -> str:
+    """The text of a statement whose :names each appear once, with ? in their place (SQLite binds the rows'
+    tuples in that order, without a dict per row)."""
+    names = re.findall(r"(?<![:\w]):(\w+)", statement.text)
+    if len(names) != len(set(names)):
+        raise ValueError("a name is bound twice")
+    return re.sub(r"(?<![:\w]):\w+", "?", statement.text)
+
+
+# rows as tuples: (bucket, plays); (month, quarter, plays); (track_id, plays, first, last, listened, listened_plays);
+# (artist_id, plays)
+_POSITIONAL = {statement: _positional(statement) for statement in (_ADD_BUCKETS, _ADD_QUARTERS, _ADD_TOTALS,
+                                                                   _ADD_ARTISTS)}
+
 _TRACK_PERIODS = ("SELECT level, unit, track_id, plays, listened_seconds, listened_plays FROM track_period_plays "
                   "WHERE track_id IN :ids")
 _ALL_TIME = (-(1 << 62), 1 << 62)  # [lo, hi) of the all-time unit in epoch seconds
@@ -116,39 +132,24 @@ def listens_added(session, pairs: Iterable[tuple], artist_of: Mapping[int, int] 
     if session.get_bind().dialect.name == "postgresql":
         _pg_listens_added(session, pairs)
         return
-    # Aggregate first: one row per key, as PostgreSQL refuses to update the same row twice in one statement.
-    buckets = Counter(pair[1] // BUCKET_SECONDS for pair in pairs)
-    totals: dict[int, list[int]] = {}
-    for pair in pairs:
-        track_id, played_at = pair[0], pair[1]
-        listened = pair[2] if len(pair) > 2 else None
-        entry = totals.get(track_id)
-        if entry is None:
-            entry = totals[track_id] = [0, played_at, played_at, 0, 0]
-        entry[0] += 1
-        entry[1] = min(entry[1], played_at)
-        entry[2] = max(entry[2], played_at)
-        if listened is not None:
-            entry[3] += listened
-            entry[4] += 1
-    _upsert(session, _ADD_BUCKETS, [{"bucket": b, "plays": n} for b, n in sorted(buckets.items())])
-    _upsert(session, _ADD_QUARTERS, _quarter_rows(buckets))
-    _upsert(session, _ADD_TOTALS, [{"track_id": t, "plays": v[0], "first": v[1], "last": v[2], "listened": v[3],
-                                   "listened_plays": v[4]} for t, v in sorted(totals.items())])
+    # Aggregate first: one row per key (summed per key in C passes over the batch's columns, rollup_sums).
+    columns = rollup_sums.Columns.of(pairs)
+    buckets = rollup_sums.buckets(columns)
+    totals = rollup_sums.track_totals(columns)
     artists: Counter = Counter()
-    for track_id, artist_id in _known_artists(session, list(totals), artist_of or {}):
-        artists[artist_id] += totals[track_id][0]
-    _upsert(session, _ADD_ARTISTS, [{"artist_id": a, "plays": n} for a, n in sorted(artists.items())])
-    periods = _period_tuples(pairs)
-    if session.get_bind().dialect.name == "sqlite":  # both upserts summed and applied in SQL, from a temp table
-        with dbapi_cursor(session) as cursor:
-            _load_deltas(cursor, periods)
-            cursor.execute(_PERIODS_FROM_DELTAS)
-            _groups_from_deltas(cursor, negative=False)
-        return
-    names = ("level", "unit", "track_id", "plays", "listened", "listened_plays")
-    _upsert(session, _ADD_PERIODS, [dict(zip(names, row, strict=True)) for row in periods])
-    _groups_changed(session, {row[:3]: row[3:] for row in periods})
+    plays_of = {row[0]: row[1] for row in totals}
+    for track_id, artist_id in _known_artists(session, list(plays_of), artist_of or {}):
+        artists[artist_id] += plays_of[track_id]
+    periods = rollup_sums.period_tuples(columns)
+    with dbapi_cursor(session) as cursor:
+        cursor.executemany(_POSITIONAL[_ADD_BUCKETS], sorted(buckets.items()))
+        cursor.executemany(_POSITIONAL[_ADD_QUARTERS], rollup_sums.quarter_rows(buckets))
+        cursor.executemany(_POSITIONAL[_ADD_TOTALS], totals)
+        cursor.executemany(_POSITIONAL[_ADD_ARTISTS], sorted(artists.items()))
+        # both track_period_plays and the groups summed and applied in SQL, from a temp table
+        _load_deltas(cursor, periods)
+        cursor.execute(_PERIODS_FROM_DELTAS)
+        _groups_from_deltas(cursor, negative=False)
 
 
 def _groups_changed(session, deltas: Mapping[tuple[int, int, int], tuple[int, int, int]]) -> None:
@@ -395,57 +396,14 @@ def _difference(before: Mapping, after: Mapping) -> dict:
             for key in set(before) | set(after)}
 
 
-def _quarter_rows(buckets: Counter) -> list[dict]:
-    """month_quarter_plays rows of per-bucket play counts."""
-    quarters: Counter = Counter()
-    for bucket, plays in buckets.items():
-        quarters[(day_units(bucket // _DAY_QUARTERS)[0], bucket % _DAY_QUARTERS)] += plays
-    return [{"month": m, "quarter": q, "plays": n} for (m, q), n in sorted(quarters.items())]
-
-
 def _period_rows(pairs: list[tuple]) -> list[dict]:
-    """_period_tuples() as parameter dicts."""
+    """One parameter dict per (level, unit, track) row of track_period_plays that the plays add to."""
+    if not pairs:
+        return []
     return [{"level": level, "unit": unit, "track_id": track_id, "plays": plays, "listened": listened,
-             "listened_plays": measured} for level, unit, track_id, plays, listened, measured in _period_tuples(pairs)]
-
-
-def _period_tuples(pairs: list[tuple]) -> list[tuple]:
-    """One row per (level, unit, track): plays, listened seconds and plays with a length, for track_period_plays
-    (months, years and all time), in key order."""
-    # Months first, one key per play; the years are sums of the months (a time-ordered batch spans one or two).
-    months: dict[tuple[int, int], list[int]] = {}
-    for pair in pairs:
-        track_id, played_at = pair[0], pair[1]
-        listened = pair[2] if len(pair) > 2 else None
-        key = (day_units(played_at // 86400)[0], track_id)
-        entry = months.get(key)
-        if entry is None:
-            entry = months[key] = [0, 0, 0]
-        entry[0] += 1
-        if listened is not None:
-            entry[1] += listened
-            entry[2] += 1
-    years: dict[tuple[int, int], list[int]] = {}
-    for (month, track_id), values in months.items():
-        entry = years.get((month // 12, track_id))
-        if entry is None:
-            years[(month // 12, track_id)] = list(values)
-        else:
-            for index, value in enumerate(values):
-                entry[index] += value
-    every: dict[int, list[int]] = {}
-    for (_year, track_id), values in years.items():
-        entry = every.get(track_id)
-        if entry is None:
-            every[track_id] = list(values)
-        else:
-            for index, value in enumerate(values):
-                entry[index] += value
-    rows = [(LEVEL_MONTH, unit, track_id, v) for (unit, track_id), v in months.items()]
-    rows += [(LEVEL_YEAR, unit, track_id, v) for (unit, track_id), v in years.items()]
-    rows += [(LEVEL_ALL, 0, track_id, v) for track_id, v in every.items()]
-    rows.sort(key=lambda row: row[:3])
-    return [(level, unit, track_id, *v) for level, unit, track_id, v in rows]
+             "listened_plays": measured}
+            for level, unit, track_id, plays, listened, measured in rollup_sums.period_tuples(
+                rollup_sums.Columns.of(pairs))]
 
 
 def _upsert(session, statement, rows: list[dict]) -> None:
