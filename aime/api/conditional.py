@@ -14,8 +14,7 @@ import functools
 import hashlib
 import threading
 from collections import OrderedDict
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
@@ -27,6 +26,7 @@ from ..config import config_of
 from ..errors import InvalidInput
 from ..extensions import db
 from ..services import data_version
+from ..services.single_flight import SingleFlight
 from ..timeutil import zone
 
 CACHE_CONTROL = "private, no-cache"
@@ -52,9 +52,13 @@ class ResponseCache:
         self._entries: OrderedDict[str, Stored] = OrderedDict()
         self._bytes = 0
         self._lock = threading.Lock()
-        self._flights: dict[tuple[str, str], threading.Event] = {}  # (key, version) being built
+        self._flights = SingleFlight()  # (key, version) being built
         self.max_entries, self.max_total_bytes = max_entries, max_total_bytes
-        self.waits = 0
+
+    @property
+    def waits(self) -> int:
+        """How many threads waited for another thread's build of the same answer."""
+        return self._flights.waits
 
     def get(self, key: str, version: str) -> Stored | None:
         """The stored answer of `key` if it was computed at `version`."""
@@ -69,29 +73,11 @@ class ResponseCache:
         """True when an answer (of any version) is kept for `key`."""
         return key in self._entries
 
-    @contextmanager
-    def building(self, key: str, version: str) -> Iterator[bool]:
-        """True for the one thread that builds `key` at `version`; a thread arriving meanwhile waits until that
-        thread is done, then gets False (single flight: a cold worker under load builds an answer once, not once
-        per thread, each slowed down by the others under the GIL)."""
-        flight_key = (key, version)
-        with self._lock:
-            flight = self._flights.get(flight_key)
-            leader = flight is None
-            if leader:
-                flight = self._flights[flight_key] = threading.Event()
-            else:
-                self.waits += 1
-        if not leader:
-            flight.wait()
-            yield False
-            return
-        try:
-            yield True
-        finally:
-            with self._lock:
-                del self._flights[flight_key]
-            flight.set()
+    def building(self, key: str, version: str):
+        """A context giving True to the one thread that builds `key` at `version`; a thread arriving meanwhile
+        waits until that thread is done, then gets False (single flight: a cold worker under load builds an answer
+        once, not once per thread, each slowed down by the others under the GIL)."""
+        return self._flights.leading((key, version))
 
     def put(self, key: str, stored: Stored) -> None:
         """Keep `stored` for `key`, evicting the least recently used answers beyond the bounds."""

@@ -20,6 +20,7 @@ from flask import current_app
 
 from ..extensions import db
 from . import data_version
+from .single_flight import SingleFlight
 
 MAX_ENTRIES = 256  # answers are small dicts (a statistics answer is ~5 kB), so this bounds a worker at ~1-2 MB
 
@@ -54,34 +55,26 @@ class AnswerMemo:
 
     def __init__(self, max_entries: int = MAX_ENTRIES) -> None:
         self._lru = BoundedLru(max_entries)
-        self._flights: dict[tuple[Hashable, str], threading.Event] = {}  # (key, version) being computed
-        self._flights_lock = threading.Lock()
-        self.hits = self.misses = self.waits = 0
+        self._flights = SingleFlight()  # (key, version) being computed
+        self.hits = self.misses = 0
+
+    @property
+    def waits(self) -> int:
+        """How many threads waited for another thread's computation of the same answer."""
+        return self._flights.waits
 
     def answer(self, key: Hashable, version: str, compute: Callable[[], object]) -> object:
         """The answer kept for `key` at `version`, else compute() once: threads asking meanwhile wait for it."""
         found, answer = self.get(key, version)
         if found:
             return answer
-        flight_key = (key, version)
-        with self._flights_lock:
-            flight = self._flights.get(flight_key)
-            leader = flight is None
-            if leader:
-                flight = self._flights[flight_key] = threading.Event()
-            else:
-                self.waits += 1
-        if not leader:
-            flight.wait()
-            found, answer = self.get(key, version)
-            # The computation failed (its caller got the error) or was evicted already: compute it here.
-            return answer if found else self._computed(key, version, compute)
-        try:
+        with self._flights.leading((key, version)) as first:
+            if not first:
+                found, answer = self.get(key, version)
+                if found:
+                    return answer
+            # The first thread; or the first one's computation failed (its caller got the error) or was evicted.
             return self._computed(key, version, compute)
-        finally:
-            with self._flights_lock:
-                del self._flights[flight_key]
-            flight.set()
 
     def _computed(self, key: Hashable, version: str, compute: Callable[[], object]) -> object:
         answer = compute()
