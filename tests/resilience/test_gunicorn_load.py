@@ -207,7 +207,7 @@ def test_soak_steady_mixed_load_no_errors_flat_memory_exact_counters(server):
     # Warm-up: the first third (was 10 s). A 300 s run of this test measured the busier workers at +6-9 % RSS
     # between 10 and 48 s and +2 % between 100 and 312 s; in-process (4 threads, this mix), Python's allocated
     # blocks, the tracked objects, AIME's caches and SQLite's own memory stay flat while RSS grows ~1 kB a
-    # request, about two thirds of it free memory malloc keeps (malloc_trim hands it back). A leak grows the
+    # request, about half of it free memory malloc keeps (malloc_trim hands it back). A leak grows the
     # same in every third, so it still shows after this warm-up.
     warmup = max(10.0, seconds / 3)
     per_thread = int(rate * seconds)
