@@ -35,6 +35,24 @@ def _history(path):
     return path
 
 
+def _delete_at_third_freshness_check(app, monkeypatch, played_at: int) -> None:
+    """Another connection deletes the listen at `played_at` when the re-import checks its set for the third time."""
+    with app.app_context():
+        database = db.engine.url.database
+    real, calls = pipeline.KnownPlays.fresh, []
+
+    def fresh(self, session, cache):
+        calls.append(1)
+        if len(calls) == 3:
+            other = sqlite3.connect(database)
+            other.execute("DELETE FROM listens WHERE played_at = ?", (played_at,))
+            other.commit()
+            other.close()
+        return real(self, session, cache)
+
+    monkeypatch.setattr(pipeline.KnownPlays, "fresh", fresh)
+
+
 def _spy(monkeypatch, name: str) -> list:
     real, calls = getattr(runner, name), []
 
@@ -66,21 +84,8 @@ def test_a_commit_by_another_connection_between_batches_is_seen(app, sqlite_only
     """A play deleted by someone else during the re-import is stored again: the set is not trusted after it."""
     path = _history(tmp_path / "h.csv")
     assert import_file(path)["imported"] == ROWS
-    with app.app_context():
-        database = db.engine.url.database
     gone = START + 200 * 4321  # in the fifth batch
-    real, calls = pipeline.KnownPlays.fresh, []
-
-    def fresh(self, session, cache):
-        calls.append(1)
-        if len(calls) == 3:  # before the third batch, another connection deletes a play of the fifth
-            other = sqlite3.connect(database)
-            other.execute("DELETE FROM listens WHERE played_at = ?", (gone,))
-            other.commit()
-            other.close()
-        return real(self, session, cache)
-
-    monkeypatch.setattr(pipeline.KnownPlays, "fresh", fresh)
+    _delete_at_third_freshness_check(app, monkeypatch, gone)  # before the third batch is read
     report = import_file(path)
     assert (report["imported"], report["duplicates"]) == (1, ROWS - 1)
     with app.app_context():
@@ -233,21 +238,8 @@ def test_a_commit_by_another_connection_while_a_batch_was_read_voids_what_the_pa
     the parser counted from the set as it was are looked at again, and the deleted play is stored again."""
     path = _history(tmp_path / "h.csv")
     assert import_file(path)["imported"] == ROWS
-    with app.app_context():
-        database = db.engine.url.database
     gone = START + 200 * 2345  # in the third batch
-    real, calls = pipeline.KnownPlays.fresh, []
-
-    def fresh(self, session, cache):
-        calls.append(1)
-        if len(calls) == 3:  # the third batch is read (its rows found in the set), not yet counted
-            other = sqlite3.connect(database)
-            other.execute("DELETE FROM listens WHERE played_at = ?", (gone,))
-            other.commit()
-            other.close()
-        return real(self, session, cache)
-
-    monkeypatch.setattr(pipeline.KnownPlays, "fresh", fresh)
+    _delete_at_third_freshness_check(app, monkeypatch, gone)  # the third batch is read (rows found), not yet counted
     report = import_file(path)
     assert (report["processed"], report["imported"], report["duplicates"]) == (ROWS, 1, ROWS - 1)
     with app.app_context():
