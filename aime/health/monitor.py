@@ -21,7 +21,8 @@ def start_monitor(app: Flask) -> None:
     interval = config_of(app).health_interval
 
     def loop():
-        # First round at once so the cache is warm before the first probe arrives.
+        # First round at once so the cache is warm before the first probe arrives (under gunicorn the worker
+        # waits for it before its first request: aime.server.hooks.know_health_before_serving).
         while True:
             try:
                 get_registry(app).evaluate(force=True)

@@ -11,7 +11,7 @@ import logging
 import threading
 import time
 from concurrent.futures import Future, TimeoutError as FutureTimeout
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from importlib.metadata import entry_points
 from typing import Any
 
@@ -27,8 +27,9 @@ log = logging.getLogger(__name__)
 KEY = "aime.health"
 ENTRY_POINT_GROUP = "aime.health_checks"
 STATUS_VALUE = {"pass": 1.0, "warn": 0.5, "fail": 0.0}
-# With a recent previous result at hand, a request waits this long for a refresh and then answers
-# with the previous one: /health stays fast while a dependency hangs.
+# A refresh has this long to answer the requests that wait for it: a request waits for a running check at most
+# until this long after the check started (and this long in all, for every check of the request together), then
+# answers from the previous results: /health stays fast while a dependency hangs, every request, however many.
 STALE_WAIT_SECONDS = 0.2
 
 
@@ -139,7 +140,10 @@ class HealthRegistry:
                 if not force and slot.entry is not None and slot.entry.expires > now:
                     continue
                 self._start(slot)
-        found = {name: self._wait(self._slots[name], force) for name in chosen}
+        # Every check is waited for until one moment: the checks run concurrently, so the request's wait is the
+        # longest of them, not their sum (three checks hung on one database used to cost three budgets).
+        give_up = None if force else time.monotonic() + STALE_WAIT_SECONDS
+        found = {name: self._wait(self._slots[name], give_up) for name in chosen}
         if len(chosen) == len(known):
             self._remember(generation, found)
         return found
@@ -171,23 +175,44 @@ class HealthRegistry:
         threading.Thread(target=self._execute, args=(slot, future), daemon=True,
                          name=f"health-{slot.checker.name}").start()
 
-    def _wait(self, slot: _Slot, force: bool) -> Entry:
+    def _wait(self, slot: _Slot, give_up: float | None) -> Entry:
+        """The slot's result for a caller that waits for a running refresh until `give_up` (monotonic; None: the
+        monitor, which waits for the refresh itself, at most its deadline)."""
+        force = give_up is None
         with self._lock:
             entry, inflight = slot.entry, slot.inflight
         if inflight is None or (not force and entry is not None and entry.expires > time.time()):
             return entry if entry is not None else self._timed_out(slot, None)
         future, started = inflight
-        remaining = started + self.timeout - time.monotonic()
-        # A recent previous result may stand in while the refresh runs; one older than its TTL plus
-        # a deadline may not (an idle worker must not answer with what it knew minutes ago).
-        usable = entry is not None and not force and time.time() < entry.expires + self.timeout
-        budget = min(remaining, STALE_WAIT_SECONDS) if usable else remaining
+        deadline = started + self.timeout
+        # With no result at all (a process's first check) there is nothing to answer from: wait for the check, at
+        # most its deadline. Under gunicorn a worker knows its first results before it takes requests.
+        until = deadline if force or entry is None else min(deadline, give_up, started + STALE_WAIT_SECONDS)
         try:
-            return future.result(timeout=max(0.0, budget))
+            return future.result(timeout=max(0.0, until - time.monotonic()))
         except FutureTimeout:
-            if time.monotonic() >= started + self.timeout:
+            if time.monotonic() >= deadline:
                 return self._timed_out(slot, future)
+            return self._previous(entry, started)
+
+    def _previous(self, entry: Entry, started: float) -> Entry:
+        """What to answer from while a refresh started at `started` (monotonic) is still running.
+
+        A result younger than its TTL plus one deadline stands as it is. An older one (an idle worker: the monitor
+        runs every AIME_HEALTH_INTERVAL) cannot vouch for now: a pass becomes a warning that says how old it is and
+        how long the check has been running (degraded, 200); a warning or failure keeps its status and says so.
+        Either way the running check decides at its deadline at the latest: its result, or "timed out" (fail).
+        """
+        now = time.time()
+        if now < entry.expires + self.timeout:
             return entry
+        previous = entry.result
+        stale = CheckResult(
+            "fail" if previous.status == "fail" else "warn",
+            f"no result for {now - entry.observed_at:.0f}s: a check running for "
+            f"{time.monotonic() - started:.1f}s has not answered yet (last: {previous.status}, {previous.output})",
+            previous.observed_value, previous.observed_unit, {**previous.details, "stale": True})
+        return replace(entry, result=stale)
 
     def _timed_out(self, slot: _Slot, future: Future | None) -> Entry:
         checker = slot.checker

@@ -17,6 +17,7 @@ from sqlalchemy.orm import configure_mappers
 
 from .. import background
 from ..health.readiness import VALIDATED_ENV, start_draining
+from ..health.registry import get_registry
 from ..health.validation import passed_all, render
 from ..observability.metrics_dir import METRICS_DIR_ENV
 from ..observability.requests import inflight_requests
@@ -64,7 +65,8 @@ def worker_started(worker, drain_seconds: float) -> None:
     # The handler first: a SIGTERM arriving while background parts start must drain too.
     _install_drain_handler(worker, app, drain_seconds)
     background.start(app)
-    settle_before_serving()
+    know_health_before_serving(app)
+    settle_before_serving()  # after: what the first checks built (Alembic's script directory, ...) is frozen too
     log.info("worker %s ready (SIGTERM: /ready turns 503, then %.1fs of draining)", worker.pid, drain_seconds)
 
 
@@ -81,6 +83,16 @@ def settle_before_serving() -> None:
     configure_mappers()
     gc.collect()
     gc.freeze()
+
+
+def know_health_before_serving(app) -> None:
+    """The worker's first health results, known before its first request (at most one check deadline, the checks
+    running concurrently; the monitor started above is already running them): from then on a request that finds a
+    refresh running always has a previous result to answer from after 0.2 s instead of waiting for the check."""
+    try:
+        get_registry(app).evaluate()
+    except Exception:  # noqa: BLE001 - the monitor and the next request try again
+        log.exception("the first health round failed")
 
 
 def _install_drain_handler(worker, app, drain_seconds: float) -> None:

@@ -8,6 +8,7 @@ import sqlite3
 import subprocess
 import time
 from concurrent.futures import ThreadPoolExecutor
+from datetime import UTC, datetime
 
 import pytest
 import requests
@@ -241,3 +242,74 @@ def _quiet_get(url):
         return requests.get(url, timeout=60)
     except requests.RequestException:
         return None  # the worker was aborted under it: that is the point
+
+
+@pytest.mark.postgres
+def test_health_answers_from_the_last_result_while_postgresql_hangs_then_tells_the_truth(tmp_path):
+    # One worker, checks with a 5 s deadline and no cache (TTL 0: every /health starts a refresh), no monitor rounds
+    # after the first: what /health answers while its refresh is blocked on a frozen database, exactly.
+    if not POSTGRES_URL:
+        pytest.skip("PostgreSQL not configured (AIME_TEST_POSTGRES_URL unset)")
+    real = make_postgres_database(POSTGRES_URL)
+    target = make_url(real)
+    port = free_port()
+    proxy = TcpProxy(port, (target.host or "127.0.0.1", target.port or 5432)).start()
+    via_proxy = target.set(host="127.0.0.1", port=port).render_as_string(hide_password=False)
+    env = server_env(tmp_path, DATABASE_URL=via_proxy, AIME_WORKERS="1", AIME_HEALTH_CHECK_TIMEOUT="5",
+                     AIME_HEALTH_SUCCESS_TTL="0", AIME_HEALTH_FAILURE_TTL="0", AIME_HEALTH_INTERVAL="3600",
+                     AIME_HEALTH_DETAILS="always")  # not with the token: that reads the throttle counters (database)
+    server = None
+
+    def health():
+        response = requests.get(server.url("/health"), timeout=30)
+        body = response.json()
+        return (response.status_code, body["status"], body["database"], body["checks"]["database"]["status"],
+                body["checks"]["database"]["output"]), body
+
+    try:
+        server = start(tmp_path, env, module="wsgi:app")
+        log = server.log_text()  # the worker knew its first results before it took a request
+        assert log.index("health status changed: unknown -> healthy") < log.index(" ready (SIGTERM")
+
+        # 1. The last result is older than TTL + deadline (0 + 5 s): it no longer vouches for the database. The
+        # refresh this request starts sends its queries into the frozen proxy and gets no answer; the request
+        # answers from the old result, marked stale: degraded (200), not "healthy", and not after the deadline.
+        assert health()[0] == (200, "healthy", "healthy", "pass", "database answers")
+        time.sleep(6.5)  # no request, no monitor round: the last result ages past TTL + deadline
+        proxy.freeze()
+        answer, body = health()
+        assert proxy.swallowed > 0  # the check's query went out and is still unanswered: the check is blocked
+        assert answer[:4] == (200, "degraded", "degraded", "warn")
+        found = re.fullmatch(r"no result for (\d+)s: a check running for \d+\.\ds has not answered yet "
+                             r"\(last: pass, database answers\)", answer[4])
+        assert found and int(found[1]) >= 6, answer[4]
+        assert body["checks"]["migrations"]["status"] == "warn"  # hung on the same database
+
+        # 2. At the refresh's deadline the hang is the finding: unhealthy, 503.
+        body = poll(lambda: (got := health())[0][0] == 503 and got, 30, "503 at the deadline")[1]
+        assert (body["status"], body["database"], body["checks"]["database"]["output"]) == (
+            "unhealthy", "unhealthy", "timed out after 5s")
+
+        # 3. The database goes away (connections cut, new ones refused): still 503, now saying so.
+        proxy.stop()
+        poll(lambda: health()[0] == (503, "unhealthy", "unhealthy", "fail", "database unreachable (OperationalError)"),
+             30, "unreachable")
+
+        # 4. It is back: healthy again.
+        proxy = TcpProxy(port, (target.host or "127.0.0.1", target.port or 5432)).start()
+        poll(lambda: health()[0] == (200, "healthy", "healthy", "pass", "database answers"), 30, "recovered")
+
+        # 5. A recent result (younger than TTL + deadline) stands as it is while the refresh hangs: healthy, 200,
+        # the database last seen before the freeze.
+        assert health()[0] == (200, "healthy", "healthy", "pass", "database answers")
+        proxy.freeze()
+        frozen_at = datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+        answer, body = health()
+        assert proxy.swallowed > 0
+        assert answer == (200, "healthy", "healthy", "pass", "database answers")
+        assert body["checks"]["database"]["observed_at"] <= frozen_at  # seen before the freeze
+    finally:
+        proxy.stop()
+        if server is not None:
+            server.stop()
+        drop_postgres_database(POSTGRES_URL, real)

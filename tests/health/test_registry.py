@@ -2,10 +2,11 @@
 from __future__ import annotations
 
 import threading
+from concurrent.futures import Future, TimeoutError as FutureTimeout
 
 import pytest
 
-from aime.health.checkers import Checker, failed, passed, warned
+from aime.health.checkers import Checker, CheckResult, failed, passed, warned
 from aime.health.registry import HealthRegistry, overall_status
 
 
@@ -192,3 +193,125 @@ def test_the_monitor_refreshes_every_interval_and_stops(make_app):
         stop_monitor(app)
     thread_names = [t.name for t in threading.enumerate()]
     assert "aime-health-monitor" not in thread_names
+
+
+class FakeClock:
+    """time.time and time.monotonic of the registry and of py-healthcheck, moved only by the test and by waits."""
+
+    def __init__(self):
+        self.now = 1_000_000.0
+        self.waits: list[float] = []
+
+    def time(self):
+        return self.now
+
+    def monotonic(self):
+        return self.now
+
+
+@pytest.fixture
+def clock(monkeypatch):
+    import healthcheck.healthcheck
+
+    from aime.health import registry as registry_module
+
+    fake = FakeClock()
+    monkeypatch.setattr(registry_module, "time", fake)
+    monkeypatch.setattr(healthcheck.healthcheck, "time", fake)
+
+    def waiting_futures():
+        """From now on a wait for an unfinished check takes no real time: the clock moves by the wait instead."""
+
+        class ClockedFuture(Future):
+            def result(self, timeout=None):
+                if not self.done():
+                    fake.waits.append(round(timeout, 6))
+                    fake.now += timeout
+                    raise FutureTimeout
+                return super().result(0)
+
+        monkeypatch.setattr(registry_module, "Future", ClockedFuture)
+
+    fake.waiting_futures = waiting_futures
+    return fake
+
+
+def hang_after_first(name, output, release, critical=False):
+    """A checker that passes once (the previous result), then hangs until `release` is set."""
+    probe = Probe(name, lambda: passed(output) if probe.calls == 1 else (release.wait(30), passed("late"))[1],
+                  critical=critical)
+    return probe
+
+
+def test_a_request_waits_one_budget_for_all_running_checks_and_only_while_they_are_new(make_app, clock):
+    # Three checks hang on one database: the request waits 0.2 s in all (not 0.2 s per check), and a request
+    # arriving later, when the checks have run for 0.2 s already, does not wait at all: both answer the previous
+    # results (younger than TTL + deadline) until the deadline, then "timed out".
+    app = make_app(migrate=False, health_check_timeout=10.0, health_success_ttl=1.0, health_failure_ttl=1.0)
+    release = threading.Event()
+    names = ("database", "migrations", "queue")
+    probes = [hang_after_first(name, f"{name} ok", release, critical=True) for name in names]
+    registry = registry_with(app, *probes)
+    try:
+        before = registry.results()
+        assert {n: e.result.output for n, e in before.items()} == {
+            "database": "database ok", "migrations": "migrations ok", "queue": "queue ok"}
+        clock.waiting_futures()
+        clock.now += 1.5  # the results expired 0.5 s ago: the next request starts a refresh, which hangs
+        first = registry.results()
+        assert clock.waits == [0.2, 0.0, 0.0]
+        assert all(first[n] is before[n] for n in before)  # the previous results themselves
+        assert [p.calls for p in probes] == [2, 2, 2]  # each refresh is running (hung), started once
+
+        clock.waits.clear()
+        second = registry.evaluate()
+        assert clock.waits == [0.0, 0.0, 0.0]
+        assert second == ("healthy", before)
+
+        clock.now += 9.8  # 10 s after the refresh started: its deadline
+        status, third = registry.evaluate()
+        assert status == "unhealthy"
+        assert {n: (e.result.status, e.result.output) for n, e in third.items()} == {
+            n: ("fail", "timed out after 10s") for n in before}
+        assert [p.calls for p in probes] == [2, 2, 2]  # not started again while they hang
+    finally:
+        release.set()
+
+
+@pytest.mark.parametrize("last, answered", [
+    (passed("database answers"), ("warn", "degraded")),
+    (failed("database unreachable (OperationalError)"), ("fail", "unhealthy")),
+])
+def test_an_old_result_answers_as_stale_while_its_refresh_runs_never_as_current(make_app, clock, last, answered):
+    # An idle worker (the monitor runs every AIME_HEALTH_INTERVAL) last checked 25 s ago, longer ago than
+    # TTL + deadline (10 + 2 s): it no longer vouches for a pass. While the refresh hangs, the request answers after
+    # 0.2 s with the old result marked stale (a pass only as a warning: degraded, 200), not after the deadline.
+    app = make_app(migrate=False, health_check_timeout=2.0, health_success_ttl=10.0, health_failure_ttl=10.0)
+    release = threading.Event()
+    state = {"calls": 0}
+
+    def check():
+        state["calls"] += 1
+        return last if state["calls"] == 1 else (release.wait(30), passed("late"))[1]
+
+    registry = registry_with(app, Probe("database", check, critical=True))
+    try:
+        observed = registry.results()["database"]
+        clock.waiting_futures()
+        clock.now += 25.0
+        status, entries = registry.evaluate()
+        assert clock.waits == [0.2]
+        entry = entries["database"]
+        assert status == answered[1]
+        assert entry.result == CheckResult(
+            answered[0], f"no result for 25s: a check running for 0.2s has not answered yet (last: {last.status}, "
+            f"{last.output})", None, None, {"stale": True})
+        assert (entry.observed_at, entry.critical) == (observed.observed_at, True)  # when it was last known
+
+        clock.waits.clear()
+        clock.now += 1.8  # the deadline of the refresh: now it is known to hang
+        status, entries = registry.evaluate()
+        assert clock.waits == [0.0]
+        assert (status, entries["database"].result.output) == ("unhealthy", "timed out after 2s")
+    finally:
+        release.set()

@@ -1,4 +1,4 @@
-"""A TCP forwarder a test can start late, cut, or turn into a black hole (accepts, never answers)."""
+"""A TCP forwarder a test can start late, cut, freeze, or turn into a black hole (accepts, never answers)."""
 from __future__ import annotations
 
 import contextlib
@@ -16,6 +16,8 @@ class TcpProxy:
         self._closing: set[socket.socket] = set()
         self._stopped = False
         self._listener: socket.socket | None = None
+        self.frozen = False
+        self.swallowed = 0  # bytes received while frozen: sent to the "database", never forwarded nor answered
 
     def start(self) -> TcpProxy:
         """Start listening (connections are accepted from now on)."""
@@ -44,7 +46,7 @@ class TcpProxy:
                 return
             if not self._track(client):
                 return
-            if self.blackhole:
+            if self.blackhole or self.frozen:
                 continue  # hold the connection open and never say a word
             try:
                 upstream = socket.create_connection(self.target, timeout=5)
@@ -61,6 +63,10 @@ class TcpProxy:
     def _pipe(self, src: socket.socket, dst: socket.socket) -> None:
         try:
             while data := src.recv(65536):
+                if self.frozen:
+                    with self._lock:
+                        self.swallowed += len(data)
+                    continue
                 dst.sendall(data)
         except OSError:
             pass
@@ -77,6 +83,10 @@ class TcpProxy:
                             self._sockets.remove(sock)
                 else:
                     self._closing.update((src, dst))
+
+    def freeze(self) -> None:
+        """The database hangs: open connections and new ones stay open, every byte is swallowed, none answered."""
+        self.frozen = True
 
     def stop(self) -> None:
         """Stop listening and cut every connection: the database is gone."""
