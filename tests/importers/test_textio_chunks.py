@@ -51,3 +51,13 @@ def test_line_over_the_limit_after_clean_chunks(monkeypatch):
     records = list(parse_ghan_csv(io.BytesIO(HEADER + b"\n".join(rows) + b"\n")))
     assert [(r.line, r.error) for r in records if isinstance(r, Malformed)] == [(10, "line longer than 0 KB")]
     assert [p.line for p in records if isinstance(p, Play)] == [2, 3, 4, 5, 6, 7, 8, 9, 11, 12, 13]
+
+
+def test_reading_goes_on_after_each_unreadable_record_with_exact_lines():
+    """csv_rows: a record the csv module refuses is reported on its line, and the records after it are read."""
+    huge = b"y" * (textio.MAX_FIELD_CHARS + 10)
+    data = b"a,b\n" + huge + b",c\nd,e\n" + huge + b"\nf,g\n"
+    refused = f"unreadable CSV: field larger than field limit ({textio.MAX_FIELD_CHARS})"
+    got = [(line, row, problem and problem.error) for line, row, problem in textio.csv_rows(io.BytesIO(data))]
+    assert got == [(1, ["a", "b"], None), (2, None, refused), (3, ["d", "e"], None), (4, None, refused),
+                   (5, ["f", "g"], None)]
