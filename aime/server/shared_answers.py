@@ -112,9 +112,15 @@ def shared_answers() -> SharedAnswers | None:
     return SharedAnswers(path) if path and os.path.isdir(path) else None
 
 
-def prepare_shared_answers() -> str:
-    """Master, before any worker exists: a new private directory for the workers' shared answers; its path."""
-    path = tempfile.mkdtemp(prefix="aime-answers-")  # 0700
+def prepare_shared_answers() -> str | None:
+    """Master, before any worker exists: a new private directory for the workers' shared answers; its path (None
+    when no directory can be made: each worker then keeps its own answers only, as without gunicorn)."""
+    try:
+        path = tempfile.mkdtemp(prefix="aime-answers-")  # 0700
+    except OSError as error:
+        log.warning("answers are not shared between workers: no temporary directory (%s)", error)
+        os.environ.pop(SHARED_ANSWERS_ENV, None)
+        return None
     os.environ[SHARED_ANSWERS_ENV] = path
     return path
 

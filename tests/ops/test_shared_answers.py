@@ -99,3 +99,16 @@ def test_an_answer_that_cannot_be_written_is_only_not_shared(tmp_path):
     shared = SharedAnswers(str(tmp_path / "gone"))
     shared.put("/a", "v1", b"{}", HEADERS)  # no error: the worker keeps its own copy and goes on
     assert shared.get("/a", "v1") is None
+
+
+def test_without_a_temporary_directory_the_server_starts_and_workers_keep_their_own_answers(monkeypatch):
+    from aime.server import shared_answers
+
+    def no_space(**_kwargs):
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setenv(shared_answers.SHARED_ANSWERS_ENV, "/somewhere/else")  # inherited from a parent: not ours
+    monkeypatch.setattr(shared_answers.tempfile, "mkdtemp", no_space)
+    assert shared_answers.prepare_shared_answers() is None
+    assert shared_answers.shared_answers() is None
+    assert shared_answers.SHARED_ANSWERS_ENV not in os.environ
