@@ -66,16 +66,20 @@ control_socket_disable = True
 # inside the hooks: aime.server.hooks imports prometheus_client (through the metrics), which must first be
 # imported after on_starting has set PROMETHEUS_MULTIPROC_DIR.
 _metrics_dir_created = None
+_shared_answers_dir = None
 
 
 def on_starting(server):
-    """Master, before anything else: an empty shared metrics directory and the service start time."""
-    global _metrics_dir_created
+    """Master, before anything else: an empty shared metrics directory and the service start time; a directory
+    where the workers share the answers they build (aime/server/shared_answers.py)."""
+    global _metrics_dir_created, _shared_answers_dir
     from aime.observability.metrics_dir import prepare_metrics_dir
+    from aime.server.shared_answers import prepare_shared_answers
 
     path, created = prepare_metrics_dir()
     _metrics_dir_created = path if created else None
     server.log.info("metrics directory: %s", path)
+    _shared_answers_dir = prepare_shared_answers()
 
 
 def when_ready(server):
@@ -122,7 +126,9 @@ def worker_abort(worker):
 
 
 def on_exit(server):
-    """Master, last thing: remove the metrics directory if we made it."""
+    """Master, last thing: remove the metrics directory if we made it, and the shared answers."""
     from aime.observability.metrics_dir import remove_metrics_dir
+    from aime.server.shared_answers import remove_shared_answers
 
     remove_metrics_dir(_metrics_dir_created)
+    remove_shared_answers(_shared_answers_dir)

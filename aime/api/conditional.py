@@ -6,7 +6,9 @@ every time; when its `If-None-Match` still matches, the answer is 304 with no qu
 serialised. Clients that do not revalidate get the same saving from a small per-worker cache of the last
 200 answer per URL, reused while the data version is unchanged. The version is read from the database on
 every request (aime/services/data_version.py), so a write is visible to the next read in every worker. Threads of
-a worker that miss the same (URL, version) at once wait for the first one's answer instead of each building it.
+a worker that miss the same (URL, version) at once wait for the first one's answer instead of each building it, and
+under gunicorn a worker that misses an answer another worker already built at that version reads it from their
+shared directory (aime/server/shared_answers.py) instead of building it again.
 """
 from __future__ import annotations
 
@@ -25,6 +27,7 @@ from flask_smorest import Blueprint
 from ..config import config_of
 from ..errors import InvalidInput
 from ..extensions import db
+from ..server.shared_answers import SharedAnswers, shared_answers
 from ..services import data_version
 from ..services.single_flight import SingleFlight
 from ..timeutil import zone
@@ -48,12 +51,14 @@ class Stored:
 class ResponseCache:
     """The newest 200 answer per URL with the data version it was computed at; bounded LRU, thread-safe."""
 
-    def __init__(self, max_entries: int = MAX_ENTRIES, max_total_bytes: int = MAX_TOTAL_BYTES) -> None:
+    def __init__(self, max_entries: int = MAX_ENTRIES, max_total_bytes: int = MAX_TOTAL_BYTES,
+                 shared: SharedAnswers | None = None) -> None:
         self._entries: OrderedDict[str, Stored] = OrderedDict()
         self._bytes = 0
         self._lock = threading.Lock()
         self._flights = SingleFlight()  # (key, version) being built
         self.max_entries, self.max_total_bytes = max_entries, max_total_bytes
+        self.shared = shared  # the answers the other workers built (None: one process, or not under gunicorn)
 
     @property
     def waits(self) -> int:
@@ -132,10 +137,26 @@ def _answer(view, args, kwargs, version: str, key: str) -> Response:
     stored = cache.get(key, version)
     if stored is None:
         with cache.building(key, version) as first:
-            stored = None if first else cache.get(key, version)
+            stored = cache.get(key, version) if not first else _from_other_workers(cache, key, version)
             if stored is None:  # the first thread, or the first one's answer was not kept (an error, too large)
                 return _built(view, args, kwargs, version, key, cache)
     return current_app.response_class(stored.body, headers=list(stored.headers))
+
+
+def _from_other_workers(cache: ResponseCache, key: str, version: str) -> Stored | None:
+    """The answer another worker built at this version (now kept here too), else None."""
+    found = cache.shared.get(_shared_key(key), version) if cache.shared is not None else None
+    if found is None:
+        return None
+    stored = Stored(version, found.body, found.headers)
+    cache.put(key, stored)
+    return stored
+
+
+def _shared_key(key: str) -> str:
+    """`key` for the shared directory: with the code's fingerprint, as workers of old and new code share it for a
+    moment after a reload (SIGHUP)."""
+    return f"{key}|{_salt(current_app)}"
 
 
 def _built(view, args, kwargs, version: str, key: str, cache: ResponseCache) -> Response:
@@ -143,7 +164,10 @@ def _built(view, args, kwargs, version: str, key: str, cache: ResponseCache) -> 
     if response.status_code == 200 and not response.is_streamed:
         body = response.get_data()
         if len(body) <= MAX_BODY_BYTES:
-            cache.put(key, Stored(version, body, tuple(response.headers.items())))
+            headers = tuple(response.headers.items())
+            cache.put(key, Stored(version, body, headers))
+            if cache.shared is not None:
+                cache.shared.put(_shared_key(key), version, body, headers)
     return response
 
 
@@ -174,8 +198,14 @@ def response_cache(app: Flask) -> ResponseCache:
     """This app's (this worker's) response cache."""
     cache = app.extensions.get("aime.response_cache")
     if cache is None:
-        cache = app.extensions.setdefault("aime.response_cache", ResponseCache())
+        cache = app.extensions.setdefault("aime.response_cache", ResponseCache(shared=shared_answers()))
     return cache
+
+
+def code_fingerprint(app: Flask) -> str:
+    """What else an answer depends on: the code (a fingerprint of AIME's sources) and the default time zone; taken
+    once per worker (aime/server/hooks.py takes it before the worker serves)."""
+    return _salt(app)
 
 
 def _salt(app: Flask) -> str:

@@ -66,11 +66,11 @@ def worker_started(worker, drain_seconds: float) -> None:
     _install_drain_handler(worker, app, drain_seconds)
     background.start(app)
     know_health_before_serving(app)
-    settle_before_serving()  # after: what the first checks built (Alembic's script directory, ...) is frozen too
+    settle_before_serving(app)  # after: what the first checks built (Alembic's script directory, ...) is frozen too
     log.info("worker %s ready (SIGTERM: /ready turns 503, then %.1fs of draining)", worker.pid, drain_seconds)
 
 
-def settle_before_serving() -> None:
+def settle_before_serving(app) -> None:
     """Pay a worker's one-time costs before its first request instead of inside one, under load.
 
     The ORM's mappers are configured at the first ORM query of a process (~50-100 ms of CPU at 1,000,000 plays,
@@ -79,7 +79,12 @@ def settle_before_serving() -> None:
     worker, yet a full collection of the cyclic garbage collector walks them all: 60-200 ms with the GIL held, a
     stall of every connection of the worker, a few times per worker under load (docs/benchmarks.md, "SQLite read
     p99"). Frozen, they are left out of every later collection; objects made afterwards are collected as before.
+    The ETags' code fingerprint (a hash of AIME's ~200 source files, ~1 MB read: ~5 ms of CPU, 60 ms of wall on a
+    loaded machine) is taken here too, not in the worker's first conditional GET.
     """
+    from ..api.conditional import code_fingerprint
+
+    code_fingerprint(app)
     configure_mappers()
     gc.collect()
     gc.freeze()
