@@ -125,6 +125,26 @@ def period_tuples(columns: Columns) -> list[tuple[int, int, int, int, int, int]]
             for level, unit, track, n in keys]
 
 
+def month_tuples(columns: Columns) -> list[tuple[int, int, int, int, int, int]]:
+    """The month rows of period_tuples alone, (LEVEL_MONTH, month, track, plays, listened seconds, plays with a
+    listened time), in key order: the import adds the year and all-time rows from them in SQL
+    (rollups.listens_added)."""
+    tracks, months = columns.tracks, columns.months
+    month_plays = Counter(zip(months, tracks, strict=True))
+    month_seconds: Counter = Counter()
+    month_measured: Counter = Counter()
+    for i, value in columns.measured():
+        month_seconds[(months[i], tracks[i])] += value
+        month_measured[(months[i], tracks[i])] += 1
+    if not month_seconds:
+        rows = [(LEVEL_MONTH, month, track, n, 0, 0) for (month, track), n in month_plays.items()]
+    else:
+        rows = [(LEVEL_MONTH, month, track, n, month_seconds.get((month, track), 0),
+                 month_measured.get((month, track), 0)) for (month, track), n in month_plays.items()]
+    rows.sort()
+    return rows
+
+
 def _listened_by_level(per_month: Counter) -> Counter:
     """{(level, unit, track): sum} of month, year and all-time rows from {(month, track): sum}."""
     found: Counter = Counter()

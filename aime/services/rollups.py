@@ -140,16 +140,17 @@ def listens_added(session, pairs: Iterable[tuple], artist_of: Mapping[int, int] 
     plays_of = {row[0]: row[1] for row in totals}
     for track_id, artist_id in _known_artists(session, list(plays_of), artist_of or {}):
         artists[artist_id] += plays_of[track_id]
-    periods = rollup_sums.period_tuples(columns)
+    months = rollup_sums.month_tuples(columns)
     with dbapi_cursor(session) as cursor:
         cursor.executemany(_POSITIONAL[_ADD_BUCKETS], sorted(buckets.items()))
         cursor.executemany(_POSITIONAL[_ADD_QUARTERS], rollup_sums.quarter_rows(buckets))
         cursor.executemany(_POSITIONAL[_ADD_TOTALS], totals)
         cursor.executemany(_POSITIONAL[_ADD_ARTISTS], sorted(artists.items()))
         # both track_period_plays and the groups summed and applied in SQL, from a temp table
-        _load_deltas(cursor, periods)
+        _load_deltas(cursor, months)
+        _years_and_all_time(cursor, months)  # from the month rows, in SQLite
         cursor.execute(_PERIODS_FROM_DELTAS)
-        _groups_from_deltas(cursor, negative=False)
+        _groups_from_deltas(cursor, negative=None)
 
 
 def _groups_changed(session, deltas: Mapping[tuple[int, int, int], tuple[int, int, int]]) -> None:
@@ -186,6 +187,39 @@ _PERIODS_FROM_DELTAS = (
     "ON CONFLICT (level, unit, track_id) DO UPDATE SET plays = track_period_plays.plays + excluded.plays, "
     "listened_seconds = track_period_plays.listened_seconds + excluded.listened_seconds, "
     "listened_plays = track_period_plays.listened_plays + excluded.listened_plays")
+# The year and all-time rows of the temp table from its month rows, appended in key order after them (Python built
+# and bound three rows per track before). A batch in one month: copies of the month rows (each is its track's only
+# row); in one year: the year rows summed per track, the all-time rows copies of them; else both summed, the year as
+# the floor of month / 12 (also before 1970, where SQL's division would round towards zero).
+_YEAR_OF_MONTH = "(unit - (unit % 12 + 12) % 12) / 12"
+_SUMS = "SUM(plays), SUM(listened), SUM(measured)"
+_COPY_ALL_TIME = (f"INSERT INTO {_DELTAS} SELECT {LEVEL_ALL}, 0, track_id, plays, listened, measured FROM {_DELTAS} "
+                  "WHERE level = {level} ORDER BY rowid")
+_YEARS_AND_ALL_TIME = {
+    "month": (f"INSERT INTO {_DELTAS} SELECT {LEVEL_YEAR}, ?, track_id, plays, listened, measured FROM {_DELTAS} "
+              f"WHERE level = {LEVEL_MONTH} ORDER BY rowid", _COPY_ALL_TIME.format(level=LEVEL_MONTH)),
+    "year": (f"INSERT INTO {_DELTAS} SELECT {LEVEL_YEAR}, ?, track_id, {_SUMS} FROM {_DELTAS} "
+             f"WHERE level = {LEVEL_MONTH} GROUP BY track_id ORDER BY track_id",
+             _COPY_ALL_TIME.format(level=LEVEL_YEAR)),
+    "years": (f"INSERT INTO {_DELTAS} SELECT {LEVEL_YEAR}, {_YEAR_OF_MONTH}, track_id, {_SUMS} FROM {_DELTAS} "
+              f"WHERE level = {LEVEL_MONTH} GROUP BY {_YEAR_OF_MONTH}, track_id ORDER BY {_YEAR_OF_MONTH}, track_id",
+              f"INSERT INTO {_DELTAS} SELECT {LEVEL_ALL}, 0, track_id, {_SUMS} FROM {_DELTAS} "
+              f"WHERE level = {LEVEL_MONTH} GROUP BY track_id ORDER BY track_id"),
+}
+
+
+def _years_and_all_time(cursor, months: list[tuple]) -> None:
+    """Append the year and all-time rows of the temp table's month rows (`months`, in key order)."""
+    first, last = months[0][1], months[-1][1]
+    years, all_time = _YEARS_AND_ALL_TIME[
+        "month" if first == last else "year" if first // 12 == last // 12 else "years"]
+    if first // 12 == last // 12:
+        cursor.execute(years, (first // 12,))
+    else:
+        cursor.execute(years)
+    cursor.execute(all_time)
+
+
 # (kind, key_id, title_key, condition) of a track t's groups
 _GROUP_KEYS = ((KIND_TOTAL, "0", "''", "true"), (KIND_ARTIST, "t.artist_id", "''", "true"),
                (KIND_ALBUM, "t.album_id", "''", "t.album_id IS NOT NULL"),
@@ -227,6 +261,19 @@ _GROUPS_FROM_GROUP_DELTAS = [
     for kind, key_id, title_key, where in _GROUP_KEYS]
 
 
+# Added plays alone (listens_added: every delta row has plays >= 1, so no group sums to nothing and the HAVING drops
+# none): the song upsert takes the rows one by one, without its GROUP BY. SQLite applies an upsert row by row, so a
+# song with two tracks in the batch is inserted by the first row and updated by the second: the same sums. (Songs
+# are about one row per track, so their sort cost more than it saved: -22 % CPU for that statement, measured;
+# artists and albums group several tracks and keep the GROUP BY.) PostgreSQL would refuse a row updated twice.
+_SONGS_FROM_ADDED = _GROUPS_FROM_GROUP_DELTAS[3].replace(
+    "SUM(plays), SUM(seconds), SUM(unmeasured)", "plays, seconds, unmeasured").replace(
+    " GROUP BY t.level, t.unit, t.artist_id, t.title_key HAVING SUM(plays) <> 0 OR SUM(seconds) <> 0 "
+    "OR SUM(unmeasured) <> 0", " ORDER BY t.rowid")
+assert _GROUP_KEYS[3][0] == KIND_SONG and "GROUP BY" not in _SONGS_FROM_ADDED
+_GROUPS_FROM_ADDED = [*_GROUPS_FROM_GROUP_DELTAS[:3], _SONGS_FROM_ADDED]
+
+
 def _load_deltas(cursor, rows: list[tuple]) -> None:
     """Put (level, unit, track, plays, listened seconds, plays with a length) rows in the temporary table."""
     cursor.execute(_CREATE_DELTAS)
@@ -234,12 +281,13 @@ def _load_deltas(cursor, rows: list[tuple]) -> None:
     cursor.executemany(f"INSERT INTO {_DELTAS} VALUES (?, ?, ?, ?, ?, ?)", rows)
 
 
-def _groups_from_deltas(cursor, negative: bool) -> None:
-    """Add the temporary table's per-track changes to the tracks' groups (SQLite); drop groups left empty."""
+def _groups_from_deltas(cursor, negative: bool | None) -> None:
+    """Add the temporary table's per-track changes to the tracks' groups (SQLite); drop groups left empty.
+    `negative` None: the changes are added plays only (every row's plays >= 1)."""
     cursor.execute(_CREATE_GROUP_DELTAS)
     cursor.execute(f"DELETE FROM {_GROUP_DELTAS}")
     cursor.execute(_FILL_GROUP_DELTAS)
-    for statement in _GROUPS_FROM_GROUP_DELTAS:
+    for statement in _GROUPS_FROM_GROUP_DELTAS if negative is not None else _GROUPS_FROM_ADDED:
         cursor.execute(statement)
     cursor.execute(f"DELETE FROM {_GROUP_DELTAS}")
     if negative:

@@ -94,6 +94,57 @@ def test_one_batch_of_added_listens_equals_a_recount(db, client, auth):
     assert (LEVEL_YEAR, -1, ids["A1"], 3, 120, 1) in expected["track_period_plays"]
 
 
+def test_batches_within_one_month_or_one_year_equal_a_recount(db, client, auth):
+    """Batches in one month (the usual import batch: its year and all-time rows are copies of its month rows), before
+    1970 and after, and in several months of one year; a track several times, with and without listened time; one
+    song on three tracks (two albums and none) in one batch, as the song upsert takes its rows one by one."""
+    ids = post_plays(client, auth, [("A1", "2024-01-05T22:40:00Z"), ("B1", "2024-01-05T23:05:00Z"),
+                                    ("D1", "2024-01-31T23:30:00Z")])
+    for key, extra in (("loose", {}), ("Z", {"album": "Album Z", "duration_seconds": 210})):
+        response = client.post("/api/v1/history/tracks", headers=auth, json={
+            "artist": "Alpha", "title": "Alpha One", "played_at": "2024-01-06T10:00:00Z", **extra})
+        assert response.status_code == 201, response.get_json()
+        ids[key] = response.get_json()["track_id"]
+    assert len({ids["A1"], ids["loose"], ids["Z"]}) == 3
+    december_1969 = [(ids["A1"], -1, None), (ids["A1"], -900, 120), (ids["B1"], -86400 * 31, 5)]
+    february_2024 = [(ids["D1"], _at(2024, 2, 1), 7), (ids["D1"], _at(2024, 2, 1, 0, 15), None),
+                     (ids["A1"], _at(2024, 2, 29, 23, 45), None), (ids["B1"], _at(2024, 2, 10), 60),
+                     (ids["loose"], _at(2024, 2, 3), None), (ids["Z"], _at(2024, 2, 4), 30)]
+    spring_2024 = [(ids["D1"], _at(2024, 3, 31, 23, 59, 59), None), (ids["D1"], _at(2024, 4, 1), 3),
+                   (ids["B1"], _at(2024, 4, 2), None)]
+
+    def write():
+        db.session.execute(text("DELETE FROM listens"))
+        for table in ROLLUPS:
+            db.session.execute(text(f"DELETE FROM {table}"))
+        db.session.execute(text("INSERT INTO listens (track_id, played_at, source, created_at, listened_seconds) "
+                                "VALUES (:t, :at, 'test', 0, :listened)"),
+                           [{"t": t, "at": at, "listened": listened} for t, at, listened in
+                            december_1969 + february_2024 + spring_2024])
+        rollups.listens_added(db.session, december_1969)
+        rollups.listens_added(db.session, february_2024)
+        rollups.listens_added(db.session, spring_2024)
+
+    run_write(write)
+    expected = _recount(db)
+    for table in ROLLUPS:
+        assert _rows(db, table) == expected[table], table
+    # By hand: Dec 1969 is month -1 of year -1; A1 played twice there (120 s listened once), then once in Feb 2024
+    # (month 649 of year 54); D1 twice in Feb 2024 (7 s once), once in March (650), once in April (651, 3 s).
+    a1, d1 = ids["A1"], ids["D1"]
+    assert [row for row in expected["track_period_plays"] if row[2] in (a1, d1)] == sorted([
+        (LEVEL_MONTH, -1, a1, 2, 120, 1), (LEVEL_YEAR, -1, a1, 2, 120, 1), (LEVEL_MONTH, 649, a1, 1, 0, 0),
+        (LEVEL_YEAR, 54, a1, 1, 0, 0), (LEVEL_ALL, 0, a1, 3, 120, 1), (LEVEL_MONTH, 649, d1, 2, 7, 1),
+        (LEVEL_MONTH, 650, d1, 1, 0, 0), (LEVEL_MONTH, 651, d1, 1, 3, 1), (LEVEL_YEAR, 54, d1, 4, 10, 2),
+        (LEVEL_ALL, 0, d1, 4, 10, 2)])
+    # The song Alpha One in Feb 2024: A1 (200 s long), the loose track (no length: unmeasured) and Z (30 s listened);
+    # all time also A1 twice in Dec 1969 (200 s + 120 s listened): 5 plays, 550 s.
+    alpha, title_key = db.session.execute(text("SELECT artist_id, title_key FROM tracks WHERE id = :id"),
+                                          {"id": a1}).one()
+    assert (KIND_SONG, LEVEL_MONTH, 649, alpha, title_key, 3, 230, 1) in expected["group_period_plays"]
+    assert (KIND_SONG, LEVEL_ALL, 0, alpha, title_key, 5, 550, 1) in expected["group_period_plays"]
+
+
 def test_import_batches_count_exactly_the_plays_they_insert(db, client, auth, monkeypatch):
     """The import path (write_plays; on PostgreSQL the staged rows' move and their rollups in one statement): two
     batches, the first repeating a stored play, leave every rollup equal to a recount. On PostgreSQL the dedup is
