@@ -191,7 +191,12 @@ _PERIODS_FROM_DELTAS = (
 # and bound three rows per track before). A batch in one month: copies of the month rows (each is its track's only
 # row); in one year: the year rows summed per track, the all-time rows copies of them; else both summed, the year as
 # the floor of month / 12 (also before 1970, where SQL's division would round towards zero).
-_YEAR_OF_MONTH = "(unit - (unit % 12 + 12) % 12) / 12"
+def _floor_div(expression: str, divisor: int) -> str:
+    """SQL for floor(expression / divisor) of integers, also below zero (SQL's `/` rounds towards zero)."""
+    return f"(({expression}) - ((({expression}) % {divisor} + {divisor}) % {divisor})) / {divisor}"
+
+
+_YEAR_OF_MONTH = _floor_div("unit", 12)
 _SUMS = "SUM(plays), SUM(listened), SUM(measured)"
 _COPY_ALL_TIME = (f"INSERT INTO {_DELTAS} SELECT {LEVEL_ALL}, 0, track_id, plays, listened, measured FROM {_DELTAS} "
                   "WHERE level = {level} ORDER BY rowid")
@@ -561,8 +566,9 @@ def _rebuild() -> dict:
     session.execute(text("DELETE FROM group_period_plays"))
     fill_period_plays(session.connection())
     fill_group_plays(session.connection())
-    session.execute(text("INSERT INTO listen_buckets (bucket, plays) "
-                         "SELECT played_at / 900, COUNT(*) FROM listens GROUP BY played_at / 900"))
+    bucket = _floor_div("played_at", 900)
+    session.execute(text(f"INSERT INTO listen_buckets (bucket, plays) SELECT {bucket}, COUNT(*) FROM listens "
+                         f"GROUP BY {bucket}"))
     fill_quarter_plays(session.connection())
     session.execute(text(_TOTALS_FROM_LISTENS + " GROUP BY track_id"))
     session.execute(text("INSERT INTO artist_play_totals (artist_id, plays) SELECT tracks.artist_id, "
@@ -603,8 +609,8 @@ def fill_period_plays(connection) -> None:
         columns + f"SELECT {LEVEL_MONTH}, {unit}, track_id, COUNT(*), COALESCE(SUM(listened_seconds), 0), "
         f"COUNT(listened_seconds) FROM listens GROUP BY {unit}, track_id"))
     connection.execute(text(
-        columns + f"SELECT {LEVEL_YEAR}, unit / 12, track_id, SUM(plays), SUM(listened_seconds), SUM(listened_plays) "
-        f"FROM track_period_plays WHERE level = {LEVEL_MONTH} GROUP BY unit / 12, track_id"))
+        columns + f"SELECT {LEVEL_YEAR}, {_YEAR_OF_MONTH}, track_id, SUM(plays), SUM(listened_seconds), "
+        f"SUM(listened_plays) FROM track_period_plays WHERE level = {LEVEL_MONTH} GROUP BY {_YEAR_OF_MONTH}, track_id"))
     fill_all_time_plays(connection)
 
 

@@ -120,3 +120,26 @@ def _period_and_group_rows(db):
     groups = db.session.execute(text(
         "SELECT * FROM group_period_plays ORDER BY kind, level, unit, key_id, title_key")).all()
     return [tuple(r) for r in periods], [tuple(r) for r in groups]
+
+
+def test_rebuild_files_plays_before_1970_where_the_writers_do(db, client, auth):
+    # 1969-12-15 12:00Z = -1,425,600 s (bucket -1,584, UTC month -1, year -1); 1969-12-31 23:58:20Z = -100 s
+    # (bucket -1: floor(-100 / 900)); 1970-01-01 00:05Z = 300 s (bucket 0, month 0, year 0). SQL's integer
+    # division rounds towards zero, which would put the first two in bucket 0 / year 0 (1970).
+    ids = post_plays(client, auth, [("A1", "1969-12-15T12:00:00Z"), ("A2", "1969-12-31T23:58:20Z"),
+                                    ("B1", "1970-01-01T00:05:00Z")])
+
+    def rows():
+        buckets = db.session.execute(text("SELECT bucket, plays FROM listen_buckets ORDER BY bucket")).all()
+        periods = db.session.execute(text("SELECT level, unit, track_id, plays FROM track_period_plays "
+                                          "ORDER BY level, unit, track_id")).all()
+        return [tuple(r) for r in buckets], [tuple(r) for r in periods]
+
+    a1, a2, b1 = ids["A1"], ids["A2"], ids["B1"]
+    written = ([(-1584, 1), (-1, 1), (0, 1)],
+               [(2, -1, a1, 1), (2, -1, a2, 1), (2, 0, b1, 1),   # months: December 1969, January 1970
+                (3, -1, a1, 1), (3, -1, a2, 1), (3, 0, b1, 1),   # years: 1969, 1970
+                (4, 0, a1, 1), (4, 0, a2, 1), (4, 0, b1, 1)])    # all time
+    assert rows() == written
+    rollups.rebuild()
+    assert rows() == written
