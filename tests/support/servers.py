@@ -122,10 +122,15 @@ _migrated: list[Path] = []  # this process's SQLite file migrated to head by the
 
 
 def _new_sqlite_file(env: dict[str, str]) -> Path | None:
-    """The SQLite file DATABASE_URL names when it does not exist yet (else None: PostgreSQL, an existing file)."""
+    """The SQLite file DATABASE_URL names when it does not exist yet (else None: PostgreSQL, an existing file).
+    Without DATABASE_URL the app's database is AIME_DATA_DIR/musique.db (aime/config.py), when that is absolute."""
     from sqlalchemy.engine import make_url
 
-    url = make_url({**os.environ, **env}.get("DATABASE_URL") or "sqlite://")
+    merged = {**os.environ, **env}
+    raw, data_dir = merged.get("DATABASE_URL"), merged.get("AIME_DATA_DIR", "")
+    if not raw and Path(data_dir).is_absolute():
+        raw = f"sqlite:///{Path(data_dir) / 'musique.db'}"
+    url = make_url(raw or "sqlite://")
     database = url.database or ""
     if url.get_backend_name() != "sqlite" or database in ("", ":memory:") or database.startswith("file:"):
         return None
