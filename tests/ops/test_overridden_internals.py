@@ -215,3 +215,20 @@ def test_prometheus_clients_private_counter_file_reader_keeps_the_shape_health_r
     assert [metrics._request_sample(key) for key, *_rest in samples] == [(True, False), (True, True), (False, False)]
     memory.close()
     writer.close()
+
+
+def test_werkzeug_still_compiles_and_calls_its_url_builders_the_way_lazy_builder_rule_defers():
+    # aime.flask_app.LazyBuilderRule returns a stand-in from _compile_builder that puts the real builder where
+    # Rule.compile puts it; Rule.build must still call that attribute, and Flask must still make its rules from
+    # url_rule_class (werkzeug is pinned by constraints.txt through Flask, not bounded in setup.cfg).
+    from flask.sansio.app import App
+    from werkzeug.routing import Rule
+
+    compile_source = inspect.getsource(Rule.compile)
+    for line in ("self._build = self._compile_builder(False).__get__(self, None)",
+                 "self._build_unknown = self._compile_builder(True).__get__(self, None)"):
+        assert line in compile_source, f"werkzeug's Rule.compile no longer does {line!r}"
+    build_source = inspect.getsource(Rule.build)
+    assert "self._build_unknown(**values)" in build_source and "self._build(**values)" in build_source
+    assert list(inspect.signature(Rule._compile_builder).parameters) == ["self", "append_unknown"]
+    assert "self.url_rule_class(" in inspect.getsource(App.add_url_rule)

@@ -163,7 +163,11 @@ def test_kill_9_of_the_whole_server_mid_import_keeps_whole_batches_and_the_impor
     script = start_script(AIME_IMPORT_LEASE_SECONDS="5")  # also how often the server looks for stale jobs
     script.spawn()
     script.wait_output("AIME is ready at")
-    rows, batch = 300_000, 1_000  # the importer commits 1,000 to 20,000 rows at a time, with the job's progress
+    # The importer commits 1,000 to 20,000 rows at a time (its first batch 2,000), with the job's progress; the
+    # kill comes as soon as the first batch is seen committed. 50,000 rows are at least four more batches (2,000,
+    # then at most twice the last: 4,000, 8,000, 16,000, 20,000), so the kill lands mid-import with rows left for
+    # the resume (300,000 before: the same batches and resume, five times the import's CPU).
+    rows, batch = 50_000, 1_000
     history = "uts,artist,track\n" + "".join(
         f"{1_500_000_000 + 200 * i},Artist {i % 37},Song {i % 101}\n" for i in range(rows))
     auth = {"Authorization": f"Bearer {TOKEN}"}

@@ -122,10 +122,15 @@ _migrated: list[Path] = []  # this process's SQLite file migrated to head by the
 
 
 def _new_sqlite_file(env: dict[str, str]) -> Path | None:
-    """The SQLite file DATABASE_URL names when it does not exist yet (else None: PostgreSQL, an existing file)."""
+    """The SQLite file DATABASE_URL names when it does not exist yet (else None: PostgreSQL, an existing file).
+    Without DATABASE_URL the app's database is AIME_DATA_DIR/musique.db (aime/config.py), when that is absolute."""
     from sqlalchemy.engine import make_url
 
-    url = make_url({**os.environ, **env}.get("DATABASE_URL") or "sqlite://")
+    merged = {**os.environ, **env}
+    raw, data_dir = merged.get("DATABASE_URL"), merged.get("AIME_DATA_DIR", "")
+    if not raw and Path(data_dir).is_absolute():
+        raw = f"sqlite:///{Path(data_dir) / 'musique.db'}"
+    url = make_url(raw or "sqlite://")
     database = url.database or ""
     if url.get_backend_name() != "sqlite" or database in ("", ":memory:") or database.startswith("file:"):
         return None
@@ -136,7 +141,10 @@ def migrate(env: dict[str, str]) -> None:
     """Run `flask --app aime db upgrade` with env, as the operator would. A new SQLite database is a copy of
     the file the command made at the first such call of this process (with an epoch of its own, as the
     command gives it; the directories made as the app makes them): the same schema and rows without the
-    command's ~2 s of CPU (its interpreter and app import) at every server start."""
+    command's ~2 s of CPU (its interpreter and app import) at every server start. An empty PostgreSQL database
+    of the suite's server is re-created from a database the command migrated (_clone_migrated_postgres)."""
+    if _clone_migrated_postgres(env):
+        return
     target = _new_sqlite_file(env)
     if target is None:
         _flask_db_upgrade(env)
@@ -155,6 +163,80 @@ def migrate(env: dict[str, str]) -> None:
         if Path(f"{_migrated[0]}{suffix}").exists():
             shutil.copy(f"{_migrated[0]}{suffix}", f"{target}{suffix}")  # with its mode (0600)
     renew_epoch(target)
+
+
+_pg_template: list[str] = []  # this process's PostgreSQL database migrated to head by the command, once made
+
+
+def _clone_migrated_postgres(env: dict[str, str]) -> bool:
+    """PostgreSQL's counterpart of the SQLite copy: when DATABASE_URL names an empty database (no table, as
+    tests.conftest.make_postgres_database leaves it) on the suite's server (AIME_TEST_POSTGRES_URL's host and
+    port) and nobody else is connected to it, re-create it from a template database the command migrated at the
+    first such call of this process, then give it an epoch of its own. False (nothing changed: the caller runs
+    the command) for any other database, a proxied one, an unreachable one, or one in use."""
+    import uuid
+
+    import sqlalchemy as sa
+    from sqlalchemy.engine import make_url
+    from sqlalchemy.pool import NullPool
+
+    merged = {**os.environ, **env}
+    admin_raw, raw = merged.get("AIME_TEST_POSTGRES_URL", ""), merged.get("DATABASE_URL", "")
+    if not admin_raw or not raw.startswith("postgresql"):
+        return False
+    admin, target = make_url(admin_raw), make_url(raw)
+    if (target.host, target.port or 5432) != (admin.host, admin.port or 5432) or not target.database:
+        return False
+    engine = sa.create_engine(admin, isolation_level="AUTOCOMMIT", poolclass=NullPool)
+    try:
+        probe = sa.create_engine(target, poolclass=NullPool)
+        try:
+            with probe.connect() as conn:
+                tables = conn.execute(sa.text("SELECT count(*) FROM pg_tables WHERE schemaname = current_schema()"))
+                if tables.scalar_one():
+                    return False
+        finally:
+            probe.dispose()
+        with engine.connect() as conn:
+            if not _pg_template:
+                name = f"aime_migrated_{uuid.uuid4().hex[:10]}"
+                conn.exec_driver_sql(f'CREATE DATABASE "{name}"')
+                atexit.register(_drop_database, admin, name)
+                _flask_db_upgrade({**env, "DATABASE_URL": target.set(database=name).render_as_string(
+                    hide_password=False)})
+                _pg_template.append(name)
+            # Without FORCE: a database someone is connected to is not dropped (PostgreSQL waits up to 5 s for
+            # them, then refuses: OperationalError, and the command migrates it in place instead).
+            conn.exec_driver_sql(f'DROP DATABASE "{target.database}"')
+            conn.exec_driver_sql(f'CREATE DATABASE "{target.database}" TEMPLATE "{_pg_template[0]}"')
+    except sa.exc.OperationalError:
+        return False
+    finally:
+        engine.dispose()
+    renewed = sa.create_engine(target, poolclass=NullPool)
+    try:
+        with renewed.begin() as conn:
+            conn.execute(sa.text("UPDATE data_version SET epoch = :epoch"), {"epoch": uuid.uuid4().hex[:12]})
+    finally:
+        renewed.dispose()
+    data_dir = merged.get("AIME_DATA_DIR")
+    if data_dir:
+        Path(data_dir).mkdir(mode=0o700, parents=True, exist_ok=True)
+    return True
+
+
+def _drop_database(admin, name: str) -> None:
+    import sqlalchemy as sa
+    from sqlalchemy.pool import NullPool
+
+    engine = sa.create_engine(admin, isolation_level="AUTOCOMMIT", poolclass=NullPool)
+    try:
+        with engine.connect() as conn:
+            conn.exec_driver_sql(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+    except sa.exc.SQLAlchemyError:
+        pass  # the server is gone at exit: nothing to clean
+    finally:
+        engine.dispose()
 
 
 @contextmanager
