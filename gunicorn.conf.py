@@ -69,10 +69,16 @@ _metrics_dir_created = None
 
 
 def on_starting(server):
-    """Master, before anything else: an empty shared metrics directory and the service start time."""
+    """Master, before anything else: glibc's malloc settings, an empty shared metrics directory and the service
+    start time."""
     global _metrics_dir_created
     from aime.observability.metrics_dir import prepare_metrics_dir
+    from aime.server.allocator import tune_malloc
 
+    # Before any worker is forked: they inherit glibc's settings (two arenas, a fixed trim threshold).
+    tuned = tune_malloc(os.environ)
+    if tuned:
+        server.log.info("glibc malloc: %s", ", ".join(f"{name}={value}" for name, value in tuned.items()))
     path, created = prepare_metrics_dir()
     _metrics_dir_created = path if created else None
     server.log.info("metrics directory: %s", path)
