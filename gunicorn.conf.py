@@ -70,12 +70,17 @@ _shared_answers_dir = None
 
 
 def on_starting(server):
-    """Master, before anything else: an empty shared metrics directory and the service start time; a directory
-    where the workers share the answers they build (aime/server/shared_answers.py)."""
+    """Master, before anything else: glibc's malloc settings, an empty shared metrics directory and the service
+    start time; a directory where the workers share the answers they build (aime/server/shared_answers.py)."""
     global _metrics_dir_created, _shared_answers_dir
     from aime.observability.metrics_dir import prepare_metrics_dir
+    from aime.server.allocator import tune_malloc
     from aime.server.shared_answers import prepare_shared_answers
 
+    # Before any worker is forked: they inherit glibc's settings (two arenas, a fixed trim threshold).
+    tuned = tune_malloc(os.environ)
+    if tuned:
+        server.log.info("glibc malloc: %s", ", ".join(f"{name}={value}" for name, value in tuned.items()))
     path, created = prepare_metrics_dir()
     _metrics_dir_created = path if created else None
     server.log.info("metrics directory: %s", path)
