@@ -401,6 +401,14 @@ def _unit_of(nodeid: str) -> tuple[str, str | None]:
     return (nodeid if module in _PER_TEST else module), None
 
 
+def pytest_unconfigure(config):
+    """The PostgreSQL template tests/support/servers.migrate made in this process, dropped (an xdist worker ends
+    with os._exit, so atexit alone would leave it on the server)."""
+    from tests.support.servers import drop_postgres_template
+
+    drop_postgres_template()
+
+
 def pytest_xdist_make_scheduler(config, log):
     """--dist loadgroup, with the work units of _unit_of. (xdist 3.8's own loadgroup renames items through
     item._nodeid, which pytest 9 no longer reads: its xdist_group marks silently did nothing.)"""

@@ -166,6 +166,13 @@ def migrate(env: dict[str, str]) -> None:
 
 
 _pg_template: list[str] = []  # this process's PostgreSQL database migrated to head by the command, once made
+_pg_template_admin: list = []  # the URL it was made through
+
+
+def drop_postgres_template() -> None:
+    """Drop this process's PostgreSQL template database, if one was made (called at the end of the session)."""
+    while _pg_template:
+        _drop_database(_pg_template_admin[0], _pg_template.pop())
 
 
 def _clone_migrated_postgres(env: dict[str, str]) -> bool:
@@ -201,7 +208,9 @@ def _clone_migrated_postgres(env: dict[str, str]) -> bool:
             if not _pg_template:
                 name = f"aime_migrated_{uuid.uuid4().hex[:10]}"
                 conn.exec_driver_sql(f'CREATE DATABASE "{name}"')
-                atexit.register(_drop_database, admin, name)
+                _pg_template_admin.append(admin)
+                atexit.register(drop_postgres_template)  # and tests/conftest.py's pytest_unconfigure (xdist workers
+                # leave through os._exit: no atexit)
                 _flask_db_upgrade({**env, "DATABASE_URL": target.set(database=name).render_as_string(
                     hide_password=False)})
                 _pg_template.append(name)
