@@ -62,7 +62,10 @@ def test_the_deadline_is_set_once_per_connection_and_the_default_comes_back(app,
         first = _one_read(app, 30.0)
         assert 29_000 <= first <= 30_000 and sent == ["SET", "SHOW"], (first, sent)
         sent.clear()
-        assert _one_read(app, 30.0) == first and sent == ["SHOW"]  # the same deadline: no SET at all
+        # A later request with a little more time left (so the milliseconds it spends before its first statement
+        # cannot leave it less time than the session's timeout: 30.0 s failed once under load, 29992 < 29995 ms):
+        # the timeout still fits, no SET at all.
+        assert _one_read(app, 30.5) == first and sent == ["SHOW"]
         sent.clear()
         short = _one_read(app, 2.0)  # less time left than the session's timeout: set lower, never above it
         assert 1_800 <= short <= 2_000 and sent == ["SET", "SHOW"], (short, sent)

@@ -3,13 +3,25 @@ logout and a new API token end sessions server-side."""
 from __future__ import annotations
 
 import logging
+import time
 
 import pytest
+import time_machine
 
 from tests.conftest import TEST_TOKEN
 from tests.web.test_pages import csrf_of, signed_in_client
 
 WRONG = {"Authorization": "Bearer wrong-guess-0000000000000000"}
+
+
+@pytest.fixture(autouse=True)
+def one_throttle_window():
+    """Each test starts 1 s into a calendar minute (the clock still runs): the throttle counts per fixed minute
+    (aime/services/throttle.py), so a test that crossed a minute boundary between its fifth and sixth failure
+    (seen once, at 02:44:59 -> 02:45:00) found a fresh window and a 200 where it expects 429."""
+    now = time.time()
+    with time_machine.travel(now - now % 60 + 61, tick=True):
+        yield
 
 
 def test_a_cookie_captured_before_logout_is_refused_after_it(app):
