@@ -93,6 +93,17 @@ def track_totals(columns: Columns) -> list[tuple[int, int, int, int, int, int]]:
             for track, n in sorted(plays.items())]
 
 
+def _month_listened(columns: Columns) -> tuple[Counter, Counter]:
+    """Listened seconds and plays with a listened time per (month, track), from the plays that have one."""
+    tracks, months = columns.tracks, columns.months
+    month_seconds: Counter = Counter()
+    month_measured: Counter = Counter()
+    for i, value in columns.measured():
+        month_seconds[(months[i], tracks[i])] += value
+        month_measured[(months[i], tracks[i])] += 1
+    return month_seconds, month_measured
+
+
 def period_tuples(columns: Columns) -> list[tuple[int, int, int, int, int, int]]:
     """One row per (level, unit, track) of track_period_plays (months, years, all time): plays, listened seconds
     and plays with a listened time, in key order."""
@@ -104,11 +115,7 @@ def period_tuples(columns: Columns) -> list[tuple[int, int, int, int, int, int]]
         year_plays = {(first_year, track): n for track, n in every.items()}
     else:
         year_plays = Counter(zip(map(floordiv, months, repeat(12)), tracks, strict=True))
-    month_seconds: Counter = Counter()
-    month_measured: Counter = Counter()
-    for i, value in columns.measured():
-        month_seconds[(months[i], tracks[i])] += value
-        month_measured[(months[i], tracks[i])] += 1
+    month_seconds, month_measured = _month_listened(columns)
     # Keys are unique, so sorting the rows sorts them by (level, unit, track).
     if not month_seconds:
         rows = [(LEVEL_MONTH, month, track, n, 0, 0) for (month, track), n in month_plays.items()]
@@ -131,11 +138,7 @@ def month_tuples(columns: Columns) -> list[tuple[int, int, int, int, int, int]]:
     (rollups.listens_added)."""
     tracks, months = columns.tracks, columns.months
     month_plays = Counter(zip(months, tracks, strict=True))
-    month_seconds: Counter = Counter()
-    month_measured: Counter = Counter()
-    for i, value in columns.measured():
-        month_seconds[(months[i], tracks[i])] += value
-        month_measured[(months[i], tracks[i])] += 1
+    month_seconds, month_measured = _month_listened(columns)
     if not month_seconds:
         rows = [(LEVEL_MONTH, month, track, n, 0, 0) for (month, track), n in month_plays.items()]
     else:

@@ -30,6 +30,16 @@ PLAYS = [("A1", -1, None), ("A1", -900, 120), ("A1", -901, None), ("A2", -86400 
          ("D1", _at(2024, 2, 1, 0, 15), None), ("A1", _at(2024, 2, 29, 23, 45), None)]
 
 
+def _only_these_listens(db, plays) -> None:
+    """Empty the listens and every rollup, then insert `plays` ((track, time, listened seconds)) with no rollup."""
+    db.session.execute(text("DELETE FROM listens"))
+    for table in ROLLUPS:
+        db.session.execute(text(f"DELETE FROM {table}"))
+    db.session.execute(text("INSERT INTO listens (track_id, played_at, source, created_at, listened_seconds) "
+                            "VALUES (:t, :at, 'test', 0, :listened)"),
+                       [{"t": t, "at": at, "listened": listened} for t, at, listened in plays])
+
+
 def _rows(db, table: str) -> list[tuple]:
     return sorted(tuple(row) for row in db.session.execute(text(f"SELECT * FROM {table}")))
 
@@ -75,12 +85,7 @@ def test_one_batch_of_added_listens_equals_a_recount(db, client, auth):
     pairs = [(ids[key], at, listened) for key, at, listened in PLAYS]
 
     def write():
-        db.session.execute(text("DELETE FROM listens"))
-        for table in ROLLUPS:
-            db.session.execute(text(f"DELETE FROM {table}"))
-        db.session.execute(text("INSERT INTO listens (track_id, played_at, source, created_at, listened_seconds) "
-                                "VALUES (:t, :at, 'test', 0, :listened)"),
-                           [{"t": t, "at": at, "listened": listened} for t, at, listened in pairs])
+        _only_these_listens(db, pairs)
         rollups.listens_added(db.session, pairs[:5])  # two calls in one transaction, the second with old rows
         rollups.listens_added(db.session, pairs[5:])
 
@@ -114,13 +119,7 @@ def test_batches_within_one_month_or_one_year_equal_a_recount(db, client, auth):
                    (ids["B1"], _at(2024, 4, 2), None)]
 
     def write():
-        db.session.execute(text("DELETE FROM listens"))
-        for table in ROLLUPS:
-            db.session.execute(text(f"DELETE FROM {table}"))
-        db.session.execute(text("INSERT INTO listens (track_id, played_at, source, created_at, listened_seconds) "
-                                "VALUES (:t, :at, 'test', 0, :listened)"),
-                           [{"t": t, "at": at, "listened": listened} for t, at, listened in
-                            december_1969 + february_2024 + spring_2024])
+        _only_these_listens(db, december_1969 + february_2024 + spring_2024)
         rollups.listens_added(db.session, december_1969)
         rollups.listens_added(db.session, february_2024)
         rollups.listens_added(db.session, spring_2024)
