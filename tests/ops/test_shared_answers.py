@@ -32,17 +32,25 @@ def test_a_worker_serves_the_answer_another_worker_built_at_the_same_data_versio
     server = Gunicorn(env, tmp_path / "gunicorn.log", "tests.support.slow_app:app").start(wait_path="/ready")
     try:
         def round_of_answers() -> list[tuple[int, int, str]]:
-            """(served by, built by, ETag) of fresh connections until both workers have answered (each new
-            connection goes to whichever worker accepts it first)."""
-            seen = []
-            for _ in range(60):
-                response = requests.get(server.url("/probe/answered-by"), headers={"Connection": "close"},
-                                        timeout=30)
-                assert response.status_code == 200
-                seen.append((int(response.headers["X-Served-By"]), response.json()["built_by"],
-                             response.headers["ETag"]))
-                if len({served for served, _built, _etag in seen}) == 2:
-                    return seen
+            """(served by, built by, ETag) of new connections until both workers have answered.
+
+            Each connection stays open until the round ends: a worker holding as many connections as it has
+            threads (1 here) pauses accepting (aime/server/worker.py), so the next one goes to the other worker.
+            With each connection closed after its answer, an idle machine let one worker take all 60 (seen once
+            in CI)."""
+            seen, held = [], []
+            try:
+                for _ in range(60):
+                    held.append(requests.Session())
+                    response = held[-1].get(server.url("/probe/answered-by"), timeout=30)
+                    assert response.status_code == 200
+                    seen.append((int(response.headers["X-Served-By"]), response.json()["built_by"],
+                                 response.headers["ETag"]))
+                    if len({served for served, _built, _etag in seen}) == 2:
+                        return seen
+            finally:
+                for session in held:
+                    session.close()
             pytest.fail("one worker took every connection")
 
         first = round_of_answers()
