@@ -6,7 +6,6 @@ rollup (track_period_plays) for the whole months and years inside them and the l
 """
 from __future__ import annotations
 
-import gc
 import heapq
 import re
 from dataclasses import dataclass
@@ -18,6 +17,7 @@ from sqlalchemy import case, func, literal_column, select, text, union_all
 
 from ..config import Config
 from ..database import dbapi_cursor
+from ..gcpause import without_gc
 from ..errors import InvalidInput
 from ..extensions import db
 from ..models import Album, Artist, Listen, Track
@@ -200,21 +200,7 @@ def history_stats(config: Config, start_date: date | None = None, end_date: date
     Kept per worker while the data version is unchanged (answer_memo): a repeated question costs no query."""
     p = period(config, start_date, end_date, tz)
     return remembered(("history_stats", start_date, end_date, p.tz.key, limit),
-                      lambda: _without_gc(_history_stats, p, limit))
-
-
-def _without_gc(compute, *args):
-    """compute(*args) with the cyclic garbage collector paused: a period allocates ~12,000 small lists per year,
-    which set off full collections over every object of the worker (80-140 ms each, measured on a third of the
-    calls of a year in Asia/Kolkata). Reference counting still frees everything; cycles wait for the next
-    collection. Another thread that paused it too keeps it paused only until the first one ends (harmless)."""
-    if not gc.isenabled():
-        return compute(*args)
-    gc.disable()
-    try:
-        return compute(*args)
-    finally:
-        gc.enable()
+                      lambda: without_gc(_history_stats, p, limit))
 
 
 def _history_stats(p: Period, limit: int) -> dict:
@@ -403,7 +389,7 @@ def top_list(config: Config, kind: str, start_date: date | None = None, end_date
     """Top artists, albums or tracks of a period, by play count or by listening time."""
     p = period(config, start_date, end_date, tz)
     items = remembered(("top_list", kind, start_date, end_date, p.tz.key, limit, by),
-                       lambda: _without_gc(_top_items, p, kind, limit, by))
+                       lambda: without_gc(_top_items, p, kind, limit, by))
     return {"kind": kind, "by": by, "start_date": start_date, "end_date": end_date, "tz": p.tz.key,
             "items": items}
 

@@ -157,19 +157,41 @@ def test_health_stays_fast_and_healthy_while_another_connection_holds_the_sqlite
         holder.close()
 
 
+class ProxiedPostgres:
+    """A new migrated PostgreSQL database that the server reaches through a TcpProxy (stopped, frozen or replaced
+    by the test to make the database go away or hang)."""
+
+    def __init__(self, real: str) -> None:
+        self.real, self.target, self.port = real, make_url(real), free_port()
+        self.url = self.target.set(host="127.0.0.1", port=self.port).render_as_string(hide_password=False)
+        self.proxy = None
+        self.reconnect()
+
+    @classmethod
+    def create(cls) -> ProxiedPostgres:
+        """A new database behind a started proxy."""
+        return cls(make_postgres_database(POSTGRES_URL))
+
+    def reconnect(self, blackhole: bool = False) -> None:
+        """A new proxy on the same port: the database is back (or, with blackhole, accepts and never answers)."""
+        self.proxy = TcpProxy(self.port, (self.target.host or "127.0.0.1", self.target.port or 5432),
+                              blackhole=blackhole).start()
+
+    def drop(self) -> None:
+        """Stop the proxy and drop the database."""
+        self.proxy.stop()
+        drop_postgres_database(POSTGRES_URL, self.real)
+
+
 @pytest.mark.postgres
 def test_health_stays_fast_when_postgresql_goes_away_or_hangs(tmp_path):
     if not POSTGRES_URL:
         pytest.skip("PostgreSQL not configured (AIME_TEST_POSTGRES_URL unset)")
-    real = make_postgres_database(POSTGRES_URL)
-    target = make_url(real)
-    port = free_port()
-    proxy = TcpProxy(port, (target.host or "127.0.0.1", target.port or 5432)).start()
-    via_proxy = target.set(host="127.0.0.1", port=port).render_as_string(hide_password=False)
+    database = ProxiedPostgres.create()
     server = None
     try:
-        server = start(tmp_path, server_env(tmp_path, DATABASE_URL=via_proxy), module="wsgi:app")
-        proxy.stop()  # the database server goes away: connections cut, new ones refused
+        server = start(tmp_path, server_env(tmp_path, DATABASE_URL=database.url), module="wsgi:app")
+        database.proxy.stop()  # the database server goes away: connections cut, new ones refused
         gone_at = time.monotonic()
         body = poll(lambda: (r := fresh_get(server.url("/health"), timeout=3)).json()["database"] == "unhealthy"
                     and r.json(), 30, "database unhealthy")
@@ -179,13 +201,12 @@ def test_health_stays_fast_when_postgresql_goes_away_or_hangs(tmp_path):
         assert_p99_under_a_second(server, "/ready")
         assert fresh_get(server.url("/live"), timeout=3).status_code == 200
 
-        proxy = TcpProxy(port, (target.host, target.port or 5432), blackhole=True).start()  # now it hangs
+        database.reconnect(blackhole=True)  # now it hangs
         assert_p99_under_a_second(server)
     finally:
-        proxy.stop()
+        database.drop()
         if server is not None:
             server.stop()
-        drop_postgres_database(POSTGRES_URL, real)
 
 
 def test_failed_startup_validation_stops_the_server_with_a_clear_message(tmp_path):
@@ -250,12 +271,8 @@ def test_health_answers_from_the_last_result_while_postgresql_hangs_then_tells_t
     # after the first: what /health answers while its refresh is blocked on a frozen database, exactly.
     if not POSTGRES_URL:
         pytest.skip("PostgreSQL not configured (AIME_TEST_POSTGRES_URL unset)")
-    real = make_postgres_database(POSTGRES_URL)
-    target = make_url(real)
-    port = free_port()
-    proxy = TcpProxy(port, (target.host or "127.0.0.1", target.port or 5432)).start()
-    via_proxy = target.set(host="127.0.0.1", port=port).render_as_string(hide_password=False)
-    env = server_env(tmp_path, DATABASE_URL=via_proxy, AIME_WORKERS="1", AIME_HEALTH_CHECK_TIMEOUT="5",
+    database = ProxiedPostgres.create()
+    env = server_env(tmp_path, DATABASE_URL=database.url, AIME_WORKERS="1", AIME_HEALTH_CHECK_TIMEOUT="5",
                      AIME_HEALTH_SUCCESS_TTL="0", AIME_HEALTH_FAILURE_TTL="0", AIME_HEALTH_INTERVAL="3600",
                      AIME_HEALTH_DETAILS="always")  # not with the token: that reads the throttle counters (database)
     server = None
@@ -276,9 +293,9 @@ def test_health_answers_from_the_last_result_while_postgresql_hangs_then_tells_t
         # answers from the old result, marked stale: degraded (200), not "healthy", and not after the deadline.
         assert health()[0] == (200, "healthy", "healthy", "pass", "database answers")
         time.sleep(6.5)  # no request, no monitor round: the last result ages past TTL + deadline
-        proxy.freeze()
+        database.proxy.freeze()
         answer, body = health()
-        assert proxy.swallowed > 0  # the check's query went out and is still unanswered: the check is blocked
+        assert database.proxy.swallowed > 0  # the check's query went out and is still unanswered: the check is blocked
         assert answer[:4] == (200, "degraded", "degraded", "warn")
         found = re.fullmatch(r"no result for (\d+)s: a check running for \d+\.\ds has not answered yet "
                              r"\(last: pass, database answers\)", answer[4])
@@ -291,25 +308,24 @@ def test_health_answers_from_the_last_result_while_postgresql_hangs_then_tells_t
             "unhealthy", "unhealthy", "timed out after 5s")
 
         # 3. The database goes away (connections cut, new ones refused): still 503, now saying so.
-        proxy.stop()
+        database.proxy.stop()
         poll(lambda: health()[0] == (503, "unhealthy", "unhealthy", "fail", "database unreachable (OperationalError)"),
              30, "unreachable")
 
         # 4. It is back: healthy again.
-        proxy = TcpProxy(port, (target.host or "127.0.0.1", target.port or 5432)).start()
+        database.reconnect()
         poll(lambda: health()[0] == (200, "healthy", "healthy", "pass", "database answers"), 30, "recovered")
 
         # 5. A recent result (younger than TTL + deadline) stands as it is while the refresh hangs: healthy, 200,
         # the database last seen before the freeze.
         assert health()[0] == (200, "healthy", "healthy", "pass", "database answers")
-        proxy.freeze()
+        database.proxy.freeze()
         frozen_at = datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
         answer, body = health()
-        assert proxy.swallowed > 0
+        assert database.proxy.swallowed > 0
         assert answer == (200, "healthy", "healthy", "pass", "database answers")
         assert body["checks"]["database"]["observed_at"] <= frozen_at  # seen before the freeze
     finally:
-        proxy.stop()
+        database.drop()
         if server is not None:
             server.stop()
-        drop_postgres_database(POSTGRES_URL, real)

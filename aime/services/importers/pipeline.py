@@ -1,7 +1,6 @@
 """The streaming import: parser records -> batches -> one transaction per batch (ids, dedup, insert, counts)."""
 from __future__ import annotations
 
-import gc
 import logging
 import time
 from contextlib import contextmanager
@@ -14,6 +13,7 @@ from sqlalchemy import select, text, update
 from sqlalchemy.exc import SQLAlchemyError
 
 from ...database import dbapi_cursor
+from ...gcpause import without_gc
 from ...models import Listen, Track
 from .. import rollups
 from . import enrich
@@ -286,7 +286,7 @@ class KnownPlays:
             if self.loads >= KNOWN_LOADS:
                 return False
             self.loads += 1
-            return _without_gc(self._load, session, cache)
+            return without_gc(self._load, session, cache)
         finally:
             session.rollback()
 
@@ -355,19 +355,6 @@ class KnownPlays:
         stored = self.details.get(track_id)
         return stored is not None and all(
             value is None or old is ANY or value == old for value, old in zip(details, stored, strict=True))
-
-
-def _without_gc(load, *args):
-    """load(*args) with the cyclic garbage collector paused: a load makes a million short-lived row tuples and
-    some hundred thousand lasting catalogue entries, which set off full collections over every object made so
-    far (about 0.2-0.3 s of a 1.1 s load). Reference counting still frees the rows; nothing here makes cycles."""
-    if not gc.isenabled():
-        return load(*args)
-    gc.disable()
-    try:
-        return load(*args)
-    finally:
-        gc.enable()
 
 
 @dataclass
