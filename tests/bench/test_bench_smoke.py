@@ -154,7 +154,10 @@ def test_health_measured_while_database_blocked(report):
         assert row["requests"] > 0 and isinstance(row["p99_ms"], (int, float)), row
     if "http_postgres" in report:
         assert [row["name"] for row in report["http_postgres"]["blocked"]] == ["postgres hanging", "postgres refusing"]
-        assert report["http_postgres"]["blocked"][1]["statuses"] == [503]  # the truth: the database is gone
+        # The truth: the database is gone. The phase's first requests may still get the last result, when it is
+        # younger than its TTL plus one check deadline (aime/health/registry.py): 200 then 503, never anything else.
+        statuses = report["http_postgres"]["blocked"][1]["statuses"]
+        assert 503 in statuses and set(statuses) <= {200, 503}, statuses
 
 
 @pytest.mark.slow
