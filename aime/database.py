@@ -2,10 +2,13 @@
 from __future__ import annotations
 
 import logging
+import math
 import os
 import sqlite3
+import time
 from contextlib import contextmanager
 from contextvars import ContextVar
+from functools import cache
 from pathlib import Path
 from typing import TypeVar
 from collections.abc import Callable, Iterator
@@ -34,8 +37,14 @@ def engine_options(config: Config) -> dict:
     """SQLAlchemy engine options for the configured database."""
     if config.is_sqlite:
         return {"connect_args": {"timeout": config.sqlite_busy_timeout_ms / 1000, "check_same_thread": False}}
+    # TCP keepalives and tcp_user_timeout: a server cut off by the network (no RST) is noticed by the kernel, also
+    # by the background jobs, which have no request deadline: an idle connection after 30 + 3 x 10 s without an
+    # answer to a probe, one whose sent data stays unacknowledged after TCP_USER_TIMEOUT_MS. Requests do not wait
+    # for these: each wait of theirs ends at the deadline (see _bounded_connection_class).
     return {"pool_pre_ping": True, "pool_recycle": 3600, "pool_size": 10, "max_overflow": 10,
-            "connect_args": {"connect_timeout": 5}}
+            "connect_args": {"connect_timeout": CONNECT_TIMEOUT_SECONDS, "keepalives": 1, "keepalives_idle": 30,
+                             "keepalives_interval": 10, "keepalives_count": 3,
+                             "tcp_user_timeout": TCP_USER_TIMEOUT_MS}}
 
 
 def init_database(app: Flask, config: Config) -> None:
@@ -123,6 +132,18 @@ def install_postgresql_hooks(engine: Engine) -> None:
     background job) puts the server's default back first."""
 
     _skippable_ping(engine)
+    connection_class = _bounded_connection_class()
+
+    @event.listens_for(engine, "do_connect")
+    def _connect(_dialect, _record, cargs, cparams):
+        # A new connection of a request: no later than its deadline plus the margin (psycopg waits at least 2 s).
+        left = wait_timeout()
+        if left is not None:
+            if left <= 0:
+                raise connection_class.no_answer("no time left before the request's deadline to connect")
+            configured = int(cparams.get("connect_timeout") or CONNECT_TIMEOUT_SECONDS)
+            cparams = {**cparams, "connect_timeout": max(1, min(configured, math.ceil(left)))}
+        return connection_class.connect(*cargs, **cparams)
 
     @event.listens_for(engine, "begin")
     def _on_begin(connection):
@@ -148,6 +169,74 @@ def install_postgresql_hooks(engine: Engine) -> None:
             connection.info[_PG_TIMEOUT_KEY] = left
 
 
+# The moment (monotonic) by which a wait for PostgreSQL must end, when a caller wants it sooner than the deadline.
+_answer_by: ContextVar[float | None] = ContextVar("aime_postgresql_answer_by", default=None)
+
+
+@contextmanager
+def answer_within(seconds: float) -> Iterator[None]:
+    """PostgreSQL must answer each wait inside this block within `seconds` of its start (and by the request's
+    deadline plus NO_ANSWER_MARGIN): else the connection is closed and the statement fails as unanswered (an
+    OperationalError, so the pool replaces the connection). For small reads whose answer is worth less than the
+    time a hung server would take (the pool's ping, the throttle counters)."""
+    until = time.monotonic() + seconds
+    earlier = _answer_by.get()
+    token = _answer_by.set(until if earlier is None else min(earlier, until))
+    try:
+        yield
+    finally:
+        _answer_by.reset(token)
+
+
+def wait_timeout() -> float | None:
+    """Seconds the current wait for PostgreSQL may last (at least 0), or None: no bound (outside requests).
+
+    A request's waits end at its deadline plus NO_ANSWER_MARGIN: a server that answers has stopped the statement
+    at the deadline itself (statement_timeout), so only a server that does not answer at all (frozen, cut off
+    without a reset) is given up on at the margin."""
+    bounds = []
+    left = deadlines.remaining()
+    if left is not None:
+        bounds.append(left + NO_ANSWER_MARGIN)
+    until = _answer_by.get()
+    if until is not None:
+        bounds.append(until - time.monotonic())
+    return max(0.0, min(bounds)) if bounds else None
+
+
+@cache
+def _bounded_connection_class():
+    """psycopg's Connection whose waits for the server end by wait_timeout(): one that is not answered in time
+    closes the connection (it is mid-protocol: nothing else may use it) and raises an OperationalError.
+
+    psycopg runs every exchange with the server (query, fetch, commit, rollback, the pool's ping) through
+    Connection.wait, in the calling thread, with an optional timeout of its own that raises _WaitTimeout: the
+    request's deadline is in that thread's context. Closing from the outside (a timer, cancel()) is not needed,
+    and a cancel request would go to the same hung server."""
+    import psycopg
+    from psycopg import errors
+
+    poll_interval = getattr(psycopg.connection, "_WAIT_INTERVAL", 0.1)  # psycopg's: how often a wait wakes up
+
+    class BoundedConnection(psycopg.Connection):
+        @staticmethod
+        def no_answer(what: str) -> psycopg.OperationalError:
+            return psycopg.OperationalError(f"PostgreSQL did not answer: {what}")
+
+        def wait(self, gen, interval: float = poll_interval, timeout: float | None = None):
+            bound = wait_timeout()
+            if bound is None or (timeout is not None and timeout <= bound):
+                return super().wait(gen, interval=interval, timeout=timeout)
+            try:
+                return super().wait(gen, interval=interval, timeout=bound)
+            except errors._WaitTimeout:
+                self.close()
+                error = self.no_answer(f"no reply within {bound:.1f}s (the request's deadline); connection closed")
+            raise error
+
+    return BoundedConnection
+
+
 # Set while a caller checks a connection out whose first statement tests it anyway (see unpinged_connection).
 _ping_skipped: ContextVar[bool] = ContextVar("aime_ping_skipped", default=False)
 
@@ -158,7 +247,10 @@ def _skippable_ping(engine: Engine) -> None:
     ping = dialect.do_ping
 
     def do_ping(dbapi_connection) -> bool:
-        return True if _ping_skipped.get() else ping(dbapi_connection)
+        if _ping_skipped.get():
+            return True
+        with answer_within(PING_SECONDS):  # a SELECT 1 unanswered this long: the server hangs, try a new connection
+            return ping(dbapi_connection)
 
     dialect.do_ping = do_ping  # this engine's dialect only; the pool calls dialect.do_ping at each checkout
 
@@ -169,8 +261,13 @@ def unpinged_connection(engine: Engine) -> Iterator:
     is its own test: a caller whose statement fails on a dead connection invalidates it and asks again (as the
     ping would have). On PostgreSQL the ping is a round trip and about a third of the CPU of a version read."""
     token = _ping_skipped.set(True)
+    dbapi_error = engine.dialect.loaded_dbapi.Error
     try:
         connection = engine.raw_connection()
+    except dbapi_error as error:
+        # The pool raises the driver's own error when it cannot connect (refused, no answer): raised as SQLAlchemy's,
+        # like every other database error, so that it is answered as the database being unavailable (503).
+        raise DBAPIError.instance(None, None, error, dbapi_error) from error
     finally:
         _ping_skipped.reset(token)
     try:
@@ -213,6 +310,10 @@ _FILE_KEY = "aime_sqlite_file"
 _PG_TIMEOUT_KEY = "aime_postgresql_statement_timeout_ms"  # the session's statement_timeout (absent: the default)
 _PG_IDLE = 0  # psycopg.pq.TransactionStatus.IDLE
 TIMEOUT_SLACK_MS = 1000  # a statement may be cut this much before its request's deadline, never after it
+NO_ANSWER_MARGIN = 1.0  # s past its deadline a request waits for a PostgreSQL that does not answer at all
+PING_SECONDS = 2.0  # the pool's ping (SELECT 1) unanswered this long: the connection is replaced
+CONNECT_TIMEOUT_SECONDS = 5
+TCP_USER_TIMEOUT_MS = 30_000
 _BUSY_KEY = "aime_sqlite_busy_timeout_ms"
 _PROGRESS_STEPS = 20_000  # virtual-machine instructions between two deadline checks (well under 1 ms)
 
