@@ -15,12 +15,13 @@ from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.exc import OperationalError
 
-from ..database import run_write
+from ..database import answer_within, run_write
 from ..extensions import db
 from ..models import RateCounter
 
 log = logging.getLogger(__name__)
 KEEP_SECONDS = 86400  # rows of windows older than this are deleted as new events arrive
+READ_SECONDS = 1.0  # a count unread after this long (PostgreSQL hangs) is taken as 0, like an unreachable database
 
 
 @dataclass(frozen=True)
@@ -40,10 +41,14 @@ def used(key: str, limit: Limit, now: float | None = None) -> tuple[int, int]:
     """(events counted for key in the current window, seconds until the window ends)."""
     start, retry_after = limit.window(time.time() if now is None else now)
     try:
-        row = db.session.execute(select(RateCounter.window_start, RateCounter.count)
-                                 .where(RateCounter.key == key)).first()
+        # A primary-key read: unanswered within READ_SECONDS the server hangs (or is cut off), and the request may
+        # not need it at all (/health with the token): it should not wait for its whole deadline here.
+        with answer_within(READ_SECONDS):
+            row = db.session.execute(select(RateCounter.window_start, RateCounter.count)
+                                     .where(RateCounter.key == key)).first()
     except OperationalError:
-        # Database unreachable: the request itself will fail on it; do not turn that into a lock-out.
+        # Database unreachable or hung: the request itself will fail on it if it needs it; do not turn that into a
+        # lock-out (a legitimate client with the token would be refused for the database's sake).
         log.warning("throttle: counters unreadable, not limiting %s", key)
         db.session.rollback()
         return 0, retry_after

@@ -8,12 +8,154 @@ in docs/reliability.md, not asserted here: each request below only has to be ans
 """
 from __future__ import annotations
 
+import contextlib
+import socket
+import threading
 import time
+from concurrent.futures import ThreadPoolExecutor
 
 import pytest
+import requests
 
+from tests.conftest import POSTGRES_URL, TEST_TOKEN
+from tests.health.test_gunicorn import ProxiedPostgres, server_env, start
+from tests.support.polling import poll
+from tests.support.proxy import TcpProxy
 
 pytestmark = [pytest.mark.resilience]
+AUTH = {"Authorization": f"Bearer {TEST_TOKEN}"}
+CLIENT_TIMEOUT = 30  # far above the bound (AIME_TIMEOUT 3 s + 2 s): only a hang reaches it
+ALBUMS = "/api/v1/collection/albums"
+
+
+class PausingProxy(TcpProxy):
+    """A TcpProxy whose freeze stops reading instead of swallowing: the bytes wait in the kernel's buffers, as they
+    wait in a real partition (TCP retransmits them), and go through when it thaws."""
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self._flowing = threading.Event()
+        self._flowing.set()
+
+    def freeze(self) -> None:
+        self._flowing.clear()
+
+    def thaw(self) -> None:
+        self._flowing.set()
+
+    def _pipe(self, src, dst) -> None:
+        try:
+            while True:
+                self._flowing.wait()
+                data = src.recv(65536)
+                if not data:
+                    break
+                self._flowing.wait()  # read just before a freeze: held too
+                dst.sendall(data)
+        except OSError:
+            pass
+        finally:
+            self._close_pair(src, dst)
+
+    def _close_pair(self, src, dst) -> None:
+        """TcpProxy._pipe's ending: shut both sockets; whichever direction ends second closes them."""
+        for sock in (src, dst):
+            with contextlib.suppress(OSError):
+                sock.shutdown(socket.SHUT_RDWR)
+        with self._lock:
+            if src in self._closing or dst in self._closing:
+                for sock in (src, dst):
+                    sock.close()
+                    if sock in self._sockets:
+                        self._sockets.remove(sock)
+            else:
+                self._closing.update((src, dst))
+
+
+class PausingPostgres(ProxiedPostgres):
+    def reconnect(self, blackhole: bool = False) -> None:
+        self.proxy = PausingProxy(self.port, (self.target.host or "127.0.0.1", self.target.port or 5432),
+                                  blackhole=blackhole).start()
+
+
+def get(server, path: str, **kwargs) -> tuple[requests.Response, float]:
+    """GET on a new connection with the long client timeout; (response, seconds it took)."""
+    began = time.monotonic()
+    response = requests.get(server.url(path), headers={"Connection": "close", **kwargs.pop("headers", {})},
+                            timeout=CLIENT_TIMEOUT, **kwargs)
+    return response, time.monotonic() - began
+
+
+def album_titles(response) -> list[str]:
+    return [item["title"] for item in response.json()["items"]]
+
+
+@pytest.fixture
+def hung_postgres_server(tmp_path):
+    """A migrated PostgreSQL database behind a PausingProxy, and gunicorn (1 worker x 4 threads) in front of it."""
+    if not POSTGRES_URL:
+        pytest.skip("PostgreSQL not configured (AIME_TEST_POSTGRES_URL unset)")
+    database = PausingPostgres.create()
+    server = None
+    try:
+        # One worker with 4 threads (so a hung request would take a quarter of all of them), a 3 s request deadline.
+        env = server_env(tmp_path, DATABASE_URL=database.url, AIME_WORKERS="1", AIME_THREADS="4", AIME_TIMEOUT="3",
+                         AIME_HEALTH_DETAILS="token")
+        server = start(tmp_path, env, module="wsgi:app")
+        yield server, database
+    finally:
+        database.proxy.thaw()
+        if server is not None:
+            server.stop()
+        database.drop()
+
+
+@pytest.mark.integration
+@pytest.mark.slow
+@pytest.mark.postgres
+def test_reads_and_token_health_answer_503_while_postgresql_hangs_and_200_after_it_thaws(hung_postgres_server):
+    server, database = hung_postgres_server
+    created = requests.post(server.url(ALBUMS), json={"title": "Hang Test", "artists": ["Frozen Host"]},
+                            headers=AUTH, timeout=CLIENT_TIMEOUT)
+    assert created.status_code == 201, created.text
+    assert album_titles(get(server, ALBUMS)[0]) == ["Hang Test"]
+    assert get(server, "/health", headers=AUTH)[0].status_code == 200
+
+    database.proxy.freeze()
+    # The health checks find out on their own (their deadline, 0.8 s, past the last result's TTL): from then on
+    # /health is 503 whoever asks. What is tested below is that asking with the token answers it too.
+    poll(lambda: get(server, "/health")[0].status_code == 503, 20, "health checks time out")
+    # Every thread of the worker on a database request at once, twice: the first wave must give its threads back
+    # for the second to be answered at all.
+    for _wave in range(2):
+        with ThreadPoolExecutor(4) as pool:
+            answers = list(pool.map(lambda path: get(server, path, headers=AUTH if path == "/health" else {}),
+                                    [ALBUMS, ALBUMS, ALBUMS, "/health"]))
+        for response, _took in answers[:3]:
+            assert response.status_code == 503, response.text
+            assert response.headers["Content-Type"] == "application/problem+json"
+            body = response.json()
+            assert (body["status"], body["title"]) == (503, "Database unavailable")
+            assert response.headers["Retry-After"] == "5"
+        health, _took = answers[3]
+        assert health.status_code == 503, health.text
+        assert (health.json()["status"], health.json().get("database")) == ("unhealthy", "unhealthy"), health.text
+        assert "checks" in health.json()  # the token was accepted: details shown
+    # Meanwhile what needs no database answers.
+    assert get(server, "/live")[0].status_code == 200
+    assert get(server, "/health")[0].status_code == 503
+
+    database.proxy.thaw()
+    poll(lambda: get(server, ALBUMS)[0].status_code == 200, 20, "reads answer again")
+    assert album_titles(get(server, ALBUMS)[0]) == ["Hang Test"]
+    body = poll(lambda: (r := get(server, "/health", headers=AUTH)[0]).status_code == 200 and r.json(), 20,
+                "healthy again")
+    # Healthy but for the error rate: the six 503s of the freeze are among the last 5 minutes' requests.
+    assert (body["status"], body["database"], body["checks"]["database"]["output"]) == (
+        "degraded", "healthy", "database answers")
+    assert {name: check["status"] for name, check in body["checks"].items() if check["status"] != "pass"} == {
+        "error_rate": "warn"}
+    assert body["checks"]["error_rate"]["output"].startswith("6 of ")
 
 
 def test_a_wait_for_postgresql_ends_at_the_deadline_plus_the_margin_or_sooner_where_asked(monkeypatch):
