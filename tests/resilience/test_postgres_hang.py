@@ -86,6 +86,14 @@ def get(server, path: str, **kwargs) -> tuple[requests.Response, float]:
     return response, time.monotonic() - began
 
 
+def ask(server, what: str) -> requests.Response:
+    """"POST": a new album with the token; "/health": with the token; else a GET of that path."""
+    if what == "POST":
+        return requests.post(server.url(ALBUMS), json={"title": "Never Stored", "artists": ["Frozen Host"]},
+                             headers={"Connection": "close", **AUTH}, timeout=CLIENT_TIMEOUT)
+    return get(server, what, headers=AUTH if what == "/health" else {})[0]
+
+
 def album_titles(response) -> list[str]:
     return [item["title"] for item in response.json()["items"]]
 
@@ -126,18 +134,17 @@ def test_reads_and_token_health_answer_503_while_postgresql_hangs_and_200_after_
     # /health is 503 whoever asks. What is tested below is that asking with the token answers it too.
     poll(lambda: get(server, "/health")[0].status_code == 503, 20, "health checks time out")
     # Every thread of the worker on a database request at once, twice: the first wave must give its threads back
-    # for the second to be answered at all.
-    for _wave in range(2):
+    # for the second to be answered at all. The second has a write in it.
+    for wave in ([ALBUMS, ALBUMS, ALBUMS, "/health"], ["POST", ALBUMS, ALBUMS, "/health"]):
         with ThreadPoolExecutor(4) as pool:
-            answers = list(pool.map(lambda path: get(server, path, headers=AUTH if path == "/health" else {}),
-                                    [ALBUMS, ALBUMS, ALBUMS, "/health"]))
-        for response, _took in answers[:3]:
+            answers = list(pool.map(ask, [server] * 4, wave))
+        for response in answers[:3]:
             assert response.status_code == 503, response.text
             assert response.headers["Content-Type"] == "application/problem+json"
             body = response.json()
             assert (body["status"], body["title"]) == (503, "Database unavailable")
             assert response.headers["Retry-After"] == "5"
-        health, _took = answers[3]
+        health = answers[3]
         assert health.status_code == 503, health.text
         assert (health.json()["status"], health.json().get("database")) == ("unhealthy", "unhealthy"), health.text
         assert "checks" in health.json()  # the token was accepted: details shown
@@ -147,7 +154,7 @@ def test_reads_and_token_health_answer_503_while_postgresql_hangs_and_200_after_
 
     database.proxy.thaw()
     poll(lambda: get(server, ALBUMS)[0].status_code == 200, 20, "reads answer again")
-    assert album_titles(get(server, ALBUMS)[0]) == ["Hang Test"]
+    assert album_titles(get(server, ALBUMS)[0]) == ["Hang Test"]  # the write of the freeze was not stored
     body = poll(lambda: (r := get(server, "/health", headers=AUTH)[0]).status_code == 200 and r.json(), 20,
                 "healthy again")
     # Healthy but for the error rate: the six 503s of the freeze are among the last 5 minutes' requests.
@@ -155,7 +162,7 @@ def test_reads_and_token_health_answer_503_while_postgresql_hangs_and_200_after_
         "degraded", "healthy", "database answers")
     assert {name: check["status"] for name, check in body["checks"].items() if check["status"] != "pass"} == {
         "error_rate": "warn"}
-    assert body["checks"]["error_rate"]["output"].startswith("6 of ")
+    assert body["checks"]["error_rate"]["output"].startswith("6 of ")  # the 5 reads and the write
 
 
 def test_a_wait_for_postgresql_ends_at_the_deadline_plus_the_margin_or_sooner_where_asked(monkeypatch):
@@ -201,3 +208,30 @@ def test_postgresql_connections_carry_keepalives_and_the_bounded_wait(app, backe
                 "keepalives_count": "3", "tcp_user_timeout": "30000"}
         finally:
             raw.close()
+
+
+def test_psycopgs_wait_keeps_the_shape_the_bounded_connection_overrides():
+    # aime/database.py overrides psycopg's Connection.wait (a method psycopg's own docs do not list) and catches its
+    # private errors._WaitTimeout; setup.cfg bounds psycopg to the series this was checked against.
+    import configparser
+    import inspect
+
+    import psycopg
+    from packaging.requirements import Requirement
+    from psycopg import errors
+    from psycopg.cursor import Cursor
+
+    from tests.support.servers import ROOT
+
+    assert list(inspect.signature(psycopg.Connection.wait).parameters) == ["self", "gen", "interval", "timeout"]
+    assert issubclass(errors._WaitTimeout, psycopg.OperationalError)
+    assert isinstance(psycopg.connection._WAIT_INTERVAL, float)
+    # Every exchange goes through it: a statement, a commit, a rollback.
+    for function in (Cursor.execute, psycopg.Connection.commit, psycopg.Connection.rollback):
+        assert ".wait(" in inspect.getsource(function), function
+    parser = configparser.ConfigParser()
+    parser.read(ROOT / "setup.cfg")
+    requirement = next(Requirement(line.strip()) for line in parser["options"]["install_requires"].splitlines()
+                       if line.strip().startswith("psycopg"))
+    assert str(requirement.specifier) in ("<3.4,>=3.3", ">=3.3,<3.4")
+    assert psycopg.__version__ in requirement.specifier
