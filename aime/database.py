@@ -231,7 +231,7 @@ def _bounded_connection_class():
                 return super().wait(gen, interval=interval, timeout=bound)
             except errors._WaitTimeout:
                 self.close()
-                error = self.no_answer(f"no reply within {bound:.1f}s (the request's deadline); connection closed")
+                error = self.no_answer(f"no reply within {bound:.1f}s; connection closed")
             raise error
 
     return BoundedConnection
