@@ -3,8 +3,8 @@
 Every request that touches the database ends by its deadline plus a small margin with a 503 (problem+json, or the
 health document), its thread free again; /live, anonymous /health and requests that need no database keep
 answering; when the database answers again everything recovers without a restart. The bound itself is measured
-in docs/reliability.md, not asserted here: each request below only has to be answered within a client timeout
-(30 s) far above it, so that a hang fails the test.
+(bench/pg_hang.py, docs/benchmarks.md), not asserted here: each request below only has to be answered within
+a client timeout (30 s) far above it, so that a hang fails the test.
 """
 from __future__ import annotations
 
