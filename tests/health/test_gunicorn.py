@@ -274,7 +274,7 @@ def test_health_answers_from_the_last_result_while_postgresql_hangs_then_tells_t
     database = ProxiedPostgres.create()
     env = server_env(tmp_path, DATABASE_URL=database.url, AIME_WORKERS="1", AIME_HEALTH_CHECK_TIMEOUT="5",
                      AIME_HEALTH_SUCCESS_TTL="0", AIME_HEALTH_FAILURE_TTL="0", AIME_HEALTH_INTERVAL="3600",
-                     AIME_HEALTH_DETAILS="always")  # not with the token: that reads the throttle counters (database)
+                     AIME_HEALTH_DETAILS="always")  # not with the token: it reads the throttle counters (+1 s)
     server = None
 
     def health():
