@@ -1,14 +1,16 @@
 """Last.fm exports: lastfm-to-csv (no header), lastfm.ghan.nl CSV and JSON pages."""
 from __future__ import annotations
 
+import csv
 from collections.abc import Iterator
+from itertools import chain
 from operator import itemgetter
 from typing import BinaryIO
 
 from .common import MAX_EPOCH, MIN_EPOCH, RowError, epoch, guarded, lastfm_date, mbid, play
 from .jsonstream import top_level_items
 from .records import KnownRows, Malformed, Play, Skipped
-from .textio import csv_rows
+from .textio import LineReader, csv_rows
 
 GHAN_COLUMNS = ("uts", "artist", "track")
 
@@ -34,18 +36,29 @@ def parse_ghan_csv(stream: BinaryIO, known=None) -> Iterator:
 
     With `known` (a `pipeline.KnownPlays`), rows that are plays already stored come as KnownRows (`_known_rows`).
     """
+    if known is not None:
+        yield from _known_rows(LineReader(stream), known)
+        return
     rows = csv_rows(stream)
     for line, header, problem in rows:
         if problem is not None:
             yield problem
             continue
-        columns = {name.strip().lower(): i for i, name in enumerate(header)}
-        missing = [name for name in GHAN_COLUMNS if name not in columns]
-        if missing:
-            yield Malformed(line, f"header lacks column(s) {', '.join(missing)}")
+        columns = _ghan_columns(line, header)
+        if type(columns) is Malformed:
+            yield columns
             return
-        yield from _ghan_rows(rows, columns) if known is None else _known_rows(rows, columns, known)
+        yield from _ghan_rows(rows, columns)
         return
+
+
+def _ghan_columns(line: int, header: list[str]) -> dict[str, int] | Malformed:
+    """The header's column numbers by name, or the header's error."""
+    columns = {name.strip().lower(): i for i, name in enumerate(header)}
+    missing = [name for name in GHAN_COLUMNS if name not in columns]
+    if missing:
+        return Malformed(line, f"header lacks column(s) {', '.join(missing)}")
+    return columns
 
 
 def _ghan_rows(rows, columns: dict[str, int]) -> Iterator:
@@ -55,62 +68,219 @@ def _ghan_rows(rows, columns: dict[str, int]) -> Iterator:
 
 
 KNOWN_CHUNK = 1000  # rows per KnownRows record at most
-KNOWN_MEMO_LIMIT = 200_000  # raw name/id combinations remembered; beyond, the memo restarts
+KNOWN_MEMO_LIMIT = 200_000  # raw name/id combinations (and line texts) remembered; beyond, the memo restarts
 
 
-def _known_rows(rows, columns: dict[str, int], known) -> Iterator:
+def _known_rows(source: LineReader, known) -> Iterator:
     """_ghan_rows for a re-import: a row whose Play would be a stored duplicate with nothing to teach is not built.
 
     Its raw fields other than the time (names and ids, as read) are looked up in `known.memo` (filled here with
     `known.track_key` of the row's Play the first time they are seen), and that key plus the row's time in
     `known.keys`; such rows come, in order, as KnownRows of at most KNOWN_CHUNK rows, every other row as
     `_ghan_rows` yields it. The set only changes while this generator waits at a `yield`: it is read again after each.
+
+    Lines are read as `textio.csv_rows` reads them (same records, lines and problems), with one shortcut
+    (`_KnownLines.lines`): when the time is the first column and the names and ids come after the second (or after
+    the first, when the second is a name), a line is first looked up in the memo by its text after those leading
+    fields, without the csv module. The csv module reads that text into the same fields whatever the leading fields
+    held, as long as these are a plain number and a text without quotes or line breaks inside; the memo has such a
+    text once a line of it was read, whole, as one record that is a stored play. Every other line begins a record
+    that the csv module reads.
     """
-    uts, width = columns["uts"], len(columns)
-    picked = [columns[name] for name in ("artist", "album", "track", "artist_mbid", "album_mbid", "track_mbid")
-              if name in columns]
-    raw = itemgetter(*picked)
-    build = _row_builder(columns)
+    lines_in = iter(source)
+    reader = csv.reader(lines_in, strict=False)
+    found = yield from _header(reader, source.problems)
+    if found is not None:
+        parse = _KnownLines(found[0], found[1], known, lines_in, reader, source.problems)
+        yield from parse.records()
 
-    def rebuild(line: int, fields: tuple, moment: int) -> Play:
-        row = [""] * width
-        for i, value in zip(picked, fields, strict=True):
+
+def _header(reader, problems: list) -> Iterator:
+    """Yields the problems before the header; returns (its columns, the line after it), or None (no header, or a
+    header without the columns needed, reported)."""
+    start = 1
+    while True:
+        done = reader.line_num
+        try:
+            row = next(reader)
+        except StopIteration:
+            yield from problems
+            return None
+        except csv.Error as error:
+            yield Malformed(start, f"unreadable CSV: {error}")
+            start += reader.line_num - done
+            continue
+        while problems:
+            yield problems.pop(0)
+        line, start = start, start + reader.line_num - done
+        if row:
+            columns = _ghan_columns(line, row)
+            if type(columns) is Malformed:
+                yield columns
+                return None
+            return columns, start
+
+
+class _KnownLines:
+    """The state of `_known_rows` after the header: the rows found so far (not yet yielded) and the line reached."""
+
+    def __init__(self, columns: dict[str, int], start: int, known, lines_in, reader, problems: list) -> None:
+        self.known, self.lines_in, self.reader, self.problems = known, lines_in, reader, problems
+        self.start = start  # the line of the next record
+        self.uts, self.width = columns["uts"], len(columns)
+        self.picked = [columns[name] for name in ("artist", "album", "track", "artist_mbid", "album_mbid",
+                                                  "track_mbid") if name in columns]
+        self.raw = itemgetter(*self.picked)
+        self.build = _row_builder(columns)
+        lead = 0 if self.uts != 0 else 2 if self.width > 2 and 1 not in self.picked else 1  # fields before names
+        self.lead = lead if all(i >= lead for i in self.picked) else 0  # 0: every line through the csv module
+        self.found: list = [[], [], []]  # lines, fields (the memo's shared tuples), times of rows found
+        self.keys = self.memo = None
+        self.generation = 0
+        self.renew()
+
+    def renew(self) -> None:
+        """Read the set again (after a yield)."""
+        self.keys, self.memo, self.generation = self.known.keys, self.known.memo, self.known.generation
+
+    def rebuild(self, line: int, fields: tuple, moment: int) -> Play:
+        row = [""] * self.width
+        for i, value in zip(self.picked, fields, strict=True):
             row[i] = value
-        row[uts] = str(moment)
-        return build(line, row)
+        row[self.uts] = str(moment)
+        return self.build(line, row)
 
-    keys, memo, generation = known.keys, known.memo, known.generation
-    lines: list[int] = []
-    fields: list[tuple] = []
-    moments: list[int] = []
-    for line, row, problem in rows:
-        record = problem
-        if problem is None and keys is not None and len(row) >= width:
-            found = memo.get(raw(row))
+    def flush(self) -> Iterator:
+        """The rows found so far, as one KnownRows."""
+        if self.found[0]:
+            yield KnownRows(*self.found, self.rebuild, self.generation)
+            self.found = [[], [], []]
+
+    def records(self) -> Iterator:
+        while True:
+            text = tail = None
+            if self.lead and self.keys is not None:
+                text, tail = yield from self.lines()
+                if text is None:
+                    if self.keys is None:
+                        continue  # the set was dropped: every line through the csv module for now
+                    break  # the end of the file
+                current, done = csv.reader(chain((text,), self.lines_in), strict=False), 0
+            else:
+                current, done = self.reader, self.reader.line_num
+            try:
+                row = next(current)
+            except StopIteration:
+                break
+            except csv.Error as error:
+                yield from self.flush()
+                yield Malformed(self.start, f"unreadable CSV: {error}")
+                self.start += current.line_num - done
+                self.renew()
+                continue
+            line = self.start
+            self.start += current.line_num - done
+            if self.problems:
+                yield from self.flush()
+                while self.problems:
+                    yield self.problems.pop(0)
+                self.renew()
+            if row:
+                # the line was one whole record: its text alone gives its fields
+                yield from self.row(line, row, tail if current is not self.reader and current.line_num == 1 else None)
+        yield from self.flush()
+        yield from self.problems
+
+    def lines(self) -> Iterator:
+        """Lines found from their text alone, until one is not (or the set is dropped): returns (that line, its text
+        after the leading fields when that may be a memo key), or (None, None) at the end of the file."""
+        lines, fields, moments = self.found
+        keys, memo, lead, problems, start = self.keys, self.memo, self.lead, self.problems, self.start
+        text = None
+        for text in self.lines_in:
+            i = text.find(",")
+            if lead == 2 and 0 < i < 12 and text.startswith('"', i + 1):  # the usual line, inlined
+                j = text.find('"', i + 2)
+                tail = text[j + 2:] if j > 0 and text.startswith(",", j + 1) else None
+            else:
+                tail = _tail(text, i, lead)
+            if tail is None:
+                break
+            found = memo.get(tail)
+            if found is None or problems or not (u := text[:i]).isdigit() or not u.isascii() \
+                    or not MIN_EPOCH < (moment := int(u)) < MAX_EPOCH or found[0] + moment not in keys:
+                if not text[:i].isdigit():
+                    tail = None  # the first field is not a plain number: the text after it is no key
+                break
+            lines.append(start)
+            fields.append(found[1])
+            moments.append(moment)
+            start += 1
+            if len(lines) >= KNOWN_CHUNK:
+                self.start = start
+                yield from self.flush()
+                self.renew()
+                lines, fields, moments = self.found
+                keys, memo = self.keys, self.memo
+                if keys is None:
+                    return None, None
+        else:
+            text = tail = None
+        self.start = start
+        return text, tail
+
+    def row(self, line: int, row: list[str], tail: str | None) -> Iterator:
+        """One record read by the csv module: found (to the rows found so far), or yielded."""
+        record, memo, keys = None, self.memo, self.keys
+        if keys is not None and len(row) >= self.width:
+            names = self.raw(row)
+            found = memo.get(names)
             if found is None:
-                record = build(line, row, Malformed)
+                record = self.build(line, row, Malformed)
                 if type(record) is Play:  # a malformed row says nothing about the other rows of the same fields
                     if len(memo) >= KNOWN_MEMO_LIMIT:
                         memo.clear()
-                    names = raw(row)
-                    found = memo[names] = (known.track_key(record), names)
-            if found is not None and found[0] is not None and (text := row[uts]).isascii() and text.isdigit() \
-                    and len(text) < 12 and MIN_EPOCH < (moment := int(text)) < MAX_EPOCH and found[0] + moment in keys:
-                lines.append(line)
-                fields.append(found[1])  # the memo's tuple: shared, the row's own is freed at once
-                moments.append(moment)
-                if len(lines) >= KNOWN_CHUNK:
-                    yield KnownRows(lines, fields, moments, rebuild, generation)
-                    lines, fields, moments = [], [], []
-                    keys, memo, generation = known.keys, known.memo, known.generation
-                continue
-        if lines:
-            yield KnownRows(lines, fields, moments, rebuild, generation)
-            lines, fields, moments = [], [], []
-        yield record if record is not None else build(line, row, Malformed)
-        keys, memo, generation = known.keys, known.memo, known.generation
-    if lines:
-        yield KnownRows(lines, fields, moments, rebuild, generation)
+                    found = memo[names] = (self.known.track_key(record), names)
+            if found is not None and found[0] is not None:
+                if tail is not None:
+                    memo[tail] = found
+                if (moment := _moment(row[self.uts])) is not None and found[0] + moment in keys:
+                    self.found[0].append(line)
+                    self.found[1].append(found[1])
+                    self.found[2].append(moment)
+                    if len(self.found[0]) >= KNOWN_CHUNK:
+                        yield from self.flush()
+                        self.renew()
+                    return
+        yield from self.flush()
+        yield record if record is not None else self.build(line, row, Malformed)
+        self.renew()
+
+
+def _tail(text: str, i: int, lead: int) -> str | None:
+    """The line's text after its `lead` (1 or 2) leading fields (`i`: where its first comma is), when the first has
+    1-11 characters and the second (with lead 2) no quotes or line breaks inside (quoted or not); else None. The
+    caller checks that the first is a plain number."""
+    if not 0 < i < 12:
+        return None
+    if lead == 1:
+        return text[i + 1:]
+    if text.startswith('"', i + 1):
+        j = text.find('"', i + 2)
+        return text[j + 2:] if j > 0 and text.startswith(",", j + 1) else None
+    j = text.find(",", i + 1)
+    if j < 0 or text.find('"', i + 1, j) >= 0 or text.find("\r", i + 1, j) >= 0:
+        return None
+    return text[j + 1:]
+
+
+def _moment(text: str) -> int | None:
+    """The time of a `uts` field that _csv_play takes as it is (plain digits in range), else None."""
+    if text.isascii() and text.isdigit() and len(text) < 12:
+        moment = int(text)
+        if MIN_EPOCH < moment < MAX_EPOCH:
+            return moment
+    return None
 
 
 def _row_builder(columns: dict[str, int]):

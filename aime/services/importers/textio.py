@@ -4,6 +4,7 @@ from __future__ import annotations
 import csv
 import io
 import sys
+from itertools import chain
 from typing import BinaryIO
 from collections.abc import Iterator
 
@@ -68,6 +69,10 @@ class LineReader:
         self.problems: list[Malformed] = []
 
     def __iter__(self) -> Iterator[str]:
+        # The lines of each chunk are a list, chained in C: a line costs no Python call of its own.
+        return chain.from_iterable(self._chunks())
+
+    def _chunks(self) -> Iterator:
         # Fast path: whole chunks of clean UTF-8 are decoded at once and split at "\n" (what readline splits at),
         # so a line costs no Python call of its own. The first chunk with anything unusual (NUL, a line that is
         # not UTF-8, a line longer than MAX_LINE_BYTES) switches to the line-by-line reading for the rest.
@@ -85,10 +90,10 @@ class LineReader:
                     data = data[3:]
             lines = _clean_lines(data)
             if lines is None:
-                yield from self._by_line(_Prefixed(data, self.stream))
+                yield self._by_line(_Prefixed(data, self.stream))
                 return
             self.lineno += len(lines)
-            yield from lines
+            yield lines
 
     def _by_line(self, stream) -> Iterator[str]:
         readline = stream.readline
