@@ -10,6 +10,8 @@ tested by tests/bench/test_bench_smoke.py without Maloja.
 from __future__ import annotations
 
 import csv
+import hashlib
+import json
 import os
 import re
 import socket
@@ -29,6 +31,8 @@ from bench import importbench, loadgen
 MALOJA_VERSION = "3.2.9"
 DEFAULT_VENV = Path(__file__).resolve().parent / ".maloja-venv"
 MLJ = "/apis/mlj_1"
+# Written into Maloja's data directory after a complete import: which CSV, which Maloja, how long it took.
+IMPORTED = "aime-bench-import.json"
 # Maloja splits an artist string on these (its default DELIMITERS_INFORMAL/FORMAL/FEAT settings).
 _SPLIT = re.compile(r"\s(vs\.?|&|ft\.?|feat\.?|featuring)\s|[;/|\u241d\u241e\u241f]", re.IGNORECASE)
 
@@ -105,6 +109,41 @@ def import_plays(script: Path, csv_path: Path, data_dir: Path, log: Path, timeou
     result["rows_added"] = int(found[-1]) if found else None
     result["rows_per_s"] = round(result["rows_added"] / result["seconds"], 1) if found and result["seconds"] else None
     return result
+
+
+def csv_digest(csv_path: Path) -> str:
+    """SHA-256 of the CSV: what a kept Maloja database must have been loaded from."""
+    digest = hashlib.sha256()
+    with open(csv_path, "rb") as handle:
+        for block in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def record_import(data_dir: Path, csv_path: Path, version: str, result: dict) -> None:
+    """Mark data_dir as holding the complete import of csv_path by Maloja `version` (result: import_plays')."""
+    record = {"csv": csv_path.name, "sha256": csv_digest(csv_path), "version": version,
+              "imported_at": datetime.now().astimezone().isoformat(timespec="seconds"), "result": result}
+    (data_dir / IMPORTED).write_text(json.dumps(record, indent=2) + "\n", encoding="utf-8")
+
+
+def kept_import(data_dir: Path, csv_path: Path, version: str) -> dict | None:
+    """The recorded import when data_dir holds this very CSV imported by this Maloja version, else None.
+
+    Maloja takes 20-60 min to import 100,000 plays here, so `bench/run.py --maloja-data DIR` keeps its database
+    between runs and asks the questions again without re-importing. A directory that is neither empty nor marked
+    by record_import is refused (ValueError) rather than emptied: it may be someone's real Maloja."""
+    marker = data_dir / IMPORTED
+    if not marker.exists():
+        if data_dir.exists() and any(data_dir.iterdir()):
+            raise ValueError(f"{data_dir}: not a Maloja directory of this benchmark (no {IMPORTED}); "
+                             "refusing to empty it")
+        return None
+    record = json.loads(marker.read_text(encoding="utf-8"))
+    if record.get("version") != version or record.get("csv") != csv_path.name \
+            or record.get("sha256") != csv_digest(csv_path):
+        return None
+    return {**record["result"], "reused_from": record["imported_at"]}
 
 
 @contextmanager
@@ -274,7 +313,11 @@ def render(result: dict) -> list[str]:
         for label, row in (("AIME", imp["aime"]), (f"Maloja {result['version']}", imp["maloja"])):
             lines.append(f"| {label} | {row['seconds']:,.2f} | {row.get('rows_added') or 0:,} | "
                          f"{row.get('rows_per_s') or 0:,.1f} | {row.get('peak_rss_mb') or 0:,.1f} |")
-        lines += ["", f"AIME imports {_ratio(imp['maloja']['seconds'], imp['aime']['seconds'])}x faster.", ""]
+        lines += ["", f"AIME imports {_ratio(imp['maloja']['seconds'], imp['aime']['seconds'])}x faster."]
+        if imp["maloja"].get("reused_from"):
+            lines.append(f"Maloja's database was kept from its import of {imp['maloja']['reused_from']} "
+                         "(not re-imported in this run; its row above is that import's).")
+        lines.append("")
     lines += ["| question | AIME req/s | Maloja req/s | req/s AIME/Maloja | AIME p50/p99 ms | Maloja p50/p99 ms | "
               "p50 AIME/Maloja | p99 AIME/Maloja | answers agree |", "|---|---:|---:|---:|---:|---:|---:|---:|---|"]
     agreement = {a["question"]: a for a in result.get("agreement", [])}

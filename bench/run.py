@@ -173,12 +173,16 @@ def postgres_phase(csv_path: Path, work: Path, meta: dict, args) -> dict:
 def maloja_phase(csv_path: Path, work: Path, sqlite_url: str, aime_import: dict, args) -> dict:
     """Maloja in its own virtualenv, fed the same CSV; the same questions to both, answers and speed compared."""
     script = malojabench.install(args.maloja_venv, args.maloja_version)
-    data = work / "maloja"
-    shutil.rmtree(data, ignore_errors=True)
-    data.mkdir(parents=True)
-    imported = malojabench.import_plays(script, csv_path, data, work / "maloja-import.log", args.maloja_import_timeout)
-    if imported["exit_code"] != 0:
-        raise RuntimeError(f"maloja import failed ({imported}); see {work / 'maloja-import.log'}")
+    data = args.maloja_data or work / "maloja"
+    imported = malojabench.kept_import(data, csv_path, args.maloja_version) if args.maloja_data else None
+    if imported is None:
+        shutil.rmtree(data, ignore_errors=True)
+        data.mkdir(parents=True)
+        imported = malojabench.import_plays(script, csv_path, data, work / "maloja-import.log",
+                                            args.maloja_import_timeout)
+        if imported["exit_code"] != 0:
+            raise RuntimeError(f"maloja import failed ({imported}); see {work / 'maloja-import.log'}")
+        malojabench.record_import(data, csv_path, args.maloja_version, imported)
     targets = httpbench.pick_targets(sqlite_url)
     with httpbench.running(httpbench.server_env(sqlite_url, work), work / "gunicorn-vs-maloja.log") as aime, \
             malojabench.running(script, data, work / "maloja-server.log") as maloja_base:
@@ -229,6 +233,9 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--maloja-duration", type=float, default=2.0, help="seconds per question per round")
     parser.add_argument("--maloja-rounds", type=int, default=2, help="times round the interleaved question set")
     parser.add_argument("--maloja-import-timeout", type=float, default=3600)
+    parser.add_argument("--maloja-data", type=Path, default=None,
+                        help="Maloja's data directory, kept: reused without re-importing when it holds this CSV's "
+                             "import by this Maloja version (default: a fresh one in the work dir)")
     args = parser.parse_args(argv)
     args.duration = args.duration or (1.0 if args.quick else 5.0)
     args.blocked_duration = args.blocked_duration or (1.0 if args.quick else 4.0)

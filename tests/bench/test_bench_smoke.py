@@ -255,6 +255,57 @@ def test_maloja_rules_keep_whole_the_dataset_artists_maloja_would_split(tmp_path
         malojabench.prepare(renamed, data)
 
 
+class _Stop(Exception):
+    """Raised where the Maloja phase would start both servers: the test is about what comes before."""
+
+
+def test_maloja_data_dir_is_kept_and_reused_without_reimporting(tmp_path, monkeypatch):
+    from bench import httpbench, run
+
+    meta = make_dataset.write(300, tmp_path / "data", seed=7)
+    csv_path = tmp_path / "data" / meta["files"]["csv"]
+    imports = []
+
+    def fake_import(script, csv, data, log, timeout):  # what malojabench.import_plays returns, without Maloja
+        imports.append(data)
+        (data / "maloja.sqlite").write_text("scrobbles")
+        return {"exit_code": 0, "seconds": 1200.0, "rows_added": 300, "rows_per_s": 0.2, "peak_rss_mb": 70.0}
+
+    monkeypatch.setattr(malojabench, "install", lambda venv, version: tmp_path / "venv" / "bin" / "maloja")
+    monkeypatch.setattr(malojabench, "import_plays", fake_import)
+    monkeypatch.setattr(httpbench, "pick_targets", lambda url: (_ for _ in ()).throw(_Stop()))
+    kept = tmp_path / "kept-maloja"
+
+    def phase(*options):
+        args = run.parse_args(["--maloja", *options])
+        with pytest.raises(_Stop):
+            run.maloja_phase(csv_path, tmp_path / "work", "sqlite://", {}, args)
+
+    phase("--maloja-data", str(kept))
+    assert imports == [kept]
+    record = json.loads((kept / malojabench.IMPORTED).read_text())
+    assert (record["csv"], record["version"], record["result"]["seconds"]) == (csv_path.name, "3.2.9", 1200.0)
+    assert record["sha256"] == malojabench.csv_digest(csv_path)
+    phase("--maloja-data", str(kept))  # the same CSV and Maloja: its database is used as it is
+    assert imports == [kept] and (kept / "maloja.sqlite").read_text() == "scrobbles"
+    assert malojabench.kept_import(kept, csv_path, "3.2.9") == {
+        "exit_code": 0, "seconds": 1200.0, "rows_added": 300, "rows_per_s": 0.2, "peak_rss_mb": 70.0,
+        "reused_from": record["imported_at"]}
+    phase("--maloja-data", str(kept), "--maloja-version", "3.2.8")  # another Maloja: imported again
+    assert imports == [kept, kept]
+    phase()  # without --maloja-data: a fresh directory in the work dir, every time
+    phase()
+    assert imports == [kept, kept, tmp_path / "work" / "maloja", tmp_path / "work" / "maloja"]
+    other = tmp_path / "data" / "recenttracks-other.csv"
+    other.write_text(csv_path.read_text(encoding="utf-8") + "\n", encoding="utf-8")
+    assert malojabench.kept_import(kept, other, "3.2.8") is None  # another CSV of the same name pattern
+    someones = tmp_path / "real-maloja"
+    (someones / "scrobbles").mkdir(parents=True)
+    with pytest.raises(ValueError, match="refusing to empty it"):  # never emptied: it may be a real Maloja
+        phase("--maloja-data", str(someones))
+    assert (someones / "scrobbles").is_dir() and imports[-1] != someones
+
+
 def test_maloja_questions_ask_both_servers_the_same_thing():
     asked = malojabench.questions(2024, "2024-03-09", 17, "The Owls, Jr. & Band")
     assert [(q["name"], q["aime"], q["maloja"]) for q in asked] == [
@@ -344,5 +395,9 @@ def test_maloja_ratio_table():
     assert "| AIME | 2.00 | 10,000 | 5,000.0 | 100.0 |" in lines
     assert "| Maloja 3.2.9 | 50.00 | 10,000 | 200.0 | 60.0 |" in lines
     assert "AIME imports 25.0x faster." in lines
+    assert not any(line.startswith("Maloja's database was kept") for line in lines)
+    result["import"]["maloja"]["reused_from"] = "2026-12-01T04:31:00+00:00"
+    assert ("Maloja's database was kept from its import of 2026-12-01T04:31:00+00:00 (not re-imported in this run; "
+            "its row above is that import's).") in malojabench.render(result)
     assert ("| top artists, 2024 | 50.0 (40-60) | 200.0 | 0.25 | 15 / 50 | 5 / 12 | 3.0 | 4.17 | "
             "yes: top 10 match (X 9 first) |") in lines
