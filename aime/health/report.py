@@ -3,10 +3,12 @@ from __future__ import annotations
 
 import socket
 import time
+from dataclasses import dataclass
 from datetime import datetime, UTC
 from typing import Any
 
 from flask import Flask
+from werkzeug.utils import get_content_type
 
 from ..config import config_of
 from ..observability.metrics import get_metrics, totals
@@ -14,7 +16,8 @@ from .registry import Entry, get_registry
 
 DB_STATE = {"pass": "healthy", "warn": "degraded", "fail": "unhealthy"}
 INADAREI_STATUS = {"healthy": "pass", "degraded": "warn", "unhealthy": "fail"}
-BODY_KEY = "aime.health_body"
+BODY_KEY = "aime.health_answers"
+HEALTH_JSON = "application/health+json"
 
 
 def _iso(epoch: float) -> str:
@@ -48,12 +51,12 @@ def health_summary(app: Flask, details: bool) -> tuple[str, dict[str, Any]]:
 
 
 def _summary(app: Flask, details: bool, status: str, entries: dict[str, Entry], counts: tuple[int, int],
-             now: float) -> dict[str, Any]:
+             now: float, uptime: int | None = None) -> dict[str, Any]:
     requests, errors = counts
     database = entries.get("database")
     body: dict[str, Any] = {
         "status": status,
-        "uptime_seconds": int(get_metrics(app).uptime()),
+        "uptime_seconds": int(get_metrics(app).uptime()) if uptime is None else uptime,
         "requests": requests,
         "errors": errors,
         "error_rate": f"{(100.0 * errors / requests) if requests else 0.0:.2f}%",
@@ -73,11 +76,13 @@ def health_inadarei(app: Flask, details: bool) -> tuple[str, dict[str, Any]]:
     return status, _inadarei(app, details, status, entries, time.time())
 
 
-def _inadarei(app: Flask, details: bool, status: str, entries: dict[str, Entry], moment: float) -> dict[str, Any]:
+def _inadarei(app: Flask, details: bool, status: str, entries: dict[str, Entry], moment: float,
+              uptime: int | None = None) -> dict[str, Any]:
     version = app.config["AIME_VERSION"]
     now = _iso(moment)
     checks: dict[str, list[dict[str, Any]]] = {
-        "uptime": [{"componentType": "system", "observedValue": int(get_metrics(app).uptime()),
+        "uptime": [{"componentType": "system",
+                    "observedValue": int(get_metrics(app).uptime()) if uptime is None else uptime,
                     "observedUnit": "s", "status": "pass", "time": now}],
     }
     for name, entry in entries.items():
@@ -95,25 +100,64 @@ def _inadarei(app: Flask, details: bool, status: str, entries: dict[str, Entry],
     return body
 
 
-def health_body(app: Flask, inadarei: bool, details: bool, hidden: bool) -> tuple[str, bytes]:
-    """(status, JSON text) of GET /health, re-encoded only when something it shows changed.
+@dataclass(frozen=True)
+class Answer:
+    """One /health answer ready to send: status code, encoded body and the headers that depend on it."""
 
-    The checks are evaluated and the counters read on every call (both are current to the request); only
-    the building and encoding of an identical body is skipped: same results, counts, second and uptime.
+    status: str
+    code: int
+    body: bytes
+    content_type: str
+    cache_control: str
+
+
+@dataclass(frozen=True)
+class _Kept:
+    """An answer and everything it was built from; it stands while all of these are the same."""
+
+    status: str
+    entries: dict[str, Entry]
+    counts: tuple[int, int] | None
+    second: int
+    uptime: int
+    answer: Answer
+
+
+def health_answer(app: Flask, inadarei: bool, details: bool, hidden: bool) -> Answer:
+    """GET /health's answer, built and encoded only when something it shows changed.
+
+    The checks are evaluated and the counters read on every call (both are current to the request); what is
+    kept, per kind of answer (format, details, private), is the finished answer for the same status, results
+    (the registry's very set while nothing changed, else equal entries), counts, second and uptime second.
     """
     status, entries = get_registry(app).evaluate()
     counts = totals(app) if not (inadarei or hidden) else None
     now = time.time()
-    key = (inadarei, details, hidden, status, tuple(entries.values()), counts, int(now), int(get_metrics(app).uptime()))
-    memo = app.extensions.get(BODY_KEY)
-    if memo is not None and memo[0] == key:
-        return status, memo[1]
+    uptime = int(max(0.0, now - get_metrics(app).started_at))
+    second = int(now)
+    kept_answers = app.extensions.get(BODY_KEY)
+    if kept_answers is None:
+        kept_answers = app.extensions[BODY_KEY] = {}
+    variant = (inadarei, details, hidden)
+    kept = kept_answers.get(variant)
+    if (kept is not None and kept.second == second and kept.counts == counts and kept.uptime == uptime
+            and kept.status == status and (kept.entries is entries
+                                           or tuple(kept.entries.values()) == tuple(entries.values()))):
+        return kept.answer
     if hidden:
         body: dict[str, Any] = {"status": INADAREI_STATUS[status] if inadarei else status}
     elif inadarei:
-        body = _inadarei(app, details, status, entries, now)
+        body = _inadarei(app, details, status, entries, now, uptime)
     else:
-        body = _summary(app, details, status, entries, counts, now)
-    text = app.json.response(body).get_data()
-    app.extensions[BODY_KEY] = (key, text)
-    return status, text
+        body = _summary(app, details, status, entries, counts, now, uptime)
+    answer = Answer(status, http_status(status), app.json.response(body).get_data(),
+                    get_content_type(HEALTH_JSON if inadarei else "application/json", "utf-8"),
+                    f"max-age={max_age(app, status)}")
+    kept_answers[variant] = _Kept(status, entries, counts, second, uptime, answer)
+    return answer
+
+
+def health_body(app: Flask, inadarei: bool, details: bool, hidden: bool) -> tuple[str, bytes]:
+    """(status, JSON text) of GET /health (health_answer's status and body)."""
+    answer = health_answer(app, inadarei, details, hidden)
+    return answer.status, answer.body

@@ -4,18 +4,21 @@ from __future__ import annotations
 import hmac
 
 from flask import Blueprint, Response, current_app, jsonify, request
+from werkzeug.datastructures import MIMEAccept
+from werkzeug.http import parse_accept_header
 from prometheus_client import CONTENT_TYPE_LATEST
 
 from .. import auth
-from ..config import current_config
+from ..config import config_of, current_config
 from ..errors import Unauthorized
 from ..observability.metrics import exposition
 from .readiness import readiness
-from .report import health_body, http_status, max_age
+from .report import HEALTH_JSON, health_answer
 
 blp = Blueprint("health", __name__)
-HEALTH_JSON = "application/health+json"
 READY_BODY = b'{"ready":true}\n'
+ACCEPT_VERDICTS_KEPT = 64
+_ACCEPT_VERDICTS: dict[str, bool] = {}
 
 
 def _show_details() -> bool:
@@ -40,7 +43,9 @@ def ready():
     app = current_app._get_current_object()
     ok, reasons = readiness(app)
     if ok:  # the body every probe gets, as jsonify writes it, without encoding it again each time
-        return _no_store(app.response_class(READY_BODY, mimetype="application/json"))
+        response = app.response_class(READY_BODY, content_type="application/json")
+        response.headers.add("Cache-Control", "no-store")  # a new response has none: add, not set
+        return response
     return _no_store(jsonify({"ready": False, "reasons": reasons})), 503
 
 
@@ -48,15 +53,35 @@ def ready():
 def health():
     """The full picture; application/health+json when asked for it."""
     app = current_app._get_current_object()
-    wants_inadarei = request.accept_mimetypes.best_match(["application/json", HEALTH_JSON]) == HEALTH_JSON
+    environ = request.environ
+    wants_inadarei = _wants_inadarei(environ.get("HTTP_ACCEPT"))
     # AIME_PRIVATE=1: anonymous callers learn only the verdict (monitors and start-services.sh need it),
     # not uptime, request and error counters or checker names.
-    status, text = health_body(app, wants_inadarei, _show_details(), _hidden_in_private_mode())
-    response = app.response_class(text, status=http_status(status),
-                                  mimetype=HEALTH_JSON if wants_inadarei else "application/json")
-    response.headers["Cache-Control"] = f"max-age={max_age(app, status)}"
-    response.headers["Vary"] = "Accept, Authorization"  # set whole: vary.add parses and re-joins the header
+    if "HTTP_AUTHORIZATION" in environ:  # a token may be presented: checked (and throttled) as on any request
+        details, hidden = _show_details(), _hidden_in_private_mode()
+    else:  # no token: what _show_details() and _hidden_in_private_mode() say without one
+        config = config_of(app)
+        details, hidden = config.health_details == "always", config.private
+    answer = health_answer(app, wants_inadarei, details, hidden)
+    response = app.response_class(answer.body, status=answer.code, content_type=answer.content_type)
+    headers = response.headers  # a new response has neither header: add, not set (which looks for one first)
+    headers.add("Cache-Control", answer.cache_control)
+    headers.add("Vary", "Accept, Authorization")
     return response
+
+
+def _wants_inadarei(accept: str | None) -> bool:
+    """Whether an Accept header prefers application/health+json to application/json (werkzeug's best_match),
+    remembered per header text: probes send the same one or two headers every time."""
+    if not accept:
+        return False
+    known = _ACCEPT_VERDICTS.get(accept)
+    if known is None:
+        known = parse_accept_header(accept, MIMEAccept).best_match(["application/json", HEALTH_JSON]) == HEALTH_JSON
+        if len(_ACCEPT_VERDICTS) >= ACCEPT_VERDICTS_KEPT:
+            _ACCEPT_VERDICTS.clear()
+        _ACCEPT_VERDICTS[accept] = known
+    return known
 
 
 def _hidden_in_private_mode() -> bool:

@@ -181,12 +181,17 @@ class CounterFiles:
 
 
 class _MappedCounters:
-    """One counter file mapped read-only, with the offsets of its request samples (re-read when it grows)."""
+    """One counter file mapped read-only, with the offsets of its request samples (re-read when it grows).
+
+    The request samples' values are read with one precompiled struct (the doubles at their offsets, the bytes
+    between them skipped), the 5xx ones with another: two C calls per file, not a Python loop over samples."""
 
     def __init__(self, path: str) -> None:
         self.path, self.used = path, -1
         self.memory: mmap.mmap | None = None
         self.offsets: list[tuple[int, bool]] = []  # (value offset, is a 5xx)
+        self._requests: tuple[int, struct.Struct] | None = None  # (first offset, struct of every request value)
+        self._errors: tuple[int, struct.Struct] | None = None  # the same for the 5xx values
 
     def sums(self) -> tuple[float, float]:
         """(requests, errors) in this file."""
@@ -194,15 +199,14 @@ class _MappedCounters:
             self.memory = _map(self.path)
             if self.memory is None:  # created this instant, not yet sized by its worker: nothing counted yet
                 return 0.0, 0.0
-        used = _INT.unpack_from(self.memory, 0)[0]
+        memory = self.memory
+        used = _INT.unpack_from(memory, 0)[0]
         if used != self.used:
             self._rescan(used)
-        requests_total = errors_total = 0.0
-        for offset, error in self.offsets:
-            value = _DOUBLE.unpack_from(self.memory, offset)[0]
-            requests_total += value
-            errors_total += value if error else 0.0
-        return requests_total, errors_total
+            memory = self.memory
+        requests, errors = self._requests, self._errors
+        return (sum(requests[1].unpack_from(memory, requests[0])) if requests else 0.0,
+                sum(errors[1].unpack_from(memory, errors[0])) if errors else 0.0)
 
     def _rescan(self, used: int) -> None:
         if used > len(self.memory):  # the writer grew the file: map it again, whole
@@ -210,7 +214,21 @@ class _MappedCounters:
             self.memory = _map(self.path)
         self.offsets = [(pos, error) for key, _value, _timestamp, pos in _read_all_values(self.memory, used)
                         for counted, error in [_request_sample(key)] if counted]
+        self._requests = _gather([offset for offset, _error in self.offsets])
+        self._errors = _gather([offset for offset, error in self.offsets if error])
         self.used = used
+
+
+def _gather(offsets: list[int]) -> tuple[int, struct.Struct] | None:
+    """(first offset, a struct that reads the native double at each offset and skips the bytes between)."""
+    if not offsets:
+        return None
+    offsets = sorted(offsets)
+    parts, end = ["="], offsets[0]  # "=": native byte order and sizes (the writer's "d"), no alignment padding
+    for offset in offsets:
+        parts.append(f"{offset - end}xd" if offset > end else "d")
+        end = offset + _DOUBLE.size
+    return offsets[0], struct.Struct("".join(parts))
 
 
 @functools.lru_cache(maxsize=4096)
