@@ -6,6 +6,7 @@ import socket
 import subprocess
 import sys
 import threading
+import time
 import contextlib
 from contextlib import contextmanager
 from datetime import datetime, UTC
@@ -112,16 +113,35 @@ def choose_top_artists(base_url: str) -> str:
 
 
 def server_cpu_seconds(server: Gunicorn) -> float:
-    """CPU seconds (user + system) used so far by the master's workers, from /proc."""
+    """CPU seconds used so far by the master's workers, from /proc.
+
+    Each thread's run time in nanoseconds (task/*/schedstat): utime + stime in /proc/PID/stat count whole clock
+    ticks (10 ms), and a short phase on a loaded machine can fall between two ticks, i.e. measure 0. The worker
+    threads live as long as the worker, so no time is lost with a thread that ended; without schedstat, the ticks.
+    """
     total, tick = 0.0, os.sysconf("SC_CLK_TCK")
     for stat in Path("/proc").glob("[0-9]*/stat"):
         try:
             fields = stat.read_text().rsplit(")", 1)[1].split()
         except OSError:
             continue
-        if int(fields[1]) == server.proc.pid:  # field 4 (ppid), after the "(comm)" field
-            total += (int(fields[11]) + int(fields[12])) / tick
+        if int(fields[1]) != server.proc.pid:  # field 4 (ppid), after the "(comm)" field
+            continue
+        nanoseconds = _threads_run_time_ns(stat.parent)
+        total += nanoseconds / 1e9 if nanoseconds is not None else (int(fields[11]) + int(fields[12])) / tick
     return total
+
+
+def _threads_run_time_ns(proc_dir: Path) -> int | None:
+    """Sum of the first field of every thread's schedstat (time on a CPU, ns), or None when none is readable."""
+    found, total = False, 0
+    for schedstat in proc_dir.glob("task/*/schedstat"):
+        try:
+            total += int(schedstat.read_text().split()[0])
+            found = True
+        except (OSError, IndexError, ValueError):
+            continue
+    return total if found else None
 
 
 def database_cpu_seconds(database_url: str) -> float | None:
@@ -205,11 +225,28 @@ BLOCKED_ENV = {"AIME_HEALTH_SUCCESS_TTL": "0.5", "AIME_HEALTH_FAILURE_TTL": "0.5
                "AIME_STARTUP_DB_WAIT_SECONDS": "1"}
 
 
-def health_while_blocked(server: Gunicorn, duration: float, tool: str) -> dict:
-    """/health under light load (2 connections) for `duration` seconds; statuses seen are reported."""
-    statuses = sorted({requests.get(server.url("/health"), timeout=30).status_code for _ in range(3)})
+def health_while_blocked(server: Gunicorn, duration: float, tool: str, until: int | None = None,
+                         within: float = 10.0) -> dict:
+    """/health under light load (2 connections) for `duration` seconds; the statuses seen before and after it.
+
+    With `until`, /health is then asked once every 0.1 s until it answers that status or `within` seconds pass since
+    the phase began: `seconds_to_status` is how long the last good result stood (None: never seen in time).
+    """
+    began = time.perf_counter()
+    seen = {requests.get(server.url("/health"), timeout=30).status_code for _ in range(3)}
     result = loadgen.measure(server.url("/health"), 2, duration, tool)
-    return {**result, "statuses": statuses}
+    seen |= {requests.get(server.url("/health"), timeout=30).status_code for _ in range(3)}
+    extra = {}
+    if until is not None:
+        extra["seconds_to_status"] = None
+        while time.perf_counter() - began < within:
+            status = requests.get(server.url("/health"), timeout=30).status_code
+            seen.add(status)
+            if status == until:
+                extra["seconds_to_status"] = round(time.perf_counter() - began, 2)
+                break
+            time.sleep(0.1)
+    return {**result, "statuses": sorted(seen), **extra}
 
 
 def unreachable_postgres(database_url: str, data_dir: Path, log_path: Path, duration: float, tool: str) -> list[dict]:
@@ -229,7 +266,8 @@ def unreachable_postgres(database_url: str, data_dir: Path, log_path: Path, dura
             proxy.mode = "hang"
             results.append({"name": "postgres hanging", **health_while_blocked(server, duration, tool)})
             proxy.refuse()
-            results.append({"name": "postgres refusing", **health_while_blocked(server, duration, tool)})
+            # The last good result stands for its TTL plus one check deadline (aime/health/registry.py), then 503.
+            results.append({"name": "postgres refusing", **health_while_blocked(server, duration, tool, until=503)})
     return results
 
 

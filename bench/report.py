@@ -141,8 +141,11 @@ def render(report: dict) -> str:
         lines += ["### /health while the database is blocked", "",
                   "| situation | req/s | p50 ms | p99 ms | statuses |", "|---|---:|---:|---:|---|"]
         for row in blocked:
+            statuses = ", ".join(map(str, row.get("statuses", [])))
+            if "seconds_to_status" in row:  # how long the last good result stood after the outage began
+                statuses += f" (503 after {_fmt(row['seconds_to_status'], 2)} s)"
             lines.append(f"| {row['name']} | {_fmt(row.get('rps'))} | {_fmt(row.get('p50_ms'), 2)} | "
-                         f"{_fmt(row.get('p99_ms'), 2)} | {', '.join(map(str, row.get('statuses', [])))} |")
+                         f"{_fmt(row.get('p99_ms'), 2)} | {statuses} |")
         lines.append("")
     if report.get("http_postgres"):
         pg = report["http_postgres"]
