@@ -74,13 +74,16 @@ def on_starting(server):
     start time; a directory where the workers share the answers they build (aime/server/shared_answers.py)."""
     global _metrics_dir_created, _shared_answers_dir
     from aime.observability.metrics_dir import prepare_metrics_dir
-    from aime.server.allocator import tune_malloc
+    from aime.server.allocator import PAGE_SLOTS, share_sqlite_page_cache, tune_malloc
     from aime.server.shared_answers import prepare_shared_answers
 
     # Before any worker is forked: they inherit glibc's settings (two arenas, a fixed trim threshold).
     tuned = tune_malloc(os.environ)
     if tuned:
         server.log.info("glibc malloc: %s", ", ".join(f"{name}={value}" for name, value in tuned.items()))
+    if _config.is_sqlite:  # before anything opens the database (when_ready's validation): one buffer of page slots
+        slot = share_sqlite_page_cache()
+        server.log.info("SQLite page cache: %d slots of %d bytes", PAGE_SLOTS if slot else 0, slot)
     path, created = prepare_metrics_dir()
     _metrics_dir_created = path if created else None
     server.log.info("metrics directory: %s", path)

@@ -90,3 +90,70 @@ def test_a_forked_worker_inherits_two_arenas_and_the_fixed_mmap_threshold(mode, 
     result = subprocess.run([sys.executable, "-c", WORKER, str(ROOT), mode], capture_output=True, text=True,
                             check=True, env={"PATH": "/usr/bin:/bin"}, timeout=60)
     assert result.stdout.split() == expected.split()
+
+
+# A process like gunicorn's master on SQLite: maybe give SQLite its page slots (before any connection, as
+# gunicorn.conf.py's on_starting does), then fork a "worker" that opens the database through AIME's own engine and
+# hooks (WAL, the pragmas of every connection), reads the whole file and prints SQLite's page cache counters: slots in
+# use, and bytes of pages malloc'd outside the slots (sqlite3_status PAGECACHE_USED, PAGECACHE_OVERFLOW), then the
+# number of pages in the file.
+PAGES = r"""
+import ctypes, os, sqlite3, sys
+sys.path.insert(0, sys.argv[1])
+import sqlalchemy as sa
+from aime.database import install_sqlite_hooks
+from aime.server.allocator import _sqlite_library, share_sqlite_page_cache
+path = sys.argv[3]
+if sys.argv[2] == "slots":
+    print(share_sqlite_page_cache() > 4096, end=" ", flush=True)
+else:
+    print("-", end=" ", flush=True)
+setup = sqlite3.connect(path)  # 200 rows of 3,000 bytes: one per page, no overflow pages
+setup.execute("PRAGMA page_size=4096")
+setup.execute("CREATE TABLE t (x TEXT)")
+setup.executemany("INSERT INTO t VALUES (?)", [("x" * 3000,)] * 200)
+setup.commit()
+setup.close()
+pid = os.fork()
+if pid:
+    sys.exit(os.waitstatus_to_exitcode(os.waitpid(pid, 0)[1]))
+lib = _sqlite_library()
+
+def status(op):
+    now, high = ctypes.c_int(), ctypes.c_int()
+    lib.sqlite3_status(op, ctypes.byref(now), ctypes.byref(high), 0)
+    return now.value
+
+engine = sa.create_engine(f"sqlite:///{path}")
+install_sqlite_hooks(engine, 5000)
+with engine.connect() as conn:
+    conn.execute(sa.text("SELECT sum(length(x)) FROM t")).scalar_one()  # every page: schema, interior, leaves
+    pages = conn.execute(sa.text("PRAGMA page_count")).scalar_one()
+    print(status(1), status(2) > 0, pages, flush=True)
+os._exit(0)
+"""
+
+
+@pytest.mark.parametrize(("mode", "expected"), [
+    # The file: page 1 (the schema), 200 leaves, one interior page of the table's b-tree = 202 pages. With the
+    # slots every page read sits in one, and so does the one page of scratch space each connection's pager takes
+    # when it opens (sqlite3PageMalloc): 203 in use, nothing malloc'd. Without them no slot is used, every page is
+    # malloc'd.
+    ("slots", "True 203 False 202"),
+    ("default", "- 0 True 202")])
+def test_a_forked_worker_reads_its_pages_into_the_masters_slots_not_malloc(mode, expected, tmp_path):
+    result = subprocess.run([sys.executable, "-c", PAGES, str(ROOT), mode, str(tmp_path / "pages.db")],
+                            capture_output=True, text=True, check=True, env={"PATH": "/usr/bin:/bin"}, timeout=60)
+    assert result.stdout.split() == expected.split()
+
+
+def test_the_slots_are_refused_once_a_connection_is_open():
+    import sqlite3
+
+    from aime.server.allocator import share_sqlite_page_cache
+
+    connection = sqlite3.connect(":memory:")  # SQLite cannot be reconfigured under an open connection
+    try:
+        assert share_sqlite_page_cache() == 0
+    finally:
+        connection.close()

@@ -210,7 +210,12 @@ def test_soak_steady_mixed_load_no_errors_flat_memory_exact_counters(server):
     # the bytes malloc has handed out (SQLite's included) and Python's blocks stay flat; gunicorn.conf.py's glibc
     # settings (two arenas, a fixed trim threshold: aime/server/allocator.py) roughly halve that growth
     # (docs/benchmarks.md, "Worker memory over a soak (soak-rss)"). It was not seen to level off: with
-    # AIME_SOAK_SECONDS=600 this test fails on the rule, busiest worker +20 % on main and +12 % with the settings.
+    # AIME_SOAK_SECONDS=600 this test failed on the rule, busiest worker +20 % on main and +12 % with the settings.
+    # The spreading came from SQLite's page caches: each write makes every other connection drop its pages and malloc
+    # them again. With the master's page slots (aime/server/allocator.py, share_sqlite_page_cache) they stay in one
+    # buffer: at 600 s the workers grew +8.7 %, +3.7 %, +0.6 % (main beside it +10.9 %, +7.5 %, +6.3 %; one pair,
+    # docs/benchmarks.md, "Worker memory over a soak, the write path (soak-rss2)"). Not flat yet: where the busiest
+    # worker's remaining growth sits was not broken down (one worker driven alone kept its arenas flat).
     # A leak grows the same in every third, so it still shows after this warm-up.
     warmup = max(10.0, seconds / 3)
     per_thread = int(rate * seconds)
