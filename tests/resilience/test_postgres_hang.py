@@ -8,8 +8,6 @@ a client timeout (30 s) far above it, so that a hang fails the test.
 """
 from __future__ import annotations
 
-import contextlib
-import socket
 import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
@@ -56,20 +54,6 @@ class PausingProxy(TcpProxy):
             pass
         finally:
             self._close_pair(src, dst)
-
-    def _close_pair(self, src, dst) -> None:
-        """TcpProxy._pipe's ending: shut both sockets; whichever direction ends second closes them."""
-        for sock in (src, dst):
-            with contextlib.suppress(OSError):
-                sock.shutdown(socket.SHUT_RDWR)
-        with self._lock:
-            if src in self._closing or dst in self._closing:
-                for sock in (src, dst):
-                    sock.close()
-                    if sock in self._sockets:
-                        self._sockets.remove(sock)
-            else:
-                self._closing.update((src, dst))
 
 
 class PausingPostgres(ProxiedPostgres):

@@ -71,18 +71,21 @@ class TcpProxy:
         except OSError:
             pass
         finally:
-            for sock in (src, dst):
-                with contextlib.suppress(OSError):
-                    sock.shutdown(socket.SHUT_RDWR)
-            with self._lock:
-                # Whichever direction ends second closes both sockets.
-                if src in self._closing or dst in self._closing:
-                    for sock in (src, dst):
-                        sock.close()
-                        if sock in self._sockets:
-                            self._sockets.remove(sock)
-                else:
-                    self._closing.update((src, dst))
+            self._close_pair(src, dst)
+
+    def _close_pair(self, src: socket.socket, dst: socket.socket) -> None:
+        """The end of one direction of a connection: shut both sockets; whichever direction ends second closes them."""
+        for sock in (src, dst):
+            with contextlib.suppress(OSError):
+                sock.shutdown(socket.SHUT_RDWR)
+        with self._lock:
+            if src in self._closing or dst in self._closing:
+                for sock in (src, dst):
+                    sock.close()
+                    if sock in self._sockets:
+                        self._sockets.remove(sock)
+            else:
+                self._closing.update((src, dst))
 
     def freeze(self) -> None:
         """The database hangs: open connections and new ones stay open, every byte is swallowed, none answered."""
