@@ -72,23 +72,27 @@ def test_a_wal_that_readers_kept_growing_is_emptied_by_the_next_write_once_they_
     monkeypatch.setattr(db_module, "WAL_RESET_BYTES", 64 * 1024)
     monkeypatch.setattr(db_module, "WAL_RESET_EVERY_SECONDS", 0.0)
     path = sa.engine.make_url(app.extensions["aime.config"].database_url).database
+
+    def post_album() -> int:
+        return client.post("/api/v1/collection/albums", json=album_body(f"Album {created}"), headers=auth).status_code
+
     reader = sqlite3.connect(path, isolation_level=None)
     reader.execute("BEGIN")
     reader.execute("SELECT count(*) FROM albums").fetchone()  # the snapshot is now held
     try:
         created = 0
         while _wal_bytes(app) <= 64 * 1024:
-            assert client.post("/api/v1/collection/albums", json=album_body(f"Album {created}"), headers=auth).status_code == 201
+            assert post_album() == 201
             created += 1
         # Over the bound with the reader still on its old snapshot: the write succeeds, the file stays (the
         # checkpoint gave up after WAL_RESET_WAIT_MS).
-        assert client.post("/api/v1/collection/albums", json=album_body(f"Album {created}"), headers=auth).status_code == 201
+        assert post_album() == 201
         created += 1
         assert _wal_bytes(app) > 64 * 1024
     finally:
         reader.execute("COMMIT")
         reader.close()
-    assert client.post("/api/v1/collection/albums", json=album_body(f"Album {created}"), headers=auth).status_code == 201
+    assert post_album() == 201
     created += 1
     assert _wal_bytes(app) == 0  # checkpointed to its end and truncated
     assert client.get("/api/v1/collection/albums?page_size=1").get_json()["total"] == created  # nothing lost
