@@ -130,6 +130,10 @@ class HealthRegistry:
         fresh = self._fresh
         if not force and fresh is not None and time.time() < fresh.until:
             return fresh.entries if not names else {n: fresh.entries[n] for n in names if n in fresh.entries}
+        if not force and names and self._loaded:
+            kept = self._unexpired(names)
+            if kept is not None:
+                return kept
         known = self.names()
         chosen = [n for n in (names or known) if n in self._slots]
         now = time.time()
@@ -146,6 +150,22 @@ class HealthRegistry:
         found = {name: self._wait(self._slots[name], give_up) for name in chosen}
         if len(chosen) == len(known):
             self._remember(generation, found)
+        return found
+
+    def _unexpired(self, names: list[str]) -> dict[str, Entry] | None:
+        """The named checks' entries when every one is within its TTL (what the locked path would answer: nothing
+        to start, nothing to wait for), else None. /ready asks for two checks only, so it never brings the fresh
+        set of all checks back once one of the others expired; this keeps its answer lock-free meanwhile."""
+        now = time.time()
+        found = {}
+        for name in names:
+            slot = self._slots.get(name)
+            if slot is None:
+                continue
+            entry = slot.entry  # one read: the slot's entry is replaced whole, never changed in place
+            if entry is None or entry.expires <= now:
+                return None
+            found[name] = entry
         return found
 
     def _remember(self, generation: int, found: dict[str, Entry]) -> None:

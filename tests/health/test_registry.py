@@ -7,7 +7,8 @@ from concurrent.futures import Future, TimeoutError as FutureTimeout
 import pytest
 
 from aime.health.checkers import Checker, CheckResult, failed, passed, warned
-from aime.health.registry import HealthRegistry, overall_status
+from aime.health.readiness import VALIDATED_ENV
+from aime.health.registry import KEY, HealthRegistry, overall_status
 
 
 class Probe(Checker):
@@ -315,3 +316,51 @@ def test_an_old_result_answers_as_stale_while_its_refresh_runs_never_as_current(
         assert (status, entries["database"].result.output) == ("unhealthy", "timed out after 2s")
     finally:
         release.set()
+
+
+class CountingLock:
+    """The registry's lock, counting how often it is taken."""
+
+    def __init__(self):
+        self.lock, self.taken = threading.Lock(), 0
+
+    def __enter__(self):
+        self.taken += 1
+        return self.lock.__enter__()
+
+    def __exit__(self, *exc):
+        return self.lock.__exit__(*exc)
+
+
+def test_ready_reads_its_two_fresh_results_without_the_lock_after_another_check_expired(make_app, clock,
+                                                                                       monkeypatch):
+    # Under /ready-only load only `database` and `migrations` are refreshed (by /ready itself), so once another
+    # check's result expires the set of all fresh results is gone for good: /ready must still answer from its two
+    # results while they are within their TTL, taking no lock and starting nothing, and refresh them (showing a
+    # changed result in the very next answer) once they expire.
+    monkeypatch.setenv(VALIDATED_ENV, "1")  # validated by the gunicorn master
+    app = make_app(migrate=False, health_success_ttl=10.0, health_failure_ttl=3.0)
+    outcome = {"database": passed("database answers")}
+    probes = [Probe("database", lambda: outcome["database"], critical=True),
+              Probe("migrations", lambda: passed("schema at head"), critical=True),
+              Probe("disk_space", lambda: passed("plenty"))]
+    registry = registry_with(app, *probes)
+    app.extensions[KEY] = registry
+    client = app.test_client()
+    registry.results()  # every result observed at t, valid until t + 10
+    clock.now += 5.0
+    registry.results(force=True, names=["database", "migrations"])  # these two now valid until t + 15
+    clock.now += 6.0  # t + 11: disk_space's result expired
+    registry._lock = counting = CountingLock()
+    for _ in range(3):
+        response = client.get("/ready")
+        assert (response.status_code, response.json) == (200, {"ready": True})
+    assert counting.taken == 0
+    assert [p.calls for p in probes] == [2, 2, 1]
+
+    outcome["database"] = failed("database unreachable (OperationalError)")
+    clock.now += 4.5  # t + 15.5: both expired, refreshed by this request
+    response = client.get("/ready")
+    assert (response.status_code, response.json) == (
+        503, {"ready": False, "reasons": ["database: database unreachable (OperationalError)"]})
+    assert [p.calls for p in probes] == [3, 3, 1]
