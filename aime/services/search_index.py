@@ -21,6 +21,7 @@ from sqlalchemy import Connection
 from sqlalchemy.exc import OperationalError
 
 from ..extensions import db
+from ..models.rollup import KEYED_ON_SQLITE_ONLY
 from . import data_version
 
 log = logging.getLogger(__name__)
@@ -145,11 +146,14 @@ def use_index(key: str) -> bool:
 
 
 def autogenerate_filter(dialect: str):
-    """Alembic include_object: FTS and data-version tables, pg_trgm indexes off PostgreSQL: not model drift."""
+    """Alembic include_object: FTS and data-version tables, pg_trgm indexes off PostgreSQL, the rollups' foreign
+    keys on PostgreSQL (models.rollup.KEYED_ON_SQLITE_ONLY): not model drift."""
     trigram_indexes = {f"ix_{source}_{column}_trgm" for source, column, _fts in INDEXED}
 
     def include(obj, name, type_, reflected, compare_to) -> bool:
         if type_ == "table" and name and (name.startswith("fts_") or name in data_version.TABLES) and reflected:
+            return False
+        if type_ == "foreign_key_constraint" and dialect != "sqlite" and obj.table.name in KEYED_ON_SQLITE_ONLY:
             return False
         return not (type_ == "index" and name in trigram_indexes and dialect != "postgresql")
     return include
