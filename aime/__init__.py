@@ -17,7 +17,6 @@ def create_app(config: Config | Mapping[str, str] | None = None) -> Flask:
     # in the master before on_starting has set PROMETHEUS_MULTIPROC_DIR, and the app's modules import
     # prometheus_client, which decides once, when first imported, whether its metrics are multi-process.
     from . import cli, database, filemodes, observability
-    from .extensions import db, migrate
 
     config = _resolve_config(config)
     filemodes.restrict_new_files()  # a process setting, not I/O: everything AIME writes is 0600/0700
@@ -27,21 +26,23 @@ def create_app(config: Config | Mapping[str, str] | None = None) -> Flask:
 
     observability.init_logging(app, config)
     database.init_database(app, config)
-    migrate.init_app(app, db, directory=_migrations_dir(), render_as_batch=True)
     cli.register_commands(app)
     if loading_for_a_command():  # `flask --app aime COMMAND`: the rest waits until the command is known
-        app.cli.defer(lambda: _init_serving(app, config))
+        app.cli.defer(lambda: _init_the_rest(app, config))
     else:
-        _init_serving(app, config)
+        _init_the_rest(app, config)
     return app
 
 
-def _init_serving(app: Flask, config: Config) -> None:
-    """Requests, pages, health and the background services: all but what every `flask` command needs."""
+def _init_the_rest(app: Flask, config: Config) -> None:
+    """Migrations, requests, pages, health and the background services: all that `flask import` does not need."""
+    from flask_migrate import Migrate
+
     from . import api, auth, body_limits, deadlines, errors, health, observability, security_headers, web
-    from .extensions import cors
+    from .extensions import cors, db
     from .jobs import scheduler, services_setup
 
+    Migrate(app, db, directory=_migrations_dir(), render_as_batch=True)
     cors.init_app(app, resources=security_headers.cors_resources(), origins=config.cors_origins or [],
                   supports_credentials=False)
     security_headers.init_security_headers(app)
