@@ -1,8 +1,8 @@
 """`flask --app aime ...` commands. Thin: each calls a service.
 
 Each command imports its service when it runs: `flask import` (a re-import of a million plays takes a few seconds)
-then starts without the health checks, exports, statistics and tasks of the others (with the web layer, which
-AimeCommands holds back for it, about 0.3 s).
+then starts without the health checks, exports, statistics and tasks of the others (with the rest of the app, which
+AimeCommands holds back for it: about 0.4 s).
 """
 from __future__ import annotations
 

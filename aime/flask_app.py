@@ -39,10 +39,10 @@ class AimeCommands(AppGroup):
     """The app's `flask` commands, holding back the part of the app's set-up that only some of them need.
 
     `flask --app aime COMMAND` builds the app before click says which command runs (FlaskGroup.get_command), so
-    create_app leaves the web layer to `defer`: it is added when any command not in `light` is looked up, or when
-    the commands are listed, before the lookup; every other command then finds the app as a server builds it.
-    A light command (`flask import`) runs without it: about 0.3 s less start-up, spent importing the API, pages,
-    health checks and other commands' services it never calls.
+    create_app leaves all but the core (migrations, the API, pages, health, background services) to `defer`: it is
+    added when any command not in `light` is looked up, or when the commands are listed, before the lookup; every
+    other command then finds the app as a server builds it. A light command (`flask import`) runs without it: about
+    0.4 s less start-up, spent importing Alembic, the API, pages, health checks and services it never calls.
     """
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
