@@ -7,7 +7,7 @@ from pathlib import Path
 from flask import Flask
 
 from .config import Config, attach_config
-from .flask_app import AimeFlask
+from .flask_app import AimeFlask, loading_for_a_command
 from .version import __version__
 
 
@@ -16,10 +16,7 @@ def create_app(config: Config | Mapping[str, str] | None = None) -> Flask:
     # Imported here, not at the top: gunicorn.conf.py and the worker class import aime.config, so this package,
     # in the master before on_starting has set PROMETHEUS_MULTIPROC_DIR, and the app's modules import
     # prometheus_client, which decides once, when first imported, whether its metrics are multi-process.
-    from . import (api, auth, body_limits, cli, database, deadlines, errors, filemodes, health, observability,
-                   security_headers, web)
-    from .extensions import cors, db, migrate
-    from .jobs import scheduler, services_setup
+    from . import cli, database, filemodes, observability
 
     config = _resolve_config(config)
     filemodes.restrict_new_files()  # a process setting, not I/O: everything AIME writes is 0600/0700
@@ -29,7 +26,23 @@ def create_app(config: Config | Mapping[str, str] | None = None) -> Flask:
 
     observability.init_logging(app, config)
     database.init_database(app, config)
-    migrate.init_app(app, db, directory=_migrations_dir(), render_as_batch=True)
+    cli.register_commands(app)
+    if loading_for_a_command():  # `flask --app aime COMMAND`: the rest waits until the command is known
+        app.cli.defer(lambda: _init_the_rest(app, config))
+    else:
+        _init_the_rest(app, config)
+    return app
+
+
+def _init_the_rest(app: Flask, config: Config) -> None:
+    """Migrations, requests, pages, health and the background services: all that `flask import` does not need."""
+    from flask_migrate import Migrate
+
+    from . import api, auth, body_limits, deadlines, errors, health, observability, security_headers, web
+    from .extensions import cors, db
+    from .jobs import scheduler, services_setup
+
+    Migrate(app, db, directory=_migrations_dir(), render_as_batch=True)
     cors.init_app(app, resources=security_headers.cors_resources(), origins=config.cors_origins or [],
                   supports_credentials=False)
     security_headers.init_security_headers(app)
@@ -43,8 +56,6 @@ def create_app(config: Config | Mapping[str, str] | None = None) -> Flask:
     body_limits.init_body_limits(app)
     web.init_web(app)
     errors.register_error_handlers(app)  # after the Api, which installs its own HTTPException handler
-    cli.register_commands(app)
-    return app
 
 
 def _resolve_config(config: Config | Mapping[str, str] | None) -> Config:

@@ -1,6 +1,6 @@
-"""Unbound extension instances; create_app binds them to an app."""
+"""Unbound extension instances; create_app binds them to an app (and makes Flask-Migrate's, which imports Alembic,
+only when the app needs it: aime/__init__.py)."""
 from flask_cors import CORS
-from flask_migrate import Migrate
 from flask_sqlalchemy import SQLAlchemy
 from sqlalchemy.orm import DeclarativeBase
 
@@ -10,5 +10,4 @@ class Base(DeclarativeBase):
 
 
 db = SQLAlchemy(model_class=Base)
-migrate = Migrate()
 cors = CORS()
