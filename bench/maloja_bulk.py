@@ -102,8 +102,9 @@ def compare(data_a: Path, data_b: Path) -> list[str]:
     for table in sorted(set(a) | set(b)):
         rows_a, rows_b = a.get(table, []), b.get(table, [])
         if rows_a != rows_b:
-            only_a = [r for r in rows_a if r not in set(rows_b)][:3]
-            only_b = [r for r in rows_b if r not in set(rows_a)][:3]
+            set_a, set_b = set(rows_a), set(rows_b)
+            only_a = [r for r in rows_a if r not in set_b][:3]
+            only_b = [r for r in rows_b if r not in set_a][:3]
             diffs.append(f"{table}: {len(rows_a)} rows against {len(rows_b)}; only in the first {only_a}, "
                          f"only in the second {only_b}")
     return diffs
