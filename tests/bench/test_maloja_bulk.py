@@ -109,3 +109,25 @@ def test_compare_reports_a_changed_row(tmp_path):
     assert maloja_bulk.compare(same, changed) == [
         "tracks: 2 rows against 2; only in the first [(2, 'Tune')], only in the second [(2, 'Tunes')]"]
     shutil.rmtree(changed)
+
+
+
+def rendered_import(**maloja) -> list[str]:
+    """The import part of the side-by-side report, Maloja's row as given."""
+    result = {"version": "3.2.9", "rounds": 1, "duration_s": 2, "rows": [], "import": {
+        "aime": {"seconds": 60.0, "rows_added": 1000, "rows_per_s": 16.7, "peak_rss_mb": 90.0},
+        "maloja": {"seconds": 600.0, "rows_added": 1000, "rows_per_s": 1.7, "peak_rss_mb": 70.0,
+                   "reused_from": "2026-12-01T07:48:29+00:00", **maloja}}}
+    lines = malojabench.render(result)
+    return lines[5:next(i for i, line in enumerate(lines) if line.startswith("| question"))]
+
+
+def test_report_says_a_bulk_loaded_maloja_was_not_imported_by_maloja_import():
+    assert rendered_import() == [
+        "| Maloja 3.2.9 | 600.00 | 1,000 | 1.7 | 70.0 |", "", "AIME imports 10.0x faster.",
+        "Maloja's database was kept from its import of 2026-12-01T07:48:29+00:00 (not re-imported in this run; "
+        "its row above is that import's).", ""]
+    assert rendered_import(loader="bench/maloja_bulk.py") == [
+        "| Maloja 3.2.9, loaded by bench/maloja_bulk.py (not `maloja import`) | 600.00 | 1,000 | 1.7 | 70.0 |", "",
+        "Maloja's database was built by bench/maloja_bulk.py on 2026-12-01T07:48:29+00:00 (Maloja's own import code, "
+        "batched; not `maloja import`, whose time is not measured here): no import speed ratio.", ""]
