@@ -4,7 +4,8 @@
     .venv/bin/python bench/run.py --rows 100000 --quick --skip-postgres
 
 Measures (see docs/benchmarks.md): 1. import through `flask --app aime import` into an empty SQLite
-database (time, rows/s, peak RSS), the all-duplicates re-import, and the plain-sqlite3 floor;
+database (time, rows/s, peak RSS), the all-duplicates re-import, the plain-sqlite3 floor and the floor of the
+same work (bench/floor_same_work.py: AIME's own rows, rollups included, inserted as cheaply as SQLite allows);
 2. HTTP under the real gunicorn; 3. /health while the database is blocked; 4. the HTTP set on
 PostgreSQL. Prints a table and writes bench/results/<date>.json. Load only ever targets 127.0.0.1.
 """
@@ -96,9 +97,22 @@ def import_phase(csv_path: Path, work: Path, meta: dict, timeout: float) -> tupl
     again = importbench.measure_import(csv_path, env, log, timeout)
     floor = importbench.measure_floor(csv_path, work / "floor.db", log, timeout)
     first["ratio_to_floor"] = round(first["seconds"] / floor["seconds"], 2) if floor["seconds"] else None
+    same_work = same_work_floor(db_path, csv_path, work, timeout)
+    first["ratio_to_same_work_floor"] = (round(first["cpu_seconds"] / same_work["same_work_cpu_s"], 2)
+                                         if same_work.get("same_work_cpu_s") else None)
     return {"expected_rows": meta["listens"], "first": first, "reimport": again, "floor": floor,
+            "same_work_floor": same_work,
             "artists": importbench.count_rows(url, "artists"), "albums": importbench.count_rows(url, "albums"),
             "tracks": importbench.count_rows(url, "tracks"), "log": str(log)}, url
+
+
+def same_work_floor(db_path: Path, csv_path: Path, work: Path, timeout: float) -> dict:
+    """bench/floor_same_work.py on the imported database, in a child process (it holds every row in memory)."""
+    out = work / "same-work-floor.json"
+    command = [sys.executable, str(ROOT / "bench" / "floor_same_work.py"), str(db_path), str(csv_path),
+               "--json", str(out)]
+    subprocess.run(command, cwd=ROOT, check=True, stdout=subprocess.DEVNULL, timeout=timeout)
+    return json.loads(out.read_text())
 
 
 def load_collection(url: str, work: Path, meta: dict, args) -> dict:
