@@ -15,7 +15,7 @@ from collections.abc import Iterator
 
 import requests
 
-from bench import loadgen
+from bench import loadgen, paired
 from bench.make_dataset import collection_albums
 from tests.support.servers import Gunicorn
 
@@ -168,30 +168,69 @@ def database_cpu_seconds(database_url: str) -> float | None:
     return total
 
 
+def measure_window(server: Gunicorn, name: str, path: str, connections: int, duration: float, tool: str) -> dict:
+    """One load window on one endpoint: the load generator's numbers plus the server CPU per request."""
+    cpu_before = server_cpu_seconds(server)
+    row = {"name": name, **loadgen.measure(server.url(path), connections, duration, tool)}
+    # Server CPU per request: unlike latency, barely moved by other work on a shared machine.
+    cpu = server_cpu_seconds(server) - cpu_before
+    row["server_cpu_ms_per_request"] = round(cpu * 1000 / row["requests"], 3) if row["requests"] else None
+    return row
+
+
+def _single_connection(server: Gunicorn, path: str, duration: float, tool: str) -> dict:
+    # Unloaded latency too: at 8 connections on 2 cores, p99 is mostly queueing behind other requests.
+    alone = loadgen.measure(server.url(path), 1, duration, tool)
+    return {"p50_1c_ms": alone["p50_ms"], "p99_1c_ms": alone["p99_ms"]}
+
+
+def _warm(server: Gunicorn, name: str, path: str) -> dict:
+    status = requests.get(server.url(path), timeout=120).status_code  # warm caches and check it exists
+    return {"name": name, "path": path, "status": status, **({"missing": True} if status == 404 else {})}
+
+
 def measure_set(server: Gunicorn, endpoints: list[tuple[str, str]], connections: int, duration: float,
                 tool: str, single: bool = True) -> list[dict]:
-    """Warm each endpoint up once, then load it; ratios are to /live of this same run."""
+    """Warm each endpoint up once, then load it once; ratios are to /live's one window of this same run (see
+    measure_paired for ratios that hold on a shared machine)."""
     results = []
     for name, path in endpoints:
-        status = requests.get(server.url(path), timeout=120).status_code  # warm caches and check it exists
-        row = {"name": name, "path": path, "status": status}
-        if status == 404:
-            row.update(missing=True)
-        else:
-            cpu_before = server_cpu_seconds(server)
-            row.update(loadgen.measure(server.url(path), connections, duration, tool))
-            # Server CPU per request: unlike latency, barely moved by other work on a shared machine.
-            cpu = server_cpu_seconds(server) - cpu_before
-            row["server_cpu_ms_per_request"] = round(cpu * 1000 / row["requests"], 2) if row["requests"] else None
+        row = _warm(server, name, path)
+        if not row.get("missing"):
+            window = measure_window(server, name, path, connections, duration, tool)
+            window["server_cpu_ms_per_request"] = (None if window["server_cpu_ms_per_request"] is None
+                                                   else round(window["server_cpu_ms_per_request"], 2))
+            row.update(window)
             if single:
-                # Unloaded latency too: at 8 connections on 2 cores, p99 is mostly queueing behind other requests.
-                alone = loadgen.measure(server.url(path), 1, max(duration / 2, 0.2), tool)
-                row.update(p50_1c_ms=alone["p50_ms"], p99_1c_ms=alone["p99_ms"])
+                row.update(_single_connection(server, path, max(duration / 2, 0.2), tool))
         results.append(row)
     live = next((r["rps"] for r in results if r["name"] == "live" and r.get("rps")), None)
     for row in results:
         row["ratio_to_live"] = round(row["rps"] / live, 3) if live and row.get("rps") is not None else None
     return results
+
+
+def measure_paired(server: Gunicorn, endpoints: list[tuple[str, str]], connections: int, duration: float,
+                   tool: str, rounds_count: int, single_duration: float | None = None) -> list[dict]:
+    """Warm each endpoint up once, then `rounds_count` rounds of `duration`-second windows, each endpoint between
+    two /live windows (bench/paired.py); one row per endpoint (first /live, added when not listed) with the median
+    ratio to /live by req/s and by server CPU, their spread, and every round. With single_duration, each endpoint
+    once more with one connection afterwards (p50_1c_ms, p99_1c_ms)."""
+    if all(name != paired.LIVE for name, _path in endpoints):
+        endpoints = [(paired.LIVE, "/live"), *endpoints]
+    rows = {name: _warm(server, name, path) for name, path in endpoints}
+    paths = {name: path for name, path in endpoints if not rows[name].get("missing")}
+    seen: dict[str, list[dict]] = {name: [] for name in paths}
+    for index in range(rounds_count):
+        windows = [measure_window(server, name, paths[name], connections, duration, tool)
+                   for name in paired.interleave(list(paths), index)]
+        for name, entry in paired.pair_round(windows).items():
+            seen[name].append({"round": index + 1, **entry})
+    for name, path in paths.items():
+        rows[name].update(paired.summarise(name, seen[name]))
+        if single_duration:
+            rows[name].update(_single_connection(server, path, single_duration, tool))
+    return list(rows.values())
 
 
 _HOLDER = """
@@ -333,44 +372,50 @@ class TcpProxy:
 
 
 def rounds(database_url: str, work: Path, names: list[str], rounds_count: int, duration: float,
-           connections: int = 8, tool: str = "auto", extra: list[tuple[str, str]] = ()) -> dict[str, list[dict]]:
-    """The named endpoints of endpoint_set (and `extra` (name, path) pairs), loaded in turn `rounds_count` times
-    (interleaved, so a change of load on a shared machine hits every endpoint alike) against an existing, loaded
-    database."""
+           connections: int = 8, tool: str = "auto", extra: list[tuple[str, str]] = ()) -> list[dict]:
+    """The named endpoints of endpoint_set (and `extra` (name, path) pairs) against an existing, loaded database,
+    measured as bench/run.py's HTTP phase does (measure_paired: each between two /live windows, interleaved
+    rounds, median ratios)."""
     targets = pick_targets(database_url)
     chosen = [(name, path) for name, path in endpoint_set(targets, TOP_ARTISTS_PATHS[-1]) if name in names]
     chosen += list(extra)
-    seen: dict[str, list[dict]] = {name: [] for name, _path in chosen}
     with running(server_env(database_url, work), work / "gunicorn-rounds.log") as server:
-        for _ in range(rounds_count):
-            for row in measure_set(server, chosen, connections, duration, tool, single=False):
-                seen[row["name"]].append(row)
-    return seen
+        return measure_paired(server, chosen, connections, duration, tool, rounds_count)
 
 
 def main(argv: list[str] | None = None) -> None:
-    """Print req/s, ratio to /live and server CPU per request of each round, their medians, and each p99."""
+    """Print each endpoint's ratio to /live per round and their median, by req/s and by server CPU, and its p99."""
     import argparse
-    import statistics
 
     parser = argparse.ArgumentParser(description="interleaved HTTP rounds against an existing AIME database")
     parser.add_argument("database_url")
     parser.add_argument("--work", type=Path, required=True, help="data dir and gunicorn log")
     parser.add_argument("--only", default="live,ready,health,album list,album detail,journal p1,journal p500")
-    parser.add_argument("--rounds", type=int, default=3)
-    parser.add_argument("--duration", type=float, default=4.0)
+    parser.add_argument("--rounds", type=int, default=5)
+    parser.add_argument("--duration", type=float, default=2.0, help="seconds per window")
     parser.add_argument("--extra", action="append", default=[], metavar="NAME=PATH",
                         help="another endpoint to load, e.g. 'play count=/api/v1/history/tracks?page_size=1'")
     args = parser.parse_args(argv)
     extra = [tuple(item.split("=", 1)) for item in args.extra]
-    seen = rounds(args.database_url, args.work, args.only.split(","), args.rounds, args.duration, extra=extra)
-    for name, rows in seen.items():
-        ratios = [r["ratio_to_live"] for r in rows if r.get("ratio_to_live") is not None]
-        cpus = [r["server_cpu_ms_per_request"] for r in rows if r.get("server_cpu_ms_per_request")]
-        print(f"{name:14s} rps {' '.join(str(round(r['rps'])) for r in rows):24s} ratio "
-              f"{' '.join(f'{x:.2f}' for x in ratios):20s} median {statistics.median(ratios):.2f} | cpu ms/req "
-              f"{' '.join(f'{x:.2f}' for x in cpus)} median {statistics.median(cpus):.2f} | p99 ms "
-              f"{' '.join(str(r['p99_ms']) for r in rows)}", flush=True)
+    for row in rounds(args.database_url, args.work, args.only.split(","), args.rounds, args.duration, extra=extra):
+        if row.get("missing"):
+            print(f"{row['name']:14s} missing (404)")
+            continue
+        if row["name"] == paired.LIVE:
+            ratios = [x for r in row["rounds"] for x in r["control_ratios"]]
+            cpus = [x for r in row["rounds"] for x in r["control_cpu_ratios"]]
+            medians = (row["control_ratio"], row["control_cpu_ratio"])
+        else:
+            ratios = [r["ratio_to_live"] for r in row["rounds"]]
+            cpus = [r["cpu_ratio_to_live"] for r in row["rounds"]]
+            medians = (row["ratio_to_live"], row["cpu_ratio_to_live"])
+        print(f"{row['name']:14s} rps {row['rps']:8.1f} | ratio {_floats(ratios)} median {_floats(medians[:1])} "
+              f"| by CPU {_floats(cpus)} median {_floats(medians[1:])} | cpu ms/req "
+              f"{row['server_cpu_ms_per_request']} | p99 ms {row['p99_ms']} (max {row['p99_max_ms']})", flush=True)
+
+
+def _floats(values) -> str:
+    return " ".join("-" if x is None else f"{x:.2f}" for x in values)
 
 
 if __name__ == "__main__":

@@ -47,13 +47,23 @@ def run_child(command: list[str], env: dict[str, str], log_path: Path, timeout: 
             time.sleep(0.02)
         seconds = time.perf_counter() - started
     proc.returncode = os.waitstatus_to_exitcode(status)
-    peak_kb = usage.ru_maxrss  # fallback: an upper bound (includes this process's own peak)
-    if rss_file.exists():
-        peak_kb = int(rss_file.read_text().split()[-1])
-        rss_file.unlink()
+    peak_kb = _gnu_time_peak_kb(rss_file)
+    if peak_kb is None:
+        peak_kb = usage.ru_maxrss  # fallback: an upper bound (includes this process's own peak)
     cpu = usage.ru_utime + usage.ru_stime  # wait4's rusage includes the children the child waited for
     return {"seconds": round(seconds, 2), "cpu_seconds": round(cpu, 2), "peak_rss_mb": round(peak_kb / 1024, 1),
             "exit_code": proc.returncode}
+
+
+def _gnu_time_peak_kb(rss_file: Path) -> int | None:
+    """GNU time's %M (KB) from its output file, which is then removed; None when it wrote no number there (GNU
+    time opens the file when it starts, so a run killed at its timeout, time itself included, leaves it empty)."""
+    try:
+        words = rss_file.read_text().split()
+    except FileNotFoundError:
+        return None
+    rss_file.unlink()
+    return int(words[-1]) if words and words[-1].isdigit() else None
 
 
 def flask_command(*args: str) -> list[str]:

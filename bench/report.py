@@ -1,7 +1,8 @@
 """The benchmark report: the targets of issue 18 checked against a run, and the printed (Markdown) table."""
 from __future__ import annotations
 
-# Issue 18, item 2: requests/s as a share of /live's in the same run.
+# Issue 18, item 2: requests/s as a share of /live's in the same run: the median over rounds of each window's
+# ratio to the two /live windows around it (bench/paired.py).
 RATIO_TARGETS = {"health": 0.9, "ready": 0.9, "album list": 0.5, "album detail": 0.5, "journal p1": 0.5,
                  "journal p500": 0.5, "search": 0.5}
 # Issue 18, items 1 and 3: p99 in ms at the run's connections (8), and with one connection.
@@ -15,16 +16,37 @@ POSTGRES_IMPORT_ROWS_PER_S = 40_000
 ALBUM_DETAIL_POSTGRES_SHARE = 0.5
 
 
-def _target(name: str, measured, limit, ok: bool | None, unit: str = "") -> dict:
-    return {"name": name, "measured": measured, "target": limit, "unit": unit, "met": ok}
+def _target(name: str, measured, limit, ok: bool | None, unit: str = "", detail: str | None = None) -> dict:
+    check = {"name": name, "measured": measured, "target": limit, "unit": unit, "met": ok}
+    return {**check, "detail": detail} if detail else check
 
 
-def _at_most(name: str, value, limit, unit: str = "") -> dict:
-    return _target(name, value, f"<= {limit:g}", None if value is None else value <= limit, unit)
+def _at_most(name: str, value, limit, unit: str = "", detail: str | None = None) -> dict:
+    return _target(name, value, f"<= {limit:g}", None if value is None else value <= limit, unit, detail)
 
 
-def _at_least(name: str, value, limit, unit: str = "") -> dict:
-    return _target(name, value, f">= {limit:g}", None if value is None else value >= limit, unit)
+def _at_least(name: str, value, limit, unit: str = "", detail: str | None = None) -> dict:
+    return _target(name, value, f">= {limit:g}", None if value is None else value >= limit, unit, detail)
+
+
+def _range(low, high, digits: int = 2) -> str | None:
+    return None if low is None or high is None else f"{low:.{digits}f}-{high:.{digits}f}"
+
+
+def _ratio_detail(row: dict) -> str | None:
+    """The spread behind a median ratio, and the same ratio by server CPU (a run without rounds: None)."""
+    spread = _range(row.get("ratio_min"), row.get("ratio_max"))
+    if spread is None:
+        return None
+    by_cpu = row.get("cpu_ratio_to_live")
+    return (f"median of {row.get('windows_count')} rounds {spread}"
+            + ("" if by_cpu is None else f"; by CPU {by_cpu:.2f}"))
+
+
+def _p99_detail(row: dict) -> str | None:
+    rounds = row.get("rounds") or []
+    p99s = [r.get("p99_ms") for r in rounds if r.get("p99_ms") is not None]
+    return f"median of {len(p99s)} rounds, max {max(p99s):g} ms" if len(p99s) > 1 else None
 
 
 def _endpoint_targets(prefix: str, endpoints: list[dict]) -> list[dict]:
@@ -32,9 +54,11 @@ def _endpoint_targets(prefix: str, endpoints: list[dict]) -> list[dict]:
     for row in endpoints:
         name = row["name"]
         if name in RATIO_TARGETS:
-            checks.append(_at_least(f"{prefix} {name} rps / live", row.get("ratio_to_live"), RATIO_TARGETS[name]))
+            checks.append(_at_least(f"{prefix} {name} rps / live", row.get("ratio_to_live"), RATIO_TARGETS[name],
+                                    detail=_ratio_detail(row)))
         if name in P99_TARGETS_MS:
-            checks.append(_at_most(f"{prefix} {name} p99", row.get("p99_ms"), P99_TARGETS_MS[name], "ms"))
+            checks.append(_at_most(f"{prefix} {name} p99", row.get("p99_ms"), P99_TARGETS_MS[name], "ms",
+                                   detail=_p99_detail(row)))
         if name in P99_1C_TARGETS_MS:
             checks.append(_at_most(f"{prefix} {name} p99, 1 connection", row.get("p99_1c_ms"),
                                    P99_1C_TARGETS_MS[name], "ms"))
@@ -99,19 +123,49 @@ def _fmt(value, digits: int = 1) -> str:
     return str(value)
 
 
+def _spread_cell(row: dict) -> str:
+    """Min-max of the per-round ratios; for /live, the control: each /live window over the one before it."""
+    if row.get("name") == "live" and row.get("control_ratio") is not None:
+        return f"control {row['control_ratio']:.2f} ({_range(row['control_min'], row['control_max'])})"
+    return _range(row.get("ratio_min"), row.get("ratio_max")) or ""
+
+
+def _cpu_cell(row: dict) -> str:
+    if row.get("name") == "live" and row.get("control_cpu_ratio") is not None:
+        return f"control {row['control_cpu_ratio']:.2f} ({_range(row['control_cpu_min'], row['control_cpu_max'])})"
+    cell = _fmt(row.get("cpu_ratio_to_live"), 2)
+    spread = _range(row.get("cpu_ratio_min"), row.get("cpu_ratio_max"))
+    return f"{cell} ({spread})" if spread and cell != "-" else cell
+
+
 def _endpoint_table(title: str, endpoints: list[dict]) -> list[str]:
-    lines = [f"### {title}", "", "| endpoint | req/s | p50 ms | p99 ms | ratio to /live | non-2xx | "
-             "p50 ms, 1 conn | p99 ms, 1 conn | server CPU ms/req |", "|---|---:|---:|---:|---:|---:|---:|---:|---:|"]
+    lines = [f"### {title}", "", "| endpoint | req/s | p50 ms | p99 ms | ratio to /live | ratio, rounds min-max | "
+             "ratio by server CPU (min-max) | non-2xx | p50 ms, 1 conn | p99 ms, 1 conn | server CPU ms/req |",
+             "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|"]
     for row in endpoints:
         if row.get("missing"):
-            lines.append(f"| {row['name']} (`{row['path']}`) | missing (404) | | | | | | | |")
+            lines.append(f"| {row['name']} (`{row['path']}`) | missing (404) | | | | | | | | | |")
             continue
         lines.append(f"| {row['name']} | {_fmt(row.get('rps'))} | {_fmt(row.get('p50_ms'), 2)} | "
-                     f"{_fmt(row.get('p99_ms'), 2)} | {_fmt(row.get('ratio_to_live'), 2)} | "
-                     f"{_fmt(row.get('non_2xx'))} | {_fmt(row.get('p50_1c_ms'), 2)} | "
+                     f"{_fmt(row.get('p99_ms'), 2)} | {_fmt(row.get('ratio_to_live'), 2)} | {_spread_cell(row)} | "
+                     f"{_cpu_cell(row)} | {_fmt(row.get('non_2xx'))} | {_fmt(row.get('p50_1c_ms'), 2)} | "
                      f"{_fmt(row.get('p99_1c_ms'), 2)} | "
                      f"{_fmt(row.get('server_cpu_ms_per_request'), 2)} |")
-    return lines + [""]
+    return lines + [_ENDPOINT_NOTE, ""]
+
+
+_ENDPOINT_NOTE = ("\nEach endpoint's windows lie between two /live windows; its ratio to /live in a round is its "
+                  "req/s over the mean of those two, the table gives the median over rounds (req/s, p50, p99 and "
+                  "CPU per request: medians of the windows). By server CPU: /live's CPU per request over the "
+                  "endpoint's, paired the same way (same direction as the req/s ratio). /live's control: each /live "
+                  "window against the one before it, i.e. what one window's noise alone does to a ratio.")
+
+
+def _windows(settings: dict) -> str:
+    if not settings.get("rounds"):  # a run from before the rounds
+        return f"{settings['duration_s']:g} s per endpoint"
+    return (f"{settings['rounds']} rounds of {settings['duration_s']:g} s windows, each endpoint between two /live "
+            "windows")
 
 
 def render(report: dict) -> str:
@@ -122,7 +176,7 @@ def render(report: dict) -> str:
              f"Machine: {m['cpu']}, {m['cores']} cores, {_fmt(m['memory_mb'])} MB RAM; {m['os']}; Python "
              f"{m['python']}, SQLite {m['sqlite']}. Load: {report['settings']['loadgen']} "
              f"({'wrk' if m['wrk'] and report['settings']['loadgen'] != 'python' else 'Python generator'}), "
-             f"{report['settings']['connections']} connections, {report['settings']['duration_s']:g} s per endpoint; "
+             f"{report['settings']['connections']} connections, {_windows(report['settings'])}; "
              f"gunicorn 2 workers x 4 threads. Whole run: {report.get('total_seconds')} s.",
              "", "Load average (1, 5, 15 min) at the start and after each phase: "
              + "; ".join(f"{k} {v[0]:g}/{v[1]:g}/{v[2]:g}" for k, v in report.get("load_average", {}).items()), ""]
@@ -173,5 +227,7 @@ def render(report: dict) -> str:
     lines += ["### Targets", "", "| target | measured | goal | met |", "|---|---:|---:|---|"]
     for check in report.get("targets", []):
         met = {True: "yes", False: "**no**", None: "-"}[check["met"]]
-        lines.append(f"| {check['name']} | {_fmt(check['measured'], 2)} {check['unit']} | {check['target']} | {met} |")
+        measured = " ".join(filter(None, (_fmt(check["measured"], 2), check["unit"],
+                                          f"({check['detail']})" if check.get("detail") else "")))
+        lines.append(f"| {check['name']} | {measured} | {check['target']} | {met} |")
     return "\n".join(lines)

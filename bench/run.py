@@ -6,12 +6,14 @@
 Measures (see docs/benchmarks.md): 1. import through `flask --app aime import` into an empty SQLite
 database (time, rows/s, peak RSS), the all-duplicates re-import, the plain-sqlite3 floor and the floor of the
 same work (bench/floor_same_work.py: AIME's own rows, rollups included, inserted as cheaply as SQLite allows);
-2. HTTP under the real gunicorn; 3. /health while the database is blocked; 4. the HTTP set on
-PostgreSQL. Prints a table and writes bench/results/<date>.json. Load only ever targets 127.0.0.1.
+2. HTTP under the real gunicorn, each endpoint between two /live windows in interleaved rounds (bench/paired.py);
+3. /health while the database is blocked; 4. the HTTP set on PostgreSQL. Prints a table and writes
+bench/results/<date>.json (<date>-2.json, ... for a later run that day). Load only ever targets 127.0.0.1.
 """
 from __future__ import annotations
 
 import argparse
+import itertools
 import json
 import os
 import platform
@@ -140,9 +142,10 @@ def http_phase(url: str, work: Path, seed: int, args, label: str) -> dict:
     with httpbench.running(env, work / f"gunicorn-{label}.log") as server:
         top = httpbench.choose_top_artists(server.base_url)
         endpoints = httpbench.endpoint_set(targets, top)
-        rows = httpbench.measure_set(server, endpoints, args.connections, args.duration, args.loadgen,
-                                     single=not args.quick)
-    return {"collection_albums": owned, "targets": targets, "endpoints": rows}
+        rows = httpbench.measure_paired(server, endpoints, args.connections, args.duration, args.loadgen,
+                                        args.rounds, single_duration=None if args.quick else args.single_duration)
+    return {"collection_albums": owned, "targets": targets, "rounds": args.rounds, "window_s": args.duration,
+            "endpoints": rows}
 
 
 def blocked_phase(sqlite_url: str, work: Path, args) -> list[dict]:
@@ -219,15 +222,36 @@ def maloja_phase(csv_path: Path, work: Path, sqlite_url: str, aime_import: dict,
             "loadgen": args.loadgen, "rows": malojabench.ratio_rows(measured), "raw": measured}
 
 
+def results_path(results_dir: Path, rows: int, quick: bool, day: str | None = None) -> Path:
+    """A results file of its own, created empty: <date>[-<rows>][-quick].json, or the first free of -2, -3, ...
+    when a run of the same day and size wrote one already (never overwritten)."""
+    results_dir.mkdir(parents=True, exist_ok=True)
+    day = day or datetime.now(UTC).date().isoformat()
+    stem = day + ("" if rows == 1_000_000 and not quick else f"-{rows}{'-quick' if quick else ''}")
+    for count in itertools.count(1):
+        path = results_dir / (f"{stem}.json" if count == 1 else f"{stem}-{count}.json")
+        try:
+            with open(path, "x"):  # exclusive: two runs started together get two files too
+                return path
+        except FileExistsError:
+            continue
+
+
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
     """Command-line options (defaults are the documented full run)."""
     parser = argparse.ArgumentParser(description="AIME benchmark suite")
     parser.add_argument("--rows", type=int, default=1_000_000)
     parser.add_argument("--seed", type=int, default=42)
     parser.add_argument("--quick", action="store_true",
-                        help="short loads (1 s per endpoint, Python load generator, no 1-connection pass): "
+                        help="short loads (0.5 s windows, Python load generator, no 1-connection pass): "
                              "a sanity run, not numbers")
-    parser.add_argument("--duration", type=float, default=None, help="seconds of load per endpoint (default 5)")
+    parser.add_argument("--duration", type=float, default=None,
+                        help="seconds of one load window (default 1; --quick 0.5); wrk runs whole seconds")
+    parser.add_argument("--rounds", type=int, default=3,
+                        help="rounds of the HTTP set: in each, every endpoint is loaded between two /live windows; "
+                             "ratios to /live are the median over rounds (default 3)")
+    parser.add_argument("--single-duration", type=float, default=2.5,
+                        help="seconds of the 1-connection pass per endpoint, after the rounds (default 2.5)")
     parser.add_argument("--blocked-duration", type=float, default=None, help="seconds of /health load while blocked")
     parser.add_argument("--connections", type=int, default=8, help="concurrent connections (default 8 = 2x4 threads)")
     parser.add_argument("--loadgen", choices=("auto", "wrk", "python"), default=None)
@@ -251,7 +275,9 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
                         help="Maloja's data directory, kept: reused without re-importing when it holds this CSV's "
                              "import by this Maloja version (default: a fresh one in the work dir)")
     args = parser.parse_args(argv)
-    args.duration = args.duration or (1.0 if args.quick else 5.0)
+    args.duration = args.duration or (0.5 if args.quick else 1.0)
+    if args.rounds < 1:
+        parser.error("--rounds must be at least 1")
     args.blocked_duration = args.blocked_duration or (1.0 if args.quick else 4.0)
     args.loadgen = args.loadgen or ("python" if args.quick else "auto")
     return args
@@ -263,14 +289,14 @@ def main(argv: list[str] | None = None) -> dict:
     started = time.perf_counter()
     report = {"started_at": datetime.now(UTC).isoformat(timespec="seconds"), "rows": args.rows,
               "seed": args.seed, "quick": args.quick, "revision": revision(), "machine": machine(),
-              "settings": {"duration_s": args.duration, "blocked_duration_s": args.blocked_duration,
+              "settings": {"duration_s": args.duration, "rounds": args.rounds,
+                           "single_duration_s": None if args.quick else args.single_duration,
+                           "blocked_duration_s": args.blocked_duration,
                            "connections": args.connections, "loadgen": args.loadgen, "workers": 2, "threads": 4}}
     meta = ensure_dataset(args.rows, args.seed, args.data_dir)
     report["dataset"] = meta
     csv_path = args.data_dir / meta["files"]["csv"]
-    args.results_dir.mkdir(parents=True, exist_ok=True)
-    suffix = "" if args.rows == 1_000_000 and not args.quick else f"-{args.rows}{'-quick' if args.quick else ''}"
-    out = args.results_dir / f"{datetime.now(UTC).date().isoformat()}{suffix}.json"
+    out = results_path(args.results_dir, args.rows, args.quick)
     with tempfile.TemporaryDirectory(prefix="aime-bench-") as tmp:
         work = args.work_dir or Path(tmp)
         work.mkdir(parents=True, exist_ok=True)

@@ -84,7 +84,7 @@ def report(tmp_path_factory) -> dict:
     """One quick run of bench/run.py at ROWS rows (and PostgreSQL when the test server is configured)."""
     tmp = tmp_path_factory.mktemp("bench")
     command = [sys.executable, str(ROOT / "bench" / "run.py"), "--rows", str(ROWS), "--quick",
-               "--duration", "0.25", "--blocked-duration", "0.5", "--data-dir", str(tmp / "data"),
+               "--duration", "0.25", "--rounds", "1", "--blocked-duration", "0.5", "--data-dir", str(tmp / "data"),
                "--results-dir", str(tmp / "results"), "--work-dir", str(tmp / "work")]
     postgres = os.environ.get("AIME_TEST_POSTGRES_URL")
     # A name of its own (runs in parallel, or two checkouts on one server, never share it), dropped afterwards:
@@ -115,9 +115,16 @@ def _check_endpoints(endpoints: list[dict]) -> None:
     for row in endpoints:
         assert row["status"] == 200, row
         assert row["requests"] > 0 and row["non_2xx"] == 0 and row["errors"] == 0, row
-        for key in ("rps", "p50_ms", "p99_ms", "ratio_to_live", "server_cpu_ms_per_request"):
+        for key in ("rps", "p50_ms", "p99_ms", "ratio_to_live", "server_cpu_ms_per_request", "cpu_ratio_to_live"):
             assert isinstance(row[key], (int, float)) and row[key] > 0, (key, row)
-    assert endpoints[0]["ratio_to_live"] == 1.0
+        assert [r["round"] for r in row["rounds"]] == [1], row  # --rounds 1 (each round kept: test_paired_ratios)
+    live, others = endpoints[0], endpoints[1:]
+    assert live["ratio_to_live"] == 1.0 and live["windows_count"] == len(ENDPOINTS)  # before, between and after
+    assert isinstance(live["control_ratio"], float) and live["control_min"] <= live["control_max"], live
+    for row in others:  # one window per round, divided by the mean of the /live windows on either side
+        assert row["windows_count"] == 1 and row["ratio_min"] == row["ratio_to_live"] == row["ratio_max"], row
+        for entry in row["rounds"]:
+            assert abs(entry["ratio_to_live"] - entry["rps"] / entry["live_rps"]) < 0.002, entry  # live_rps: 0.1
 
 
 @pytest.mark.slow
