@@ -123,7 +123,8 @@ def _version(key: str) -> str | None:
 
     When nothing may be answered without the view (no answer kept for `key`, no `If-None-Match`), the view
     queries anyway: the version is the first statement of its session (one checkout, one ping). Otherwise it
-    is read alone in autocommit (aime/services/data_version.py), so a 304 or a kept answer opens no session."""
+    is read alone in autocommit (aime/services/data_version.py), so a 304 or a kept answer opens no session (and
+    on SQLite checks no pooled connection out)."""
     if request.if_none_match or response_cache(current_app).holds(key):
         version = data_version.current()
     else:
