@@ -43,8 +43,9 @@ def _init_the_rest(app: Flask, config: Config) -> None:
     from .jobs import scheduler, services_setup
 
     Migrate(app, db, directory=_migrations_dir(), render_as_batch=True)
-    cors.init_app(app, resources=security_headers.cors_resources(), origins=config.cors_origins or [],
-                  supports_credentials=False)
+    if config.cors_origins:  # with none, flask-cors adds no header to any answer: its hooks would only cost time
+        cors.init_app(app, resources=security_headers.cors_resources(), origins=config.cors_origins,
+                      supports_credentials=False)
     security_headers.init_security_headers(app)
     auth.init_auth(app)
     observability.init_request_tracking(app)

@@ -188,12 +188,13 @@ def paid_call_budget():
 def protect_api(app: Flask, prefix: str = "/api/v1") -> None:
     """Under `prefix`, writes always need the token; reads too when AIME_PRIVATE=1."""
     config: Config = config_of(app)
+    under, private = prefix + "/", config.private
 
     @app.before_request
     def _check_token():
-        if not request.path.startswith(prefix + "/") or request.method == "OPTIONS":
-            return
-        if request.method in WRITE_METHODS or config.private:
+        current = request._get_current_object()  # one context lookup, not one per attribute
+        method = current.method  # OPTIONS never needs it: a CORS preflight carries no credentials
+        if (method in WRITE_METHODS or (private and method != "OPTIONS")) and current.path.startswith(under):
             require_token()
 
 

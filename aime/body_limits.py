@@ -31,6 +31,9 @@ def init_body_limits(app: Flask) -> None:
     # The app-wide ceiling is the largest limit; each request is then narrowed to its endpoint's.
     app.config.update(MAX_CONTENT_LENGTH=upload_limit(config), MAX_FORM_MEMORY_SIZE=body_limit(config))
 
+    upload, body = upload_limit(config), body_limit(config)  # limit_for's two answers, worked out once
+
     @app.before_request
     def _apply_limit():
-        request.max_content_length = limit_for(config, request.endpoint)
+        current = request._get_current_object()  # one context lookup, not two
+        current.max_content_length = upload if current.endpoint in UPLOAD_ENDPOINTS else body

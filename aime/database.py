@@ -86,6 +86,8 @@ def install_sqlite_hooks(engine: Engine, busy_timeout_ms: int) -> None:
         if path and path != ":memory:" and not path.startswith("file:"):
             Path(path).parent.mkdir(parents=True, exist_ok=True, mode=0o700)
 
+    path = sqlite_file_path(engine.url)  # the URL never changes: worked out once, not at each checkout
+
     @event.listens_for(engine, "connect")
     def _on_connect(dbapi_connection, record):
         dbapi_connection.isolation_level = None  # we emit BEGIN ourselves (see _on_begin)
@@ -95,7 +97,7 @@ def install_sqlite_hooks(engine: Engine, busy_timeout_ms: int) -> None:
         cursor.execute("PRAGMA foreign_keys=ON")
         cursor.execute("PRAGMA synchronous=NORMAL")
         cursor.close()
-        record.info[_FILE_KEY] = _file_identity(engine.url)
+        record.info[_FILE_KEY] = file_identity(path)
         record.info[_BUSY_KEY] = int(busy_timeout_ms)
         # Every N virtual-machine steps SQLite asks whether to go on: a statement of a request past its
         # deadline is interrupted ("interrupted", turned into a 503). Outside requests it always goes on.
@@ -106,7 +108,7 @@ def install_sqlite_hooks(engine: Engine, busy_timeout_ms: int) -> None:
         # A database file replaced under the pool (a backup restored after a deletion): pooled connections
         # still hold the old, unlinked file, where a write would be acknowledged and lost. The pool
         # discards such a connection and opens the file that is there now.
-        now = _file_identity(engine.url)
+        now = file_identity(path)
         if now is not None and now != record.info.get(_FILE_KEY):
             raise DisconnectionError("the SQLite database file was replaced")
 
@@ -320,7 +322,7 @@ _BUSY_KEY = "aime_sqlite_busy_timeout_ms"
 _PROGRESS_STEPS = 20_000  # virtual-machine instructions between two deadline checks (well under 1 ms)
 
 
-def _file_path(url) -> str | None:
+def sqlite_file_path(url) -> str | None:
     """The SQLite database file of an engine URL (None: in memory, another backend, or a URI filename)."""
     if url.get_backend_name() != "sqlite" or not url.database or url.database == ":memory:":
         return None
@@ -329,9 +331,8 @@ def _file_path(url) -> str | None:
     return url.database
 
 
-def _file_identity(url) -> tuple[int, int] | None:
-    """(device, inode) of the database file now, or None when it is missing or not a plain file path."""
-    path = _file_path(url)
+def file_identity(path: str | None) -> tuple[int, int] | None:
+    """(device, inode) of the file at `path` now, or None when it is missing (or `path` is None)."""
     try:
         stat = os.stat(path) if path else None
     except FileNotFoundError:
@@ -339,15 +340,20 @@ def _file_identity(url) -> tuple[int, int] | None:
     return (stat.st_dev, stat.st_ino) if stat else None
 
 
+def _file_identity(url) -> tuple[int, int] | None:
+    """(device, inode) of the database file now, or None when it is missing or not a plain file path."""
+    return file_identity(sqlite_file_path(url))
+
+
 def sqlite_file_missing() -> bool:
     """True when the SQLite database file was deleted under us (pooled connections still see the old inode)."""
-    path = _file_path(db.engine.url)
+    path = sqlite_file_path(db.engine.url)
     return path is not None and not os.path.exists(path)
 
 
 def sqlite_file_replaced() -> bool:
     """True when the file at the database path is no longer the one this session's connection writes to."""
-    if _file_path(db.engine.url) is None:
+    if sqlite_file_path(db.engine.url) is None:
         return False
     now = _file_identity(db.engine.url)
     return now is not None and now != db.session.connection().connection.info.get(_FILE_KEY)
@@ -419,7 +425,7 @@ def bound_wal() -> None:
     WAL_RESET_BYTES a TRUNCATE checkpoint waits up to WAL_RESET_WAIT_MS for the readers to move to the newest
     snapshot, copies everything and empties the file; readers that take longer leave it for a later write.
     """
-    path = _file_path(db.engine.url)
+    path = sqlite_file_path(db.engine.url)
     now = time.monotonic()
     if path is None or now - _wal_reset_tried[0] < WAL_RESET_EVERY_SECONDS:
         return

@@ -22,6 +22,7 @@ from datetime import datetime
 from pathlib import Path
 
 from flask import Flask, Response, current_app, make_response, request
+from werkzeug.http import quote_etag
 from flask_smorest import Blueprint
 
 from ..config import config_of
@@ -36,6 +37,7 @@ CACHE_CONTROL = "private, no-cache"
 MAX_ENTRIES = 256
 MAX_BODY_BYTES = 1_000_000  # a larger answer (a journal page of 1,000 plays is ~300 kB) is not kept
 MAX_TOTAL_BYTES = 32_000_000
+_VALIDATORS = frozenset({"etag", "cache-control"})  # set on every 200 or 304 by _validated
 _NOT_MODIFIED = "Not modified: the `If-None-Match` ETag is the current one (nothing changed since)."
 
 
@@ -46,6 +48,15 @@ class Stored:
     version: str
     body: bytes
     headers: tuple[tuple[str, str], ...]
+
+    def served(self, etag: str) -> tuple[tuple[str, str], ...]:
+        """The headers it is sent again with: the view's, its ETag and Cache-Control (worked out once per answer)."""
+        known = self.__dict__.get("_served")
+        if known is None or known[0] != etag:
+            kept = tuple((name, value) for name, value in self.headers if name.lower() not in _VALIDATORS)
+            known = (etag, (*kept, ("ETag", quote_etag(etag)), ("Cache-Control", CACHE_CONTROL)))
+            object.__setattr__(self, "_served", known)  # a cache of a pure function of the frozen fields
+        return known[1]
 
 
 class ResponseCache:
@@ -113,7 +124,7 @@ def conditional_get(blp: Blueprint, vary: Callable[[], str] | None = None):
             if request.if_none_match and not request.if_none_match.star_tag \
                     and request.if_none_match.contains_weak(etag):
                 return _validated(current_app.response_class(status=304), etag)
-            return _validated(_answer(view, args, kwargs, version, key), etag)
+            return _answer(view, args, kwargs, version, key, etag)
         return blp.alt_response(304, description=_NOT_MODIFIED)(wrapper)
     return decorate
 
@@ -123,7 +134,8 @@ def _version(key: str) -> str | None:
 
     When nothing may be answered without the view (no answer kept for `key`, no `If-None-Match`), the view
     queries anyway: the version is the first statement of its session (one checkout, one ping). Otherwise it
-    is read alone in autocommit (aime/services/data_version.py), so a 304 or a kept answer opens no session."""
+    is read alone in autocommit (aime/services/data_version.py), so a 304 or a kept answer opens no session (and
+    on SQLite checks no pooled connection out)."""
     if request.if_none_match or response_cache(current_app).holds(key):
         version = data_version.current()
     else:
@@ -132,15 +144,16 @@ def _version(key: str) -> str | None:
     return version
 
 
-def _answer(view, args, kwargs, version: str, key: str) -> Response:
+def _answer(view, args, kwargs, version: str, key: str, etag: str) -> Response:
     cache = response_cache(current_app)
     stored = cache.get(key, version)
     if stored is None:
         with cache.building(key, version) as first:
             stored = cache.get(key, version) if not first else _from_other_workers(cache, key, version)
             if stored is None:  # the first thread, or the first one's answer was not kept (an error, too large)
-                return _built(view, args, kwargs, version, key, cache)
-    return current_app.response_class(stored.body, headers=list(stored.headers))
+                return _validated(_built(view, args, kwargs, version, key, cache), etag)
+    # The kept answer with its ETag and Cache-Control already among its headers: as _validated would set them.
+    return current_app.response_class(stored.body, headers=stored.served(etag))
 
 
 def _from_other_workers(cache: ResponseCache, key: str, version: str) -> Stored | None:

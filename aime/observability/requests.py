@@ -18,8 +18,8 @@ INFLIGHT_KEY = "aime.inflight"
 _VALID_ID = re.compile(r"^[A-Za-z0-9._:-]{1,128}$")
 
 
-def _incoming_request_id() -> str:
-    given = request.headers.get("X-Request-ID", "")
+def _incoming_request_id(environ: dict) -> str:
+    given = environ.get("HTTP_X_REQUEST_ID", "")  # the X-Request-ID header, without building request.headers
     return given if _VALID_ID.match(given) else new_request_id()
 
 
@@ -30,29 +30,30 @@ def new_request_id() -> str:
     return f"{random.getrandbits(128):032x}"
 
 
-def _endpoint_label() -> str:
+def _endpoint_label(rule) -> str:
     # The route template, not the raw path: /albums/<int:album_id> is one label, not one per album.
-    rule = request.url_rule
     return rule.rule if rule is not None else "<unmatched>"
 
 
 def inflight_requests(app: Flask) -> dict[int, dict]:
     """Requests being served right now, by thread id (worker_abort logs their stacks)."""
-    return dict(app.extensions.get(INFLIGHT_KEY, {}))
+    return {thread: {"method": method, "path": path, "request_id": request_id, "started": started}
+            for thread, (method, path, request_id, started) in list(app.extensions.get(INFLIGHT_KEY, {}).items())}
 
 
 def init_request_tracking(app: Flask) -> None:
     """Give every request an id, time it, count it (probes apart) and log one access line."""
     init_metrics(app)
-    inflight: dict[int, dict] = app.extensions.setdefault(INFLIGHT_KEY, {})
+    # thread id -> (method, path, request id, monotonic start): a tuple per request, the dict built only when asked
+    inflight: dict[int, tuple[str, str, str, float]] = app.extensions.setdefault(INFLIGHT_KEY, {})
 
     @app.before_request
     def _start():
-        g.request_id = _incoming_request_id()
-        request.request_id = g.request_id
+        current = request._get_current_object()  # one context lookup, not one per attribute
+        request_id = current.request_id = _incoming_request_id(current.environ)
+        g.request_id = request_id
         g.started = time.perf_counter()
-        inflight[threading.get_ident()] = {"method": request.method, "path": request.path,
-                                           "request_id": g.request_id, "started": time.monotonic()}
+        inflight[threading.get_ident()] = (current.method, current.path, request_id, time.monotonic())
 
     @app.teardown_request
     def _done(_error=None):
@@ -60,14 +61,19 @@ def init_request_tracking(app: Flask) -> None:
 
     @app.after_request
     def _finish(response):
-        response.headers["X-Request-ID"] = getattr(g, "request_id", "")
-        elapsed = time.perf_counter() - getattr(g, "started", time.perf_counter())
-        endpoint = _endpoint_label()
-        observe_request(app, request.method, endpoint, response.status_code, elapsed)
+        current = request._get_current_object()
+        request_id = getattr(current, "request_id", "")  # absent when a before_request hook ahead of _start failed
+        response.headers["X-Request-ID"] = request_id
+        now = time.perf_counter()
+        elapsed = now - g.get("started", now)
+        endpoint = _endpoint_label(current.url_rule)
+        status = response.status_code
+        observe_request(app, current.method, endpoint, status, elapsed)
         level = logging.DEBUG if endpoint in PROBE_PATHS else logging.INFO
-        log.log(level, "%s %s %s", request.method, request.path, response.status_code,
-                extra={"status": response.status_code, "duration_ms": round(elapsed * 1000, 2)})
-        if request.method in WRITE_METHODS and response.status_code < 400:
+        if log.isEnabledFor(level):  # the line's fields are worked out only when it is written
+            log.log(level, "%s %s %s", current.method, current.path, status,
+                    extra={"status": status, "duration_ms": round(elapsed * 1000, 2)})
+        if current.method in WRITE_METHODS and status < 400:
             _audit(endpoint, response)
         return response
 

@@ -40,6 +40,10 @@ class LazySecretSessionInterface(SecureCookieSessionInterface):
 
     def open_session(self, app: Flask, request):
         """An empty session when there is no cookie (no secret needed), else the signed one."""
+        # No Cookie header at all (every API client, probe and monitor): Flask would answer the same empty session,
+        # after building a signing serializer and parsing the (absent) cookies.
+        if "HTTP_COOKIE" not in request.environ:
+            return self.session_class()
         if not app.secret_key and not request.cookies.get(self.get_cookie_name(app)):
             return self.session_class()
         return super().open_session(app, request)

@@ -1,6 +1,8 @@
 """Conditional GETs of the hot reads: ETag per data version, 304 without work, every write seen by the next read."""
 from __future__ import annotations
 
+import shutil
+import sqlite3
 import threading
 import time
 
@@ -187,6 +189,51 @@ def test_a_restore_gives_the_data_a_new_epoch(make_app, tmp_path):
     after = client.get("/api/v1/history/tracks", headers={"If-None-Match": before.headers["ETag"]})
     assert after.status_code == 200 and after.headers["ETag"] != before.headers["ETag"]
     assert [item["title"] for item in after.get_json()["items"]] == ["Kelly Watch the Stars"]
+
+
+def test_a_sqlite_file_replaced_under_the_app_is_read_at_once_never_its_old_copy(make_app, tmp_path):
+    """A backup copied over the database file (the operator's restore): the next version read and the next answer
+    come from the file that is there now, not from a connection still holding the old, unlinked one."""
+    app = make_app()
+    client = app.test_client()
+    headers = {"Authorization": "Bearer " + app.extensions["aime.config"].api_token}
+    database = app.extensions["aime.config"].data_dir / "musique.db"
+    add_listen(client, headers, "Air", "La Femme d'Argent", PLAYED)
+    with app.app_context():
+        at_backup = data_version.current()
+    backup = tmp_path / "b.db"
+    with sqlite3.connect(database) as source, sqlite3.connect(backup) as target:
+        source.backup(target)
+    add_listen(client, headers, "Air", "Kelly Watch the Stars", LATER)
+    assert [i["title"] for i in client.get("/api/v1/history/tracks").get_json()["items"]] == [
+        "Kelly Watch the Stars", "La Femme d'Argent"]  # kept at the newer version
+    for stale in database.parent.glob("musique.db*"):
+        stale.unlink()
+    shutil.copy(backup, database)
+    with app.app_context():
+        assert data_version.current() == at_backup
+    assert [i["title"] for i in client.get("/api/v1/history/tracks").get_json()["items"]] == ["La Femme d'Argent"]
+
+
+def test_the_version_read_of_a_thread_without_a_connection_creates_no_file_when_the_database_is_gone(make_app):
+    """Deleted (not yet restored): a thread that never read the version gets it from the pool as before, and no
+    empty database file appears in its place."""
+    app = make_app()
+    database = app.extensions["aime.config"].data_dir / "musique.db"
+    with app.app_context():
+        before = data_version.current()  # the pool's connections (and this thread's) hold the file
+    for stale in database.parent.glob("musique.db*"):
+        stale.unlink()
+    seen: list = []
+
+    def read() -> None:
+        with app.app_context():
+            seen.append(data_version.current())
+
+    thread = threading.Thread(target=read)
+    thread.start()
+    thread.join()
+    assert seen == [before] and not database.exists()
 
 
 def test_threads_asking_the_same_cold_url_build_its_answer_once(app, album, monkeypatch):

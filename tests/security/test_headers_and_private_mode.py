@@ -53,3 +53,30 @@ def test_api_answers_are_nosniff_and_hsts_only_over_https(make_app):
     proxied = make_app(trusted_proxies=("127.0.0.0/8",)).test_client()
     behind = proxied.get("/api/v1/collection/albums", headers={"X-Forwarded-Proto": "https"})
     assert behind.headers["Strict-Transport-Security"] == "max-age=31536000"
+
+
+def _names(response) -> list[str]:
+    return sorted(name for name, _value in response.headers)
+
+
+def test_the_exact_headers_of_a_probe_a_kept_answer_and_a_preflight_without_cors_origins(make_app):
+    """Per-request hooks cut to what applies (r18-hooks): every answer still carries exactly these headers."""
+    client = make_app().test_client()
+    origin = {"Origin": "https://a.example", "X-Request-ID": "probe-1"}
+    live = client.get("/live", headers=origin)
+    assert _names(live) == ["Cache-Control", "Content-Length", "Content-Type", "X-Content-Type-Options",
+                            "X-Request-ID"]
+    assert (live.headers["X-Request-ID"], live.headers["X-Content-Type-Options"]) == ("probe-1", "nosniff")
+    first = client.get("/api/v1/collection/albums", headers=origin)
+    kept = client.get("/api/v1/collection/albums", headers=origin)
+    for answer in (first, kept):
+        assert _names(answer) == ["Cache-Control", "Content-Length", "Content-Type", "ETag",
+                                  "X-Content-Type-Options", "X-Request-ID"]
+    assert [kept.headers[name] for name in ("Cache-Control", "ETag", "Content-Type")] == [
+        "private, no-cache", first.headers["ETag"], "application/json"]
+    assert kept.data == first.data
+    preflight = client.options("/api/v1/collection/albums", headers={**origin, "Access-Control-Request-Method": "POST"})
+    assert preflight.status_code == 200
+    assert _names(preflight) == ["Allow", "Content-Length", "Content-Type", "X-Content-Type-Options", "X-Request-ID"]
+    assert client.get("/api/v1/collection/albums", headers={"X-Request-ID": "bad id!"}).headers["X-Request-ID"] \
+        != "bad id!"
