@@ -34,6 +34,10 @@ _INT, _DOUBLE, _GENERATION = struct.Struct("i"), struct.Struct("d"), struct.Stru
 # Probes are polled every few seconds by orchestrators; counting them would drown the real traffic.
 PROBE_PATHS = frozenset({"/live", "/ready", "/health", "/metrics"})
 SETTLE_NS = 1_000_000_000  # see CounterFiles._list
+# Forks of this process so far, counted in each child: tells observe_request that it runs in a new process without
+# asking for the pid on every request (a system call; prometheus_client already makes three per request).
+_FORKED = [0]
+os.register_at_fork(after_in_child=lambda: _FORKED.__setitem__(0, _FORKED[0] + 1))
 
 
 def multiprocess_dir() -> str | None:
@@ -51,7 +55,7 @@ class Metrics:
     latency: Histogram
     check_status: Gauge
     started_at: float
-    announced_pid: int = 0  # the process whose counter file this app announced (see announce_counter_file)
+    announced_in: int = -1  # the process (a _FORKED count) whose counter file this app announced
 
     def uptime(self) -> float:
         """Seconds since the service (the gunicorn master, else this app) started."""
@@ -107,8 +111,8 @@ def observe_request(app: Flask, method: str, endpoint: str, status: int, seconds
     metrics = get_metrics(app)
     metrics.requests.labels(method, endpoint, str(status)).inc()
     metrics.latency.labels(endpoint).observe(seconds)
-    if metrics.announced_pid != os.getpid():  # this process's first count (a forked worker's too): its file exists
-        metrics.announced_pid = os.getpid()
+    if metrics.announced_in != _FORKED[0]:  # this process's first count (a forked worker's too): its file exists
+        metrics.announced_in = _FORKED[0]
         directory = multiprocess_dir()
         if directory is not None:
             announce_counter_file(directory)

@@ -178,6 +178,24 @@ def test_each_process_announces_its_counter_file_once_after_its_first_count(make
     assert int.from_bytes(roster.read_bytes(), sys.byteorder) == 2
 
 
+def test_a_process_forked_after_counting_announces_its_own_file(make_app, tmp_path, monkeypatch):
+    _prepared(tmp_path, monkeypatch)
+    client = make_app().test_client()
+    client.get("/nowhere")
+    roster = tmp_path / ROSTER_NAME
+    assert int.from_bytes(roster.read_bytes(), sys.byteorder) == 1
+    child = os.fork()
+    if child == 0:  # a new process: its counts go to a file of its own, which the readers must be told of
+        try:
+            client.get("/nowhere")
+            client.get("/nowhere")
+        finally:
+            os._exit(0)
+    os.waitpid(child, 0)
+    client.get("/nowhere")  # the parent announced already
+    assert int.from_bytes(roster.read_bytes(), sys.byteorder) == 2
+
+
 def test_without_a_roster_announcing_makes_none_and_the_mtime_still_tells(tmp_path):
     worker = MmapedDict(str(tmp_path / "counter_31.db"))
     worker.write_value(_key("/a", "200"), 1.0, 0.0)
