@@ -7,8 +7,10 @@ apps in one test process never share a counter.
 """
 from __future__ import annotations
 
+import fcntl
 import functools
 import json
+import logging
 import mmap
 import os
 import stat
@@ -23,14 +25,19 @@ from prometheus_client.core import GaugeMetricFamily
 from prometheus_client.mmap_dict import _read_all_values
 from prometheus_client.multiprocess import MultiProcessCollector
 
-from .metrics_dir import STARTED_AT_ENV
+from .metrics_dir import ROSTER_BYTES, ROSTER_NAME, STARTED_AT_ENV
 
+log = logging.getLogger(__name__)
 KEY = "aime.metrics"
 COUNTERS_KEY = "aime.counter_files"
-_INT, _DOUBLE = struct.Struct("i"), struct.Struct("d")
+_INT, _DOUBLE, _GENERATION = struct.Struct("i"), struct.Struct("d"), struct.Struct("=Q")
 # Probes are polled every few seconds by orchestrators; counting them would drown the real traffic.
 PROBE_PATHS = frozenset({"/live", "/ready", "/health", "/metrics"})
 SETTLE_NS = 1_000_000_000  # see CounterFiles._list
+# Forks of this process so far, counted in each child: tells observe_request that it runs in a new process without
+# asking for the pid on every request (a system call; prometheus_client already makes three per request).
+_FORKED = [0]
+os.register_at_fork(after_in_child=lambda: _FORKED.__setitem__(0, _FORKED[0] + 1))
 
 
 def multiprocess_dir() -> str | None:
@@ -48,6 +55,7 @@ class Metrics:
     latency: Histogram
     check_status: Gauge
     started_at: float
+    announced_in: int = -1  # the process (a _FORKED count) whose counter file this app announced
 
     def uptime(self) -> float:
         """Seconds since the service (the gunicorn master, else this app) started."""
@@ -103,6 +111,32 @@ def observe_request(app: Flask, method: str, endpoint: str, status: int, seconds
     metrics = get_metrics(app)
     metrics.requests.labels(method, endpoint, str(status)).inc()
     metrics.latency.labels(endpoint).observe(seconds)
+    if metrics.announced_in != _FORKED[0]:  # this process's first count (a forked worker's too): its file exists
+        metrics.announced_in = _FORKED[0]
+        directory = multiprocess_dir()
+        if directory is not None:
+            announce_counter_file(directory)
+
+
+def announce_counter_file(directory: str) -> None:
+    """Tell every reader of the counter files in `directory` to list it again (bump the roster's generation).
+
+    A process calls it once its counter file exists, i.e. after its first count, before it answers the request
+    counted: a /health asked after that answer, by any worker, lists the directory again and reads the file."""
+    try:
+        descriptor = os.open(os.path.join(directory, ROSTER_NAME), os.O_RDWR)
+    except FileNotFoundError:  # a directory not prepared by gunicorn.conf.py: its readers go by its mtime
+        return
+    except OSError as error:
+        log.warning("could not announce this worker's counter file: %s", error)
+        return
+    try:
+        fcntl.flock(descriptor, fcntl.LOCK_EX)  # one bump at a time: two workers' first requests at once
+        raw = os.pread(descriptor, ROSTER_BYTES, 0)
+        current = _GENERATION.unpack(raw)[0] if len(raw) == ROSTER_BYTES else 0
+        os.pwrite(descriptor, _GENERATION.pack(current + 1), 0)
+    finally:
+        os.close(descriptor)  # and the lock with it
 
 
 def _collecting_registry(app: Flask) -> CollectorRegistry:
@@ -142,16 +176,35 @@ def totals(app: Flask) -> tuple[int, int]:
 class CounterFiles:
     """Request and 5xx totals read straight from every worker's counter file (counter_<pid>.db, dead workers'
     too), each mapped once: a /health costs a few memory reads, not a parse and merge of every file (which
-    was most of its cost). The values are the ones the workers wrote: exact and current."""
+    was most of its cost). The values are the ones the workers wrote: exact and current.
+
+    Which files there are: when the directory has a roster (prepare_metrics_dir makes one before any worker
+    starts, and each worker announces its file there: announce_counter_file), the directory is listed again only
+    when the roster's generation moved, read from memory: no system call per /health. A system call lets go of the
+    GIL, and in a worker whose other threads are busy, getting it back was most of what /health cost beyond /live.
+    Without a roster, the directory's mtime says when to list.
+    """
 
     def __init__(self, directory: str) -> None:
         self.directory = directory
         self._files: dict[str, _MappedCounters] = {}
         self._lock = threading.Lock()
         self._listed_at_mtime: int | None = None  # the directory's mtime when it was last listed, once settled
+        self._roster: mmap.mmap | None = None  # the roster's generation, mapped read-only
+        self._generation: int | None = None  # the generation read before the last listing
 
     def totals(self) -> tuple[int, int] | None:
         """(requests, errors) summed over every counter file now in the directory (None: it is not a directory)."""
+        roster = self._roster
+        if roster is not None:
+            # Read before listing: a file announced after this read moves the generation again, so it is listed
+            # the next time; one announced before it was created before it, so this listing finds it.
+            generation = _GENERATION.unpack_from(roster, 0)[0]
+            with self._lock:
+                if generation != self._generation:
+                    self._list_names()
+                    self._generation = generation
+                return self._sums()
         try:
             found = os.stat(self.directory)
         except OSError:
@@ -161,11 +214,14 @@ class CounterFiles:
         with self._lock:
             if found.st_mtime_ns != self._listed_at_mtime:
                 self._list(found.st_mtime_ns)
-            requests_total = errors_total = 0.0
-            for mapped in self._files.values():
-                counted, errors = mapped.sums()
-                requests_total += counted
-                errors_total += errors
+            return self._sums()
+
+    def _sums(self) -> tuple[int, int]:
+        requests_total = errors_total = 0.0
+        for mapped in self._files.values():
+            counted, errors = mapped.sums()
+            requests_total += counted
+            errors_total += errors
         return int(round(requests_total)), int(round(errors_total))
 
     def _list(self, mtime_ns: int) -> None:
@@ -174,10 +230,16 @@ class CounterFiles:
         # coarse clock (a few ms): a file created in the same tick as the last listing would leave it as it
         # was, so the listing is trusted only once the mtime is SETTLE_NS older than the listing itself.
         listed_at = time.time_ns()
+        roster = _map_roster(self.directory)  # found: it says when to list from now on (read before listing)
+        generation = _GENERATION.unpack_from(roster, 0)[0] if roster is not None else None
+        self._list_names()
+        self._listed_at_mtime = mtime_ns if listed_at - mtime_ns > SETTLE_NS else None
+        self._roster, self._generation = roster, generation
+
+    def _list_names(self) -> None:
         for name in os.listdir(self.directory):
             if name.startswith("counter_") and name.endswith(".db") and name not in self._files:
                 self._files[name] = _MappedCounters(os.path.join(self.directory, name))
-        self._listed_at_mtime = mtime_ns if listed_at - mtime_ns > SETTLE_NS else None
 
 
 class _MappedCounters:
@@ -239,11 +301,20 @@ def _request_sample(key: str) -> tuple[bool, bool]:
     return counted, counted and labels.get("status", "").startswith("5")
 
 
-def _map(path: str) -> mmap.mmap | None:
+def _map(path: str, at_least: int = 8) -> mmap.mmap | None:
+    """The file mapped read-only, whole; None while it is shorter than `at_least` bytes."""
     with open(path, "rb") as handle:
-        if os.fstat(handle.fileno()).st_size < 8:
+        if os.fstat(handle.fileno()).st_size < at_least:
             return None
         return mmap.mmap(handle.fileno(), 0, access=mmap.ACCESS_READ)
+
+
+def _map_roster(directory: str) -> mmap.mmap | None:
+    """The directory's roster mapped read-only; None when there is none (yet)."""
+    try:
+        return _map(os.path.join(directory, ROSTER_NAME), ROSTER_BYTES)
+    except FileNotFoundError:
+        return None
 
 
 def _registry_totals(registry: CollectorRegistry) -> tuple[int, int]:

@@ -13,6 +13,10 @@ import time
 
 METRICS_DIR_ENV = "PROMETHEUS_MULTIPROC_DIR"
 STARTED_AT_ENV = "AIME_STARTED_AT"
+# In the directory: a generation number that a process bumps once its counter file exists (metrics.py), so that
+# readers list the directory again only when it moved. Not *.db: prometheus_client reads every *.db file there.
+ROSTER_NAME = "aime-counter-files.roster"
+ROSTER_BYTES = 8
 
 
 def prepare_metrics_dir() -> tuple[str, bool]:
@@ -25,6 +29,8 @@ def prepare_metrics_dir() -> tuple[str, bool]:
     # Counters count "since the service started": files of a previous run must not be added in.
     for stale in glob.glob(os.path.join(path, "*.db")):
         os.remove(stale)
+    with open(os.path.join(path, ROSTER_NAME), "wb") as roster:  # generation 0, before any worker counts
+        roster.write(bytes(ROSTER_BYTES))
     os.environ[METRICS_DIR_ENV] = path
     os.environ[STARTED_AT_ENV] = repr(time.time())
     return path, created

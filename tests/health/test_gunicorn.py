@@ -117,6 +117,30 @@ def test_counters_are_exact_across_three_workers(shared_server):
         assert fresh_get(server.url("/health")).json()["requests"] - before == 1010
 
 
+def test_every_request_shows_in_the_next_health_of_every_worker_a_new_worker_too(shared_server):
+    # Each worker lists the metrics directory again only when a worker announces its counter file (no system call
+    # per /health): a worker started after the others' last listing must still count from its first request.
+    server = shared_server
+    pids: set[int] = set()
+    poll(lambda: pids.add(fresh_get(server.url("/pid")).json()["pid"]) or len(pids) == 3, 60, "every worker seen")
+    counted = fresh_get(server.url("/health")).json()["requests"]
+    booted = server.log_text().count("Booting worker")
+    os.kill(min(pids), signal.SIGKILL)  # its counts stay; its replacement starts with a file of its own
+    poll(lambda: server.log_text().count("Booting worker") > booted, 30, "respawn")
+    new_worker, health_from = None, set()
+    for _ in range(600):
+        pid = fresh_get(server.url("/pid")).json()["pid"]
+        counted += 1
+        new_worker = new_worker or (pid if pid not in pids else None)
+        health = fresh_get(server.url("/health"))
+        assert health.json()["requests"] == counted
+        if new_worker:
+            health_from.add(health.headers["X-Served-By"])
+            if len(health_from) == 3:
+                break
+    assert new_worker is not None and str(new_worker) in health_from and len(health_from) == 3
+
+
 def test_sigterm_flips_ready_at_once_while_in_flight_requests_complete(tmp_path):
     env = server_env(tmp_path, AIME_DRAIN_SECONDS="3")
     server = start(tmp_path, env)

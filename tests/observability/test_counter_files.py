@@ -2,12 +2,14 @@
 from __future__ import annotations
 
 import os
+import sys
 import time
 
 from prometheus_client.mmap_dict import MmapedDict, mmap_key
 
 from aime.health import report
-from aime.observability.metrics import CounterFiles
+from aime.observability.metrics import CounterFiles, announce_counter_file
+from aime.observability.metrics_dir import METRICS_DIR_ENV, ROSTER_NAME, STARTED_AT_ENV, prepare_metrics_dir
 
 LABELS = ["method", "endpoint", "status"]
 
@@ -121,3 +123,94 @@ def test_an_unchanged_health_body_is_not_built_again(make_app, monkeypatch):
     client.get("/nowhere")  # a request is counted: the next body shows it
     third = client.get("/health")
     assert len(builds) == 2 and third.json["requests"] == first.json["requests"] + 1
+
+
+def _prepared(tmp_path, monkeypatch) -> str:
+    """A metrics directory as gunicorn.conf.py prepares it (with its roster); the environment restored after."""
+    monkeypatch.setenv(METRICS_DIR_ENV, str(tmp_path))
+    monkeypatch.setenv(STARTED_AT_ENV, "0")
+    path, created = prepare_metrics_dir()
+    assert (path, created) == (str(tmp_path), False)
+    return path
+
+
+def _count_system_calls(monkeypatch) -> list[str]:
+    calls: list[str] = []
+    for name in ("stat", "listdir", "open", "fstat"):
+        real = getattr(os, name)
+        monkeypatch.setattr(os, name, lambda *args, _real=real, _name=name, **kwargs: calls.append(_name)
+                            or _real(*args, **kwargs))
+    return calls
+
+
+def test_with_a_roster_totals_make_no_system_call_until_a_new_worker_announces_its_file(tmp_path, monkeypatch):
+    directory = _prepared(tmp_path, monkeypatch)
+    first = MmapedDict(str(tmp_path / "counter_21.db"))
+    first.write_value(_key("/api/v1/search", "200"), 2.0, 0.0)
+    announce_counter_file(directory)
+    reader = CounterFiles(directory)
+    assert reader.totals() == (2, 0)
+    calls = _count_system_calls(monkeypatch)
+    first.write_value(_key("/api/v1/search", "200"), 5.0, 0.0)  # counts change inside a known file
+    assert ([reader.totals() for _ in range(3)], calls) == ([(5, 0)] * 3, [])
+
+    second = MmapedDict(str(tmp_path / "counter_22.db"))  # a new worker's first count, then its announcement
+    second.write_value(_key("/api/v1/search", "503"), 3.0, 0.0)
+    announce_counter_file(directory)
+    calls.clear()  # the writers' own calls
+    assert (reader.totals(), calls) == ((8, 3), ["listdir", "fstat"])  # listed, and the new file mapped
+    assert (reader.totals(), reader.totals(), len(calls)) == ((8, 3), (8, 3), 2)
+    first.close()
+    second.close()
+
+
+def test_each_process_announces_its_counter_file_once_after_its_first_count(make_app, tmp_path, monkeypatch):
+    directory = _prepared(tmp_path, monkeypatch)
+    client = make_app().test_client()
+    roster = tmp_path / ROSTER_NAME
+    assert roster.read_bytes() == bytes(8)  # generation 0
+    client.get("/nowhere")
+    assert int.from_bytes(roster.read_bytes(), sys.byteorder) == 1
+    client.get("/nowhere")
+    client.get("/health")
+    assert int.from_bytes(roster.read_bytes(), sys.byteorder) == 1
+    announce_counter_file(directory)  # another worker
+    assert int.from_bytes(roster.read_bytes(), sys.byteorder) == 2
+
+
+def test_a_process_forked_after_counting_announces_its_own_file(make_app, tmp_path, monkeypatch):
+    _prepared(tmp_path, monkeypatch)
+    client = make_app().test_client()
+    client.get("/nowhere")
+    roster = tmp_path / ROSTER_NAME
+    assert int.from_bytes(roster.read_bytes(), sys.byteorder) == 1
+    child = os.fork()
+    if child == 0:  # a new process: its counts go to a file of its own, which the readers must be told of
+        try:
+            client.get("/nowhere")
+            client.get("/nowhere")
+        finally:
+            os._exit(0)
+    os.waitpid(child, 0)
+    client.get("/nowhere")  # the parent announced already
+    assert int.from_bytes(roster.read_bytes(), sys.byteorder) == 2
+
+
+def test_without_a_roster_announcing_makes_none_and_the_mtime_still_tells(tmp_path):
+    worker = MmapedDict(str(tmp_path / "counter_31.db"))
+    worker.write_value(_key("/a", "200"), 1.0, 0.0)
+    reader = CounterFiles(str(tmp_path))
+    assert reader.totals() == (1, 0)
+    announce_counter_file(str(tmp_path))  # a directory gunicorn.conf.py did not prepare: nothing to bump
+    assert not (tmp_path / ROSTER_NAME).exists()
+    other = MmapedDict(str(tmp_path / "counter_32.db"))  # a writer that never announces still counts
+    other.write_value(_key("/b", "500"), 4.0, 0.0)
+    assert reader.totals() == (5, 4)
+    worker.close()
+    other.close()
+
+
+def test_an_unwritable_roster_is_logged_not_raised(tmp_path, caplog):
+    (tmp_path / ROSTER_NAME).mkdir()  # a directory where the file should be: os.open fails
+    announce_counter_file(str(tmp_path))
+    assert "could not announce this worker's counter file" in caplog.text
