@@ -134,6 +134,8 @@ def copy_of_the_repo(tmp_path):
 
 def _run_tests(root: Path) -> subprocess.CompletedProcess:
     env = {**os.environ, "AIME_SKIP_POSTGRES": "1"}
+    # The outer run's worker count (AIME_TEST_WORKERS=2 for a targeted run) would change the command it prints.
+    env.pop("AIME_TEST_WORKERS", None)
     return subprocess.run(["bash", str(root / "scripts" / "run-tests.sh"), "--collect-only", "-q"], cwd=root, env=env,
                           capture_output=True, text=True, timeout=120)
 
