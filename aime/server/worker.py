@@ -7,6 +7,9 @@ would cut a legitimate large upload on a slow line. So, like Apache's mod_reqtim
 a budget of waiting time: `AIME_TIMEOUT` seconds, plus one second for every `AIME_CLIENT_MIN_RATE`
 bytes the client has sent, and no single wait longer than `AIME_TIMEOUT`. Reading and writing have a
 budget each; only the time spent waiting on the socket counts, never the time the application works.
+
+A response's head goes out in one send with its body (PacedSocket.hold_next_send), and the timeouts gunicorn sets
+around every request are applied only when a read or a write needs them (PacedSocket._apply).
 """
 from __future__ import annotations
 
@@ -54,6 +57,7 @@ class PacedSocket:
         self._grace, self._min_rate = grace, min_rate
         self._timeout = self._applied = sock.gettimeout()  # the caller's, and the one set on the socket
         self._closing = self._cut_off = False
+        self._holding, self._held = False, None
         self.new_request()
 
     def new_request(self) -> None:
@@ -65,18 +69,38 @@ class PacedSocket:
     def __getattr__(self, name):
         return getattr(self._sock, name)
 
+    # The caller's timeout is applied to the socket when a read or write needs it (_paced, or _apply for the
+    # closing drain), not when it is set: gunicorn sets one and puts the old one back around every request (the
+    # body drain) and flips blocking on and off around the poller, and each settimeout is a system call that
+    # lets go of the GIL, which another busy thread then takes (the request waits to get it back).
     def settimeout(self, value: float | None) -> None:
-        self._timeout = self._applied = value
-        self._sock.settimeout(value)
+        self._timeout = value
 
     def setblocking(self, flag: bool) -> None:
-        self._timeout = self._applied = None if flag else 0.0
-        self._sock.setblocking(flag)
+        self._timeout = None if flag else 0.0
+
+    def _apply(self, value: float | None) -> None:
+        if value != self._applied:
+            self._sock.settimeout(value)
+            self._applied = value
 
     def gettimeout(self) -> float | None:
         return self._timeout
 
+    def hold_next_send(self) -> None:
+        """Keep the next sendall's bytes (a response's head) to send them with the one after (its body): one
+        system call and one segment for both. Whatever is held goes out before any read and at flush_held()."""
+        self._holding = True
+
+    def flush_held(self) -> None:
+        """Send what hold_next_send kept, if anything, and stop holding."""
+        self._holding = False
+        if self._held is not None:
+            data, self._held = self._held, None
+            self.sendall(data)
+
     def shutdown(self, how: int) -> None:
+        self.flush_held()
         # gunicorn half-closes, then drains what the client still sends (util.close_graceful, up to 2 s
         # on the worker's main loop) so that the client reads the whole answer before the close.
         self._closing = True
@@ -86,12 +110,19 @@ class PacedSocket:
         if self._closing:
             # That drain is not paced: it has its own timeout. A client already cut off for being too slow
             # does not get it, though: it would hold the main loop, and everyone queued behind it, for 2 s.
-            return b"" if self._cut_off else self._sock.recv(size, flags)
+            if self._cut_off:
+                return b""
+            self._apply(self._timeout)
+            return self._sock.recv(size, flags)
+        if self._held is not None:  # a reply the client may wait for before it sends more (100 Continue)
+            self.flush_held()
         data = self._read(self._sock.recv, size, flags)
         self._reading.moved += len(data)
         return data
 
     def recv_into(self, buffer, size: int = 0, flags: int = 0) -> int:
+        if self._held is not None:
+            self.flush_held()
         count = self._read(self._sock.recv_into, buffer, size, flags)
         self._reading.moved += count
         return count
@@ -119,6 +150,11 @@ class PacedSocket:
     def sendall(self, data, flags: int = 0) -> None:
         # send() in a loop rather than the socket's sendall, whose timeout bounds the whole call: a large
         # response to a client reading at a fair pace must not be cut.
+        if self._held is not None:
+            data, self._held = self._held + bytes(data), None
+        elif self._holding:
+            self._holding, self._held = False, bytes(data)
+            return
         view = memoryview(data).cast("B")
         while view:
             view = view[self.send(view, flags):]
@@ -143,9 +179,7 @@ class PacedSocket:
         # that sent a lot quickly (or had the kernel's buffers fill) and then went silent is cut too.
         ours = min(allowed, self._grace)
         limit = ours if self._timeout is None else min(ours, self._timeout)
-        if limit != self._applied:  # usually the grace, unchanged: settimeout costs a system call
-            self._sock.settimeout(limit)
-            self._applied = limit
+        self._apply(limit)  # usually the grace, unchanged: no system call
         started = time.monotonic()
         try:
             return operation(*args)
@@ -233,7 +267,13 @@ class ThreadWorker(GthreadWorker):
         # trickling its body holds a cheap thread, never one the probes and other clients need.
         prefetch_body(req, conn.sock, self.prefetch_limit)
         with self.app_slots:
-            return super().handle_request(req, conn)
+            if not isinstance(conn.sock, PacedSocket):
+                return super().handle_request(req, conn)
+            conn.sock.hold_next_send()  # the response's head goes out with its first body bytes
+            try:
+                return super().handle_request(req, conn)
+            finally:
+                conn.sock.flush_held()  # a head without a body (HEAD, 304), and nothing held for an error page
 
     def handle_error(self, req, client, addr, exc):
         """A client too slow before the application saw its request is closed with one log line."""

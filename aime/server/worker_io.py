@@ -48,7 +48,9 @@ def prefetch_body(req, sock, limit: int) -> None:
     reader = getattr(body, "reader", None)
     if reader is None or limit <= 0:
         return
-    length = _content_length(req)
+    length, chunked = _declared_body(req)
+    if length is None and not chunked:
+        return  # neither Content-Length nor Transfer-Encoding: no body (RFC 9112, 6.3), nothing to spool
     wanted = limit if length is None else min(length, limit)
     if wanted <= 0:
         return
@@ -74,14 +76,18 @@ def prefetch_body(req, sock, limit: int) -> None:
     body.reader = PrefetchedReader(spool, reader, error)
 
 
-def _content_length(req) -> int | None:
+def _declared_body(req) -> tuple[int | None, bool]:
+    """The request's Content-Length (None when absent or not a number) and whether it has a Transfer-Encoding."""
+    length, chunked = None, False
     for name, value in req.headers:
         if name == "CONTENT-LENGTH":
             try:
-                return int(value)
+                length = int(value)
             except ValueError:
-                return None
-    return None
+                length = None
+        elif name == "TRANSFER-ENCODING":
+            chunked = True
+    return length, chunked
 
 
 _SOCK_CLOEXEC = getattr(socket, "SOCK_CLOEXEC", 0o2000000)

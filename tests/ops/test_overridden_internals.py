@@ -64,6 +64,9 @@ GTHREAD_SOURCE_USES = {
     "enqueue_req": ["self.tpool.submit(self.handle, conn)"],
     "handle": ["self.handle_request(req, conn)", "self.handle_error(req, conn.sock, conn.client, e)"],
     "__init__": ["self.nr_conns = 0"],
+    # ThreadWorker.handle serves a kept-alive connection's next request itself when it is already read (pipelined):
+    # gthread keeps those bytes in the parser's unreader, as its own finish_request checks.
+    "finish_request": ["conn.parser.unreader.buf.getvalue()"],
 }
 # gunicorn.conf.py's hooks: gunicorn checks each one's arity when it is set (a changed arity raises there).
 HOOKS = ["on_starting", "when_ready", "post_worker_init", "on_reload", "worker_exit", "child_exit", "worker_abort",
@@ -125,6 +128,17 @@ def test_gthread_still_calls_what_aime_overrides(method):
     source = inspect.getsource(getattr(GthreadWorker, method))
     missing = [line for line in GTHREAD_SOURCE_USES[method] if line not in source]
     assert missing == [], f"gunicorn's ThreadWorker.{method} no longer does {missing}: check aime/server/worker.py"
+
+
+def test_gunicorn_still_writes_a_response_head_then_its_body_through_the_sockets_sendall():
+    # PacedSocket.hold_next_send keeps the first sendall of a response (its head) for the next one (its body).
+    from gunicorn import util
+    from gunicorn.http.wsgi import Response
+
+    assert "util.write(self.sock, util.to_bytestring(header_str" in inspect.getsource(Response.send_headers)
+    assert inspect.getsource(Response.write).index("self.send_headers()") < inspect.getsource(
+        Response.write).index("self._emit_body(arg)")
+    assert "sock.sendall(data)" in inspect.getsource(util.write)
 
 
 def test_the_gunicorn_attributes_aime_reads_are_still_there():

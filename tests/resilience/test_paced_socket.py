@@ -176,3 +176,85 @@ def test_a_client_that_stops_reading_ends_the_response_as_a_broken_pipe(pair):
     client.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
     with pytest.raises(BrokenPipeError):
         paced.sendall(b"x" * (64 * 1024 * 1024))  # far more than the socket buffers hold
+
+
+class RecordingSocket:
+    """Stands in for a socket: records every send and every timeout change, so a test sees the system calls."""
+
+    def __init__(self, timeout=None):
+        self.timeout, self.calls, self.sent = timeout, [], []
+
+    def gettimeout(self):
+        return self.timeout
+
+    def settimeout(self, value):
+        self.calls.append(("settimeout", value))
+        self.timeout = value
+
+    def setblocking(self, flag):
+        self.calls.append(("setblocking", flag))
+        self.timeout = None if flag else 0.0
+
+    def send(self, data, flags=0):
+        self.calls.append(("send", bytes(data)))
+        return len(data)
+
+    def recv(self, size, flags=0):
+        self.calls.append(("recv", size))
+        return b"next"
+
+    def shutdown(self, how):
+        self.calls.append(("shutdown", how))
+
+
+def test_a_held_head_goes_out_with_the_body_in_one_send():
+    sock = RecordingSocket(timeout=GRACE)
+    paced = PacedSocket(sock, GRACE, MIN_RATE)
+    paced.hold_next_send()
+    paced.sendall(b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\n")
+    assert sock.calls == []
+    paced.sendall(b"ok")
+    paced.sendall(b"more")  # only the next send is held
+    paced.flush_held()  # nothing held any more: nothing sent
+    assert sock.calls == [("send", b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok"), ("send", b"more")]
+
+
+def test_a_held_head_without_a_body_goes_out_when_flushed_before_a_read_or_a_close():
+    for finish, expected in [(lambda paced: paced.flush_held(), []),
+                             (lambda paced: paced.recv(10), [("recv", 10)]),
+                             (lambda paced: paced.shutdown(socket.SHUT_WR), [("shutdown", socket.SHUT_WR)])]:
+        sock = RecordingSocket(timeout=GRACE)
+        paced = PacedSocket(sock, GRACE, MIN_RATE)
+        paced.hold_next_send()
+        paced.sendall(b"HTTP/1.1 304 Not Modified\r\n\r\n")
+        finish(paced)
+        assert sock.calls == [("send", b"HTTP/1.1 304 Not Modified\r\n\r\n"), *expected]
+
+
+def test_a_flush_without_anything_held_stops_holding():
+    sock = RecordingSocket(timeout=GRACE)
+    paced = PacedSocket(sock, GRACE, MIN_RATE)
+    paced.hold_next_send()
+    paced.flush_held()  # the application failed before answering: its error page must not be held
+    paced.sendall(b"HTTP/1.1 500 Internal Server Error\r\n\r\n")
+    assert sock.calls == [("send", b"HTTP/1.1 500 Internal Server Error\r\n\r\n")]
+
+
+def test_timeouts_set_and_put_back_around_a_request_cost_no_system_call():
+    # gunicorn flips blocking on and off around its poller and bounds each body drain with a timeout it then
+    # puts back: the socket is only told when a read or a write needs a different wait than the one it has.
+    sock = RecordingSocket(timeout=0.0)  # as gthread leaves a kept-alive connection for its poller
+    paced = PacedSocket(sock, GRACE, MIN_RATE)
+    paced.setblocking(True)
+    assert paced.recv(10) == b"next"
+    for _ in range(3):
+        paced.settimeout(5.0)
+        paced.settimeout(None)
+        paced.setblocking(False)
+        paced.setblocking(True)
+        assert paced.recv(10) == b"next"
+    paced.settimeout(0.05)  # shorter than the grace: applied at the next read
+    assert paced.gettimeout() == 0.05
+    assert paced.recv(10) == b"next"
+    assert sock.calls == [("settimeout", GRACE), ("recv", 10), ("recv", 10), ("recv", 10), ("recv", 10),
+                          ("settimeout", 0.05), ("recv", 10)]
