@@ -8,9 +8,10 @@ import sys
 from pathlib import Path
 
 from bench import floor_same_work
+from tests.importers.conftest import SAMPLES
 
 ROOT = Path(__file__).resolve().parents[2]
-SAMPLE = ROOT.parent / "shared" / "samples" / "recenttracks-alice-1700000000.csv"
+SAMPLE = SAMPLES / "recenttracks-alice-1700000000.csv"
 
 
 def _rows(db: Path, table: str) -> list[tuple]:
