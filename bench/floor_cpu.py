@@ -20,6 +20,8 @@ import shutil
 import sys
 import tempfile
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -58,6 +60,21 @@ def ask(app, path: str) -> str:
     return seen[0]
 
 
+@contextmanager
+def warm_app(database_url: str, paths: list[str], prefix: str) -> Iterator:
+    """An AIME app on `database_url` with a throwaway data directory, each path asked once and answering 200."""
+    data_dir = tempfile.mkdtemp(prefix=prefix)
+    try:
+        app = create_app({"DATABASE_URL": database_url, "AIME_DATA_DIR": data_dir,
+                          "AIME_LOG_LEVEL": "warning", "AIME_API_TOKEN": "bench-token-0123456789abcdef"})
+        for path in paths:
+            status = ask(app, path)
+            assert status.startswith("200"), (path, status)
+        yield app
+    finally:
+        shutil.rmtree(data_dir, ignore_errors=True)
+
+
 def main() -> None:
     """Print CPU per request of each path (and optionally a profile)."""
     parser = argparse.ArgumentParser()
@@ -67,37 +84,36 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=5)
     parser.add_argument("--profile", type=int, default=0)
     args = parser.parse_args()
-    data_dir = tempfile.mkdtemp(prefix="aime-floor-data-")
     try:
-        app = create_app({"DATABASE_URL": args.database_url, "AIME_DATA_DIR": data_dir,
-                          "AIME_LOG_LEVEL": "warning", "AIME_API_TOKEN": "bench-token-0123456789abcdef"})
-        for path in args.paths:
-            status = ask(app, path)
-            assert status.startswith("200"), (path, status)
-        spent: dict[str, list[float]] = {path: [] for path in args.paths}
-        for _round in range(args.rounds):
-            for path, values in spent.items():
-                for _ in range(args.runs):
-                    began = time.process_time()
-                    ask(app, path)
-                    values.append((time.process_time() - began) * 1000)
-        for path, values in spent.items():
-            values.sort()
-            print(f"{path:60s} min {values[0]:.3f} med {values[len(values) // 2]:.3f} "
-                  f"mean {sum(values) / len(values):.3f} ms", flush=True)
-        for path in args.paths if args.profile else ():
-            profile = cProfile.Profile(time.process_time)  # CPU, not wall time: the machine is shared
-            profile.enable()
-            for _ in range(args.runs):
-                ask(app, path)
-            profile.disable()
-            out = io.StringIO()
-            stats = pstats.Stats(profile, stream=out)
-            stats.sort_stats(os.environ.get("AIME_PROFILE_SORT", "tottime")).print_stats(args.profile)
-            print(f"==== {path} ({args.runs} requests)\n{out.getvalue()}", flush=True)
+        with warm_app(args.database_url, args.paths, "aime-floor-data-") as app:
+            measure(app, args)
     finally:
-        shutil.rmtree(data_dir, ignore_errors=True)
         shutil.rmtree(os.environ["PROMETHEUS_MULTIPROC_DIR"], ignore_errors=True)
+
+
+def measure(app, args) -> None:
+    """CPU per request of each path over the rounds, then the optional profile."""
+    spent: dict[str, list[float]] = {path: [] for path in args.paths}
+    for _round in range(args.rounds):
+        for path, values in spent.items():
+            for _ in range(args.runs):
+                began = time.process_time()
+                ask(app, path)
+                values.append((time.process_time() - began) * 1000)
+    for path, values in spent.items():
+        values.sort()
+        print(f"{path:60s} min {values[0]:.3f} med {values[len(values) // 2]:.3f} "
+              f"mean {sum(values) / len(values):.3f} ms", flush=True)
+    for path in args.paths if args.profile else ():
+        profile = cProfile.Profile(time.process_time)  # CPU, not wall time: the machine is shared
+        profile.enable()
+        for _ in range(args.runs):
+            ask(app, path)
+        profile.disable()
+        out = io.StringIO()
+        stats = pstats.Stats(profile, stream=out)
+        stats.sort_stats(os.environ.get("AIME_PROFILE_SORT", "tottime")).print_stats(args.profile)
+        print(f"==== {path} ({args.runs} requests)\n{out.getvalue()}", flush=True)
 
 
 if __name__ == "__main__":

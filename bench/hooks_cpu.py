@@ -14,12 +14,10 @@ from __future__ import annotations
 import argparse
 import cProfile
 import pstats
-import shutil
-import tempfile
 import time
 from collections.abc import Callable
 
-from floor_cpu import ask, create_app  # noqa: I001 - floor_cpu sets the metrics directory before aime is imported
+from floor_cpu import ask, warm_app  # noqa: I001 - floor_cpu sets the metrics directory before aime is imported
 
 from flask import Flask, ctx
 from werkzeug.wrappers import Response
@@ -78,17 +76,9 @@ def main() -> None:
     parser.add_argument("paths", nargs="+")
     parser.add_argument("--requests", type=int, default=10_000)
     args = parser.parse_args()
-    data_dir = tempfile.mkdtemp(prefix="aime-hooks-data-")
-    try:
-        app = create_app({"DATABASE_URL": args.database_url, "AIME_DATA_DIR": data_dir,
-                          "AIME_LOG_LEVEL": "warning", "AIME_API_TOKEN": "bench-token-0123456789abcdef"})
-        for path in args.paths:
-            status = ask(app, path)
-            assert status.startswith("200"), (path, status)
+    with warm_app(args.database_url, args.paths, "aime-hooks-data-") as app:
         for path in args.paths:
             profile_path(app, path, args.requests)
-    finally:
-        shutil.rmtree(data_dir, ignore_errors=True)
 
 
 if __name__ == "__main__":
