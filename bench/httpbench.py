@@ -15,9 +15,13 @@ from collections.abc import Iterator
 
 import requests
 
-from bench import loadgen, paired
-from bench.make_dataset import collection_albums
-from tests.support.servers import Gunicorn
+ROOT = Path(__file__).resolve().parents[1]
+if str(ROOT) not in sys.path:  # run as a script: `python bench/httpbench.py`
+    sys.path.insert(0, str(ROOT))
+
+from bench import loadgen, paired  # noqa: E402
+from bench.make_dataset import collection_albums  # noqa: E402
+from tests.support.servers import Gunicorn  # noqa: E402
 
 TOP_ARTISTS_PATHS = ("/api/v1/history/top/artists?limit=10", "/api/v1/history/stats?limit=10")
 

@@ -29,6 +29,7 @@ from flask_migrate import upgrade  # noqa: E402
 from aime import create_app  # noqa: E402
 from aime.config import Config, current_config  # noqa: E402
 from aime.extensions import db  # noqa: E402
+from aime.gcpause import without_gc  # noqa: E402
 from aime.services import history, stats  # noqa: E402
 from aime.services.localtime import hours_of_day  # noqa: E402
 from aime.timeutil import range_bounds, zone  # noqa: E402
@@ -68,7 +69,7 @@ def measure(runs: int) -> None:
     config = current_config()
     for label, start, end, tz in CASES:
         p = stats.period(config, start, end, tz)
-        best, mid = cpu(lambda: stats._without_gc(stats._history_stats, p, 10), runs)  # noqa: B023 (called at once)
+        best, mid = cpu(lambda: without_gc(stats._history_stats, p, 10), runs)  # noqa: B023 (called at once)
         wall = WALL[0]
         warm, _ = cpu(lambda: stats.history_stats(config, start, end, tz), runs)  # noqa: B023 (called at once)
         lo, hi = range_bounds(start, end, zone(tz, "UTC"))
@@ -79,7 +80,7 @@ def measure(runs: int) -> None:
         db.session.remove()
     every = stats.period(config)
     for kind in ("artists", "albums", "tracks"):
-        best, mid = cpu(lambda: stats._without_gc(stats._top_items, every, kind, 10, "plays"), runs)  # noqa: B023 (called at once)
+        best, mid = cpu(lambda: without_gc(stats._top_items, every, kind, 10, "plays"), runs)  # noqa: B023 (called at once)
         wall = WALL[0]
         warm, _ = cpu(lambda: stats.top_list(config, kind), runs)  # noqa: B023 (called at once)
         print(f"top {kind:7s} all time       top_list      min {best:6.1f} med {mid:6.1f} ms wall {wall:6.1f} "
