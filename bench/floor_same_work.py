@@ -1,6 +1,7 @@
 """The import floor of the same work: AIME's own rows, rollups included, written as cheaply as SQLite allows.
 
     .venv/bin/python bench/floor_same_work.py IMPORTED.db FILE.csv [--json OUT.json] [--keep DIR]
+    .venv/bin/python bench/floor_same_work.py postgresql://.../IMPORTED FILE.csv --database NAME [--keep DIR]
 
 `bench/importbench.py floor` (the floor of #18.4's "<= 3x the plain-sqlite3 floor") writes the catalogue and the
 listens into a lean schema of its own. AIME's import writes more than that: its own schema (more columns, the
@@ -12,6 +13,12 @@ rollups (a per-play Counter or a GROUP BY) is left out, so this is a lower bound
 
 Reported (CPU seconds of this process, and wall): the plain floor as importbench runs it; the catalogue and
 listens into AIME's schema; the rollups; and `same_work_cpu_s` = the plain floor's parse + both inserts.
+
+PostgreSQL (IMPORTED is a PostgreSQL URL; bench/pg_floor.py): the plain floor is COPY into a lean schema in a
+database NAME_plain; the same work is one COPY per table, sorted by key, in one transaction into NAME (migrated by
+`flask --app aime db upgrade`), then the import's own VACUUM (ANALYZE) and ANALYZE. Each step reports client CPU
+(this process), server CPU (its backend) and wall; `same_work_cpu_s` is client + server, the plain floor's parse
+included. The databases are dropped at the end unless --keep is given.
 """
 from __future__ import annotations
 
@@ -30,11 +37,14 @@ ROOT = Path(__file__).resolve().parents[1]
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
-from bench import importbench  # noqa: E402
+from aime.services.importers.pipeline import ANALYZED_TABLES  # noqa: E402
+from bench import importbench, pg_floor  # noqa: E402
 
 CATALOGUE_AND_LISTENS = ("artists", "albums", "album_artists", "tracks", "listens")
 ROLLUPS = ("track_period_plays", "group_period_plays", "listen_buckets", "track_play_totals",
            "artist_play_totals", "month_quarter_plays")
+# What an AIME import on PostgreSQL runs at its end (pipeline.refresh_statistics), and so does the floor.
+PG_ANALYZE = ("VACUUM (ANALYZE) listens", "ANALYZE " + ", ".join(ANALYZED_TABLES))
 
 
 def read_rows(db_path: Path, tables: tuple[str, ...]) -> dict[str, tuple[list[str], list[tuple]]]:
@@ -90,20 +100,41 @@ def measure(imported: Path, csv_path: Path, work: Path) -> dict:
             "listens": plain["rows_added"]}
 
 
+def measure_postgres(imported: str, csv_path: Path, admin: str, name: str, keep: bool = False) -> dict:
+    """The PostgreSQL plain floor, then AIME's final rows COPYed into a fresh migrated database, then ANALYZE."""
+    plain = pg_floor.plain(csv_path, admin, f"{name}_plain", keep)
+    written = pg_floor.same_work(imported, CATALOGUE_AND_LISTENS, ROLLUPS, admin, name, PG_ANALYZE, keep)
+    client = plain["parse_cpu_s"] + sum(step["client_cpu_s"] for step in written.values())
+    server = sum(step["server_cpu_s"] for step in written.values())
+    return {"plain_floor": plain, **written, "same_work_client_cpu_s": round(client, 2),
+            "same_work_server_cpu_s": round(server, 2), "same_work_cpu_s": round(client + server, 2),
+            "listens": plain["rows_added"]}
+
+
 def main(argv: list[str] | None = None) -> dict:
     """Print (and optionally write) the measurement as JSON."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("imported", type=Path, help="an AIME SQLite database imported from FILE.csv")
+    parser.add_argument("imported", help="an AIME SQLite database (a path) or PostgreSQL database (a URL) imported "
+                                          "from FILE.csv")
     parser.add_argument("csv", type=Path)
     parser.add_argument("--json", type=Path, default=None)
-    parser.add_argument("--keep", type=Path, default=None, help="write the databases here and keep them")
+    parser.add_argument("--keep", type=Path, default=None,
+                        help="write the databases here and keep them (PostgreSQL: keep NAME and NAME_plain)")
+    parser.add_argument("--admin", default=None, help="PostgreSQL: a URL to create databases through "
+                                                      "(default: IMPORTED's server, database postgres)")
+    parser.add_argument("--database", default=None, help="PostgreSQL: the floor's database (default IMPORTED_floor)")
     args = parser.parse_args(argv)
-    if args.keep:
+    if args.imported.startswith("postgresql"):
+        imported = pg_floor.conninfo(args.imported)
+        admin = args.admin or pg_floor.conninfo(args.imported, "postgres")
+        name = args.database or pg_floor.make_url(imported).database + "_floor"
+        result = measure_postgres(imported, args.csv, admin, name, keep=args.keep is not None)
+    elif args.keep:
         args.keep.mkdir(parents=True, exist_ok=True)
-        result = measure(args.imported, args.csv, args.keep)
+        result = measure(Path(args.imported), args.csv, args.keep)
     else:
         with tempfile.TemporaryDirectory(prefix="floor-same-work-") as tmp:
-            result = measure(args.imported, args.csv, Path(tmp))
+            result = measure(Path(args.imported), args.csv, Path(tmp))
     text = json.dumps(result, indent=2)
     if args.json:
         args.json.write_text(text)

@@ -116,18 +116,11 @@ CREATE INDEX ix_listens_played_at_track ON listens (played_at, track_id);
 """
 
 
-def floor(csv_path: Path, db_path: Path) -> dict:
-    """The same CSV loaded with plain sqlite3: parse, resolve names with dicts, executemany, one commit.
+def parse_catalogue(csv_path: Path) -> tuple[list, list, list, list]:
+    """The CSV's artists, albums, tracks and listens as rows with ids, names resolved with dicts.
 
-    Same tables, unique keys and listen index as AIME, same pragmas (WAL, synchronous=NORMAL);
-    names are only casefolded (AIME also strips accents), so this is the least any importer must do.
+    Names are only casefolded (AIME also strips accents), so this is the least any importer must do.
     """
-    started = time.perf_counter()
-    db_path.unlink(missing_ok=True)
-    conn = sqlite3.connect(db_path, isolation_level=None)
-    conn.execute("PRAGMA journal_mode=WAL")
-    conn.execute("PRAGMA synchronous=NORMAL")
-    conn.executescript(_FLOOR_SCHEMA)
     artists: dict[str, int] = {}
     albums: dict[tuple[str, int], int] = {}
     tracks: dict[tuple[int, int, str], int] = {}
@@ -154,6 +147,21 @@ def floor(csv_path: Path, db_path: Path) -> dict:
                 track_id = tracks[tkey] = len(tracks) + 1
                 track_rows.append((track_id, title, tkey[2], artist_id, album_id or None))
             listen_rows.append((track_id, int(uts), "lastfm"))
+    return artist_rows, album_rows, track_rows, listen_rows
+
+
+def floor(csv_path: Path, db_path: Path) -> dict:
+    """The same CSV loaded with plain sqlite3: parse, resolve names with dicts, executemany, one commit.
+
+    Same tables, unique keys and listen index as AIME, same pragmas (WAL, synchronous=NORMAL).
+    """
+    started = time.perf_counter()
+    db_path.unlink(missing_ok=True)
+    conn = sqlite3.connect(db_path, isolation_level=None)
+    conn.execute("PRAGMA journal_mode=WAL")
+    conn.execute("PRAGMA synchronous=NORMAL")
+    conn.executescript(_FLOOR_SCHEMA)
+    artist_rows, album_rows, track_rows, listen_rows = parse_catalogue(csv_path)
     parsed = time.perf_counter()
     conn.execute("BEGIN")
     conn.executemany("INSERT INTO artists VALUES (?, ?, ?)", artist_rows)

@@ -13,11 +13,13 @@ import json
 import os
 import subprocess
 import sys
+import threading
 import time
 
 import psycopg
 
 _TICK = os.sysconf("SC_CLK_TCK")
+ADMIN = "host=127.0.0.1 user=postgres dbname=postgres"
 
 
 def _cpu(pid: int) -> float | None:
@@ -29,33 +31,66 @@ def _cpu(pid: int) -> float | None:
     return (int(fields[11]) + int(fields[12])) / _TICK  # utime, stime (fields 14 and 15 of the line)
 
 
+def backend_cpu(connection: psycopg.Connection) -> float:
+    """User + system CPU seconds of the server process behind one psycopg connection."""
+    return _cpu(connection.info.backend_pid) or 0.0
+
+
 def _shared(cursor) -> dict[int, str]:
     cursor.execute("SELECT pid, backend_type FROM pg_stat_activity WHERE datname IS NULL")
     return dict(cursor.fetchall())
 
 
+class ServerCpu:
+    """A context that samples, in a thread, the CPU of every backend serving `database` while it is open.
+
+    After it closes: `result` holds backends_cpu_s, backends, wall_s, shared_processes_cpu_s and load.
+    """
+
+    def __init__(self, database: str, admin: str = ADMIN, interval: float = 0.2):
+        self.database, self.admin, self.interval = database, admin, interval
+        self.result: dict = {}
+        self._stop = threading.Event()
+
+    def __enter__(self) -> ServerCpu:
+        self._connection = psycopg.connect(self.admin, autocommit=True)
+        self._cursor = self._connection.cursor()
+        self._shared = _shared(self._cursor)
+        self._shared_start = {pid: _cpu(pid) or 0.0 for pid in self._shared}
+        self._seen: dict[int, float] = {}
+        self._start = time.monotonic()
+        self._thread = threading.Thread(target=self._sample, daemon=True)
+        self._thread.start()
+        return self
+
+    def _sample(self) -> None:
+        me = self._connection.info.backend_pid
+        while True:
+            self._cursor.execute("SELECT pid FROM pg_stat_activity WHERE datname = %s AND pid <> %s",
+                                 (self.database, me))
+            for (pid,) in self._cursor.fetchall():
+                value = _cpu(pid)
+                if value is not None:
+                    self._seen[pid] = value
+            if self._stop.wait(self.interval):
+                return
+
+    def __exit__(self, *exc) -> None:
+        self._stop.set()
+        self._thread.join()
+        wall = time.monotonic() - self._start
+        other = {self._shared[pid]: round((_cpu(pid) or 0.0) - self._shared_start[pid], 2) for pid in self._shared}
+        self._connection.close()
+        self.result = {"backends_cpu_s": round(sum(self._seen.values()), 2), "backends": len(self._seen),
+                       "wall_s": round(wall, 1), "shared_processes_cpu_s": other, "load": os.getloadavg()[0]}
+
+
 def main(argv: list[str]) -> int:
     """Run the command after `--`; print one JSON line of server CPU seconds on stderr."""
     database, command = argv[0], argv[argv.index("--") + 1:]
-    with psycopg.connect("host=127.0.0.1 user=postgres dbname=postgres", autocommit=True) as connection:
-        cursor = connection.cursor()
-        me = connection.info.backend_pid
-        shared = _shared(cursor)
-        shared_start = {pid: _cpu(pid) or 0.0 for pid in shared}
-        seen: dict[int, float] = {}
-        start = time.monotonic()
-        child = subprocess.Popen(command)
-        while child.poll() is None:
-            cursor.execute("SELECT pid FROM pg_stat_activity WHERE datname = %s AND pid <> %s", (database, me))
-            for (pid,) in cursor.fetchall():
-                value = _cpu(pid)
-                if value is not None:
-                    seen[pid] = value
-            time.sleep(0.2)
-        wall = time.monotonic() - start
-        other = {shared[pid]: round((_cpu(pid) or 0.0) - shared_start[pid], 2) for pid in shared}
-    print(json.dumps({"backends_cpu_s": round(sum(seen.values()), 2), "backends": len(seen), "wall_s": round(wall, 1),
-                      "shared_processes_cpu_s": other, "load": os.getloadavg()[0]}), file=sys.stderr)
+    with ServerCpu(database) as server:
+        child = subprocess.run(command)
+    print(json.dumps(server.result), file=sys.stderr)
     return child.returncode
 
 

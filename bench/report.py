@@ -103,7 +103,11 @@ def evaluate(report: dict) -> list[dict]:
         pg = report["http_postgres"]
         checks += [_target("postgres import rows added", pg["import"]["rows_added"], pg["expected_rows"],
                            pg["import"]["rows_added"] == pg["expected_rows"]),
-                   _at_least("postgres import rows/s", pg["import"].get("rows_per_s"), POSTGRES_IMPORT_ROWS_PER_S)]
+                   _at_least("postgres import rows/s", pg["import"].get("rows_per_s"), POSTGRES_IMPORT_ROWS_PER_S),
+                   # #18.4 sets no floor ratio for PostgreSQL: SQLite's 3x, by client + server CPU, beside the rate.
+                   _at_most("postgres import CPU / floor of the same work",
+                            pg["import"].get("ratio_to_same_work_floor"), SQLITE_FLOOR_RATIO,
+                            detail="client + server; the 3x is SQLite's")]
         checks += _endpoint_targets("postgres", pg["endpoints"])
         if report.get("http_sqlite"):
             sqlite_rps = _rps(report["http_sqlite"]["endpoints"], "album detail")
@@ -168,6 +172,28 @@ def _windows(settings: dict) -> str:
             "windows")
 
 
+def _pg_floor_lines(imp: dict, floor: dict) -> list[str]:
+    """The PostgreSQL import beside its two floors, by client and server CPU (bench/pg_floor.py)."""
+    plain = floor["plain_floor"]
+    steps = [(label, floor[key]) for label, key in (("catalogue and listens", "catalogue_and_listens"),
+                                                     ("rollups", "rollups"), ("VACUUM (ANALYZE), ANALYZE", "analyze"))]
+    lines = ["| PostgreSQL import and its floors | client CPU s | server CPU s | client + server | wall s |",
+             "|---|---:|---:|---:|---:|",
+             f"| import (`flask --app aime import`) | {_fmt(imp['cpu_seconds'], 2)} | "
+             f"{_fmt(imp.get('server_cpu_seconds'), 2)} | {_fmt(imp.get('client_and_server_cpu_seconds'), 2)} | "
+             f"{_fmt(imp['seconds'], 2)} |",
+             f"| plain floor (COPY into a lean schema) | {_fmt(plain['client_cpu_s'], 2)} | "
+             f"{_fmt(plain['server_cpu_s'], 2)} | {_fmt(plain['cpu_s'], 2)} | {_fmt(plain['seconds'], 2)} |",
+             f"| floor of the same work (parse {_fmt(plain['parse_cpu_s'], 2)} s + COPY of the import's rows + "
+             f"ANALYZE) | {_fmt(floor['same_work_client_cpu_s'], 2)} | {_fmt(floor['same_work_server_cpu_s'], 2)} | "
+             f"{_fmt(floor['same_work_cpu_s'], 2)} | |"]
+    lines += [f"| &nbsp;&nbsp;of which {label} | {_fmt(step['client_cpu_s'], 2)} | {_fmt(step['server_cpu_s'], 2)} | "
+              f"{_fmt(step['client_cpu_s'] + step['server_cpu_s'], 2)} | {_fmt(step['wall_s'], 2)} |"
+              for label, step in steps]
+    return lines + ["", f"The import's client + server CPU is {_fmt(imp.get('ratio_to_same_work_floor'), 2)}x the "
+                    "floor of the same work.", ""]
+
+
 def render(report: dict) -> str:
     """The report as Markdown tables (printed by bench/run.py, pasted into docs/benchmarks.md)."""
     m = report["machine"]
@@ -219,6 +245,8 @@ def render(report: dict) -> str:
         lines += [f"PostgreSQL {pg['server_version']}: import {_fmt(pg['import']['seconds'], 2)} s, "
                   f"{_fmt(pg['import']['rows_added'])} rows, {_fmt(pg['import']['rows_per_s'])} rows/s, "
                   f"peak RSS {_fmt(pg['import']['peak_rss_mb'])} MB.", ""]
+        if pg.get("same_work_floor"):
+            lines += _pg_floor_lines(pg["import"], pg["same_work_floor"])
         lines += _endpoint_table("HTTP, PostgreSQL", pg["endpoints"])
     if report.get("maloja"):
         from bench.malojabench import render as render_maloja

@@ -7,7 +7,8 @@ Measures (see docs/benchmarks.md): 1. import through `flask --app aime import` i
 database (time, rows/s, peak RSS), the all-duplicates re-import, the plain-sqlite3 floor and the floor of the
 same work (bench/floor_same_work.py: AIME's own rows, rollups included, inserted as cheaply as SQLite allows);
 2. HTTP under the real gunicorn, each endpoint between two /live windows in interleaved rounds (bench/paired.py);
-3. /health while the database is blocked; 4. the HTTP set on PostgreSQL. Prints a table and writes
+3. /health while the database is blocked; 4. on PostgreSQL, the import (client and server CPU), its plain COPY floor and
+its floor of the same work (bench/pg_floor.py), then the HTTP set. Prints a table and writes
 bench/results/<date>.json (<date>-2.json, ... for a later run that day). Load only ever targets 127.0.0.1.
 """
 from __future__ import annotations
@@ -32,7 +33,8 @@ ROOT = Path(__file__).resolve().parents[1]
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
-from bench import httpbench, importbench, make_dataset, malojabench  # noqa: E402
+from bench import httpbench, importbench, make_dataset, malojabench, pg_floor  # noqa: E402
+from bench.pg_server_cpu import ServerCpu  # noqa: E402
 from bench.report import evaluate, render  # noqa: E402
 from tests.support.servers import migrate  # noqa: E402
 
@@ -108,11 +110,13 @@ def import_phase(csv_path: Path, work: Path, meta: dict, timeout: float) -> tupl
             "tracks": importbench.count_rows(url, "tracks"), "log": str(log)}, url
 
 
-def same_work_floor(db_path: Path, csv_path: Path, work: Path, timeout: float) -> dict:
-    """bench/floor_same_work.py on the imported database, in a child process (it holds every row in memory)."""
-    out = work / "same-work-floor.json"
+def same_work_floor(db_path: Path | str, csv_path: Path, work: Path, timeout: float, *options: str,
+                    out_name: str = "same-work-floor.json") -> dict:
+    """bench/floor_same_work.py on the imported database (a SQLite path or a PostgreSQL URL), in a child process
+    (it holds every row in memory)."""
+    out = work / out_name
     command = [sys.executable, str(ROOT / "bench" / "floor_same_work.py"), str(db_path), str(csv_path),
-               "--json", str(out)]
+               "--json", str(out), *options]
     subprocess.run(command, cwd=ROOT, check=True, stdout=subprocess.DEVNULL, timeout=timeout)
     return json.loads(out.read_text())
 
@@ -177,9 +181,17 @@ def postgres_phase(csv_path: Path, work: Path, meta: dict, args) -> dict:
     url = admin_url.set(database=scratch).render_as_string(hide_password=False)
     env = base_env(url, work)
     migrate(env)
-    loaded = importbench.measure_import(csv_path, env, work / "import-pg.log", args.import_timeout)
-    result = {"server_version": version, "database": scratch, "import": loaded, "expected_rows": meta["listens"],
-              "collection": load_collection(url, work, meta, args)}
+    with ServerCpu(scratch, pg_floor.conninfo(args.postgres_url)) as server:
+        loaded = importbench.measure_import(csv_path, env, work / "import-pg.log", args.import_timeout)
+    loaded.update(server_cpu_seconds=server.result["backends_cpu_s"],
+                  client_and_server_cpu_seconds=round(loaded["cpu_seconds"] + server.result["backends_cpu_s"], 2))
+    # Before the collection's import changes the albums: the floor copies the rows this import ended with.
+    floors = same_work_floor(url, csv_path, work, args.import_timeout, "--admin", args.postgres_url,
+                             "--database", f"{scratch}_floor", out_name="same-work-floor-pg.json")
+    loaded["ratio_to_same_work_floor"] = (round(loaded["client_and_server_cpu_seconds"] / floors["same_work_cpu_s"],
+                                                2) if floors.get("same_work_cpu_s") else None)
+    result = {"server_version": version, "database": scratch, "import": loaded, "same_work_floor": floors,
+              "expected_rows": meta["listens"], "collection": load_collection(url, work, meta, args)}
     result.update(http_phase(url, work, args.seed, args, "postgres"))
     if not args.skip_blocked:
         result["blocked"] = httpbench.unreachable_postgres(url, work, work / "gunicorn-pg-down.log",

@@ -182,6 +182,12 @@ def test_postgres_set(report):
         pytest.skip("AIME_TEST_POSTGRES_URL is not set")
     pg = report["http_postgres"]
     assert pg["import"]["exit_code"] == 0 and pg["import"]["rows_added"] == ROWS
+    # The import's server CPU (its backends) and both floors of bench/pg_floor.py, on the import's own rows.
+    assert pg["import"]["server_cpu_seconds"] > 0 and pg["import"]["ratio_to_same_work_floor"] > 0
+    floor = pg["same_work_floor"]
+    assert floor["plain_floor"]["rows_added"] == floor["listens"] == ROWS
+    assert floor["catalogue_and_listens"]["rows"]["listens"] == ROWS
+    assert floor["rollups"]["rows"]["track_play_totals"] > 0 and floor["same_work_server_cpu_s"] > 0
     _check_endpoints(pg["endpoints"])
 
 
@@ -199,8 +205,9 @@ def test_table_and_targets(report):
             "sqlite health rps / live", "sqlite search p99",
             "sqlite stats year p99", "sqlite top artists all-time p99", "/health p99, sqlite write lock held"} <= names
     if "http_postgres" in report:
-        assert {"postgres import rows/s", "postgres album detail rps / live",
-                "album detail rps, postgres / sqlite"} <= names
+        assert {"postgres import rows/s", "postgres import CPU / floor of the same work",
+                "postgres album detail rps / live", "album detail rps, postgres / sqlite"} <= names
+        assert "| floor of the same work (parse " in table
     met = {check["name"]: check["met"] for check in report["targets"]}
     assert met["import rows added = dataset rows"] is True and met["re-import rows added"] is True
 
@@ -222,7 +229,8 @@ def test_targets_are_issue_18s():
                                          _row("timeline day", 700, 30.5), _row("stats year", 800, 50, 15.1),
                                          _row("top artists all-time", 800, 30), _row("search", 499, 20)]},
            "http_postgres": {"expected_rows": 1_000_000,
-                             "import": {"rows_added": 1_000_000, "rows_per_s": 39_999},
+                             "import": {"rows_added": 1_000_000, "rows_per_s": 39_999,
+                                        "ratio_to_same_work_floor": 2.99},
                              "endpoints": [_row("live", 1000, 9), _row("album detail", 299, 9)]}}
     assert [(c["name"], c["target"], c["met"]) for c in evaluate(run)] == [
         ("import rows added = dataset rows", 1_000_000, True),
@@ -244,6 +252,7 @@ def test_targets_are_issue_18s():
         ("sqlite search p99", "<= 20", True),
         ("postgres import rows added", 1_000_000, True),
         ("postgres import rows/s", ">= 40000", False),
+        ("postgres import CPU / floor of the same work", "<= 3", True),
         ("postgres album detail rps / live", ">= 0.5", False),
         ("album detail rps, postgres / sqlite", ">= 0.5", False),
     ]
