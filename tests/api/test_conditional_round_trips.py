@@ -2,7 +2,10 @@
 PostgreSQL no transaction around the version read of a kept answer (the pool's ping and one SELECT)."""
 from __future__ import annotations
 
+import gc
 import os
+import threading
+import warnings
 
 import pytest
 from sqlalchemy import create_engine, event, text
@@ -11,6 +14,7 @@ from sqlalchemy.pool import NullPool
 from aime.extensions import db as database
 from aime.services import data_version
 from tests.factories import add_listen
+from tests.support.polling import poll
 
 PLAYED = "2023-11-14T22:13:20Z"
 STATS = "/api/v1/history/stats?start_date=2023-11-14&end_date=2023-11-14&tz=UTC"
@@ -229,3 +233,33 @@ def test_a_forked_process_reads_the_version_on_a_connection_of_its_own(app, clie
     with app.app_context():
         assert data_version.current() == in_child
     assert parent_reader in _backends_reading_the_version(url)
+
+
+def test_a_thread_that_ends_or_an_engine_disposed_closes_its_version_reader(app, client, played, backend):
+    """Nothing left open: the reader of a thread that has ended is closed with it (no psycopg ResourceWarning, its
+    backend gone), and engine.dispose() closes the disposing thread's (the gunicorn master forks no socket)."""
+    if backend != "postgresql":
+        pytest.skip("PostgreSQL connections")
+    with app.app_context():
+        url = database.engine.url
+        read: list[str | None] = []
+
+        def in_a_thread():
+            with app.app_context():
+                read.append(data_version.current())
+
+        with warnings.catch_warnings(record=True) as seen:
+            warnings.simplefilter("always")
+            thread = threading.Thread(target=in_a_thread)
+            thread.start()
+            thread.join()
+            del thread
+            gc.collect()
+        assert [str(w.message) for w in seen if issubclass(w.category, ResourceWarning)] == []
+        assert read[0] is not None
+        poll(lambda: _backends_reading_the_version(url) == [], 10, "the ended thread's reader closed")
+        assert data_version.current() == read[0]
+        assert len(_backends_reading_the_version(url)) == 1
+        database.engine.dispose()
+        poll(lambda: _backends_reading_the_version(url) == [], 10, "the disposing thread's reader closed")
+        assert data_version.current() == read[0]  # a new reader, for the new pool
