@@ -150,8 +150,8 @@ def install_postgresql_hooks(engine: Engine) -> None:
     @event.listens_for(engine, "begin")
     def _on_begin(connection):
         left = deadlines.statement_timeout_ms()
-        held = connection.info.get(_PG_TIMEOUT_KEY)
-        if _timeout_holds(held, left):
+        setting = statement_timeout_setting(connection.info.get(_PG_TIMEOUT_KEY), left)
+        if setting is None:
             return
         dbapi_connection = connection.connection.dbapi_connection
         if dbapi_connection.info.transaction_status != _PG_IDLE:  # not expected; SET LOCAL then, as before
@@ -162,8 +162,7 @@ def install_postgresql_hooks(engine: Engine) -> None:
         autocommit = dbapi_connection.autocommit  # True already under isolation_level="AUTOCOMMIT" (VACUUM)
         dbapi_connection.autocommit = True  # no BEGIN: the SET is the session's, past this transaction
         try:
-            connection.exec_driver_sql("SET statement_timeout = DEFAULT" if left is None
-                                       else f"SET statement_timeout = {left}")
+            connection.exec_driver_sql(setting)
         finally:
             if not dbapi_connection.closed:
                 dbapi_connection.autocommit = autocommit
@@ -278,6 +277,25 @@ def unpinged_connection(engine: Engine) -> Iterator:
             yield connection
     finally:
         connection.close()  # back to the pool (or discarded, when invalidated)
+
+
+def statement_timeout_setting(held: int | None, left: int | None) -> str | None:
+    """The SET a PostgreSQL session whose statement_timeout is `held` ms (None: the server's default) needs before a
+    statement with `left` ms before its deadline (None: none), or None when `held` serves it (_timeout_holds)."""
+    if _timeout_holds(held, left):
+        return None
+    return "SET statement_timeout = DEFAULT" if left is None else f"SET statement_timeout = {left}"
+
+
+def unpooled_connection(engine: Engine):
+    """A new DB-API connection made as the engine's pool makes its own (the engine's URL and connect args, its
+    do_connect hooks: on PostgreSQL the deadline-bounded class), but never in the pool: the caller closes it. A
+    driver error (refused, no answer) is raised as SQLAlchemy's, as for a pooled connection."""
+    dbapi_error = engine.dialect.loaded_dbapi.Error
+    try:
+        return engine.pool._creator()  # create_engine's connect function: the hooks run, no pool event does
+    except dbapi_error as error:
+        raise DBAPIError.instance(None, None, error, dbapi_error) from error
 
 
 def _timeout_holds(held: int | None, left: int | None) -> bool:

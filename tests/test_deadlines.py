@@ -175,3 +175,29 @@ def test_bound_and_cap_inside_a_request(app):
         deadlines.clear()
         assert deadlines.remaining() is None
 
+
+
+def test_a_postgresql_version_read_behind_a_lock_is_stopped_at_the_deadline_and_the_next_one_answers(app, backend):
+    """A kept answer's version read (on the thread's own connection) waits for a lock on data_version (a migration,
+    say): stopped by statement_timeout at the request's deadline, set for this request although the connection's
+    session had a longer one from the thread's earlier requests; the same connection answers once the lock goes."""
+    if backend != "postgresql":
+        pytest.skip("PostgreSQL's statement_timeout")
+    client = app.test_client()
+    albums = "/api/v1/collection/albums"
+    first = client.get(albums)
+    assert client.get(albums).headers["ETag"] == first.headers["ETag"]  # kept, under the default 75 s deadline
+    app.extensions["aime.config"] = app.extensions["aime.config"].replace(timeout=1.0)
+    with app.app_context():
+        url = db.engine.url
+    locker = sa.create_engine(url, poolclass=sa.pool.NullPool)
+    try:
+        with locker.connect() as conn:
+            conn.execute(sa.text("LOCK TABLE data_version IN ACCESS EXCLUSIVE MODE"))
+            body = assert_problem(client.get(albums), 503)
+            assert body["type"] == "https://aime.local/problems/deadline-exceeded"
+            conn.rollback()
+    finally:
+        locker.dispose()
+    again = client.get(albums)
+    assert (again.status_code, again.headers["ETag"]) == (200, first.headers["ETag"])

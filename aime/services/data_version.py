@@ -24,12 +24,14 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from flask import has_request_context, request
+from sqlalchemy import event
 from sqlalchemy.engine import Engine
 from sqlalchemy.exc import DBAPIError
 
 from .. import deadlines
 from ..config import current_config
-from ..database import file_identity, sqlite_file_path, unpinged_connection
+from ..database import (PING_SECONDS, answer_within, file_identity, sqlite_file_path, statement_timeout_setting,
+                        unpinged_connection, unpooled_connection)
 from ..extensions import db
 
 TABLES = ("data_version", "data_version_marks")  # not models: outside the ORM's metadata on purpose
@@ -44,13 +46,15 @@ def current() -> str | None:
     Read outside the request's session, in autocommit: one statement, its own snapshot, taken before any data
     the request reads (so an answer is never older than the version it is kept under).
 
-    SQLite: on a connection this thread keeps for it (_SqliteReader), not a pooled one: the pool's checkout and
-    check-in cost three times the SELECT. PostgreSQL: on a pooled connection, the SELECT alone: no BEGIN, no
-    ROLLBACK (psycopg sends none for a connection with no transaction open), which cost as much as the query, and
-    no pre-ping: the SELECT is the ping. A pooled connection found dead (PostgreSQL restarted) is dropped and the
-    read asked once more on a new one, as the ping would have done.
+    On a connection this thread keeps for it, not a pooled one: the pool's checkout and check-in cost three times
+    the SELECT on SQLite (_SqliteReader), and on PostgreSQL (_PostgresReader) as much as the round trip. There, the
+    SELECT alone: no BEGIN, no ROLLBACK, no ping (the SELECT is the ping); a connection found dead (PostgreSQL
+    restarted) is dropped and the read asked once more on a new one, as the pool's ping would have done. An SQLite
+    database in memory (or a file gone missing) is read on a pooled connection.
     """
     engine = db.engine
+    if engine.dialect.name == "postgresql":
+        return _text(_PostgresReader.read_on_thread(engine))
     path = _sqlite_path(engine)
     reader = _SqliteReader.of_thread(path) if path is not None else None
     if reader is not None:
@@ -176,6 +180,99 @@ class _SqliteReader:
 
 
 PROGRESS_STEPS = 20_000
+
+
+class _PostgresReader:
+    """A thread's own autocommit connection to PostgreSQL, for the version read alone.
+
+    Made as the pool makes its connections (database.unpooled_connection: the engine's URL and connect args, and
+    the class whose every wait ends by the request's deadline plus a margin), but outside the pool: no checkout, no
+    check-in. Each read gets the pool's bounds: statement_timeout set from the time left when the session's no
+    longer fits it (as the pool's begin hook does), and PING_SECONDS for an answer (as the unpinged read had).
+    One per thread, of one pool (engine.dispose() makes a new pool: the next read opens a new connection) and one
+    process (a forked worker opens its own and leaves its parent's alone). Closed when its thread ends.
+    """
+
+    _held = threading.local()
+    _inherited: list[_PostgresReader] = []  # a parent's readers, kept from the garbage collector in a forked child
+
+    def __init__(self, engine: Engine, connection):
+        self.pid = os.getpid()
+        self.pool = weakref.ref(engine.pool)
+        self.timeout_ms: int | None = None  # the session's statement_timeout; None: the server's default
+        self.connection = connection
+        connection.autocommit = True  # client-side: no BEGIN, no ROLLBACK around the SELECT
+        self.cursor = connection.cursor()  # one for every read: a new one per read cost a tenth of the read's CPU
+
+    @classmethod
+    def read_on_thread(cls, engine: Engine) -> tuple | None:
+        """The version row, read on this thread's reader; on a dead connection, once more on a new one."""
+        try:
+            return cls._of_thread(engine).read(engine)
+        except DBAPIError as error:
+            if not error.connection_invalidated:
+                raise
+        return cls._of_thread(engine).read(engine)
+
+    @classmethod
+    def _of_thread(cls, engine: Engine) -> _PostgresReader:
+        reader = getattr(cls._held, "reader", None)
+        if reader is not None and reader.pool() is engine.pool and reader.pid == os.getpid():
+            return reader
+        cls.drop()
+        if not event.contains(engine, "engine_disposed", _drop_on_dispose):
+            event.listen(engine, "engine_disposed", _drop_on_dispose)
+        cls._held.reader = cls(engine, unpooled_connection(engine))
+        return cls._held.reader
+
+    def read(self, engine: Engine) -> tuple | None:
+        """The version row; a connection found dead is dropped (the error says it was invalidated)."""
+        dbapi_error = engine.dialect.loaded_dbapi.Error
+        cursor = self.cursor
+        try:
+            with answer_within(PING_SECONDS):
+                left = deadlines.statement_timeout_ms()
+                setting = statement_timeout_setting(self.timeout_ms, left)
+                if setting is not None:
+                    self.timeout_ms = _UNKNOWN_TIMEOUT  # until the SET is through
+                    cursor.execute(setting)
+                    self.timeout_ms = left
+                cursor.execute(READ)
+                return cursor.fetchone()
+        except dbapi_error as error:  # classified as everywhere else (unavailable, deadline)
+            disconnected = engine.dialect.is_disconnect(error, self.connection, cursor)
+            if disconnected:
+                self.drop()
+            raise DBAPIError.instance(READ, None, error, dbapi_error,
+                                      connection_invalidated=disconnected) from error
+
+    @classmethod
+    def drop(cls) -> None:
+        """Close this thread's reader, if it has one (a parent's, after a fork, is left open: it is the parent's)."""
+        reader = getattr(cls._held, "reader", None)
+        cls._held.reader = None
+        if reader is not None and reader.pid != os.getpid():
+            cls._inherited.append(reader)
+        elif reader is not None:
+            reader.close()
+
+    def close(self) -> None:
+        """Close the cursor and the connection (PostgreSQL ends its backend)."""
+        self.cursor.close()
+        self.connection.close()
+
+    def __del__(self) -> None:
+        # A thread's locals go when it ends: its reader is closed, not left to psycopg's ResourceWarning.
+        if self.pid == os.getpid():
+            self.close()
+
+
+def _drop_on_dispose(_engine: Engine) -> None:
+    # The gunicorn master disposes of the engine before it forks: no socket of this thread's stays open either.
+    _PostgresReader.drop()
+
+
+_UNKNOWN_TIMEOUT = -1  # matches no time left: the next read sets statement_timeout again
 
 
 def renew_epoch(sqlite_file: Path) -> None:

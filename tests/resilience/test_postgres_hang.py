@@ -194,6 +194,29 @@ def test_postgresql_connections_carry_keepalives_and_the_bounded_wait(app, backe
             raw.close()
 
 
+def test_a_connection_made_outside_the_pool_is_made_as_the_pools_are(app, backend):
+    """database.unpooled_connection (the version reader's): the same class and connect options as a pooled one."""
+    from aime.database import _bounded_connection_class, unpooled_connection
+    from aime.extensions import db
+
+    if backend != "postgresql":
+        pytest.skip("PostgreSQL only")
+
+    def options(connection) -> dict:
+        return {option.keyword.decode(): (option.val or b"").decode() for option in connection.pgconn.info}
+
+    with app.app_context():
+        raw = db.engine.raw_connection()
+        outside = unpooled_connection(db.engine)
+        try:
+            assert isinstance(outside, _bounded_connection_class())
+            assert options(outside) == options(raw.dbapi_connection)
+            assert options(outside)["tcp_user_timeout"] == "30000"
+        finally:
+            outside.close()
+            raw.close()
+
+
 def test_psycopgs_wait_keeps_the_shape_the_bounded_connection_overrides():
     # aime/database.py overrides psycopg's Connection.wait (a method psycopg's own docs do not list) and catches its
     # private errors._WaitTimeout; setup.cfg bounds psycopg to the series this was checked against.
