@@ -9,7 +9,8 @@ from typing import Any
 import click
 from flask import Flask
 from flask.cli import AppGroup, FlaskGroup
-from werkzeug.routing import Rule
+from werkzeug.routing import MapAdapter, Rule
+from werkzeug.wrappers import Request
 
 
 class LazyBuilderRule(Rule):
@@ -79,6 +80,15 @@ def loading_for_a_command() -> bool:
     return ctx is not None and isinstance(ctx.command, FlaskGroup)
 
 
+MAX_KNOWN_HOSTS = 64
+
+
+def _wsgi_string(environ: dict[str, Any], name: str, absent: str | None) -> str | None:
+    # As Map.bind_to_environ and Map.bind read it (werkzeug's _wsgi_decoding_dance: latin-1 bytes of UTF-8 text).
+    value = environ.get(name)
+    return absent if value is None else value.encode("latin1").decode(errors="replace")
+
+
 class AimeFlask(Flask):
     """Flask, with `ensure_sync` deciding once per function whether it is a coroutine function.
 
@@ -87,6 +97,7 @@ class AimeFlask(Flask):
     plain function (a bound method is judged by its function, which a MethodView recreates per request); any
     other callable (a partial, a callable object) is asked every time, as Flask does.
 
+    A request's URL adapter is built from the host worked out once per distinct Host header (create_url_adapter).
     Its URL rules are LazyBuilderRule: their builders are compiled when first used, not at `create_app`. Its
     commands are AimeCommands.
     """
@@ -97,6 +108,40 @@ class AimeFlask(Flask):
         super().__init__(*args, **kwargs)
         self.cli = AimeCommands(self.cli.name)
         self._coroutine_functions: dict[types.FunctionType, bool] = {}
+        # (Host header, scheme, server name, server port) -> (request.host, the adapter's server name)
+        self._hosts: dict[tuple[Any, ...], tuple[str, str]] = {}
+
+    def create_url_adapter(self, request: Request | None) -> MapAdapter | None:
+        """The request's URL adapter, as Flask binds it, with the host part remembered per distinct host.
+
+        Flask validates the Host header twice per request (once for `request.host`, once inside
+        `Map.bind_to_environ`), then lower-cases and IDNA-encodes it: about a tenth of `/live`'s CPU, the same
+        answer for every request to the same host. The first request of a host goes through Flask; later ones
+        reuse its two results and bind the rest (method, script name, path, query) as werkzeug does. Only in the
+        plain set-up (no TRUSTED_HOSTS, SERVER_NAME, host or subdomain matching, not a protocol upgrade); any
+        other request is Flask's. (tests/ops/test_overridden_internals.py compares the two adapters.)
+        """
+        if request is None or not self._plain_binding() or "HTTP_UPGRADE" in request.environ:
+            return super().create_url_adapter(request)
+        environ = request.environ
+        key = (environ.get("HTTP_HOST"), environ["wsgi.url_scheme"], environ.get("SERVER_NAME"),
+               environ.get("SERVER_PORT"))
+        known = self._hosts.get(key)
+        if known is None:
+            adapter = super().create_url_adapter(request)  # raises as Flask does for a bad host: nothing kept
+            if len(self._hosts) >= MAX_KNOWN_HOSTS:  # any client can send any Host: keep the table bounded
+                self._hosts.clear()
+            self._hosts[key] = (request.host, adapter.server_name)
+            return adapter
+        request.host, server_name = known
+        return MapAdapter(self.url_map, server_name, _wsgi_string(environ, "SCRIPT_NAME", "/"),
+                          self.url_map.default_subdomain or "", key[1], _wsgi_string(environ, "PATH_INFO", "/"),
+                          environ["REQUEST_METHOD"], _wsgi_string(environ, "QUERY_STRING", None))
+
+    def _plain_binding(self) -> bool:
+        config = self.config
+        return (config["TRUSTED_HOSTS"] is None and config["SERVER_NAME"] is None and not self.url_map.host_matching
+                and not self.subdomain_matching)
 
     def ensure_sync(self, func: Callable[..., Any]) -> Callable[..., Any]:
         """`func` as is when synchronous, else wrapped to run to completion (Flask's rule, remembered)."""

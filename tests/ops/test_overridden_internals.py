@@ -12,6 +12,7 @@ from __future__ import annotations
 import configparser
 import inspect
 import mmap
+import re
 import runpy
 
 import pytest
@@ -246,3 +247,29 @@ def test_werkzeug_still_compiles_and_calls_its_url_builders_the_way_lazy_builder
     assert "self._build_unknown(**values)" in build_source and "self._build(**values)" in build_source
     assert list(inspect.signature(Rule._compile_builder).parameters) == ["self", "append_unknown"]
     assert "self.url_rule_class(" in inspect.getsource(App.add_url_rule)
+
+
+def test_flask_and_werkzeug_still_bind_a_requests_url_adapter_the_way_aime_flask_rebinds_it():
+    # AimeFlask.create_url_adapter keeps request.host and the adapter's server name per host and builds the
+    # MapAdapter itself from the environ, as Map.bind_to_environ and Map.bind do (tests/test_url_adapter.py compares
+    # the two adapters request by request); a new input to either binding would be missing from AIME's.
+    from flask.app import Flask
+    from werkzeug.routing import Map, MapAdapter
+
+    assert _parameters(MapAdapter.__init__) == ["self", "map", "server_name", "script_name", "subdomain",
+                                                "url_scheme", "path_info", "default_method", "query_args"]
+    flask_source = inspect.getsource(Flask.create_url_adapter)
+    for line in ('self.config["TRUSTED_HOSTS"]', "request.host = get_host(request.environ, request.trusted_hosts)",
+                 'self.config["SERVER_NAME"]', "self.url_map.host_matching", "self.subdomain_matching",
+                 "subdomain = self.url_map.default_subdomain or \"\"",
+                 "request.environ, server_name=server_name, subdomain=subdomain"):
+        assert line in flask_source, f"Flask.create_url_adapter no longer does {line!r}: check AimeFlask"
+    # The environ keys each reads: the host's (kept per key by AIME) and the rest (read per request by AIME).
+    from werkzeug import wsgi
+
+    host_source = inspect.getsource(wsgi.get_host) + inspect.getsource(wsgi._get_server)
+    assert sorted(set(re.findall(r'"([A-Z_]+|wsgi\.[a-z_]+)"', host_source))) == [
+        "HTTP_HOST", "SERVER_NAME", "SERVER_PORT", "wsgi.url_scheme"]
+    assert sorted(set(re.findall(r'"([A-Z_]+|wsgi\.[a-z_]+)"', inspect.getsource(Map.bind_to_environ)))) == [
+        "HTTP_CONNECTION", "HTTP_UPGRADE", "PATH_INFO", "QUERY_STRING", "REQUEST_METHOD", "SCRIPT_NAME",
+        "wsgi.url_scheme"]
