@@ -273,3 +273,16 @@ def test_flask_and_werkzeug_still_bind_a_requests_url_adapter_the_way_aime_flask
     assert sorted(set(re.findall(r'"([A-Z_]+|wsgi\.[a-z_]+)"', inspect.getsource(Map.bind_to_environ)))) == [
         "HTTP_CONNECTION", "HTTP_UPGRADE", "PATH_INFO", "QUERY_STRING", "REQUEST_METHOD", "SCRIPT_NAME",
         "wsgi.url_scheme"]
+
+
+def test_flask_sqlalchemy_still_removes_its_session_in_the_one_teardown_aime_overrides():
+    # aime.extensions.AimeSQLAlchemy overrides _teardown_session (dead connections, no session opened) and AIME
+    # registers no teardown of its own beside it.
+    from flask_sqlalchemy import SQLAlchemy
+
+    from aime.extensions import AimeSQLAlchemy
+
+    assert "app.teardown_appcontext(self._teardown_session)" in inspect.getsource(SQLAlchemy.init_app)
+    assert _parameters(SQLAlchemy._teardown_session) == _parameters(AimeSQLAlchemy._teardown_session) == [
+        "self", "exc"]
+    assert "self.session.remove()" in inspect.getsource(SQLAlchemy._teardown_session)
