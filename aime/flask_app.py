@@ -7,7 +7,7 @@ from inspect import iscoroutinefunction
 from typing import Any
 
 import click
-from flask import Flask
+from flask import Flask, Response
 from flask.cli import AppGroup, FlaskGroup
 from werkzeug.routing import MapAdapter, Rule
 from werkzeug.wrappers import Request
@@ -81,6 +81,41 @@ def loading_for_a_command() -> bool:
 
 
 MAX_KNOWN_HOSTS = 64
+_REWRITTEN_HEADERS = frozenset({"location", "content-location"})  # werkzeug rewrites these for the environ
+
+
+class AimeResponse(Response):
+    """Flask's Response, handed to the WSGI server without werkzeug's copy of its headers when nothing in them
+    would change.
+
+    werkzeug's `get_wsgi_response` copies the headers (`Headers(self.headers)`, header by header), scans the copy,
+    then lists it: about half of `Response.__call__`, which was a tenth of `/live`'s CPU. The copy matters only
+    when a header is rewritten for the environ: a Location or Content-Location made absolute, a Content-Length
+    removed or computed, entity headers dropped from a 304; and an empty body for HEAD, 1xx, 204 and 304. A
+    response with none of those (a buffered body of bytes with its Content-Length, no Location, status 200-599
+    but 204 and 304, not HEAD) is listed as is and its body list handed over when nothing waits for its close;
+    any other goes through werkzeug. (tests/test_wsgi_response.py compares both for every kind of answer.)
+    """
+
+    def get_wsgi_response(self, environ: dict[str, Any]) -> tuple[Any, str, list[tuple[str, str]]]:
+        """(body iterable, status line, header list) for the WSGI server, as werkzeug gives them."""
+        status = self.status_code
+        if status < 200 or status in (204, 304) or environ["REQUEST_METHOD"] == "HEAD" or self.direct_passthrough:
+            return super().get_wsgi_response(environ)
+        headers = self.headers.to_wsgi_list()  # a new list, as werkzeug's copy is
+        sized = False
+        for name, _value in headers:
+            lowered = name.lower()
+            if lowered == "content-length":
+                sized = True
+            elif lowered in _REWRITTEN_HEADERS:
+                return super().get_wsgi_response(environ)
+        if not sized and self.automatically_set_content_length and self.is_sequence:
+            return super().get_wsgi_response(environ)
+        body = self.response
+        if type(body) is list and not self._on_close and all(type(chunk) is bytes for chunk in body):
+            return body, self.status, headers  # nothing to encode, nothing to close
+        return self.get_app_iter(environ), self.status, headers
 
 
 def _wsgi_string(environ: dict[str, Any], name: str, absent: str | None) -> str | None:
@@ -97,12 +132,14 @@ class AimeFlask(Flask):
     plain function (a bound method is judged by its function, which a MethodView recreates per request); any
     other callable (a partial, a callable object) is asked every time, as Flask does.
 
-    A request's URL adapter is built from the host worked out once per distinct Host header (create_url_adapter).
+    Its responses are AimeResponse. A request's URL adapter is built from the host worked out once per distinct
+    Host header (create_url_adapter).
     Its URL rules are LazyBuilderRule: their builders are compiled when first used, not at `create_app`. Its
     commands are AimeCommands.
     """
 
     url_rule_class = LazyBuilderRule
+    response_class = AimeResponse
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)

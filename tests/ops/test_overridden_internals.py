@@ -286,3 +286,21 @@ def test_flask_sqlalchemy_still_removes_its_session_in_the_one_teardown_aime_ove
     assert _parameters(SQLAlchemy._teardown_session) == _parameters(AimeSQLAlchemy._teardown_session) == [
         "self", "exc"]
     assert "self.session.remove()" in inspect.getsource(SQLAlchemy._teardown_session)
+
+
+def test_werkzeug_still_builds_a_wsgi_response_the_way_aime_response_skips():
+    # aime.flask_app.AimeResponse lists the headers as they are unless werkzeug's get_wsgi_headers would change
+    # them; a new rewrite there (another header, another status) would be skipped by AIME.
+    from werkzeug.wrappers import Response
+
+    source = inspect.getsource(Response.get_wsgi_headers)
+    rewritten = sorted(set(re.findall(r'ikey == "([a-z-]+)"', source)))
+    assert rewritten == ["content-length", "content-location", "location"], rewritten
+    for line in ("if 100 <= status < 200 or status == 204:", "elif status == 304:",
+                 "self.automatically_set_content_length", "and self.is_sequence", "and content_length is None"):
+        assert line in source, f"werkzeug's get_wsgi_headers no longer does {line!r}: check AimeResponse"
+    assert "headers.to_wsgi_list()" in inspect.getsource(Response.get_wsgi_response)
+    app_iter = inspect.getsource(Response.get_app_iter)
+    assert 'environ["REQUEST_METHOD"] == "HEAD"' in app_iter and "status in (204, 304)" in app_iter
+    assert "ClosingIterator(iterable, self.close)" in app_iter
+    assert "self._on_close" in inspect.getsource(Response.close)
