@@ -304,3 +304,16 @@ def test_werkzeug_still_builds_a_wsgi_response_the_way_aime_response_skips():
     assert 'environ["REQUEST_METHOD"] == "HEAD"' in app_iter and "status in (204, 304)" in app_iter
     assert "ClosingIterator(iterable, self.close)" in app_iter
     assert "self._on_close" in inspect.getsource(Response.close)
+
+
+def test_werkzeugs_headers_still_keep_their_pairs_in_the_list_aime_response_kept_fills():
+    # AimeResponse.kept sets Headers._list to validated (name, value) pairs instead of adding them one by one.
+    from werkzeug.datastructures import Headers
+
+    assert "self._list: list[tuple[str, str]] = []" in inspect.getsource(Headers.__init__)
+    assert "self._list.append((key, value_str))" in inspect.getsource(Headers.add)
+    assert "return iter(self._list)" in inspect.getsource(Headers.__iter__)
+    headers = Headers()
+    headers._list = [("Content-Type", "text/plain"), ("ETag", '"x"')]
+    headers["content-type"] = "application/json"
+    assert list(headers) == [("content-type", "application/json"), ("ETag", '"x"')] and headers.get("etag") == '"x"'
