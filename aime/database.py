@@ -52,27 +52,12 @@ def init_database(app: Flask, config: Config) -> None:
     app.config["SQLALCHEMY_DATABASE_URI"] = config.database_url
     app.config["SQLALCHEMY_ENGINE_OPTIONS"] = engine_options(config)
     app.config["SQLALCHEMY_TRACK_MODIFICATIONS"] = False
-    db.init_app(app)
-    _remove_sessions_safely(app)
+    db.init_app(app)  # AimeSQLAlchemy: its teardown removes the session, surviving a dead connection
     with app.app_context():
         if config.is_sqlite:
             install_sqlite_hooks(db.engine, config.sqlite_busy_timeout_ms)
         else:
             install_postgresql_hooks(db.engine)
-
-
-def _remove_sessions_safely(app: Flask) -> None:
-    # Registered after Flask-SQLAlchemy's own teardown, so it runs first (Flask runs them in reverse).
-    @app.teardown_appcontext
-    def _remove_session(_error):
-        try:
-            db.session.remove()
-        except DBAPIError as error:
-            # The connection died under the request (PostgreSQL restarted, backend terminated): closing the
-            # session's transaction fails. Raised here it would escape the WSGI app after the response was
-            # built (gunicorn answers a bare 500); the pool has already invalidated that connection.
-            log.warning("dropped a session whose connection died: %s", type(error.orig).__name__)
-            db.session.registry.clear()
 
 
 def install_sqlite_hooks(engine: Engine, busy_timeout_ms: int) -> None:

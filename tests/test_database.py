@@ -96,3 +96,27 @@ def test_a_wal_that_readers_kept_growing_is_emptied_by_the_next_write_once_they_
     created += 1
     assert _wal_bytes(app) == 0  # checkpointed to its end and truncated
     assert client.get("/api/v1/collection/albums?page_size=1").get_json()["total"] == created  # nothing lost
+
+
+def test_the_session_is_removed_by_one_teardown_per_app_context(app):
+    # Flask-SQLAlchemy's own teardown (AimeSQLAlchemy's override), not a second one beside it.
+    removers = [f"{getattr(func, '__self__', None).__class__.__name__}.{func.__name__}"
+                for func in app.teardown_appcontext_funcs]
+    assert removers == ["AimeSQLAlchemy._teardown_session"]
+    with app.app_context():
+        database.session.execute(sa.text("SELECT 1"))
+        session = database.session()
+        assert database.session.registry.has()
+    with app.app_context():
+        assert not database.session.registry.has() and database.session() is not session
+
+
+def test_a_session_whose_connection_died_is_dropped_with_a_warning_not_raised(app, caplog):
+    with caplog.at_level("WARNING", logger="aime.database"), app.app_context():
+        database.session.execute(sa.text("SELECT 1"))
+        database.session.connection().connection.dbapi_connection.close()
+    assert [record.getMessage() for record in caplog.records if record.name == "aime.database"] == [
+        "dropped a session whose connection died: " + ("ProgrammingError" if app.config["SQLALCHEMY_DATABASE_URI"]
+                                                       .startswith("sqlite") else "OperationalError")]
+    with app.app_context():
+        assert database.session.execute(sa.text("SELECT 1")).scalar() == 1  # the next context has a working one

@@ -22,12 +22,14 @@ from datetime import datetime
 from pathlib import Path
 
 from flask import Flask, Response, current_app, make_response, request
+from werkzeug.datastructures import Headers
 from werkzeug.http import quote_etag
 from flask_smorest import Blueprint
 
 from ..config import config_of
 from ..errors import InvalidInput
 from ..extensions import db
+from ..flask_app import AimeResponse
 from ..server.shared_answers import SharedAnswers, shared_answers
 from ..services import data_version
 from ..services.single_flight import SingleFlight
@@ -53,8 +55,11 @@ class Stored:
         """The headers it is sent again with: the view's, its ETag and Cache-Control (worked out once per answer)."""
         known = self.__dict__.get("_served")
         if known is None or known[0] != etag:
-            kept = tuple((name, value) for name, value in self.headers if name.lower() not in _VALIDATORS)
-            known = (etag, (*kept, ("ETag", quote_etag(etag)), ("Cache-Control", CACHE_CONTROL)))
+            kept = [(name, value) for name, value in self.headers if name.lower() not in _VALIDATORS]
+            # Through werkzeug's Headers once (the pairs of another worker's answer were read from a file): every
+            # response then takes them as they are (AimeResponse.kept).
+            served = Headers([*kept, ("ETag", quote_etag(etag)), ("Cache-Control", CACHE_CONTROL)])
+            known = (etag, tuple(served.items()))
             object.__setattr__(self, "_served", known)  # a cache of a pure function of the frozen fields
         return known[1]
 
@@ -153,7 +158,7 @@ def _answer(view, args, kwargs, version: str, key: str, etag: str) -> Response:
             if stored is None:  # the first thread, or the first one's answer was not kept (an error, too large)
                 return _validated(_built(view, args, kwargs, version, key, cache), etag)
     # The kept answer with its ETag and Cache-Control already among its headers: as _validated would set them.
-    return current_app.response_class(stored.body, headers=stored.served(etag))
+    return AimeResponse.kept(stored.body, stored.served(etag))
 
 
 def _from_other_workers(cache: ResponseCache, key: str, version: str) -> Stored | None:

@@ -17,7 +17,7 @@ import stat
 import struct
 import threading
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from flask import Flask
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
@@ -56,6 +56,8 @@ class Metrics:
     check_status: Gauge
     started_at: float
     announced_in: int = -1  # the process (a _FORKED count) whose counter file this app announced
+    # (method, endpoint, status) -> the request counter's and the latency histogram's children for those labels
+    children: dict[tuple[str, str, int], tuple] = field(default_factory=dict)
 
     def uptime(self) -> float:
         """Seconds since the service (the gunicorn master, else this app) started."""
@@ -109,8 +111,12 @@ def get_metrics(app: Flask) -> Metrics:
 def observe_request(app: Flask, method: str, endpoint: str, status: int, seconds: float) -> None:
     """Count one answered request and its latency."""
     metrics = get_metrics(app)
-    metrics.requests.labels(method, endpoint, str(status)).inc()
-    metrics.latency.labels(endpoint).observe(seconds)
+    labelled = metrics.children.get((method, endpoint, status))
+    if labelled is None:  # prometheus_client's labels() validates and locks on every call: done once per label set
+        labelled = metrics.children[method, endpoint, status] = (
+            metrics.requests.labels(method, endpoint, str(status)), metrics.latency.labels(endpoint))
+    labelled[0].inc()
+    labelled[1].observe(seconds)
     if metrics.announced_in != _FORKED[0]:  # this process's first count (a forked worker's too): its file exists
         metrics.announced_in = _FORKED[0]
         directory = multiprocess_dir()

@@ -11,6 +11,7 @@ import sqlalchemy as sa
 from sqlalchemy import event
 
 from aime.api.conditional import CACHE_CONTROL, ResponseCache, Stored
+from aime.flask_app import AimeResponse
 from aime.services import data_version
 from tests.factories import add_listen, create_album
 
@@ -165,6 +166,21 @@ def test_the_cache_is_bounded_and_keeps_one_version_per_url():
     assert (cache.get("/a", "v2"), cache.get("/b", "v2").body, cache.get("/c", "v2").body) == (None, b"bbbb", b"cccc")
     cache.put("/d", Stored("v2", b"dddddddd", ()))  # 12 bytes with /c: over 10, so /b and /c go
     assert (cache.get("/b", "v2"), cache.get("/c", "v2"), cache.get("/d", "v2").body) == (None, None, b"dddddddd")
+
+
+def test_a_kept_answers_headers_are_validated_once_and_sent_as_they_are():
+    stored = Stored("v1", b"{}", (("Content-Type", "application/json"), ("Content-Length", "2"),
+                                  ("ETag", '"old"'), ("Cache-Control", "no-store"), ("X-Thing", "1")))
+    assert stored.served("abc") == (("Content-Type", "application/json"), ("Content-Length", "2"),
+                                    ("X-Thing", "1"), ("ETag", '"abc"'), ("Cache-Control", CACHE_CONTROL))
+    response = AimeResponse.kept(stored.body, stored.served("abc"))
+    assert list(response.headers) == list(stored.served("abc")) and response.get_data() == b"{}"
+    assert response.status == "200 OK"
+    response.headers["X-Request-ID"] = "r1"  # the after-request hooks change the response's headers, not the kept
+    assert ("X-Request-ID", "r1") not in stored.served("abc")
+    # A pair read from another worker's file that werkzeug would refuse is refused before any response takes it.
+    with pytest.raises(ValueError, match="newline"):
+        Stored("v1", b"{}", (("X-Bad", "a\r\nSet-Cookie: x=1"),)).served("abc")
 
 
 def test_openapi_documents_the_304(client):

@@ -148,6 +148,26 @@ def test_metrics_exposes_requests_latency_checks_and_uptime(quiet_app):
     assert re.search(r"^aime_uptime_seconds \d", text, re.M)
 
 
+def test_metrics_count_each_method_endpoint_and_status_apart_and_exactly(quiet_app):
+    # observe_request keeps each label set's counter and histogram children: repeated and interleaved label sets
+    # must still land on their own samples.
+    client = quiet_app.test_client()
+    for _ in range(3):
+        client.get("/nowhere")
+        client.post("/nowhere")
+        client.get("/boom")
+    client.delete("/nowhere")
+    text = client.get("/metrics").get_data(as_text=True)
+    counted = dict(re.findall(r'^(aime_http_request(?:s_total|_duration_seconds_count)\{[^}]*\}) (\S+)$', text, re.M))
+    assert {key: value for key, value in counted.items() if "/metrics" not in key} == {
+        'aime_http_requests_total{endpoint="<unmatched>",method="GET",status="404"}': "3.0",
+        'aime_http_requests_total{endpoint="<unmatched>",method="POST",status="404"}': "3.0",
+        'aime_http_requests_total{endpoint="<unmatched>",method="DELETE",status="404"}': "1.0",
+        'aime_http_requests_total{endpoint="/boom",method="GET",status="500"}': "3.0",
+        'aime_http_request_duration_seconds_count{endpoint="<unmatched>"}': "7.0",
+        'aime_http_request_duration_seconds_count{endpoint="/boom"}': "3.0"}
+
+
 def test_a_track_playing_now_leaves_health_healthy(make_app, token_headers):
     """The ListenBrainz playing-now row lives in service_states but is not a stalled background service."""
     client = make_app(disk_min_free_mb=0).test_client()

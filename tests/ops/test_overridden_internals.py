@@ -12,6 +12,7 @@ from __future__ import annotations
 import configparser
 import inspect
 import mmap
+import re
 import runpy
 
 import pytest
@@ -246,3 +247,73 @@ def test_werkzeug_still_compiles_and_calls_its_url_builders_the_way_lazy_builder
     assert "self._build_unknown(**values)" in build_source and "self._build(**values)" in build_source
     assert list(inspect.signature(Rule._compile_builder).parameters) == ["self", "append_unknown"]
     assert "self.url_rule_class(" in inspect.getsource(App.add_url_rule)
+
+
+def test_flask_and_werkzeug_still_bind_a_requests_url_adapter_the_way_aime_flask_rebinds_it():
+    # AimeFlask.create_url_adapter keeps request.host and the adapter's server name per host and builds the
+    # MapAdapter itself from the environ, as Map.bind_to_environ and Map.bind do (tests/test_url_adapter.py compares
+    # the two adapters request by request); a new input to either binding would be missing from AIME's.
+    from flask.app import Flask
+    from werkzeug.routing import Map, MapAdapter
+
+    assert _parameters(MapAdapter.__init__) == ["self", "map", "server_name", "script_name", "subdomain",
+                                                "url_scheme", "path_info", "default_method", "query_args"]
+    flask_source = inspect.getsource(Flask.create_url_adapter)
+    for line in ('self.config["TRUSTED_HOSTS"]', "request.host = get_host(request.environ, request.trusted_hosts)",
+                 'self.config["SERVER_NAME"]', "self.url_map.host_matching", "self.subdomain_matching",
+                 "subdomain = self.url_map.default_subdomain or \"\"",
+                 "request.environ, server_name=server_name, subdomain=subdomain"):
+        assert line in flask_source, f"Flask.create_url_adapter no longer does {line!r}: check AimeFlask"
+    # The environ keys each reads: the host's (kept per key by AIME) and the rest (read per request by AIME).
+    from werkzeug import wsgi
+
+    host_source = inspect.getsource(wsgi.get_host) + inspect.getsource(wsgi._get_server)
+    assert sorted(set(re.findall(r'"([A-Z_]+|wsgi\.[a-z_]+)"', host_source))) == [
+        "HTTP_HOST", "SERVER_NAME", "SERVER_PORT", "wsgi.url_scheme"]
+    assert sorted(set(re.findall(r'"([A-Z_]+|wsgi\.[a-z_]+)"', inspect.getsource(Map.bind_to_environ)))) == [
+        "HTTP_CONNECTION", "HTTP_UPGRADE", "PATH_INFO", "QUERY_STRING", "REQUEST_METHOD", "SCRIPT_NAME",
+        "wsgi.url_scheme"]
+
+
+def test_flask_sqlalchemy_still_removes_its_session_in_the_one_teardown_aime_overrides():
+    # aime.extensions.AimeSQLAlchemy overrides _teardown_session (dead connections, no session opened) and AIME
+    # registers no teardown of its own beside it.
+    from flask_sqlalchemy import SQLAlchemy
+
+    from aime.extensions import AimeSQLAlchemy
+
+    assert "app.teardown_appcontext(self._teardown_session)" in inspect.getsource(SQLAlchemy.init_app)
+    assert _parameters(SQLAlchemy._teardown_session) == _parameters(AimeSQLAlchemy._teardown_session) == [
+        "self", "exc"]
+    assert "self.session.remove()" in inspect.getsource(SQLAlchemy._teardown_session)
+
+
+def test_werkzeug_still_builds_a_wsgi_response_the_way_aime_response_skips():
+    # aime.flask_app.AimeResponse lists the headers as they are unless werkzeug's get_wsgi_headers would change
+    # them; a new rewrite there (another header, another status) would be skipped by AIME.
+    from werkzeug.wrappers import Response
+
+    source = inspect.getsource(Response.get_wsgi_headers)
+    rewritten = sorted(set(re.findall(r'ikey == "([a-z-]+)"', source)))
+    assert rewritten == ["content-length", "content-location", "location"], rewritten
+    for line in ("if 100 <= status < 200 or status == 204:", "elif status == 304:",
+                 "self.automatically_set_content_length", "and self.is_sequence", "and content_length is None"):
+        assert line in source, f"werkzeug's get_wsgi_headers no longer does {line!r}: check AimeResponse"
+    assert "headers.to_wsgi_list()" in inspect.getsource(Response.get_wsgi_response)
+    app_iter = inspect.getsource(Response.get_app_iter)
+    assert 'environ["REQUEST_METHOD"] == "HEAD"' in app_iter and "status in (204, 304)" in app_iter
+    assert "ClosingIterator(iterable, self.close)" in app_iter
+    assert "self._on_close" in inspect.getsource(Response.close)
+
+
+def test_werkzeugs_headers_still_keep_their_pairs_in_the_list_aime_response_kept_fills():
+    # AimeResponse.kept sets Headers._list to validated (name, value) pairs instead of adding them one by one.
+    from werkzeug.datastructures import Headers
+
+    assert "self._list: list[tuple[str, str]] = []" in inspect.getsource(Headers.__init__)
+    assert "self._list.append((key, value_str))" in inspect.getsource(Headers.add)
+    assert "return iter(self._list)" in inspect.getsource(Headers.__iter__)
+    headers = Headers()
+    headers._list = [("Content-Type", "text/plain"), ("ETag", '"x"')]
+    headers["content-type"] = "application/json"
+    assert list(headers) == [("content-type", "application/json"), ("ETag", '"x"')] and headers.get("etag") == '"x"'
