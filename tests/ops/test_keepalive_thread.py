@@ -249,3 +249,29 @@ def test_clients_taking_turns_on_one_worker_each_go_through_the_poller(tmp_path)
         for _server, conn in conns:
             conn.close()
         server.stop()
+
+
+def test_a_next_request_trickled_on_a_kept_connection_is_cut_off_within_its_budget(tmp_path):
+    # The thread that answered the first request reads the second (it starts within the 10 ms wait), with a fresh
+    # budget of AIME_TIMEOUT (2 s here) plus 1 s per 500 bytes: one byte every 0.2 s runs out after about 2 s.
+    server = start(tmp_path, 1, AIME_TIMEOUT="2")
+    slow, other = Connection(server), Connection(server)
+    try:
+        slow.send(get("/first"))
+        assert slow.answer()[::2] == (200, echoed("GET", "/first"))
+        started = time.monotonic()
+        slow.send(b"G")
+        slow.sock.settimeout(0.2)
+        closed = False
+        while not closed and time.monotonic() - started < 10:
+            try:
+                closed = slow.sock.recv(65536) == b""
+            except TimeoutError:
+                slow.send(b"E")
+        assert closed and 1.5 < time.monotonic() - started < 5
+        other.send(get("/meanwhile"))  # the worker still serves everyone else
+        assert other.answer()[::2] == (200, echoed("GET", "/meanwhile"))
+    finally:
+        slow.close()
+        other.close()
+        server.stop()
