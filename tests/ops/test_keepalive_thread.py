@@ -224,8 +224,8 @@ def ask_in_turn(conns, rounds: int) -> int:
 
 def test_one_clients_requests_in_a_row_mostly_skip_the_poller(server):
     # Served on the thread that answered the previous one (up to 4 in a row), a request does not wake the worker's
-    # main thread twice (gthread's poller, then its finish_request through a pipe): 363-446 wake-ups for 300 requests
-    # without it, 116-153 with it (docs/benchmarks.md, r18-keep).
+    # main thread twice (gthread's poller, then its finish_request through a pipe): 363-606 wake-ups for 300 requests
+    # without it, 116-176 with it (docs/benchmarks.md, r18-keep).
     conn = Connection(server)
     try:
         conn.send(get("/warm"))
