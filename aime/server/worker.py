@@ -10,6 +10,9 @@ budget each; only the time spent waiting on the socket counts, never the time th
 
 A response's head goes out in one send with its body (PacedSocket.hold_next_send), and the timeouts gunicorn sets
 around every request are applied only when a read or a write needs them (PacedSocket._apply).
+
+A kept-alive connection's next request is served on the same thread when the connection is the worker's only
+activity and the request comes within KEEP_SERVING_WAIT, at most KEEP_SERVING_REQUESTS in a row (ThreadWorker.handle).
 """
 from __future__ import annotations
 
@@ -25,9 +28,17 @@ from gunicorn.workers.gthread import TConn, ThreadWorker as GthreadWorker
 from aime.body_limits import body_limit
 from aime.config import Config
 from aime.errors import RequestTimeout
-from aime.server.worker_io import prefetch_body, take_queue_and_close
+from aime.server.worker_io import Activity, prefetch_body, readable_within, take_queue_and_close
 
 log = logging.getLogger(__name__)
+
+# Same-thread serving (docs/benchmarks.md, "r18-floor2" item 4 and "r18-keep"). The wait is short: a client that
+# asks at once (a script, a page's next fetch) is served here, anyone slower goes back to gthread's poller. A few in
+# a row only: on a busy machine one thread doing all the work of a connection lost its share of the CPU.
+KEEP_SERVING_WAIT = 0.010
+KEEP_SERVING_REQUESTS = 4
+# Another connection taken up within this long means several clients: each goes through the poller, as in gthread.
+OTHERS_QUIET_FOR = 0.1
 
 
 class ClientTooSlow(RequestTimeout):
@@ -206,6 +217,7 @@ class ThreadWorker(GthreadWorker):
         self.accept_pause = config.accept_pause_ms / 1000
         self.accept_paused_until = 0.0
         self.resumed = False  # the pause just ended: a connection still queued is this worker's to take
+        self.activity = Activity(OTHERS_QUIET_FOR)
         super().init_process()
 
     def get_thread_pool(self):
@@ -250,6 +262,28 @@ class ThreadWorker(GthreadWorker):
                 self.enqueue_req(TConn(self.cfg, sock, address, server))
 
     def handle(self, conn):
+        """Serve the request on `conn`, then its next ones while it is alone and they come at once (see the top)."""
+        self.activity.take_up(conn)
+        try:
+            result = self.serve_one(conn)
+            for _ in range(KEEP_SERVING_REQUESTS - 1):
+                if result is not True or not self.next_request_here(conn):
+                    break
+                result = self.serve_one(conn)
+            return result
+        finally:
+            self.activity.release()
+
+    def next_request_here(self, conn) -> bool:
+        """Whether this thread serves conn's next request itself: alone, not stopping, the request read or coming."""
+        if not (self.alive and self.activity.alone(conn)):
+            return False
+        if conn.parser.unreader.buf.getvalue():
+            return True  # already read (pipelined, or read ahead by a body drain)
+        # Checked again after the wait: another client may have come meanwhile.
+        return readable_within(conn.sock, KEEP_SERVING_WAIT) and self.alive and self.activity.alone(conn)
+
+    def serve_one(self, conn):
         """Serve one request on `conn`, with fresh budgets."""
         # TLS wraps the raw socket inside gunicorn; AIME serves plain HTTP behind a proxy for that.
         if self.min_rate and not self.cfg.is_ssl:

@@ -5,6 +5,10 @@ Bodies: a client sending its body slowly holds the thread that reads it. The wor
 and (up to AIME_MAX_BODY_MB of) its body on one of many cheap I/O threads, and only then takes one of the
 AIME_THREADS application slots, so trickling clients cannot starve the probes or anyone else.
 
+Same thread: a kept-alive connection's next request is served by the thread that answered the previous one, instead of
+going back to gthread's poller (two thread hand-offs and a pipe write on the worker's main thread per request), only
+while the connection is the worker's only activity (Activity.alone) and the request comes at once (readable_within).
+
 Listeners: a stopping gthread worker stops accept()ing but keeps its listening socket open until its last
 request is done; a connection arriving meanwhile waits in the kernel's accept queue and is reset when the
 socket closes. The stopping worker instead takes everything already queued and closes its listener at once,
@@ -14,9 +18,12 @@ from __future__ import annotations
 
 import ctypes
 import errno
+import select
 import socket
 import sys
 import tempfile
+import threading
+import time
 
 SPOOL_IN_MEMORY = 64 * 1024  # beyond this a prefetched body goes to a temporary file
 _STEP = 64 * 1024
@@ -88,6 +95,51 @@ def _declared_body(req) -> tuple[int | None, bool]:
         elif name == "TRANSFER-ENCODING":
             chunked = True
     return length, chunked
+
+
+class Activity:
+    """Which connections a worker's threads took up, and when: is one connection the only one being served?
+
+    "Alone" is exact: no other thread is in the middle of a connection, and no other connection was taken up by a
+    thread in the last `quiet` seconds. The second part matters under several clients: between two of their requests
+    the other connections sit in gthread's poller, so "no other thread busy" alone is true most of the time there.
+    """
+
+    def __init__(self, quiet: float):
+        self.quiet = quiet
+        self._lock = threading.Lock()
+        self._busy = 0  # threads between take_up and release
+        self._last, self._last_at = None, float("-inf")  # the connection taken up last, and when
+        self._other_at = float("-inf")  # the last take-up of any connection but self._last
+
+    def take_up(self, conn) -> None:
+        """A thread starts serving conn."""
+        now = time.monotonic()
+        with self._lock:
+            self._busy += 1
+            if conn is not self._last:
+                self._other_at, self._last = self._last_at, conn
+            self._last_at = now
+
+    def release(self) -> None:
+        """A thread is done with the connection it took up."""
+        with self._lock:
+            self._busy -= 1
+
+    def alone(self, conn) -> bool:
+        """True when conn's thread is the only busy one and no other connection was taken up within `quiet` s."""
+        with self._lock:
+            if self._busy != 1:
+                return False
+            other_at = self._other_at if conn is self._last else self._last_at
+        return time.monotonic() - other_at > self.quiet
+
+
+def readable_within(sock, seconds: float) -> bool:
+    """True when sock has something to read (or is closed) within `seconds`."""
+    poller = select.poll()
+    poller.register(sock.fileno(), select.POLLIN)
+    return bool(poller.poll(seconds * 1000))
 
 
 _SOCK_CLOEXEC = getattr(socket, "SOCK_CLOEXEC", 0o2000000)
