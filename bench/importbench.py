@@ -186,12 +186,16 @@ def measure_floor(csv_path: Path, db_path: Path, log_path: Path, timeout: float)
             "cpu_seconds": result["cpu_seconds"]}
 
 
+def emit(measured: dict, out: str | None) -> None:
+    """Print a floor's result as JSON, and write it to `out` when given (the command lines of the floors)."""
+    text = json.dumps(measured)
+    if out:
+        Path(out).write_text(text)
+    print(text)
+
+
 if __name__ == "__main__":
     if len(sys.argv) >= 4 and sys.argv[1] == "floor":
-        measured = floor(Path(sys.argv[2]), Path(sys.argv[3]))
-        text = json.dumps(measured)
-        if len(sys.argv) > 4:
-            Path(sys.argv[4]).write_text(text)
-        print(text)
+        emit(floor(Path(sys.argv[2]), Path(sys.argv[3])), sys.argv[4] if len(sys.argv) > 4 else None)
     else:
         raise SystemExit("usage: python bench/importbench.py floor FILE.csv OUT.db [RESULT.json]")

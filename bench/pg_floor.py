@@ -9,7 +9,6 @@ at the end unless kept. `bench/floor_same_work.py` calls `same_work` when IMPORT
 """
 from __future__ import annotations
 
-import json
 import os
 import subprocess
 import sys
@@ -26,18 +25,9 @@ if str(ROOT) not in sys.path:
 from bench import importbench  # noqa: E402
 from bench.pg_server_cpu import backend_cpu  # noqa: E402
 
-# The SQLite plain floor's schema (importbench._FLOOR_SCHEMA) in PostgreSQL's types.
-_FLOOR_SCHEMA = """
-CREATE TABLE artists (id integer PRIMARY KEY, name text NOT NULL, name_key text NOT NULL UNIQUE);
-CREATE TABLE albums (id integer PRIMARY KEY, title text NOT NULL, title_key text NOT NULL,
-                     primary_artist_id integer NOT NULL, UNIQUE (title_key, primary_artist_id));
-CREATE TABLE tracks (id integer PRIMARY KEY, title text NOT NULL, title_key text NOT NULL,
-                     artist_id integer NOT NULL, album_id integer);
-CREATE UNIQUE INDEX uq_tracks_identity ON tracks (artist_id, coalesce(album_id, 0), title_key);
-CREATE TABLE listens (id integer PRIMARY KEY, track_id integer NOT NULL, played_at bigint NOT NULL,
-                      source text NOT NULL, UNIQUE (track_id, played_at));
-CREATE INDEX ix_listens_played_at_track ON listens (played_at, track_id);
-"""
+# The SQLite plain floor's schema, the same statements in PostgreSQL: only the play times need 64 bits there
+# (SQLite's INTEGER is 64-bit, PostgreSQL's 32).
+_FLOOR_SCHEMA = importbench._FLOOR_SCHEMA.replace("played_at INTEGER", "played_at bigint")
 
 
 def conninfo(url: str, database: str | None = None) -> str:
@@ -199,10 +189,6 @@ def same_work(imported: str, base: tuple[str, ...], rollups: tuple[str, ...], ad
 
 if __name__ == "__main__":
     if len(sys.argv) >= 5 and sys.argv[1] == "plain":
-        measured = plain(Path(sys.argv[2]), sys.argv[3], sys.argv[4])
-        text = json.dumps(measured)
-        if len(sys.argv) > 5:
-            Path(sys.argv[5]).write_text(text)
-        print(text)
+        importbench.emit(plain(Path(sys.argv[2]), sys.argv[3], sys.argv[4]), sys.argv[5] if len(sys.argv) > 5 else None)
     else:
         raise SystemExit("usage: python bench/pg_floor.py plain FILE.csv ADMIN_URL DBNAME [RESULT.json]")

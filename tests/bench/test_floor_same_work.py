@@ -70,6 +70,10 @@ def test_same_rows_as_the_import_on_postgres(tmp_path, postgres_admin_url):
         # The plain floor (a lean schema, kept by --keep) holds the same ten plays as the import.
         with psycopg.connect(pg_floor.conninfo(imported, floor_name + "_plain")) as conn:
             plain = conn.execute("SELECT played_at, source FROM listens ORDER BY played_at").fetchall()
+            # The SQLite floor's schema, its play times widened to PostgreSQL's 64-bit integer.
+            played_at_type = conn.execute("SELECT data_type FROM information_schema.columns "
+                                          "WHERE table_name = 'listens' AND column_name = 'played_at'").fetchone()
+        assert played_at_type == ("bigint",)
         with psycopg.connect(pg_floor.conninfo(imported)) as conn:
             aime = conn.execute("SELECT played_at FROM listens ORDER BY played_at").fetchall()
         assert plain == [(played_at, "lastfm") for (played_at,) in aime]
