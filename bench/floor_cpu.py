@@ -12,6 +12,7 @@ heaviest functions (own time) per path are printed.
 from __future__ import annotations
 
 import argparse
+import atexit
 import cProfile
 import io
 import os
@@ -30,6 +31,8 @@ if str(ROOT) not in sys.path:
 if os.environ.get("AIME_CODE"):
     sys.path.insert(0, os.environ["AIME_CODE"])
 os.environ["PROMETHEUS_MULTIPROC_DIR"] = tempfile.mkdtemp(prefix="aime-floor-")
+# Gone at exit whatever the script that imported this module does (--help and argument errors exit early).
+atexit.register(shutil.rmtree, os.environ["PROMETHEUS_MULTIPROC_DIR"], ignore_errors=True)
 
 from aime import create_app  # noqa: E402
 

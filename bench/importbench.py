@@ -4,6 +4,7 @@
 """
 from __future__ import annotations
 
+import argparse
 import csv
 import json
 import os
@@ -195,7 +196,10 @@ def emit(measured: dict, out: str | None) -> None:
 
 
 if __name__ == "__main__":
-    if len(sys.argv) >= 4 and sys.argv[1] == "floor":
-        emit(floor(Path(sys.argv[2]), Path(sys.argv[3])), sys.argv[4] if len(sys.argv) > 4 else None)
-    else:
-        raise SystemExit("usage: python bench/importbench.py floor FILE.csv OUT.db [RESULT.json]")
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("mode", choices=["floor"], help="the plain-sqlite3 floor of the file")
+    parser.add_argument("csv", type=Path, metavar="FILE.csv")
+    parser.add_argument("out", type=Path, metavar="OUT.db")
+    parser.add_argument("result", nargs="?", metavar="RESULT.json")
+    args = parser.parse_args()
+    emit(floor(args.csv, args.out), args.result)

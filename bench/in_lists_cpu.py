@@ -9,6 +9,7 @@ Prints the minimum and the median of `time.process_time` per call, RUNS calls (d
 """
 from __future__ import annotations
 
+import argparse
 import os
 import sys
 import time
@@ -56,11 +57,15 @@ def fill() -> None:
 
 
 def main() -> None:
-    data_dir = Path(sys.argv[1])
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("data_dir", type=Path, help="the benchmark's data directory (filled at the first run)")
+    parser.add_argument("database_url", nargs="?", help="default: SQLite in DATA_DIR")
+    args = parser.parse_args()
+    data_dir = args.data_dir
     data_dir.mkdir(parents=True, exist_ok=True)
     env = {"AIME_DATA_DIR": str(data_dir), "AIME_API_TOKEN": TOKEN, "AIME_LOG_LEVEL": "WARNING"}
-    if len(sys.argv) > 2:
-        env["DATABASE_URL"] = sys.argv[2]
+    if args.database_url:
+        env["DATABASE_URL"] = args.database_url
     app = create_app(Config.from_env(env))
     runs = int(os.environ.get("RUNS", "30"))
     auth = {"Authorization": f"Bearer {TOKEN}"}

@@ -9,6 +9,7 @@ at the end unless kept. `bench/floor_same_work.py` calls `same_work` when IMPORT
 """
 from __future__ import annotations
 
+import argparse
 import os
 import subprocess
 import sys
@@ -188,7 +189,11 @@ def same_work(imported: str, base: tuple[str, ...], rollups: tuple[str, ...], ad
 
 
 if __name__ == "__main__":
-    if len(sys.argv) >= 5 and sys.argv[1] == "plain":
-        importbench.emit(plain(Path(sys.argv[2]), sys.argv[3], sys.argv[4]), sys.argv[5] if len(sys.argv) > 5 else None)
-    else:
-        raise SystemExit("usage: python bench/pg_floor.py plain FILE.csv ADMIN_URL DBNAME [RESULT.json]")
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("mode", choices=["plain"], help="the plain COPY floor of the file")
+    parser.add_argument("csv", type=Path, metavar="FILE.csv")
+    parser.add_argument("admin_url", metavar="ADMIN_URL")
+    parser.add_argument("dbname", metavar="DBNAME")
+    parser.add_argument("result", nargs="?", metavar="RESULT.json")
+    args = parser.parse_args()
+    importbench.emit(plain(args.csv, args.admin_url, args.dbname), args.result)

@@ -16,6 +16,7 @@ median over ROUNDS of `time.process_time` per request.
 """
 from __future__ import annotations
 
+import argparse
 import os
 import statistics
 import sys
@@ -115,9 +116,24 @@ def cpu(url: str, count: int, rounds: int) -> None:
           f"({rounds} rounds of {count}; load {Path('/proc/loadavg').read_text().split()[0]})")
 
 
-if __name__ == "__main__":
-    mode, target = sys.argv[1], sys.argv[2]
-    if mode == "hang":
-        hang(target, float(sys.argv[3]) if len(sys.argv) > 3 else 60.0, *sys.argv[4:5])
+def main() -> None:
+    """Parse the command line (see the module's docstring) and run the mode asked for."""
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    modes = parser.add_subparsers(dest="mode", required=True)
+    hang_mode = modes.add_parser("hang", help="a frozen database behind the pausing proxy")
+    hang_mode.add_argument("admin_url")
+    hang_mode.add_argument("client_timeout", nargs="?", type=float, default=60.0)
+    hang_mode.add_argument("aime_timeout", nargs="?")
+    cpu_mode = modes.add_parser("cpu", help="CPU per request on a healthy database")
+    cpu_mode.add_argument("database_url")
+    cpu_mode.add_argument("requests", nargs="?", type=int, default=500)
+    cpu_mode.add_argument("rounds", nargs="?", type=int, default=5)
+    args = parser.parse_args()
+    if args.mode == "hang":
+        hang(args.admin_url, args.client_timeout, *([args.aime_timeout] if args.aime_timeout else []))
     else:
-        cpu(target, int(sys.argv[3]) if len(sys.argv) > 3 else 500, int(sys.argv[4]) if len(sys.argv) > 4 else 5)
+        cpu(args.database_url, args.requests, args.rounds)
+
+
+if __name__ == "__main__":
+    main()

@@ -9,6 +9,7 @@ WAL writer, background writer, autovacuum) are reported apart: other databases s
 """
 from __future__ import annotations
 
+import argparse
 import json
 import os
 import subprocess
@@ -87,7 +88,13 @@ class ServerCpu:
 
 def main(argv: list[str]) -> int:
     """Run the command after `--`; print one JSON line of server CPU seconds on stderr."""
-    database, command = argv[0], argv[argv.index("--") + 1:]
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("database", help="the database whose backends are measured")
+    parser.add_argument("command", nargs=argparse.REMAINDER, help="-- COMMAND [ARG ...]: what to run meanwhile")
+    args = parser.parse_args(argv)
+    database, command = args.database, args.command[1:] if args.command[:1] == ["--"] else args.command
+    if not command:
+        parser.error("no command after --")
     with ServerCpu(database) as server:
         child = subprocess.run(command)
     print(json.dumps(server.result), file=sys.stderr)

@@ -10,6 +10,7 @@ statement text, largest first, then the total.
 """
 from __future__ import annotations
 
+import argparse
 import contextlib
 import os
 import sys
@@ -48,6 +49,9 @@ def _wrap(method, key_of):
 
 def main(argv: list[str]) -> int:
     """Run the import with the wrappers; print the server CPU per statement text."""
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("file", help="the file to import (DATABASE_URL names the migrated PostgreSQL database)")
+    argv = [parser.parse_args(argv).file]
     psycopg.Cursor.execute = _wrap(psycopg.Cursor.execute, lambda a: _key(a[0]))
     psycopg.Cursor.executemany = _wrap(psycopg.Cursor.executemany, lambda a: "executemany " + _key(a[0]))
     psycopg.Connection.commit = _wrap(psycopg.Connection.commit, lambda _a: "COMMIT")

@@ -9,6 +9,7 @@ interleaved, 5 rounds. Prints the minimum and median of `time.process_time` per 
 """
 from __future__ import annotations
 
+import argparse
 import os
 import shutil
 import sys
@@ -61,6 +62,11 @@ def main(url: str, files: int, runs: int) -> None:
 
 if __name__ == "__main__":
     try:
-        main(sys.argv[1], int(sys.argv[2]) if len(sys.argv) > 2 else 14, int(sys.argv[3]) if len(sys.argv) > 3 else 200)
+        parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+        parser.add_argument("database_url")
+        parser.add_argument("files", nargs="?", type=int, default=14, help="other workers' counter files (14)")
+        parser.add_argument("runs", nargs="?", type=int, default=200, help="requests per probe and round (200)")
+        args = parser.parse_args()
+        main(args.database_url, args.files, args.runs)
     finally:
         shutil.rmtree(os.environ["PROMETHEUS_MULTIPROC_DIR"], ignore_errors=True)

@@ -10,6 +10,7 @@ rounds of the process's CPU (all threads) and wall time per request.
 """
 from __future__ import annotations
 
+import argparse
 import os
 import shutil
 import sys
@@ -67,4 +68,11 @@ def main(url: str, threads: int, runs: int, rounds: int, paths: list[str]) -> No
 
 
 if __name__ == "__main__":
-    main(sys.argv[1], int(sys.argv[2]), int(sys.argv[3]), int(sys.argv[4]), sys.argv[5:])
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("database_url")
+    parser.add_argument("threads", type=int)
+    parser.add_argument("runs", type=int, help="requests per thread, path and round")
+    parser.add_argument("rounds", type=int)
+    parser.add_argument("paths", nargs="+", metavar="PATH")
+    args = parser.parse_args()
+    main(args.database_url, args.threads, args.runs, args.rounds, args.paths)

@@ -12,6 +12,7 @@ Prints the minimum and the median of `time.process_time` per request (read the m
 """
 from __future__ import annotations
 
+import argparse
 import os
 import sys
 import time
@@ -86,4 +87,8 @@ def main(url: str, runs: int) -> None:
 
 
 if __name__ == "__main__":
-    main(sys.argv[1], int(sys.argv[2]) if len(sys.argv) > 2 else 30)
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("database_url")
+    parser.add_argument("runs", nargs="?", type=int, default=30, help="requests per read and mode (30)")
+    args = parser.parse_args()
+    main(args.database_url, args.runs)

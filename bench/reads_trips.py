@@ -9,6 +9,7 @@ again (answered from the per-worker cache), `miss` = the cache emptied first (th
 """
 from __future__ import annotations
 
+import argparse
 import os
 import sys
 import time
@@ -89,4 +90,8 @@ def main(url: str, runs: int) -> None:
 
 
 if __name__ == "__main__":
-    main(sys.argv[1], int(sys.argv[2]) if len(sys.argv) > 2 else 50)
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("database_url")
+    parser.add_argument("runs", nargs="?", type=int, default=50, help="requests per read and mode (50)")
+    args = parser.parse_args()
+    main(args.database_url, args.runs)

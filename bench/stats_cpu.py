@@ -14,6 +14,7 @@ Prints the minimum and the median of `time.process_time` per call (read the mini
 """
 from __future__ import annotations
 
+import argparse
 import os
 import sys
 import time
@@ -121,9 +122,13 @@ def busiest_day() -> date:
 
 def main(argv: list[str]) -> None:
     """Build the app on the given data dir (and database URL), migrate it to head, measure."""
-    env = {"AIME_DATA_DIR": argv[0], "AIME_LOG_LEVEL": "warning", "AIME_TIMEZONE": "UTC"}
-    if len(argv) > 1:
-        env["DATABASE_URL"] = argv[1]
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("data_dir", help="the directory of tests/insights/bench_stats.py's database")
+    parser.add_argument("database_url", nargs="?", help="default: SQLite in DATA_DIR")
+    args = parser.parse_args(argv)
+    env = {"AIME_DATA_DIR": args.data_dir, "AIME_LOG_LEVEL": "warning", "AIME_TIMEZONE": "UTC"}
+    if args.database_url:
+        env["DATABASE_URL"] = args.database_url
     app = create_app(Config.from_env(env))
     print("load:", os.getloadavg())
     with app.app_context():

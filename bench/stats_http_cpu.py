@@ -10,6 +10,7 @@ Prints the minimum and the median of `time.process_time` per request in ms (read
 """
 from __future__ import annotations
 
+import argparse
 import os
 import statistics
 import sys
@@ -74,4 +75,8 @@ def measure(app, client, url: str) -> list[str]:
             f"{cold[0]:13.2f}/{cold[1]:7.2f}"]
 
 if __name__ == "__main__":
-    main(*sys.argv[1:])
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("directory", help="the directory of tests/insights/bench_stats.py's database")
+    parser.add_argument("database_url", nargs="?", help="default: SQLite in DIRECTORY")
+    args = parser.parse_args()
+    main(args.directory, args.database_url)
