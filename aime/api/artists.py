@@ -3,11 +3,13 @@ from flask_smorest import Blueprint
 
 from ..schemas.artists import ArtistDetailSchema
 from ..services import artists as service
+from .conditional import conditional_get
 
 blp = Blueprint("artists", __name__, description="Artists and their listening")
 
 
 @blp.route("/collection/artists/<int:artist_id>")
+@conditional_get(blp)
 @blp.response(200, ArtistDetailSchema)
 def artist_detail(artist_id):
     """One artist with their albums (owned and only heard), play counts, first and last play, top tracks."""

@@ -57,6 +57,7 @@ class AlbumItem(MethodView):
 
 
 @blp.route("/collection/artists")
+@conditional_get(blp)
 @blp.arguments(ArtistQuerySchema, location="query")
 @blp.response(200, ArtistPageSchema)
 def list_artists(query):
@@ -65,6 +66,7 @@ def list_artists(query):
 
 
 @blp.route("/collection/stats")
+@conditional_get(blp)
 @blp.response(200, CollectionStatsSchema)
 def collection_stats():
     """Collection totals by support, year and decade."""

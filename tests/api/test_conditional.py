@@ -27,9 +27,11 @@ def album(client, auth):
     return made
 
 
-def _paths(album_id: int) -> list[str]:
-    return [f"/api/v1/collection/albums/{album_id}", "/api/v1/collection/albums",
-            "/api/v1/history/tracks?page=1&page_size=50", "/api/v1/search?q=hunt"]
+def _paths(album: dict) -> list[str]:
+    return [f"/api/v1/collection/albums/{album['id']}", "/api/v1/collection/albums",
+            "/api/v1/history/tracks?page=1&page_size=50", "/api/v1/search?q=hunt",
+            f"/api/v1/collection/artists/{album['artists'][0]['id']}", "/api/v1/collection/artists",
+            "/api/v1/collection/stats"]
 
 
 class Statements:
@@ -50,7 +52,7 @@ class Statements:
 
 
 def test_each_hot_read_carries_an_etag_and_answers_304_with_an_empty_body(client, album):
-    for path in _paths(album["id"]):
+    for path in _paths(album):
         first = client.get(path)
         assert first.status_code == 200, path
         assert first.headers["Cache-Control"] == CACHE_CONTROL
@@ -65,8 +67,8 @@ def test_each_hot_read_carries_an_etag_and_answers_304_with_an_empty_body(client
 
 
 def test_etags_differ_between_urls(client, album):
-    etags = {client.get(path).headers["ETag"] for path in _paths(album["id"])}
-    assert len(etags) == 4
+    etags = {client.get(path).headers["ETag"] for path in _paths(album)}
+    assert len(etags) == 7
 
 
 def test_a_new_play_changes_the_answer_and_the_etag(client, auth, album):
@@ -80,6 +82,28 @@ def test_a_new_play_changes_the_answer_and_the_etag(client, auth, album):
     assert second.headers["ETag"] != first.headers["ETag"]
     journal = client.get("/api/v1/history/tracks").get_json()
     assert [item["title"] for item in journal["items"]] == ["Jóga", "Hunter"]
+
+
+def test_an_artists_page_and_the_collection_totals_see_the_next_play_and_edit(client, auth, album):
+    """The artist page, the artists list and the collection totals are kept per data version too: a play, an
+    edit or a new album is in the next answer, with a new ETag."""
+    artist = f"/api/v1/collection/artists/{album['artists'][0]['id']}"
+    first = client.get(artist)
+    assert (first.get_json()["play_count"], [a["year"] for a in first.get_json()["albums_owned"]]) == (1, [None])
+    assert client.get(artist, headers={"If-None-Match": first.headers["ETag"]}).status_code == 304
+    add_listen(client, auth, "Björk", "Jóga", LATER, album="Homogenic")
+    second = client.get(artist, headers={"If-None-Match": first.headers["ETag"]})
+    assert (second.status_code, second.get_json()["play_count"]) == (200, 2)
+    assert [t["title"] for t in second.get_json()["top_tracks"]] == ["Hunter", "Jóga"]
+    edited = client.patch(f"/api/v1/collection/albums/{album['id']}", json={"year": 1997}, headers=auth)
+    assert edited.status_code == 200
+    assert [a["year"] for a in client.get(artist).get_json()["albums_owned"]] == [1997]
+    assert client.get("/api/v1/collection/stats").get_json()["by_decade"] == {"1990s": 1}
+    assert [a["name"] for a in client.get("/api/v1/collection/artists").get_json()["items"]] == ["Björk"]
+    create_album(client, auth, "Debut", ["Björk"])
+    create_album(client, auth, "Dummy", ["Portishead"])
+    assert [a["name"] for a in client.get("/api/v1/collection/artists").get_json()["items"]] == ["Björk", "Portishead"]
+    assert client.get("/api/v1/collection/stats").get_json()["by_decade"] == {"1990s": 1, "unknown": 2}
 
 
 def test_catalogue_edits_and_loves_are_seen_by_the_next_read(client, auth, album):
@@ -150,7 +174,7 @@ def test_a_rolled_back_write_leaves_the_version(db, album):
 
 def test_a_read_changes_nothing(db, client, album):
     before = _version(db)
-    for path in _paths(album["id"]):
+    for path in _paths(album):
         client.get(path)
     assert _version(db) == before
 
