@@ -16,6 +16,12 @@ PY="${PYTHON:-$(command -v python3.11 || command -v python3)}"
 
 say() { printf '[run-tests] %s\n' "$*"; }
 
+# Bytecode is written (into the git-ignored __pycache__ folders). With PYTHONDONTWRITEBYTECODE set (as in some
+# shells and images: the Dockerfile sets it for the service) every one of the suite's Python processes compiles
+# aime from source again, and each pytest worker re-rewrites the assertions of every test module: ~0.25 s of CPU
+# per gunicorn master, worker or `flask` command the tests start, ~5 s per pytest worker at collection.
+unset PYTHONDONTWRITEBYTECODE
+
 "$PY" - <<'PYCHECK' || { say "Python >= 3.11 is required (found $("$PY" --version 2>&1)). Set PYTHON=/path/to/python3.11."; exit 2; }
 import sys
 sys.exit(0 if sys.version_info >= (3, 11) else 1)

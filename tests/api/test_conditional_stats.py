@@ -86,6 +86,7 @@ def test_an_invalid_zone_is_a_422_without_etag(client, played):
     assert bad.status_code == 422 and "ETag" not in bad.headers
 
 
+@pytest.mark.backend_independent
 def test_openapi_documents_the_304(client):
     spec = client.get("/api/v1/openapi.json").get_json()
     for path in ("/api/v1/history/stats", "/api/v1/history/top/{kind}", "/api/v1/history/timeline"):

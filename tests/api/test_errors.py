@@ -14,11 +14,13 @@ def assert_problem(response, status):
     return body
 
 
+@pytest.mark.backend_independent
 def test_malformed_json_is_400(client, auth):
     response = client.post("/api/v1/collection/albums", data="{not json", content_type="application/json", headers=auth)
     assert_problem(response, 400)
 
 
+@pytest.mark.backend_independent
 def test_wrong_types_are_422_with_field_errors(client, auth):
     response = client.post("/api/v1/collection/albums", json={"title": 5, "artists": "Björk", "year": "soon"},
                            headers=auth)
@@ -26,6 +28,7 @@ def test_wrong_types_are_422_with_field_errors(client, auth):
     assert set(body["errors"]) == {"title", "artists", "year"}
 
 
+@pytest.mark.backend_independent
 @pytest.mark.parametrize("path, body, field", [
     ("/api/v1/playlists/generate", {"algorithm": "time_based", "seed": 0.3}, "seed"),
     ("/api/v1/playlists/generate", {"algorithm": "time_based", "max_tracks": 25.7}, "max_tracks"),
@@ -48,17 +51,20 @@ def test_whole_numbers_still_load_as_integers(client, auth):
     assert response.get_json()["year"] == 1995
 
 
+@pytest.mark.backend_independent
 def test_missing_required_fields_are_422(client, auth):
     body = assert_problem(client.post("/api/v1/collection/albums", json={}, headers=auth), 422)
     assert set(body["errors"]) == {"title", "artists"}
 
 
+@pytest.mark.backend_independent
 def test_unknown_fields_are_422(client, auth):
     body = assert_problem(client.post("/api/v1/collection/albums", json=album_body(colour="red"), headers=auth), 422)
     assert body["errors"] == {"colour": ["Unknown field."]}
     assert client.get("/api/v1/collection/albums").get_json()["total"] == 0
 
 
+@pytest.mark.backend_independent
 @pytest.mark.parametrize("query, field", [("page=0", "page"), ("page_size=101", "page_size"), ("page=x", "page"),
                                           ("sort=colour", "sort"), ("year=abc", "year")])
 def test_bad_album_queries_are_422(client, query, field):
@@ -66,6 +72,7 @@ def test_bad_album_queries_are_422(client, query, field):
     assert field in body["errors"]
 
 
+@pytest.mark.backend_independent
 @pytest.mark.parametrize("query, field", [("page_size=1001", "page_size"), ("start_date=yesterday", "start_date"),
                                           ("loved=maybe", "loved"), ("tz=Mars/Olympus", "tz"),
                                           ("start_date=2024-02-01&end_date=2024-01-01", "end_date")])
@@ -74,11 +81,13 @@ def test_bad_journal_queries_are_422(client, query, field):
     assert field in body["errors"]
 
 
+@pytest.mark.backend_independent
 def test_bad_timeline_zone_is_422(client):
     body = assert_problem(client.get("/api/v1/history/timeline?date=2024-01-01&tz=Not/AZone"), 422)
     assert "tz" in body["errors"]
 
 
+@pytest.mark.backend_independent
 @pytest.mark.parametrize("headers", [{}, {"Authorization": "Bearer wrong"}, {"Authorization": "Basic dXNlcjpwdw=="},
                                      {"Authorization": "Bearer"}])
 def test_writes_without_the_right_token_are_401_and_change_nothing(client, headers):
@@ -106,6 +115,7 @@ def test_reads_are_public_unless_private(app, app_factory):
     assert client.get("/api/v1/collection/albums", headers={"Authorization": f"Bearer {TEST_TOKEN}"}).status_code == 200
 
 
+@pytest.mark.backend_independent
 def test_unknown_route_is_404_and_wrong_method_is_405(client, auth):
     assert_problem(client.get("/api/v1/nothing-here"), 404)
     response = client.put("/api/v1/collection/albums", json={}, headers=auth)
@@ -113,11 +123,13 @@ def test_unknown_route_is_404_and_wrong_method_is_405(client, auth):
     assert "GET" in response.headers["Allow"]
 
 
+@pytest.mark.backend_independent
 def test_body_over_the_limit_is_413(client, auth):
     big = {"title": "x", "artists": ["y"], "ai_description": "z" * (1024 * 1024 + 10)}
     assert_problem(client.post("/api/v1/collection/albums", json=big, headers=auth), 413)
 
 
+@pytest.mark.backend_independent
 def test_unexpected_error_is_500_without_internals(app, client, caplog):
     def explode():
         raise RuntimeError("secret /srv/aime/data/musique.db SELECT password FROM users")
@@ -131,6 +143,7 @@ def test_unexpected_error_is_500_without_internals(app, client, caplog):
     assert body["request_id"] == "req-123" and response.headers["X-Request-ID"] == "req-123"
 
 
+@pytest.mark.backend_independent
 def test_openapi_document_is_served(client):
     spec = client.get("/api/v1/openapi.json").get_json()
     assert spec["info"]["title"] == "AIME"

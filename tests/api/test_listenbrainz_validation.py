@@ -64,6 +64,7 @@ REFUSED = [
 ]
 
 
+@pytest.mark.backend_independent
 @pytest.mark.parametrize("case, body, error", REFUSED, ids=[c[0] for c in REFUSED])
 def test_what_upstream_refuses_is_refused_with_its_message(app, client, case, body, error):
     response = client.post("/1/submit-listens", data=json.dumps(body), headers=LB)

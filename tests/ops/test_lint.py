@@ -133,7 +133,8 @@ def copy_of_the_repo(tmp_path):
 
 
 def _run_tests(root: Path) -> subprocess.CompletedProcess:
-    env = {**os.environ, "AIME_SKIP_POSTGRES": "1"}
+    # PYTHONDONTWRITEBYTECODE as some shells and images set it (this machine's did): the script writes bytecode anyway.
+    env = {**os.environ, "AIME_SKIP_POSTGRES": "1", "PYTHONDONTWRITEBYTECODE": "1"}
     # The outer run's worker count (AIME_TEST_WORKERS=2 for a targeted run) would change the command it prints.
     env.pop("AIME_TEST_WORKERS", None)
     return subprocess.run(["bash", str(root / "scripts" / "run-tests.sh"), "--collect-only", "-q"], cwd=root, env=env,
@@ -152,7 +153,11 @@ def test_run_tests_sh_stops_before_pytest_on_a_violation_and_says_how_to_fix_it(
     assert "running pytest" not in result.stdout
 
     (copy_of_the_repo / "aime" / "bad.py").write_text('"""Fixed."""\n')
+    (copy_of_the_repo / "tests" / "conftest.py").write_text('"""Empty."""\n')
     result = _run_tests(copy_of_the_repo)
     assert "[run-tests] lint passed" in result.stdout
     assert "[run-tests] running pytest --collect-only -q" in result.stdout
     assert result.returncode == 5, result.stdout + result.stderr  # pytest ran and found no tests in the copy
+    # pytest compiled the conftest it rewrote and kept it: the next process (worker, run) does not do it again.
+    cached = [path.name for path in (copy_of_the_repo / "tests" / "__pycache__").glob("conftest.*.pyc")]
+    assert len(cached) == 1 and "-pytest-" in cached[0], cached

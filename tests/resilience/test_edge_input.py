@@ -20,6 +20,7 @@ PERIOD_PATHS = ["/api/v1/history/tracks", "/api/v1/history/stats", "/api/v1/hist
 DEEP = "[" * 100_000 + "]" * 100_000
 
 
+@pytest.mark.backend_independent
 @pytest.mark.parametrize("day", EDGE_DAYS)
 @pytest.mark.parametrize("path", PERIOD_PATHS)
 def test_edge_days_on_period_endpoints_are_422_naming_the_field(client, path, day):
@@ -27,6 +28,7 @@ def test_edge_days_on_period_endpoints_are_422_naming_the_field(client, path, da
     assert body["errors"] == {"start_date": RANGE_MESSAGE, "end_date": RANGE_MESSAGE}
 
 
+@pytest.mark.backend_independent
 @pytest.mark.parametrize("day", EDGE_DAYS)
 def test_edge_days_on_timeline_and_compare_are_422_naming_the_field(client, day):
     body = assert_problem(client.get("/api/v1/history/timeline", query_string={"date": day}), 422)
@@ -48,6 +50,7 @@ def test_the_first_and_last_accepted_days_answer(client):
         assert client.get(f"/stats?start_date={start}&end_date={end}").status_code == 200
 
 
+@pytest.mark.backend_independent
 @pytest.mark.parametrize("url, field", [
     ("/timeline?date=9999-12-31", "date"), ("/timeline?date=0001-01-01", "date"),
     ("/stats?start_date=0001-01-01&end_date=9999-12-31", "start_date"),
@@ -71,6 +74,7 @@ def _json_operations(client) -> list[tuple[str, str]]:
     return found
 
 
+@pytest.mark.backend_independent
 def test_json_nested_100000_deep_is_400_on_every_json_endpoint(client, auth):
     operations = _json_operations(client)
     assert len(operations) >= 10, operations
@@ -81,6 +85,7 @@ def test_json_nested_100000_deep_is_400_on_every_json_endpoint(client, auth):
         assert body["detail"] == "The JSON body is nested too deeply.", (method, path)
 
 
+@pytest.mark.backend_independent
 @pytest.mark.parametrize("path", ["/1/submit-listens", "/apis/listenbrainz/1/submit-listens"])
 def test_json_nested_100000_deep_to_listenbrainz_is_its_400(client, auth, path):
     token = {"Authorization": auth["Authorization"].replace("Bearer", "Token")}
