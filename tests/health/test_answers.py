@@ -14,6 +14,7 @@ from aime.health import report
 from aime.health.checkers import failed, passed, warned
 from aime.health.registry import KEY
 from aime.observability.metrics import get_metrics
+from tests.conftest import HANG_ONLY_CHECK_DEADLINE
 from tests.health.test_registry import Probe, registry_with
 
 NOW = 1_800_000_000.0  # 2027-01-15T08:00:00Z
@@ -32,7 +33,9 @@ def frozen(monkeypatch):
 def scripted(make_app, frozen):
     """(app, outcome): an app whose only checker is a critical `database` answering outcome["result"], whose
     service started 42 s before NOW, with /boom answering 500."""
-    app = make_app(health_success_ttl=10.0, health_failure_ttl=3.0)
+    # A check deadline only a hang reaches: the body is what the check answered, however late the loaded test
+    # process runs it (the default 2 s deadline answered "timed out", unhealthy, after a longer stall).
+    app = make_app(health_success_ttl=10.0, health_failure_ttl=3.0, health_check_timeout=HANG_ONLY_CHECK_DEADLINE)
     outcome = {"result": passed("database answers")}
     app.extensions[KEY] = registry_with(app, Probe("database", lambda: outcome["result"], critical=True))
     get_metrics(app).started_at = NOW - 42
@@ -124,7 +127,7 @@ def test_each_kind_of_answer_is_built_once_while_nothing_changes(scripted, monke
 
 
 def test_private_mode_keeps_the_verdict_only_answer_apart(make_app, frozen, token_headers):
-    app = make_app(private=True)
+    app = make_app(private=True, health_check_timeout=HANG_ONLY_CHECK_DEADLINE)
     app.extensions[KEY] = registry_with(app, Probe("database", lambda: passed("database answers"), critical=True))
     client = app.test_client()
     assert client.get("/health").data == b'{"status":"healthy"}\n'

@@ -15,6 +15,7 @@ from aime.extensions import db
 from aime.health.checkers.migrations import script_heads
 from aime.health.registry import get_registry
 from aime.models import ImportJob, ServiceState
+from tests.conftest import HANG_ONLY_CHECK_DEADLINE
 from tests.factories import album_body
 from tests.support.polling import poll
 from tests.support.servers import free_port
@@ -39,7 +40,7 @@ def test_database_round_trip_reports_latency_pool_and_journal_mode(app, backend)
 
 def test_a_write_lock_held_elsewhere_is_busy_not_down_until_writes_stall(make_app, auth):
     # Each refused write waits its 2 s retry budget (the test config); the 5 s stall budget takes three.
-    app = make_app(health_check_timeout=0.5, sqlite_busy_timeout_ms=50, db_write_stall_seconds=5.0)
+    app = make_app(health_check_timeout=HANG_ONLY_CHECK_DEADLINE, sqlite_busy_timeout_ms=50, db_write_stall_seconds=5.0)
     client = app.test_client()
     path = app.extensions["aime.config"].database_url.removeprefix("sqlite:///")
     holder = sqlite3.connect(path, isolation_level=None)
@@ -98,7 +99,7 @@ def test_a_full_disk_fails_the_database_check_until_a_write_lands(make_app):
 
 
 def test_unreachable_postgresql_is_unhealthy_but_alive(make_app):
-    app = make_app(migrate=False, database_url=UNREACHABLE_PG, health_check_timeout=1.0)
+    app = make_app(migrate=False, database_url=UNREACHABLE_PG, health_check_timeout=HANG_ONLY_CHECK_DEADLINE)
     client = app.test_client()
     assert run(app, "database").output == "database unreachable (OperationalError)"
     health = client.get("/health")
@@ -196,7 +197,7 @@ def test_integrations_never_make_the_service_unhealthy(make_app, httpserver):
     httpserver.expect_request("/2.0/").respond_with_json({"ok": True})
     app = make_app(lastfm_api_key="lfm-key-123456", lastfm_base_url=httpserver.url_for("/2.0"),
                    discogs_token="dg-token-123456", discogs_base_url=f"http://127.0.0.1:{free_port()}",
-                   health_check_timeout=1.0)
+                   health_check_timeout=HANG_ONLY_CHECK_DEADLINE)
     lastfm, discogs, spotify = run(app, "lastfm"), run(app, "discogs"), run(app, "spotify")
     assert (lastfm.status, lastfm.output) == ("pass", "reachable (HTTP 200)")
     assert (discogs.status, discogs.output) == ("warn", "unreachable (ConnectionError)")
