@@ -12,7 +12,7 @@ from sqlalchemy.exc import SQLAlchemyError
 from ..database import run_write
 from ..extensions import db
 from ..models import ImportJob
-from ..services.importers import FORMATS, Format
+from ..services.importers import FORMATS, Format, pipeline
 from ..services.importers.collection import write_entries
 from ..services.importers.pipeline import (
     Batch,
@@ -91,7 +91,9 @@ def execute(job_id: int, stream: BinaryIO, *, window: int, job_lease: tuple[str,
         # With the known plays, a parser that can finds the stored ones from raw rows (once the set is loaded: from
         # the second batch on).
         records = fmt.parse(stream) if known is None or fmt.parse_known is None else fmt.parse_known(stream, known)
-        for batch in batches(records, skip_first=skip_first, entry_type=kind, size=size):
+        # Rows the parser found stored are counted in memory: a batch of them alone may be as large as any batch.
+        most_known = pipeline.BATCH_SIZE if known is not None else None
+        for batch in batches(records, skip_first=skip_first, entry_type=kind, size=size, known_size=most_known):
             held = [0.0]
             done, rows = None, batch.records
             if probe:

@@ -419,10 +419,13 @@ class BatchSizer:
 
 
 def batches(records: Iterable, *, skip_first: int = 0, size: int | Callable[[], int] | None = None,
-            entry_type: type = Play) -> Iterator[Batch]:
+            entry_type: type = Play, known_size: int | None = None) -> Iterator[Batch]:
     """Group parser records into batches of `size` (a number, or asked before each batch) after `skip_first`.
 
-    A KnownRows record counts as one record per row: it is cut where a batch ends (or `skip_first` does).
+    A KnownRows record counts as one record per row: it is cut where a batch ends (or `skip_first` does). A batch
+    of KnownRows alone may grow to `known_size` rows (when larger than `size`): it is counted in memory, so its
+    size bounds no write (were its rows written after all, `known_size` is still a batch a write may take), and
+    each batch costs a freshness check.
     """
     size_of = size if callable(size) else (lambda: size or BATCH_SIZE)
     limit = size_of()
@@ -435,17 +438,23 @@ def batches(records: Iterable, *, skip_first: int = 0, size: int | Callable[[], 
             if position <= skip_first:
                 continue
             if found is None:
+                if batch.records >= limit:  # a batch of known rows alone, grown past `limit`: it ends here
+                    yield batch
+                    batch = Batch()
+                    limit = size_of()
                 batch.add(record, entry_type)
+                full = batch.records >= limit
             else:
                 if position - skip_first < len(found):
                     found = found.cut(len(found) - (position - skip_first))
-                while len(found) > limit - batch.records:  # more than this batch takes: fill it
-                    found = batch.add_known(found, limit - batch.records)
+                while len(found) > _room(batch, limit, known_size):  # more than this batch takes: fill it
+                    found = batch.add_known(found, _room(batch, limit, known_size))
                     yield batch
                     batch = Batch()
                     limit = size_of()
                 batch.add_known(found, len(found))
-            if batch.records >= limit:
+                full = _room(batch, limit, known_size) <= 0
+            if full:
                 yield batch
                 batch = Batch()
                 limit = size_of()
@@ -455,6 +464,12 @@ def batches(records: Iterable, *, skip_first: int = 0, size: int | Callable[[], 
         raise
     if batch.records:
         yield batch
+
+
+def _room(batch: Batch, limit: int, known_size: int | None) -> int:
+    """How many more known rows the batch takes: up to `known_size` while it holds known rows alone."""
+    alone = known_size is not None and batch.records == batch.known_plays()
+    return (max(limit, known_size) if alone else limit) - batch.records
 
 
 
