@@ -324,3 +324,39 @@ def test_a_reimport_checks_the_set_once_per_batch_of_the_largest_size(app, sqlit
     report = import_file(path)
     assert (report["processed"], report["imported"], report["duplicates"]) == (ROWS, 0, ROWS)
     assert (batches, len(checks)) == ([500, 2500, 2000], 3)
+
+
+def _collector_states(app, monkeypatch, path, own_process: bool) -> tuple[dict, list, list]:
+    """Run an import job; the collector's state at each batch read (_read_batch) and each write (_timed_commit)."""
+    import gc
+
+    from aime.jobs import imports
+
+    reads, writes = [], []
+    for name, states in (("_read_batch", reads), ("_timed_commit", writes)):
+        real = getattr(runner, name)
+        monkeypatch.setattr(runner, name, lambda *args, _real=real, _states=states: (
+            _states.append(gc.isenabled()), _real(*args))[1])
+    with app.app_context():
+        report = imports.run_job(imports.create_file_job(path, None), own_process=own_process)
+    assert gc.isenabled()
+    return report, reads, writes
+
+
+def test_an_import_in_a_process_of_its_own_pauses_the_collector_while_the_set_is_loaded(
+        app, sqlite_only, tmp_path, monkeypatch, small_batches):
+    """The CLI (own_process): the first batch is read before the set is loaded, the others with it loaded and the
+    collector paused; a write drops the set first, so every write runs with the collector; it runs after the job."""
+    path = _history(tmp_path / "h.csv")
+    report, reads, writes = _collector_states(app, monkeypatch, path, own_process=True)
+    assert (report["imported"], reads, writes) == (ROWS, [True], [True] * 5)
+    report, reads, writes = _collector_states(app, monkeypatch, path, own_process=True)
+    assert (report["duplicates"], reads, writes) == (ROWS, [True, False, False, False, False], [])
+
+
+def test_an_import_in_a_server_never_pauses_the_collector(app, sqlite_only, tmp_path, monkeypatch, small_batches,
+                                                          import_file):
+    path = _history(tmp_path / "h.csv")
+    assert import_file(path)["imported"] == ROWS
+    report, reads, writes = _collector_states(app, monkeypatch, path, own_process=False)
+    assert (report["duplicates"], reads, writes) == (ROWS, [True] * 5, [])

@@ -13,7 +13,7 @@ from sqlalchemy import select, text, update
 from sqlalchemy.exc import SQLAlchemyError
 
 from ...database import dbapi_cursor
-from ...gcpause import without_gc
+from ...gcpause import Pause, without_gc
 from ...models import Listen, Track
 from .. import rollups
 from . import enrich
@@ -257,14 +257,18 @@ class KnownPlays:
     `generation`: findings of an older one are void (`holds`).
     """
 
-    def __init__(self) -> None:
+    def __init__(self, pause_gc: bool = False) -> None:
         self.loads = 0
         self.generation = 0
         self.cache: CatalogCache | None = None  # the import's cache, holding the catalogue loaded with the set
+        # `pause_gc` (a process of its own, the CLI): the cyclic collector waits while the set is loaded.
+        self.gc = Pause() if pause_gc else None
         self.drop()
 
     def drop(self) -> None:
         """Forget the set (another connection committed, or this import wrote)."""
+        if self.gc is not None:
+            self.gc.release()
         self.generation += 1
         self.memo: dict = {}  # a parser's raw fields of a row (all but the time) -> track_key of their play
         self.keys: set[int] | None = None
@@ -286,7 +290,10 @@ class KnownPlays:
             if self.loads >= KNOWN_LOADS:
                 return False
             self.loads += 1
-            return without_gc(self._load, session, cache)
+            loaded = without_gc(self._load, session, cache)
+            if loaded and self.gc is not None:
+                self.gc.hold()  # until drop()
+            return loaded
         finally:
             session.rollback()
 
