@@ -116,6 +116,7 @@ def execute(job_id: int, stream: BinaryIO, *, window: int, job_lease: tuple[str,
         raise
     finally:
         if known is not None:
+            cache.clear()  # the catalogue is freed first: the collector, running again, need not walk it
             known.drop()  # the collector runs again (pause_gc)
     if pending.records:
         run_write(_flush, job_id, pending, job_lease)

@@ -360,3 +360,19 @@ def test_an_import_in_a_server_never_pauses_the_collector(app, sqlite_only, tmp_
     assert import_file(path)["imported"] == ROWS
     report, reads, writes = _collector_states(app, monkeypatch, path, own_process=False)
     assert (report["duplicates"], reads, writes) == (ROWS, [True] * 5, [])
+
+
+def test_dropping_the_set_frees_it_even_where_a_parser_still_holds_it(app, sqlite_only, tmp_path, import_file):
+    """A parser reads the set again only after its next yield: what it holds is emptied at once, so the collector,
+    running again, need not walk it."""
+    from aime.services.importers.resolve import CatalogCache
+
+    assert import_file(_history(tmp_path / "h.csv"))["imported"] == ROWS
+    known = pipeline.KnownPlays()
+    with app.app_context():
+        assert known.fresh(db.session, CatalogCache("lastfm"))
+    keys, memo = known.keys, known.memo
+    memo["A,T\n"] = (1 << 36, ("A", "T"))
+    assert (len(keys), len(memo)) == (ROWS, 1)
+    known.drop()
+    assert (keys, memo, known.keys, known.memo, known.memo is memo) == (set(), {}, None, {}, False)

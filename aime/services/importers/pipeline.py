@@ -267,15 +267,18 @@ class KnownPlays:
 
     def drop(self) -> None:
         """Forget the set (another connection committed, or this import wrote)."""
-        if self.gc is not None:
-            self.gc.release()
         self.generation += 1
+        for held in (getattr(self, "keys", None), getattr(self, "memo", None)):
+            if held:
+                held.clear()  # a parser holds them too, until it reads the set again: freed now all the same
         self.memo: dict = {}  # a parser's raw fields of a row (all but the time) -> track_key of their play
         self.keys: set[int] | None = None
         self.tag: tuple | None = None  # (DB-API connection, its data_version) the set is valid for
         self.details: dict[int, tuple] = {}  # track id -> stored values of enrich.FIELDS (ANY: no owner)
         self.clean: set[tuple] = set()  # (track id, details) found equal to what is stored
         self.loved: set[int] = set()  # loved tracks
+        if self.gc is not None:
+            self.gc.release()  # after the set is freed: the next collection need not walk it
 
     def fresh(self, session, cache: CatalogCache) -> bool:
         """Whether the set is usable for the next batch: loaded, and nothing committed by others since."""
