@@ -12,7 +12,7 @@ from sqlalchemy.exc import SQLAlchemyError
 from ..database import run_write
 from ..extensions import db
 from ..models import ImportJob
-from ..services.importers import FORMATS, Format
+from ..services.importers import FORMATS, Format, pipeline
 from ..services.importers.collection import write_entries
 from ..services.importers.pipeline import (
     Batch,
@@ -86,12 +86,14 @@ def execute(job_id: int, stream: BinaryIO, *, window: int, job_lease: tuple[str,
     sizer = BatchSizer()
     size = sizer if fmt.kind == "listens" else COLLECTION_BATCH
     pending, flushed, probe = Progress(), time.monotonic(), fmt.kind == "listens"
-    known = KnownPlays() if probe and db.engine.dialect.name == "sqlite" else None
+    known = KnownPlays(pause_gc=own_process) if probe and db.engine.dialect.name == "sqlite" else None
     try:
         # With the known plays, a parser that can finds the stored ones from raw rows (once the set is loaded: from
         # the second batch on).
         records = fmt.parse(stream) if known is None or fmt.parse_known is None else fmt.parse_known(stream, known)
-        for batch in batches(records, skip_first=skip_first, entry_type=kind, size=size):
+        # Rows the parser found stored are counted in memory: a batch of them alone may be as large as any batch.
+        most_known = pipeline.BATCH_SIZE if known is not None else None
+        for batch in batches(records, skip_first=skip_first, entry_type=kind, size=size, known_size=most_known):
             held = [0.0]
             done, rows = None, batch.records
             if probe:
@@ -102,15 +104,9 @@ def execute(job_id: int, stream: BinaryIO, *, window: int, job_lease: tuple[str,
                     run_write(_flush, job_id, pending, job_lease)
                     pending, flushed = Progress(), time.monotonic()
             else:
-                batch.build_known()  # written as before: every play of the batch goes through write_plays
-                if fmt.kind == "listens":
-                    cache.warm(batch.plays)  # before the write lock
-                added = run_write(_timed_commit, held, own_process, job_id, batch, cache, fmt, window, job_lease,
-                                  pending)
+                added = _write_batch(held, own_process, job_id, batch, cache, fmt, window, job_lease, pending, known)
                 pending, flushed = Progress(), time.monotonic()
                 probe = fmt.kind == "listens" and added == 0
-                if known is not None:
-                    known.drop()  # this import wrote: the set is reloaded (at most KNOWN_LOADS times) when needed
             if rows:
                 sizer.observe(rows, held[0])
             if on_batch is not None:
@@ -118,10 +114,26 @@ def execute(job_id: int, stream: BinaryIO, *, window: int, job_lease: tuple[str,
     except FatalFormatError:
         run_write(_flush, job_id, pending, job_lease)  # the rows read before the break are counted
         raise
+    finally:
+        if known is not None:
+            cache.clear()  # the catalogue is freed first: the collector, running again, need not walk it
+            known.drop()  # the collector runs again (pause_gc)
     if pending.records:
         run_write(_flush, job_id, pending, job_lease)
     if fmt.kind == "listens" and db.engine.dialect.name == "postgresql":
         refresh_statistics(db.engine, db.session.get(ImportJob, job_id).imported)
+
+
+def _write_batch(held: list, own_process: bool, job_id: int, batch: Batch, cache: CatalogCache, fmt: Format,
+                 window: int, job_lease: tuple[str, str, float] | None, pending: Progress,
+                 known: KnownPlays | None) -> int:
+    """Write the batch with the job's counts (every play through write_plays); returns the plays it added."""
+    if known is not None:
+        known.drop()  # this import writes: the set is reloaded (at most KNOWN_LOADS times) when needed
+    batch.build_known()  # written as before: every play of the batch goes through write_plays
+    if fmt.kind == "listens":
+        cache.warm(batch.plays)  # before the write lock
+    return run_write(_timed_commit, held, own_process, job_id, batch, cache, fmt, window, job_lease, pending)
 
 
 def _read_batch(held: list, job_id: int, batch: Batch, cache: CatalogCache, fmt: Format, window: int,

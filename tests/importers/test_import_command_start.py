@@ -21,10 +21,15 @@ CSV = ("uts,utc_time,artist,artist_mbid,album,album_mbid,track,track_mbid\n"
        '1600000900,"13 Sep 2020, 12:41",Other Band,,,,Song 1,\n')
 
 
-def _flask(database_url: str, data_dir: Path, *args: str) -> str:
+# The same, then whether every object was frozen when the process exited (this handler runs after the app's).
+EXIT_PROBE = ("import atexit, gc, sys\nfrom flask.cli import main\nsys.argv[0] = 'flask'\n"
+              "atexit.register(lambda: print('frozen at exit:', gc.get_freeze_count() > 0))\nmain()\n")
+
+
+def _flask(database_url: str, data_dir: Path, *args: str, probe: str = PROBE) -> str:
     env = {**os.environ, "DATABASE_URL": database_url, "AIME_DATA_DIR": str(data_dir), "AIME_API_TOKEN": TEST_TOKEN,
            "AIME_LOG_LEVEL": "warning"}
-    result = subprocess.run([sys.executable, "-c", PROBE, "--app", "aime", *args], cwd=ROOT, env=env,
+    result = subprocess.run([sys.executable, "-c", probe, "--app", "aime", *args], cwd=ROOT, env=env,
                             capture_output=True, text=True, timeout=120)
     assert result.returncode == 0, result.stderr
     return result.stdout
@@ -54,3 +59,18 @@ def test_other_commands_find_the_whole_app(tmp_path):
     assert {"openapi", "validate", "import", "db"} <= set(app.cli.commands)  # openapi: flask-smorest, with the API
     assert all(f"\n  {name} " in listed for name in app.cli.commands)
     assert _flask(url, tmp_path / "data", "openapi", "--help").startswith("Usage: flask openapi")
+
+
+def test_the_import_command_closes_the_database_then_freezes_its_objects_at_exit(database_url, tmp_path):
+    """The interpreter's shutdown then collects nothing; the engine is closed first, so SQLite's last connection
+    still checkpoints and removes its WAL. Other commands exit as before."""
+    upgrade = _flask(database_url, tmp_path, "db", "upgrade", probe=EXIT_PROBE)
+    assert upgrade.endswith("frozen at exit: False\n")
+    path = tmp_path / "plays.csv"
+    path.write_text(CSV)
+    for imported, duplicates in ((3, 0), (0, 3)):
+        report = _flask(database_url, tmp_path, "import", str(path), probe=EXIT_PROBE)
+        assert report.endswith(f"imported: {imported}\nduplicates: {duplicates}\nskipped: 0\nerrors: 1\n"
+                               "  error line 4: uts 'soon' is not a timestamp\nfrozen at exit: True\n")
+        if database_url.startswith("sqlite"):
+            assert sorted(p.name for p in tmp_path.iterdir() if p.name.startswith("aime.db")) == ["aime.db"]

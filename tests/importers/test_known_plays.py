@@ -284,3 +284,95 @@ def test_batches_cut_rows_found_by_the_parser_where_a_batch_or_the_skipped_rows_
     found = [(b.records, [p.line for p in b.plays], [line for k in b.known for line in k.lines], b.errors)
              for b in pipeline.batches(iter(records), skip_first=3, size=4)]
     assert found == [(4, [], [5, 6, 7, 8], []), (3, [], [10, 11], [{"line": 9, "error": "bad"}])]
+
+
+def test_a_batch_of_known_rows_alone_grows_to_the_known_size():
+    """Batches of 4, or of 6 while a batch holds known rows alone: 10 known rows, a play, 2 known rows, an error."""
+    from aime.services.importers.records import KnownRows, Malformed, Play
+
+    def build(line, fields, moment):
+        return Play(line, "A", "T", None, moment)
+
+    def known(lines):
+        return KnownRows(lines, [("A", "T")] * len(lines), [START + n for n in lines], build, 7)
+
+    records = [known(list(range(2, 12))), Play(12, "A", "T", None, START), known([13, 14]), Malformed(15, "bad")]
+    found = [(b.records, [p.line for p in b.plays], [line for k in b.known for line in k.lines], b.errors)
+             for b in pipeline.batches(iter(records), size=4, known_size=6)]
+    assert found == [(6, [], [2, 3, 4, 5, 6, 7], []), (4, [], [8, 9, 10, 11], []),
+                     (4, [12], [13, 14], [{"line": 15, "error": "bad"}])]
+
+
+def test_a_reimport_checks_the_set_once_per_batch_of_the_largest_size(app, sqlite_only, tmp_path, monkeypatch,
+                                                                     import_file):
+    """Batches start at 500 rows; once the parser finds stored rows, a batch of them alone takes up to 2,500: the
+    5,000 rows are read in 3 batches (500, 2,500, 2,000), each with one freshness check (main: 10)."""
+    monkeypatch.setattr(pipeline, "BATCH_SIZE", 2500)
+    monkeypatch.setattr(pipeline, "FIRST_BATCH", 500)
+    path = _history(tmp_path / "h.csv")
+    assert import_file(path)["imported"] == ROWS
+    real, checks = pipeline.KnownPlays.fresh, []
+    monkeypatch.setattr(pipeline.KnownPlays, "fresh", lambda self, *args: (checks.append(1), real(self, *args))[1])
+    batches, real_batches = [], pipeline.batches
+
+    def spy(*args, **kwargs):
+        for batch in real_batches(*args, **kwargs):
+            batches.append(batch.records)
+            yield batch
+
+    monkeypatch.setattr(runner, "batches", spy)
+    report = import_file(path)
+    assert (report["processed"], report["imported"], report["duplicates"]) == (ROWS, 0, ROWS)
+    assert (batches, len(checks)) == ([500, 2500, 2000], 3)
+
+
+def _collector_states(app, monkeypatch, path, own_process: bool) -> tuple[dict, list, list]:
+    """Run an import job; the collector's state at each batch read (_read_batch) and each write (_timed_commit)."""
+    import gc
+
+    from aime.jobs import imports
+
+    reads, writes = [], []
+    for name, states in (("_read_batch", reads), ("_timed_commit", writes)):
+        real = getattr(runner, name)
+        monkeypatch.setattr(runner, name, lambda *args, _real=real, _states=states: (
+            _states.append(gc.isenabled()), _real(*args))[1])
+    with app.app_context():
+        report = imports.run_job(imports.create_file_job(path, None), own_process=own_process)
+    assert gc.isenabled()
+    return report, reads, writes
+
+
+def test_an_import_in_a_process_of_its_own_pauses_the_collector_while_the_set_is_loaded(
+        app, sqlite_only, tmp_path, monkeypatch, small_batches):
+    """The CLI (own_process): the first batch is read before the set is loaded, the others with it loaded and the
+    collector paused; a write drops the set first, so every write runs with the collector; it runs after the job."""
+    path = _history(tmp_path / "h.csv")
+    report, reads, writes = _collector_states(app, monkeypatch, path, own_process=True)
+    assert (report["imported"], reads, writes) == (ROWS, [True], [True] * 5)
+    report, reads, writes = _collector_states(app, monkeypatch, path, own_process=True)
+    assert (report["duplicates"], reads, writes) == (ROWS, [True, False, False, False, False], [])
+
+
+def test_an_import_in_a_server_never_pauses_the_collector(app, sqlite_only, tmp_path, monkeypatch, small_batches,
+                                                          import_file):
+    path = _history(tmp_path / "h.csv")
+    assert import_file(path)["imported"] == ROWS
+    report, reads, writes = _collector_states(app, monkeypatch, path, own_process=False)
+    assert (report["duplicates"], reads, writes) == (ROWS, [True] * 5, [])
+
+
+def test_dropping_the_set_frees_it_even_where_a_parser_still_holds_it(app, sqlite_only, tmp_path, import_file):
+    """A parser reads the set again only after its next yield: what it holds is emptied at once, so the collector,
+    running again, need not walk it."""
+    from aime.services.importers.resolve import CatalogCache
+
+    assert import_file(_history(tmp_path / "h.csv"))["imported"] == ROWS
+    known = pipeline.KnownPlays()
+    with app.app_context():
+        assert known.fresh(db.session, CatalogCache("lastfm"))
+    keys, memo = known.keys, known.memo
+    memo["A,T\n"] = (1 << 36, ("A", "T"))
+    assert (len(keys), len(memo)) == (ROWS, 1)
+    known.drop()
+    assert (keys, memo, known.keys, known.memo, known.memo is memo) == (set(), {}, None, {}, False)

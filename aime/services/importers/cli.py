@@ -10,6 +10,7 @@ from tqdm import tqdm
 
 from ...errors import AimeError
 from ...extensions import db
+from ...gcpause import freeze_at_exit
 from ...jobs import imports as jobs
 from ...models import ImportJob
 from .. import imports
@@ -28,6 +29,7 @@ def import_command(file: Path | None, fmt: str | None, dry_run: bool, resume_id:
     """Import a listening history or collection export (Last.fm, Spotify, ListenBrainz, Maloja, Discogs)."""
     if file is None and resume_id is None:
         raise click.UsageError("give a FILE, or --resume ID")
+    freeze_at_exit(db.engine)  # this process exists for the import: its exit need not collect its objects
     try:
         if resume_id is not None:
             imports.get_job(resume_id)  # 404 -> a clear message

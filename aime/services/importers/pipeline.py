@@ -13,7 +13,7 @@ from sqlalchemy import select, text, update
 from sqlalchemy.exc import SQLAlchemyError
 
 from ...database import dbapi_cursor
-from ...gcpause import without_gc
+from ...gcpause import Pause, without_gc
 from ...models import Listen, Track
 from .. import rollups
 from . import enrich
@@ -257,21 +257,28 @@ class KnownPlays:
     `generation`: findings of an older one are void (`holds`).
     """
 
-    def __init__(self) -> None:
+    def __init__(self, pause_gc: bool = False) -> None:
         self.loads = 0
         self.generation = 0
         self.cache: CatalogCache | None = None  # the import's cache, holding the catalogue loaded with the set
+        # `pause_gc` (a process of its own, the CLI): the cyclic collector waits while the set is loaded.
+        self.gc = Pause() if pause_gc else None
         self.drop()
 
     def drop(self) -> None:
         """Forget the set (another connection committed, or this import wrote)."""
         self.generation += 1
+        for held in (getattr(self, "keys", None), getattr(self, "memo", None)):
+            if held:
+                held.clear()  # a parser holds them too, until it reads the set again: freed now all the same
         self.memo: dict = {}  # a parser's raw fields of a row (all but the time) -> track_key of their play
         self.keys: set[int] | None = None
         self.tag: tuple | None = None  # (DB-API connection, its data_version) the set is valid for
         self.details: dict[int, tuple] = {}  # track id -> stored values of enrich.FIELDS (ANY: no owner)
         self.clean: set[tuple] = set()  # (track id, details) found equal to what is stored
         self.loved: set[int] = set()  # loved tracks
+        if self.gc is not None:
+            self.gc.release()  # after the set is freed: the next collection need not walk it
 
     def fresh(self, session, cache: CatalogCache) -> bool:
         """Whether the set is usable for the next batch: loaded, and nothing committed by others since."""
@@ -286,7 +293,10 @@ class KnownPlays:
             if self.loads >= KNOWN_LOADS:
                 return False
             self.loads += 1
-            return without_gc(self._load, session, cache)
+            loaded = without_gc(self._load, session, cache)
+            if loaded and self.gc is not None:
+                self.gc.hold()  # until drop()
+            return loaded
         finally:
             session.rollback()
 
@@ -419,10 +429,13 @@ class BatchSizer:
 
 
 def batches(records: Iterable, *, skip_first: int = 0, size: int | Callable[[], int] | None = None,
-            entry_type: type = Play) -> Iterator[Batch]:
+            entry_type: type = Play, known_size: int | None = None) -> Iterator[Batch]:
     """Group parser records into batches of `size` (a number, or asked before each batch) after `skip_first`.
 
-    A KnownRows record counts as one record per row: it is cut where a batch ends (or `skip_first` does).
+    A KnownRows record counts as one record per row: it is cut where a batch ends (or `skip_first` does). A batch
+    of KnownRows alone may grow to `known_size` rows (when larger than `size`): it is counted in memory, so its
+    size bounds no write (were its rows written after all, `known_size` is still a batch a write may take), and
+    each batch costs a freshness check.
     """
     size_of = size if callable(size) else (lambda: size or BATCH_SIZE)
     limit = size_of()
@@ -435,17 +448,23 @@ def batches(records: Iterable, *, skip_first: int = 0, size: int | Callable[[], 
             if position <= skip_first:
                 continue
             if found is None:
+                if batch.records >= limit:  # a batch of known rows alone, grown past `limit`: it ends here
+                    yield batch
+                    batch = Batch()
+                    limit = size_of()
                 batch.add(record, entry_type)
+                full = batch.records >= limit
             else:
                 if position - skip_first < len(found):
                     found = found.cut(len(found) - (position - skip_first))
-                while len(found) > limit - batch.records:  # more than this batch takes: fill it
-                    found = batch.add_known(found, limit - batch.records)
+                while len(found) > _room(batch, limit, known_size):  # more than this batch takes: fill it
+                    found = batch.add_known(found, _room(batch, limit, known_size))
                     yield batch
                     batch = Batch()
                     limit = size_of()
                 batch.add_known(found, len(found))
-            if batch.records >= limit:
+                full = _room(batch, limit, known_size) <= 0
+            if full:
                 yield batch
                 batch = Batch()
                 limit = size_of()
@@ -455,6 +474,12 @@ def batches(records: Iterable, *, skip_first: int = 0, size: int | Callable[[], 
         raise
     if batch.records:
         yield batch
+
+
+def _room(batch: Batch, limit: int, known_size: int | None) -> int:
+    """How many more known rows the batch takes: up to `known_size` while it holds known rows alone."""
+    alone = known_size is not None and batch.records == batch.known_plays()
+    return (max(limit, known_size) if alone else limit) - batch.records
 
 
 
