@@ -114,11 +114,8 @@ class FastAnswers:
             stored = self.cache_of(self.app).get(route.key, version) if known else None
             if stored is None:
                 return None
-            headers = [*stored.served(self.etag(self.app, version, route.key)), ("X-Request-ID", request_id)]
-            if not _has(headers, "x-content-type-options"):
-                headers.append(("X-Content-Type-Options", "nosniff"))
-            if environ["wsgi.url_scheme"] == "https" and not _has(headers, "strict-transport-security"):
-                headers.append(("Strict-Transport-Security", HSTS))
+            served = stored.served(self.etag(self.app, version, route.key))
+            headers = [*served, ("X-Request-ID", request_id), *_security_headers(served, environ["wsgi.url_scheme"])]
             if deadlines.expired():  # finished past the deadline: Flask's answer is its 503
                 environ[ERROR_KEY] = DeadlineExceeded()
                 return None
@@ -132,9 +129,12 @@ class FastAnswers:
 
     def _plain(self, environ: dict) -> bool:
         """True when nothing but the URL decides this GET's answer and headers (the module's docstring)."""
-        return ("HTTP_IF_NONE_MATCH" not in environ
-                and not (self.forwarded_scheme and "HTTP_X_FORWARDED_PROTO" in environ)
-                and self.app.knows_host(environ) and not any(signal.receivers for signal in _SIGNALS))
+        if "HTTP_IF_NONE_MATCH" in environ or (self.forwarded_scheme and "HTTP_X_FORWARDED_PROTO" in environ):
+            return False
+        for signal in _SIGNALS:
+            if signal.receivers:
+                return False
+        return self.app.knows_host(environ)
 
     def _finish(self, route: Route, request_id: str, elapsed: float) -> None:
         # As requests._finish: counted, then the access line with the fields RequestContextFilter adds.
@@ -146,8 +146,21 @@ class FastAnswers:
                                   "method": "GET", "path": route.path})
 
 
-def _has(headers: list[tuple[str, str]], lowered: str) -> bool:
-    return any(name.lower() == lowered for name, _value in headers)
+_TAILS: dict[tuple[tuple[str, str], ...], tuple[tuple[tuple[str, str], ...], ...]] = {}
+
+
+def _security_headers(served: tuple[tuple[str, str], ...], scheme: str) -> tuple[tuple[str, str], ...]:
+    """What security_headers adds after the view's headers, over http and over https (worked out once per answer:
+    `served` is the same tuple for every request of an answer and ETag)."""
+    tails = _TAILS.get(served)
+    if tails is None:
+        names = {name.lower() for name, _value in served}
+        nosniff = () if "x-content-type-options" in names else (("X-Content-Type-Options", "nosniff"),)
+        hsts = () if "strict-transport-security" in names else (("Strict-Transport-Security", HSTS),)
+        if len(_TAILS) > MAX_ROUTES:
+            _TAILS.clear()
+        tails = _TAILS[served] = (nosniff, nosniff + hsts)
+    return tails[scheme == "https"]
 
 
 def _names(functions) -> tuple[str, ...]:
