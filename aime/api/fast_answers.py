@@ -105,11 +105,7 @@ class FastAnswers:
         config = config_of(self.app)
         deadlines.start(config.timeout)
         try:
-            try:
-                version = data_version.on_thread(self.engine, config.sqlite_busy_timeout_ms)
-            except Exception as error:  # noqa: BLE001 - Flask's path raises it and answers as for any error
-                environ[ERROR_KEY] = error
-                return None
+            version = data_version.on_thread(self.engine, config.sqlite_busy_timeout_ms)
             known = version is not None and version is not data_version.NO_READER
             stored = self.cache_of(self.app).get(route.key, version) if known else None
             if stored is None:
@@ -120,6 +116,9 @@ class FastAnswers:
                 environ[ERROR_KEY] = DeadlineExceeded()
                 return None
             self._finish(route, request_id, time.perf_counter() - started)
+        except Exception as error:  # noqa: BLE001 - raised again in Flask's path, which answers it as any error
+            environ[ERROR_KEY] = error
+            return None
         finally:
             deadlines.clear()
             self.inflight.pop(thread, None)

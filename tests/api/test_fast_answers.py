@@ -302,3 +302,22 @@ def test_a_late_answer_is_flasks_503(app, album):
     assert (headers, body) == (flasks[1], flasks[2])
     assert json.loads(body)["type"] == "https://aime.local/problems/deadline-exceeded"
     assert served(app) == 1
+
+
+def test_an_error_after_the_read_is_answered_by_flask_as_any_error(app, album, monkeypatch):
+    """Anything else failing before the early answer is sent (here the count) goes to Flask, which answers it as it
+    answers any error: a 500 problem+json, never a bare server error."""
+    from aime.api import fast_answers
+
+    path = f"/api/v1/collection/albums/{album['id']}"
+    for _ in range(3):
+        ask(app, path)
+
+    def broken(*_args):
+        raise RuntimeError("the counter file is gone")
+
+    monkeypatch.setattr(fast_answers, "observe_request", broken)
+    status, headers, body = ask(app, path)
+    assert status == "500 INTERNAL SERVER ERROR" and dict(headers)["Content-Type"] == "application/problem+json"
+    assert json.loads(body)["status"] == 500 and "counter file" not in body.decode()
+    assert served(app) == 1
