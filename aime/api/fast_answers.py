@@ -6,9 +6,9 @@ none of which changes that answer. So conditional_get tells this module each URL
 (`learn`: the environ's script name, path and query, the answer's key, its URL rule and path), and the next GET of
 that exact URL is answered here (`serve`) when its answer is kept at the data version read now and nothing else in
 the request could change the answer or its headers: no If-None-Match, a Host Flask already accepted, no Upgrade, no
-forwarded scheme to weigh. Any other request is Flask's, as is any error: one raised by the version read is handed
-over (ERROR_KEY) and raised where conditional_get would have read the version, so the problem+json answer, its
-count and its log line are Flask's.
+forwarded scheme to weigh. Any other request is Flask's, as is any error before the answer is sent (the version
+read's, the count's): it is handed over (ERROR_KEY) and raised where conditional_get would have read the version, so
+the problem+json answer, its count and its log line are Flask's.
 
 What AIME's hooks do for such a request is done here, in their order: the request id (the client's or a new one),
 the in-flight entry (worker_abort's list), the deadline (the version read runs under it, and a late answer becomes
