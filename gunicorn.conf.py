@@ -52,6 +52,8 @@ logconfig_dict = {
                             "handlers": ["access_console" if accesslog else "nowhere"], "propagate": False},
     },
 }
+# gunicorn's logger, except that an access line's fields are worked out only when the line is written.
+logger_class = "aime.server.access_log.AccessLogger"
 access_log_format = (
     '{"timestamp": "%(t)s", "level": "INFO", "logger": "gunicorn.access", "remote": "%(h)s", '
     '"method": "%(m)s", "path": "%(U)s", "status": %(s)s, "bytes": "%(B)s", "duration_ms": %(M)s, '

@@ -143,7 +143,8 @@ class AimeFlask(Flask):
     other callable (a partial, a callable object) is asked every time, as Flask does.
 
     Its responses are AimeResponse. A request's URL adapter is built from the host worked out once per distinct
-    Host header (create_url_adapter).
+    Host header (create_url_adapter). A GET whose kept answer `fast_answers` can give is answered before Flask's
+    dispatch (wsgi_app; aime/api/fast_answers.py).
     Its URL rules are LazyBuilderRule: their builders are compiled when first used, not at `create_app`. Its
     commands are AimeCommands.
     """
@@ -157,6 +158,22 @@ class AimeFlask(Flask):
         self._coroutine_functions: dict[types.FunctionType, bool] = {}
         # (Host header, scheme, server name, server port) -> (request.host, the adapter's server name)
         self._hosts: dict[tuple[Any, ...], tuple[str, str]] = {}
+        self.fast_answers: Any = None  # aime.api.fast_answers.FastAnswers, once the app may have them
+
+    def wsgi_app(self, environ: dict[str, Any], start_response: Callable[..., Any]) -> Any:
+        """The WSGI application: a kept answer's GET answered by `fast_answers` when it can, else Flask's."""
+        fast = self.fast_answers
+        if fast is not None:
+            answer = fast.serve(environ, start_response)
+            if answer is not None:
+                return answer
+        return super().wsgi_app(environ, start_response)
+
+    def knows_host(self, environ: dict[str, Any]) -> bool:
+        """True when create_url_adapter would bind this environ from a host it already accepted (plain set-up)."""
+        return (self._plain_binding() and "HTTP_UPGRADE" not in environ
+                and (environ.get("HTTP_HOST"), environ["wsgi.url_scheme"], environ.get("SERVER_NAME"),
+                     environ.get("SERVER_PORT")) in self._hosts)
 
     def create_url_adapter(self, request: Request | None) -> MapAdapter | None:
         """The request's URL adapter, as Flask binds it, with the host part remembered per distinct host.

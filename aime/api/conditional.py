@@ -33,6 +33,7 @@ from ..flask_app import AimeResponse
 from ..server.shared_answers import SharedAnswers, shared_answers
 from ..services import data_version
 from ..services.single_flight import SingleFlight
+from . import fast_answers
 from ..timeutil import zone
 
 CACHE_CONTROL = "private, no-cache"
@@ -125,11 +126,11 @@ def conditional_get(blp: Blueprint, vary: Callable[[], str] | None = None):
             version = _version(key)
             if version is None:  # no counter (database not migrated): answer without any of this
                 return view(*args, **kwargs)
-            etag = _etag(version, key)
+            etag = _etag(current_app, version, key)
             if request.if_none_match and not request.if_none_match.star_tag \
                     and request.if_none_match.contains_weak(etag):
                 return _validated(current_app.response_class(status=304), etag)
-            return _answer(view, args, kwargs, version, key, etag)
+            return _answer(view, args, kwargs, version, key, etag, learn=vary is None)
         return blp.alt_response(304, description=_NOT_MODIFIED)(wrapper)
     return decorate
 
@@ -140,7 +141,11 @@ def _version(key: str) -> str | None:
     When nothing may be answered without the view (no answer kept for `key`, no `If-None-Match`), the view
     queries anyway: the version is the first statement of its session (one checkout, one ping). Otherwise it
     is read alone in autocommit (aime/services/data_version.py), so a 304 or a kept answer opens no session (and
-    on SQLite checks no pooled connection out)."""
+    on SQLite checks no pooled connection out). An error that read raised before Flask's dispatch
+    (aime/api/fast_answers.py) is raised here, as if raised now."""
+    failed = request.environ.pop(fast_answers.ERROR_KEY, None)
+    if failed is not None:
+        raise failed
     if request.if_none_match or response_cache(current_app).holds(key):
         version = data_version.current()
     else:
@@ -149,14 +154,18 @@ def _version(key: str) -> str | None:
     return version
 
 
-def _answer(view, args, kwargs, version: str, key: str, etag: str) -> Response:
-    cache = response_cache(current_app)
+def _answer(view, args, kwargs, version: str, key: str, etag: str, learn: bool) -> Response:
+    app = current_app._get_current_object()
+    cache = response_cache(app)
     stored = cache.get(key, version)
     if stored is None:
         with cache.building(key, version) as first:
             stored = cache.get(key, version) if not first else _from_other_workers(cache, key, version)
             if stored is None:  # the first thread, or the first one's answer was not kept (an error, too large)
                 return _validated(_built(view, args, kwargs, version, key, cache), etag)
+    fast = fast_answers.fast_answers(app, db.engine, response_cache, _etag) if learn else None
+    if fast is not None:  # this URL's next GETs are answered before Flask's dispatch (aime/api/fast_answers.py)
+        fast.learn(request, key)
     # The kept answer with its ETag and Cache-Control already among its headers: as _validated would set them.
     return AimeResponse.kept(stored.body, stored.served(etag))
 
@@ -207,8 +216,8 @@ def _validated(response: Response, etag: str) -> Response:
     return response
 
 
-def _etag(version: str, key: str) -> str:
-    salt = _salt(current_app)
+def _etag(app: Flask, version: str, key: str) -> str:
+    salt = _salt(app)
     return hashlib.blake2b(f"{version}|{key}|{salt}".encode(), digest_size=12).hexdigest()
 
 

@@ -18,7 +18,8 @@ INFLIGHT_KEY = "aime.inflight"
 _VALID_ID = re.compile(r"^[A-Za-z0-9._:-]{1,128}$")
 
 
-def _incoming_request_id(environ: dict) -> str:
+def incoming_request_id(environ: dict) -> str:
+    """The client's X-Request-ID when it is a valid one, else a new id."""
     given = environ.get("HTTP_X_REQUEST_ID", "")  # the X-Request-ID header, without building request.headers
     return given if _VALID_ID.match(given) else new_request_id()
 
@@ -50,7 +51,7 @@ def init_request_tracking(app: Flask) -> None:
     @app.before_request
     def _start():
         current = request._get_current_object()  # one context lookup, not one per attribute
-        request_id = current.request_id = _incoming_request_id(current.environ)
+        request_id = current.request_id = incoming_request_id(current.environ)
         g.request_id = request_id
         g.started = time.perf_counter()
         inflight[threading.get_ident()] = (current.method, current.path, request_id, time.monotonic())

@@ -53,12 +53,9 @@ def current() -> str | None:
     database in memory (or a file gone missing) is read on a pooled connection.
     """
     engine = db.engine
-    if engine.dialect.name == "postgresql":
-        return _text(_PostgresReader.read_on_thread(engine))
-    path = _sqlite_path(engine)
-    reader = _SqliteReader.of_thread(path) if path is not None else None
-    if reader is not None:
-        return _text(reader.read())
+    known = on_thread(engine, current_config().sqlite_busy_timeout_ms)
+    if known is not NO_READER:
+        return known
     try:
         with unpinged_connection(engine) as connection:
             return _text(_fetch(connection))
@@ -67,6 +64,19 @@ def current() -> str | None:
             raise
     with unpinged_connection(engine) as connection:
         return _text(_fetch(connection))
+
+
+NO_READER = "no reader"  # on_thread's answer for an SQLite database it cannot keep a reader of (in memory, missing)
+
+
+def on_thread(engine: Engine, busy_timeout_ms: int) -> str | None:
+    """The data version read on this thread's own connection to `engine`'s database, as current() reads it, outside
+    any app context (aime/api/fast_answers.py); NO_READER when SQLite's file is not one (in memory, missing)."""
+    if engine.dialect.name == "postgresql":
+        return _text(_PostgresReader.read_on_thread(engine))
+    path = _sqlite_path(engine)
+    reader = _SqliteReader.of_thread(path, busy_timeout_ms) if path is not None else None
+    return NO_READER if reader is None else _text(reader.read())
 
 
 def of_request() -> str | None:
@@ -140,7 +150,7 @@ class _SqliteReader:
     _held = threading.local()
 
     @classmethod
-    def of_thread(cls, path: str) -> _SqliteReader | None:
+    def of_thread(cls, path: str, busy_timeout_ms: int) -> _SqliteReader | None:
         """This thread's reader of `path`, opened (again) when there is none or the file was replaced; None when
         the file is missing and this thread has no reader yet (the pool's connections then answer, as before)."""
         identity = file_identity(path)
@@ -153,7 +163,7 @@ class _SqliteReader:
         cls._held.reader = None
         if identity is None:
             return None
-        cls._held.reader = cls._open(path, identity)
+        cls._held.reader = cls._open(path, identity, busy_timeout_ms)
         return cls._held.reader
 
     def read(self) -> tuple | None:
@@ -166,9 +176,8 @@ class _SqliteReader:
             raise DBAPIError.instance(READ, None, error, sqlite3.Error) from error
 
     @classmethod
-    def _open(cls, path: str, identity: tuple[int, int]) -> _SqliteReader:
+    def _open(cls, path: str, identity: tuple[int, int], busy_ms: int) -> _SqliteReader:
         # The file's identity is taken before it is opened: replaced in between, the next read opens it again.
-        busy_ms = current_config().sqlite_busy_timeout_ms
         try:
             # mode=rw: a file deleted since the stat is an error here, never created empty.
             connection = sqlite3.connect(f"{Path(path).absolute().as_uri()}?mode=rw", uri=True,

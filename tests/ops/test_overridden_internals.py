@@ -317,3 +317,24 @@ def test_werkzeugs_headers_still_keep_their_pairs_in_the_list_aime_response_kept
     headers._list = [("Content-Type", "text/plain"), ("ETag", '"x"')]
     headers["content-type"] = "application/json"
     assert list(headers) == [("content-type", "application/json"), ("ETag", '"x"')] and headers.get("etag") == '"x"'
+
+
+def test_gunicorn_still_asks_its_logger_whether_to_work_out_an_access_line():
+    # aime.server.access_log.AccessLogger answers access_log_enabled with the access logger's level too.
+    from gunicorn.glogging import Logger
+
+    source = inspect.getsource(Logger.access)
+    assert source.index("if not self.access_log_enabled:") < source.index("self.atoms(")
+    assert isinstance(Logger.access_log_enabled, property)
+    assert "self.log.access(resp, req, environ, request_time)" in inspect.getsource(GthreadWorker.handle_request)
+
+
+def test_flask_still_answers_through_wsgi_app_and_takes_no_hook_after_its_first_request():
+    # AimeFlask.wsgi_app answers a kept GET before Flask's dispatch (aime/api/fast_answers.py), which does the work
+    # of the hooks the app has when it first learns a URL: none may be added after the first request.
+    from flask import Flask
+    from flask.sansio.scaffold import setupmethod
+
+    assert "return self.wsgi_app(environ, start_response)" in inspect.getsource(Flask.__call__)
+    assert "self._check_setup_finished(f_name)" in inspect.getsource(setupmethod)
+    assert "self._got_first_request" in inspect.getsource(Flask._check_setup_finished)
