@@ -23,12 +23,15 @@ PLAYED = "2023-11-14T22:13:20Z"
 LATER = "2023-11-14T22:23:20Z"
 REQUEST_ID = "fast-answers.test:1"  # the client's own X-Request-ID: both paths then send the same headers
 PERIOD = "start_date=2023-01-01&end_date=2023-12-31"
-# Every route that keeps its answers: (path, URL rule), the album's id filled in.
+# Every route that keeps its answers: (path, URL rule), the album's and its artist's ids filled in.
 KEPT = [("/api/v1/collection/albums/{id}", "/api/v1/collection/albums/<int:album_id>"),
         ("/api/v1/collection/albums?sort=title&page_size=10", "/api/v1/collection/albums"),
         ("/api/v1/history/tracks?page=1&page_size=50", "/api/v1/history/tracks"),
         (f"/api/v1/history/tracks?page=1&page_size=1&{PERIOD}", "/api/v1/history/tracks"),
-        ("/api/v1/search?q=hunt", "/api/v1/search")]
+        ("/api/v1/search?q=hunt", "/api/v1/search"),
+        ("/api/v1/collection/artists/{artist}", "/api/v1/collection/artists/<int:artist_id>"),
+        ("/api/v1/collection/artists", "/api/v1/collection/artists"),
+        ("/api/v1/collection/stats", "/api/v1/collection/stats")]
 # Kept too, but their answer also depends on today's date (conditional_get's `vary`): always Flask's.
 VARYING = [f"/api/v1/history/stats?{PERIOD}", f"/api/v1/history/top/artists?limit=10&{PERIOD}",
            "/api/v1/history/timeline?date=2023-11-14"]
@@ -95,7 +98,7 @@ def _line(line: dict) -> dict:
 @pytest.mark.parametrize(("path", "rule"), KEPT)
 def test_a_kept_answer_before_flask_is_flasks_to_the_byte_with_the_same_counts_and_line(
         app, client, album, access_lines, path, rule):
-    path = path.format(id=album["id"])
+    path = path.format(id=album["id"], artist=album["artists"][0]["id"])
     built = ask(app, path)
     before = counters(client, rule)
     kept = ask(app, path)  # Flask's path serves the kept answer, and learns the URL
